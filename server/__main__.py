@@ -1,0 +1,43 @@
+"""``python -m server``: run Percolate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from . import config
+from .app import make_app
+
+
+def main() -> None:
+    settings = config.parse()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Socket.IO and Engine.IO log every packet at INFO; only their warnings are of interest.
+    for name in ("socketio", "engineio", "aiohttp.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is not built for every platform
+        pass
+    app = make_app(settings)
+    presence = f"redis ({settings.redis_url})" if settings.redis_url else "memory"
+    archive = settings.data_dir / "percolate.db"
+    logging.getLogger("server").info(
+        "Percolate listening on http://%s:%d (presence: %s, archive: sqlite %s)",
+        settings.host,
+        settings.port,
+        presence,
+        archive,
+    )
+    # run_app stops cleanly on SIGINT and SIGTERM: cleanup contexts close the backends.
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""HTTP: health, the public room list, and the web client's files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .app import Percolate
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(
+        body=msgspec.json.encode(data), status=status, content_type="application/json"
+    )
+
+
+def add_routes(app: web.Application, server: Percolate) -> None:
+    web_dir = server.settings.web_dir
+
+    async def healthz(request: web.Request) -> web.Response:
+        archive_ok = await server.archive.healthy()
+        presence_ok = await server.presence.healthy()
+        ok = archive_ok and presence_ok
+        return _json(
+            {
+                "ok": ok,
+                "archive": {"backend": type(server.archive).__name__, "ok": archive_ok},
+                "presence": {"backend": server.presence.name, "ok": presence_ok},
+                "connections": len(server.sessions),
+            },
+            status=200 if ok else 503,
+        )
+
+    async def rooms(request: web.Request) -> web.Response:
+        return _json({"rooms": await server.rooms.public()})
+
+    async def client(request: web.Request) -> web.StreamResponse:
+        index = web_dir / "index.html"
+        if not index.is_file():
+            raise web.HTTPServiceUnavailable(text="The web client is not installed.")
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/rooms", rooms)
+    app.router.add_get("/", client)
+    # A shared room link opens the client, which joins the room named in the path.
+    app.router.add_get("/r/{room}", client)
+    if (web_dir / "static").is_dir():
+        app.router.add_static("/static/", web_dir / "static")

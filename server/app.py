@@ -1,0 +1,196 @@
+"""The running server: settings, backends and the Socket.IO server, wired into aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+import socketio
+from aiohttp import web
+
+from signaling.ice import IceConfig
+
+from . import api, events
+from .archive import Archive
+from .archive.sqlite import SqliteArchive
+from .chat import Chat
+from .config import Settings
+from .errors import Unavailable
+from .fanout import RedisFanout
+from .media import Media
+from .presence import ONLINE, Attachment, Change, Presence
+from .presence.memory import MemoryPresence
+from .presence.redis import RedisPresence
+from .protocol import Member, Role, User
+from .rooms import Rooms
+from .sessions import Sessions
+
+log = logging.getLogger(__name__)
+
+APP_KEY: web.AppKey[Percolate] = web.AppKey("percolate")
+
+
+class _Json:
+    """JSON for Socket.IO packets: msgspec encodes our Structs directly, and fast."""
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        return msgspec.json.encode(obj).decode()
+
+    @staticmethod
+    def loads(data: str | bytes, **_: Any) -> Any:
+        return msgspec.json.decode(data)
+
+
+class Packet(socketio.packet.Packet):  # type: ignore[misc]
+    json = _Json
+
+
+class Percolate:
+    """One server process: its Socket.IO server, backends, sessions and background loops."""
+
+    def __init__(self, settings: Settings, archive: Archive, presence: Presence) -> None:
+        self.settings = settings
+        self.archive = archive
+        self.presence = presence
+        self.ice = IceConfig(
+            stun_urls=settings.stun_urls,
+            turn_urls=settings.turn_urls,
+            turn_secret=settings.turn_secret,
+            turn_ttl=settings.turn_ttl,
+        )
+        self.fanout = (
+            RedisFanout(settings.redis_url, f"{settings.redis_prefix}:sio", _Json)
+            if settings.redis_url
+            else None
+        )
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            client_manager=self.fanout,
+            serializer=Packet,
+            max_http_buffer_size=settings.max_packet_bytes,
+            cors_allowed_origins=list(settings.cors_origins) or None,
+        )
+        self.sessions = Sessions(self)
+        self.rooms = Rooms(self)
+        self.chat = Chat(self)
+        self.media = Media(self)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        events.register(self)
+
+    def __repr__(self) -> str:
+        return f"Percolate(archive={self.archive!r}, presence={self.presence.name})"
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.archive.open()
+        try:
+            await self.presence.start()
+        except Unavailable as exc:
+            # Keep serving: the heartbeat re-announces everyone once the backend is back.
+            log.warning("presence=%s is not reachable at start: %s", self.presence.name, exc)
+        self._loops = [
+            asyncio.create_task(
+                self._every(self.settings.heartbeat_interval, self.heartbeat), name="heartbeat"
+            ),
+            asyncio.create_task(self._every(self.settings.reap_interval, self.reap), name="reap"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        for sid in list(self.sessions.by_sid):
+            await self.sio.disconnect(sid)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.fanout is not None:
+            await self.fanout.close()
+        await self.presence.close()
+        await self.archive.close()
+        log.info("%r stopped", self)
+
+    def spawn(self, awaitable: Awaitable[Any], name: str) -> None:
+        """Run a short task owned by the server, so that ``stop`` can wait for it."""
+        task = asyncio.ensure_future(awaitable)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
+        # A loop that must outlive every failure of one step: it logs and carries on.
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await step()
+            except Unavailable as exc:
+                log.warning(
+                    "%s: presence=%s unavailable: %s", step.__name__, self.presence.name, exc
+                )
+            except Exception:
+                log.exception("%s failed", step.__name__)
+
+    async def heartbeat(self) -> None:
+        """Push forward the deadline of every attachment this process holds.
+
+        Attachments the backend lost (say, Redis restarted empty) are re-created, and the
+        members that re-creates are announced again.
+        """
+        entries: list[Attachment] = []
+        for session in self.sessions.by_sid.values():
+            user = session.user
+            entries.append(Attachment(ONLINE, online_member(user), session.sid))
+            entries.extend(
+                Attachment(room, member, session.sid) for room, member in session.rooms.items()
+            )
+        added = await self.presence.attach(entries, self.settings.presence_ttl, merge=False)
+        await self.announce_all("join", added)
+
+    async def reap(self) -> None:
+        await self.announce_all("leave", await self.presence.reap())
+
+    async def announce_all(self, event: str, changes: list[Change]) -> None:
+        for room, member in changes:
+            if room != ONLINE:
+                await self.announce(room, event, member)
+
+    async def announce(
+        self, room: str, event: str, member: Member, skip_sid: str | None = None
+    ) -> None:
+        await self.sio.emit(
+            "presence",
+            {"room": room, "event": event, "member": member},
+            room=room,
+            skip_sid=skip_sid,
+        )
+
+
+def online_member(user: User) -> Member:
+    return Member(id=user.id, name=user.name, role=Role.MEMBER)
+
+
+def make_app(settings: Settings) -> web.Application:
+    archive = SqliteArchive(settings.data_dir / "percolate.db")
+    presence: Presence = (
+        RedisPresence(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else MemoryPresence()
+    )
+    server = Percolate(settings, archive, presence)
+    app = web.Application()
+    app[APP_KEY] = server
+    server.sio.attach(app)
+    api.add_routes(app, server)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        await server.start()
+        yield
+        await server.stop()
+
+    app.cleanup_ctx.append(lifetime)
+    return app

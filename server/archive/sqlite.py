@@ -1,0 +1,496 @@
+"""The embedded archive: SQLite in WAL mode, full-text search with FTS5.
+
+SQLite is synchronous, so it runs in threads: one writer connection (SQLite allows one writer
+at a time anyway) and one reader connection, which WAL lets read while the writer writes.
+Chat messages are written by group commit: every ``append`` waiting when the writer becomes
+free goes into one transaction and one fsync, so a busy room costs one fsync per batch rather
+than per message, and each caller is answered only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from .. import keys
+from ..errors import Unavailable
+from ..protocol import Message, RoomKind, User
+from . import NoSuchRoom, StoredRoom
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_BATCH = 256
+_LOBBY = StoredRoom(id="lobby", title="Lobby", kind=RoomKind.OPEN, private=False, created_at=0)
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version).
+_MIGRATIONS = [
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_digest TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE rooms (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        private INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        passcode_hash TEXT,
+        host_key_hash TEXT,
+        created_by TEXT,
+        last_seq INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX rooms_public ON rooms (private, created_at);
+    CREATE TABLE dms (
+        user_a TEXT NOT NULL,
+        user_b TEXT NOT NULL,
+        room TEXT NOT NULL UNIQUE REFERENCES rooms (id),
+        PRIMARY KEY (user_a, user_b)
+    );
+    CREATE INDEX dms_b ON dms (user_b);
+    CREATE TABLE messages (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        client_msg_id TEXT NOT NULL,
+        UNIQUE (room, seq),
+        UNIQUE (room, user_id, client_msg_id)
+    );
+    CREATE VIRTUAL TABLE messages_fts USING fts5 (
+        text, content = 'messages', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+    """,
+]
+
+_MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
+_ROOM_COLUMNS = "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    return Message(
+        id=row[0],
+        seq=row[1],
+        room=row[2],
+        user=User(id=row[3], name=row[4]),
+        text=row[5],
+        ts=row[6],
+        client_msg_id=row[7],
+    )
+
+
+def _room(row: tuple[Any, ...], dm_users: tuple[str, str] | None = None) -> StoredRoom:
+    return StoredRoom(
+        id=row[0],
+        title=row[1],
+        kind=RoomKind(row[2]),
+        private=bool(row[3]),
+        created_at=row[4],
+        passcode_hash=row[5],
+        host_key_hash=row[6],
+        created_by=row[7],
+        dm_users=dm_users,
+    )
+
+
+def fts_query(query: str) -> str | None:
+    """Turn what a person typed into an FTS5 query: every word must match, the last as a prefix.
+
+    Words are quoted so that FTS5 operators (AND, NEAR, ``*``, ``:``) in the input are just text.
+    """
+    words = re.findall(r"\w+", query)
+    if not words:
+        return None
+    quoted = ['"' + word.replace('"', '""') + '"' for word in words[:20]]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+class _Append:
+    __slots__ = ("client_msg_id", "future", "room", "text", "user")
+
+    def __init__(self, room: str, user: User, text: str, client_msg_id: str) -> None:
+        self.room = room
+        self.user = user
+        self.text = text
+        self.client_msg_id = client_msg_id
+        self.future: asyncio.Future[tuple[Message, bool]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+
+class SqliteArchive:
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._thread = threading.local()
+        self._writer = ThreadPoolExecutor(1, "archive-writer", self._connect)
+        self._reader = ThreadPoolExecutor(1, "archive-reader", self._connect)
+        self._pending: asyncio.Queue[_Append] = asyncio.Queue()
+        self._commit_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SqliteArchive({self.path})"
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        # Runs once in each of the two threads: every thread keeps its own connection.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._thread.conn = conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection = self._thread.conn
+        return conn
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise Unavailable("archive is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, fn, *args)
+        except sqlite3.OperationalError as exc:
+            log.warning("%r: %s", self, exc)
+            raise Unavailable(str(exc)) from exc
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._writer, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._reader, fn, *args)
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._write(self._migrate)
+        self._commit_task = asyncio.create_task(self._commit_loop(), name="archive-commit")
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+            log.info("%r: schema migrated to version %d", self, number)
+        conn.execute(
+            f"INSERT OR IGNORE INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_LOBBY.id, _LOBBY.title, _LOBBY.kind.value, 0, 0, None, None, None),
+        )
+
+    async def close(self) -> None:
+        if self._commit_task is not None:
+            # Let queued appends commit: their senders are waiting for the ack.
+            await self._pending.join()
+            self._commit_task.cancel()
+            await asyncio.gather(self._commit_task, return_exceptions=True)
+        self._closed = True
+        for pool in (self._writer, self._reader):
+            pool.submit(lambda: self._conn().close()).result()
+            pool.shutdown()
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await self._read(lambda: self._conn().execute("SELECT 1").fetchone()))
+        except Unavailable:
+            return False
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def create_user(self, name: str, token_digest: str) -> User:
+        user = User(id=keys.new_id("u"), name=name)
+
+        def insert() -> None:
+            self._conn().execute(
+                "INSERT INTO users (id, name, token_digest, created_at) VALUES (?, ?, ?, ?)",
+                (user.id, name, token_digest, now_ms()),
+            )
+
+        await self._write(insert)
+        return user
+
+    async def user_by_token(self, token_digest: str) -> User | None:
+        def select() -> User | None:
+            row = (
+                self._conn()
+                .execute("SELECT id, name FROM users WHERE token_digest = ?", (token_digest,))
+                .fetchone()
+            )
+            return User(id=row[0], name=row[1]) if row else None
+
+        return await self._read(select)
+
+    async def get_user(self, user_id: str) -> User | None:
+        def select() -> User | None:
+            row = (
+                self._conn()
+                .execute("SELECT id, name FROM users WHERE id = ?", (user_id,))
+                .fetchone()
+            )
+            return User(id=row[0], name=row[1]) if row else None
+
+        return await self._read(select)
+
+    async def rename_user(self, user_id: str, name: str) -> None:
+        def update() -> None:
+            self._conn().execute("UPDATE users SET name = ? WHERE id = ?", (name, user_id))
+
+        await self._write(update)
+
+    # -- rooms -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _insert_room(conn: sqlite3.Connection, room: StoredRoom) -> None:
+        conn.execute(
+            f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                room.id,
+                room.title,
+                room.kind.value,
+                int(room.private),
+                room.created_at,
+                room.passcode_hash,
+                room.host_key_hash,
+                room.created_by,
+            ),
+        )
+
+    async def create_room(self, room: StoredRoom) -> None:
+        await self._write(lambda: self._insert_room(self._conn(), room))
+
+    async def get_room(self, room_id: str) -> StoredRoom | None:
+        def select() -> StoredRoom | None:
+            conn = self._conn()
+            row = conn.execute(
+                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE id = ?", (room_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            dm_users = None
+            if row[2] == RoomKind.DM.value:
+                pair = conn.execute(
+                    "SELECT user_a, user_b FROM dms WHERE room = ?", (room_id,)
+                ).fetchone()
+                dm_users = (pair[0], pair[1]) if pair else None
+            return _room(row, dm_users)
+
+        return await self._read(select)
+
+    async def public_rooms(self, limit: int) -> list[StoredRoom]:
+        def select() -> list[StoredRoom]:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE private = 0 "
+                    "ORDER BY created_at DESC LIMIT ?",
+                    (limit,),
+                )
+                .fetchall()
+            )
+            return [_room(row) for row in rows]
+
+        return await self._read(select)
+
+    async def open_dm(self, a: str, b: str, room: StoredRoom) -> StoredRoom:
+        a, b = sorted((a, b))
+
+        def get_or_insert() -> StoredRoom:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    f"SELECT {_ROOM_COLUMNS} FROM rooms JOIN dms ON dms.room = rooms.id "
+                    "WHERE user_a = ? AND user_b = ?",
+                    (a, b),
+                ).fetchone()
+                if row is None:
+                    self._insert_room(conn, room)
+                    conn.execute(
+                        "INSERT INTO dms (user_a, user_b, room) VALUES (?, ?, ?)",
+                        (a, b, room.id),
+                    )
+                    found = room
+                else:
+                    found = _room(row)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return msgspec.structs.replace(found, dm_users=(a, b))
+
+        return await self._write(get_or_insert)
+
+    async def dm_rooms(self, user_id: str) -> list[tuple[StoredRoom, User]]:
+        def select() -> list[tuple[StoredRoom, User]]:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {_ROOM_COLUMNS}, user_a, user_b, users.id, users.name "
+                    "FROM dms JOIN rooms ON rooms.id = dms.room "
+                    "JOIN users ON users.id = (CASE WHEN user_a = ?1 THEN user_b ELSE user_a END) "
+                    "WHERE user_a = ?1 OR user_b = ?1 ORDER BY rooms.last_seq DESC",
+                    (user_id,),
+                )
+                .fetchall()
+            )
+            return [(_room(r[:8], (r[8], r[9])), User(id=r[10], name=r[11])) for r in rows]
+
+        return await self._read(select)
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def append(
+        self, room: str, user: User, text: str, client_msg_id: str
+    ) -> tuple[Message, bool]:
+        if self._closed or self._commit_task is None:
+            raise Unavailable("archive is closed")
+        item = _Append(room, user, text, client_msg_id)
+        self._pending.put_nowait(item)
+        return await item.future
+
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._pending.get()]
+            while len(batch) < _BATCH and not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            try:
+                results = await loop.run_in_executor(self._writer, self._append_batch, batch)
+            except sqlite3.Error as exc:
+                log.warning("%r: commit of %d messages failed: %s", self, len(batch), exc)
+                results = [Unavailable(str(exc)) for _ in batch]
+            except asyncio.CancelledError:
+                for item in batch:
+                    item.future.cancel()
+                    self._pending.task_done()
+                raise
+            for item, result in zip(batch, results, strict=True):
+                if not item.future.done():
+                    if isinstance(result, Exception):
+                        item.future.set_exception(result)
+                    else:
+                        item.future.set_result(result)
+                self._pending.task_done()
+
+    def _append_batch(self, batch: list[_Append]) -> list[tuple[Message, bool] | Exception]:
+        conn = self._conn()
+        results: list[tuple[Message, bool] | Exception] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for item in batch:
+                results.append(self._append_one(conn, item))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return results
+
+    @staticmethod
+    def _append_one(conn: sqlite3.Connection, item: _Append) -> tuple[Message, bool] | Exception:
+        row = conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+            "WHERE room = ? AND user_id = ? AND client_msg_id = ?",
+            (item.room, item.user.id, item.client_msg_id),
+        ).fetchone()
+        if row is not None:
+            return _message(row), False
+        seq_row = conn.execute(
+            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+            (item.room,),
+        ).fetchone()
+        if seq_row is None:
+            return NoSuchRoom(item.room)
+        message = Message(
+            id=keys.new_id("m", 12),
+            seq=seq_row[0],
+            room=item.room,
+            user=item.user,
+            text=item.text,
+            ts=now_ms(),
+            client_msg_id=item.client_msg_id,
+        )
+        conn.execute(
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.seq,
+                message.room,
+                item.user.id,
+                item.user.name,
+                message.text,
+                message.ts,
+                message.client_msg_id,
+            ),
+        )
+        return message, True
+
+    async def history(
+        self, room: str, *, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
+        def select() -> list[Message]:
+            conn = self._conn()
+            base = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room = ?"
+            if after is not None:
+                rows = conn.execute(
+                    base + " AND seq > ? ORDER BY seq LIMIT ?", (room, after, limit)
+                ).fetchall()
+                return [_message(row) for row in rows]
+            if before is not None:
+                rows = conn.execute(
+                    base + " AND seq < ? ORDER BY seq DESC LIMIT ?", (room, before, limit)
+                ).fetchall()
+            else:
+                rows = conn.execute(base + " ORDER BY seq DESC LIMIT ?", (room, limit)).fetchall()
+            return [_message(row) for row in reversed(rows)]
+
+        return await self._read(select)
+
+    async def search(self, room: str, query: str, limit: int) -> list[Message]:
+        match = fts_query(query)
+        if match is None:
+            return []
+        columns = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
+
+        def select() -> list[Message]:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {columns} FROM messages_fts JOIN messages m ON m.rowid = "
+                    "messages_fts.rowid WHERE messages_fts MATCH ? AND m.room = ? "
+                    "ORDER BY m.seq DESC LIMIT ?",
+                    (match, room, limit),
+                )
+                .fetchall()
+            )
+            return [_message(row) for row in rows]
+
+        return await self._read(select)

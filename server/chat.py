@@ -1,0 +1,83 @@
+"""Chat: sending (stored before acknowledged), history, search and typing."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .archive import NoSuchRoom
+from .errors import Code, ProtocolError, forbidden, not_found
+from .limits import TokenBucket
+from .protocol import ChatHistory, ChatSearch, ChatSend, RoomRef, check_text
+from .rooms import user_room
+from .sessions import Session
+
+if TYPE_CHECKING:
+    from .app import Percolate
+
+log = logging.getLogger(__name__)
+
+
+def joined(session: Session, room: str) -> None:
+    if room not in session.rooms:
+        raise forbidden("you are not in this room")
+
+
+class Chat:
+    def __init__(self, app: Percolate) -> None:
+        self.app = app
+        settings = app.settings
+        self.limit = TokenBucket(settings.chat_rate, settings.chat_burst)
+        self._audiences: dict[str, str | list[str]] = {}
+
+    async def send(self, session: Session, request: ChatSend) -> dict[str, Any]:
+        app = self.app
+        joined(session, request.room)
+        check_text(request.text, app.settings.max_text)
+        if not self.limit.allow(session.user.id):
+            raise ProtocolError(Code.RATE_LIMITED, "you are sending too fast; slow down")
+        try:
+            message, created = await app.archive.append(
+                request.room, session.user, request.text, request.client_msg_id
+            )
+        except NoSuchRoom:
+            raise not_found("no such room") from None
+        if created:
+            # Only a message stored just now is broadcast: a retried client_msg_id gets its
+            # ack again but nobody sees the message twice.
+            await app.sio.emit("chat:message", message, room=await self._audience(request.room))
+        return {"message": message}
+
+    async def _audience(self, room: str) -> str | list[str]:
+        """A room's Socket.IO room, or for a direct message both users wherever they are."""
+        audience = self._audiences.get(room)
+        if audience is None:
+            # A room's kind never changes, so one look-up per room and process is enough.
+            stored = await self.app.archive.get_room(room)
+            pair = stored.dm_users if stored is not None else None
+            audience = [user_room(pair[0]), user_room(pair[1])] if pair else room
+            self._audiences[room] = audience
+        return audience
+
+    async def history(self, session: Session, request: ChatHistory) -> dict[str, Any]:
+        joined(session, request.room)
+        limit = min(request.limit or self.app.settings.join_history, self.app.settings.max_page)
+        messages = await self.app.archive.history(
+            request.room, before=request.before, after=request.after, limit=limit
+        )
+        return {"messages": messages}
+
+    async def search(self, session: Session, request: ChatSearch) -> dict[str, Any]:
+        joined(session, request.room)
+        limit = min(request.limit or 20, self.app.settings.max_page)
+        return {"messages": await self.app.archive.search(request.room, request.query, limit)}
+
+    async def typing(self, session: Session, request: RoomRef) -> dict[str, Any]:
+        joined(session, request.room)
+        await self.app.sio.emit(
+            "chat:typing",
+            {"room": request.room, "user": session.user},
+            room=request.room,
+            skip_sid=session.sid,
+        )
+        return {}

@@ -1,0 +1,156 @@
+"""The Socket.IO edge: connection life cycle, the event table, and the one place that turns
+whatever a handler raised into the ack the client sees.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import socketio
+
+from . import protocol as p
+from .errors import Code, ProtocolError, Unavailable, error_ack
+from .presence import ONLINE, Attachment
+from .sessions import Session
+
+if TYPE_CHECKING:
+    from .app import Percolate
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Any], Awaitable[dict[str, Any]]]
+
+
+def table(app: Percolate) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
+    """Every client event: the request type its payload must decode to, and its handler."""
+    return {
+        "room:list": (p.Empty, app.rooms.list_public),
+        "room:create": (p.RoomCreate, app.rooms.create),
+        "room:join": (p.RoomJoin, app.rooms.join),
+        "room:leave": (p.RoomRef, app.rooms.leave),
+        "dm:open": (p.DmOpen, app.rooms.open_dm),
+        "dm:list": (p.Empty, app.rooms.list_dms),
+        "chat:send": (p.ChatSend, app.chat.send),
+        "chat:history": (p.ChatHistory, app.chat.history),
+        "chat:search": (p.ChatSearch, app.chat.search),
+        "chat:typing": (p.RoomRef, app.chat.typing),
+        "media:state": (p.MediaState, app.media.state),
+        "signal": (p.Signal, app.media.signal),
+    }
+
+
+async def answer(
+    app: Percolate,
+    sid: str,
+    event: str,
+    kind: type[msgspec.Struct],
+    handler: Handler,
+    args: tuple[Any, ...],
+) -> dict[str, Any]:
+    """Run one client event and return its ack; never raises."""
+    try:
+        session = app.sessions.get(sid)
+        if session is None:
+            raise ProtocolError(Code.FORBIDDEN, "not connected")
+        if len(args) > 1:
+            raise ProtocolError(Code.BAD_REQUEST, "send one payload object")
+        request = p.decode(args[0] if args else None, kind)
+        return {"ok": True, **await handler(session, request)}
+    except ProtocolError as exc:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("event=%s sid=%s refused: %s %s", event, sid, exc.code, exc.message)
+        return exc.ack()
+    except Unavailable as exc:
+        log.warning("event=%s sid=%s: backend unavailable: %s", event, sid, exc)
+        return error_ack(Code.UNAVAILABLE, "the server cannot reach its storage; try again")
+    except Exception:
+        log.exception("event=%s sid=%s failed", event, sid)
+        return error_ack(Code.INTERNAL, "internal server error")
+
+
+def register(app: Percolate) -> None:
+    sio = app.sio
+
+    def bind(event: str, kind: type[msgspec.Struct], handler: Handler) -> None:
+        # Handlers take *args: python-socketio calls them with whatever the client sent, and a
+        # fixed signature would raise TypeError inside the library for a wrong count.
+        async def on_event(sid: str, *args: Any) -> dict[str, Any]:
+            return await answer(app, sid, event, kind, handler, args)
+
+        sio.on(event, on_event)
+
+    for event, (kind, handler) in table(app).items():
+        bind(event, kind, handler)
+
+    @sio.on("*")  # type: ignore[untyped-decorator]
+    async def on_unknown(event: Any, sid: str, *args: Any) -> dict[str, Any]:
+        name = event if isinstance(event, str) else repr(event)
+        return error_ack(Code.BAD_REQUEST, f"unknown event {name[:64]}")
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        await on_connect(app, sid, environ, auth)
+
+    @sio.event  # type: ignore[untyped-decorator]
+    async def disconnect(sid: str, reason: str = "") -> None:
+        await on_disconnect(app, sid, reason)
+
+
+async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: Any) -> None:
+    from .app import online_member
+
+    try:
+        user, token = await app.sessions.authenticate(auth)
+    except ProtocolError as exc:
+        raise socketio.exceptions.ConnectionRefusedError(
+            exc.message, {"code": exc.code.value, "message": exc.message}
+        ) from None
+    except Unavailable as exc:
+        log.warning("connect sid=%s: archive unavailable: %s", sid, exc)
+        message = "the server cannot reach its storage; try again"
+        raise socketio.exceptions.ConnectionRefusedError(
+            message, {"code": Code.UNAVAILABLE.value, "message": message}
+        ) from None
+    request = environ.get("aiohttp.request")
+    address = (request.remote if request is not None else None) or ""
+    app.sessions.add(sid, user, address)
+    await app.sio.enter_room(sid, f"u:{user.id}")
+    rooms: list[str] = []
+    try:
+        await app.presence.attach(
+            [Attachment(ONLINE, online_member(user), sid)], app.settings.presence_ttl, merge=True
+        )
+        rooms = await app.presence.rooms_of(user.id)
+    except Unavailable as exc:
+        log.warning("connect sid=%s user=%s: presence unavailable: %s", sid, user.id, exc)
+    log.info("connect sid=%s user=%s address=%s", sid, user.id, address)
+    # The CONNECT packet goes out after this handler returns; an event emitted here would
+    # overtake it, so the session is sent from a task that runs after.
+    app.spawn(
+        app.sio.emit("session", {"user": user, "token": token, "rooms": rooms}, to=sid),
+        name=f"session {sid}",
+    )
+
+
+async def on_disconnect(app: Percolate, sid: str, reason: str) -> None:
+    session = app.sessions.remove(sid)
+    if session is None:
+        return
+    # A client that says goodbye leaves at once; a dropped one keeps its place for the
+    # reconnect grace, so a flaky network does not show everyone a leave and a join.
+    deliberate = reason in (app.sio.reason.CLIENT_DISCONNECT, app.sio.reason.SERVER_DISCONNECT)
+    log.info("disconnect sid=%s user=%s reason=%s", sid, session.user.id, reason)
+    try:
+        for room in [*session.rooms, ONLINE]:
+            if deliberate:
+                gone = await app.presence.remove(room, session.user.id, sid)
+                if gone is not None and room != ONLINE:
+                    await app.announce(room, "leave", gone)
+            else:
+                await app.presence.expire(room, session.user.id, sid, app.settings.reconnect_grace)
+    except Unavailable as exc:
+        # The attachments run out by themselves once heartbeats stop.
+        log.warning("disconnect sid=%s: presence unavailable: %s", sid, exc)

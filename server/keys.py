@@ -1,0 +1,48 @@
+"""Secrets: resume tokens, host keys, passcodes and ids.
+
+Tokens and host keys are 256-bit random strings; the archive stores only their SHA-256, so a
+leaked database does not let anyone resume a session or take over a workshop. Passcodes are
+chosen by people and may be weak, so they get a slow, salted hash (scrypt, RFC 7914).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_id(prefix: str, nbytes: int = 9) -> str:
+    """A url-safe id; private room ids use ``nbytes=16`` so they cannot be guessed."""
+    return prefix + secrets.token_urlsafe(nbytes)
+
+
+def digest(token: str) -> str:
+    """What the archive stores of a token or host key."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def matches(token: str, stored_digest: str) -> bool:
+    return hmac.compare_digest(digest(token), stored_digest)
+
+
+def hash_passcode(passcode: str) -> str:
+    salt = secrets.token_bytes(16)
+    key = hashlib.scrypt(passcode.encode(), salt=salt, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(key).decode()
+
+
+def check_passcode(passcode: str, stored: str) -> bool:
+    scheme, _, rest = stored.partition("$")
+    salt_b64, _, key_b64 = rest.partition("$")
+    if scheme != "scrypt" or not key_b64:
+        return False
+    key = hashlib.scrypt(passcode.encode(), salt=base64.b64decode(salt_b64), **_SCRYPT)
+    return hmac.compare_digest(key, base64.b64decode(key_b64))

@@ -1,0 +1,243 @@
+"""The wire protocol as types: one Struct per client request and per value the server sends.
+
+``docs/protocol.md`` is the source of truth; this module mirrors it. Requests are validated
+once, at the edge (``decode``), and nothing past that point handles raw dicts.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+from .errors import bad_request, too_large
+
+# Ids are url-safe tokens we mint ourselves; anything else cannot name a room or user.
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ClientMsgId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Limit = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+
+NAME_MAX = 40
+TITLE_MAX = 80
+PASSCODE_MIN = 4
+PASSCODE_MAX = 128
+QUERY_MAX = 200
+KEY_MAX = 128
+# Zero-width joiner builds emoji sequences; every other format character (bidi overrides,
+# invisible separators) in a name only serves to impersonate or confuse.
+_ALLOWED_FORMAT = {"\u200d"}
+_TEXT_WHITESPACE = {"\n", "\r", "\t"}
+
+
+class RoomKind(enum.StrEnum):
+    OPEN = "open"
+    """Text chat, archived and searchable; no video."""
+    COFFEE = "coffee"
+    """Video and chat, no organiser."""
+    WORKSHOP = "workshop"
+    """Hosted: a host presents, guests watch and chat."""
+    DM = "dm"
+    """A private two-person chat (made by ``dm:open``, never by ``room:create``)."""
+
+
+class Role(enum.StrEnum):
+    HOST = "host"
+    GUEST = "guest"
+    MEMBER = "member"
+
+
+class SignalType(enum.StrEnum):
+    OFFER = "offer"
+    ANSWER = "answer"
+    CANDIDATE = "candidate"
+
+
+def clean_name(value: object, field: str = "name", limit: int = NAME_MAX) -> str:
+    """A display name or title: trimmed, 1..limit characters, no control characters."""
+    if not isinstance(value, str):
+        raise bad_request(f"{field} must be a string")
+    value = value.strip()
+    if not value:
+        raise bad_request(f"{field} must not be empty")
+    if len(value) > limit:
+        raise too_large(f"{field} must be at most {limit} characters")
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category == "Cc" or (category == "Cf" and ch not in _ALLOWED_FORMAT):
+            raise bad_request(f"{field} must not contain control characters")
+    return value
+
+
+def check_text(value: str, limit: int) -> str:
+    """A chat message: not blank, at most ``limit`` characters, no control characters."""
+    if not value.strip():
+        raise bad_request("text must not be empty")
+    if len(value) > limit:
+        raise too_large(f"text must be at most {limit} characters")
+    for ch in value:
+        if unicodedata.category(ch) == "Cc" and ch not in _TEXT_WHITESPACE:
+            raise bad_request("text must not contain control characters")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Values the server sends.
+
+
+class User(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+
+
+class Member(msgspec.Struct, frozen=True):
+    """Somebody in a room, as everybody in the room sees them."""
+
+    id: str
+    name: str
+    role: Role
+    camera: bool = False
+    mic: bool = False
+    screen: bool = False
+
+
+class Room(msgspec.Struct, frozen=True):
+    id: str
+    title: str
+    kind: RoomKind
+    private: bool
+    has_passcode: bool
+    created_at: int
+    """Milliseconds since the Unix epoch."""
+
+
+class RoomInfo(msgspec.Struct, frozen=True):
+    """A room as ``room:list`` shows it: with the number of people in it now."""
+
+    id: str
+    title: str
+    kind: RoomKind
+    private: bool
+    has_passcode: bool
+    created_at: int
+    members: int
+
+
+class Message(msgspec.Struct, frozen=True):
+    id: str
+    seq: int
+    """Position in the room's archive: 1, 2, 3... with no gaps."""
+    room: str
+    user: User
+    text: str
+    ts: int
+    """Milliseconds since the Unix epoch, when the server stored it."""
+    client_msg_id: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests clients send. Unknown fields are ignored so that newer clients keep working.
+
+
+class Empty(msgspec.Struct):
+    pass
+
+
+class RoomCreate(msgspec.Struct):
+    title: str
+    kind: RoomKind
+    private: bool = False
+    passcode: str | None = None
+
+    def __post_init__(self) -> None:
+        self.title = clean_name(self.title, "title", TITLE_MAX)
+        if self.kind is RoomKind.DM:
+            raise bad_request("direct message rooms are made with dm:open")
+        if self.passcode is not None:
+            if len(self.passcode) > PASSCODE_MAX:
+                raise too_large(f"passcode must be at most {PASSCODE_MAX} characters")
+            if len(self.passcode) < PASSCODE_MIN:
+                raise bad_request(f"passcode must be at least {PASSCODE_MIN} characters")
+
+
+class RoomJoin(msgspec.Struct):
+    room: Id
+    passcode: Annotated[str, msgspec.Meta(max_length=PASSCODE_MAX)] | None = None
+    host_key: Annotated[str, msgspec.Meta(max_length=KEY_MAX)] | None = None
+
+
+class RoomRef(msgspec.Struct):
+    room: Id
+
+
+class ChatSend(msgspec.Struct):
+    room: Id
+    text: str
+    client_msg_id: ClientMsgId
+
+
+class ChatHistory(msgspec.Struct):
+    room: Id
+    before: Seq | None = None
+    after: Seq | None = None
+    limit: Limit | None = None
+
+    def __post_init__(self) -> None:
+        if self.before is not None and self.after is not None:
+            raise bad_request("give before or after, not both")
+
+
+class ChatSearch(msgspec.Struct):
+    room: Id
+    query: str
+    limit: Limit | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.query) > QUERY_MAX:
+            raise too_large(f"query must be at most {QUERY_MAX} characters")
+        if not self.query.strip():
+            raise bad_request("query must not be empty")
+
+
+class DmOpen(msgspec.Struct):
+    user: Id
+
+
+class MediaState(msgspec.Struct):
+    room: Id
+    camera: bool
+    mic: bool
+    screen: bool = False
+
+
+class Signal(msgspec.Struct):
+    room: Id
+    to: Id
+    type: SignalType
+    data: Any = None
+    """Opaque to the server: an SDP description or an ICE candidate (``null`` ends them)."""
+
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+def decode(payload: object, kind: type[T]) -> T:
+    """Validate a client payload into its request type, or raise ``bad_request``."""
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise bad_request("payload must be a JSON object")
+    try:
+        return msgspec.convert(payload, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise bad_request(_plain(str(exc))) from None
+
+
+def _plain(message: str) -> str:
+    # msgspec says "Expected `str`, got `int` - at `$.text`"; clients want "text: expected str".
+    text, _, where = message.partition(" - at `$.")
+    text = text.replace("`", "")
+    text = text[:1].lower() + text[1:]
+    return f"{where.rstrip('`')}: {text}" if where else text

@@ -1,0 +1,71 @@
+"""Sessions: who is behind a Socket.IO connection, and what that connection has joined.
+
+A connection authenticates with ``auth: {"name", "token"?}``. The resume token names a user in
+the archive; coming back with it (after a network drop, a reload, a server restart) gives the
+same user id. The archive keeps only the token's digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import keys
+from .errors import bad_request
+from .protocol import KEY_MAX, Member, User, clean_name
+
+if TYPE_CHECKING:
+    from .app import Percolate
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class Session:
+    """One Socket.IO connection of this process."""
+
+    sid: str
+    user: User
+    address: str
+    rooms: dict[str, Member] = dataclasses.field(default_factory=dict)
+    """Rooms this connection has joined, with the member as this process last set it."""
+
+
+class Sessions:
+    def __init__(self, app: Percolate) -> None:
+        self.app = app
+        self.by_sid: dict[str, Session] = {}
+
+    def get(self, sid: str) -> Session | None:
+        return self.by_sid.get(sid)
+
+    async def authenticate(self, auth: Any) -> tuple[User, str]:
+        """The user and resume token for a connection's ``auth``; raises ``ProtocolError``."""
+        if not isinstance(auth, dict):
+            raise bad_request("auth must be an object with a name")
+        name = clean_name(auth.get("name"))
+        token = auth.get("token")
+        archive = self.app.archive
+        if isinstance(token, str) and 0 < len(token) <= KEY_MAX:
+            user = await archive.user_by_token(keys.digest(token))
+            if user is not None:
+                if user.name != name:
+                    await archive.rename_user(user.id, name)
+                    user = User(id=user.id, name=name)
+                return user, token
+        elif token is not None:
+            raise bad_request("token must be a string")
+        # No token, or one we do not know (say, a database reset): a fresh identity.
+        token = keys.new_token()
+        return await archive.create_user(name, keys.digest(token)), token
+
+    def add(self, sid: str, user: User, address: str) -> Session:
+        session = self.by_sid[sid] = Session(sid=sid, user=user, address=address)
+        return session
+
+    def remove(self, sid: str) -> Session | None:
+        return self.by_sid.pop(sid, None)
+
+    def __len__(self) -> int:
+        return len(self.by_sid)

@@ -1,0 +1,237 @@
+"""Fixtures: real servers on free ports, a private redis-server, real Socket.IO clients."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp.test_utils import TestServer
+
+from server.app import make_app
+from server.config import Settings
+
+WAIT = 10.0  # seconds any single expected event may take before a test fails
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisProcess:
+    """A private ``redis-server`` on a free port that a test may stop and start again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed (the test command installs it)")
+        self.proc = subprocess.Popen(
+            [
+                binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=WAIT)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    redis = RedisProcess(tmp_path_factory.mktemp("redis"))
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of this test's own, for tests that stop and restart it."""
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+_prefixes = itertools.count()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Settings:
+    """Settings for one test: its own data folder and, with Redis, its own key prefix."""
+    redis_url = None
+    if backend == "redis":
+        redis_url = request.getfixturevalue("redis_server").url
+    return Settings(
+        host="127.0.0.1",
+        port=0,
+        data_dir=tmp_path / "data",
+        redis_url=redis_url,
+        redis_prefix=f"t{next(_prefixes)}",
+        reconnect_grace=0.5,
+        presence_ttl=3.0,
+        heartbeat_interval=0.5,
+        reap_interval=0.1,
+        chat_rate=1000.0,
+        chat_burst=1000,
+    )
+
+
+@dataclasses.dataclass
+class Running:
+    server: TestServer
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("/"))
+
+    async def close(self) -> None:
+        await self.server.close()
+
+
+@pytest.fixture
+async def start_server() -> AsyncIterator[Callable[..., Awaitable[Running]]]:
+    """Start a real Percolate on a free port; several may run, each closed at the end."""
+    running: list[Running] = []
+
+    async def start(settings: Settings, **changes: Any) -> Running:
+        settings = dataclasses.replace(settings, **changes)
+        server = TestServer(make_app(settings), host="127.0.0.1", port=0)
+        await server.start_server()
+        running.append(Running(server, settings))
+        return running[-1]
+
+    yield start
+    for item in reversed(running):
+        await item.close()
+
+
+@pytest.fixture
+async def server(
+    start_server: Callable[..., Awaitable[Running]], settings: Settings
+) -> Running:
+    return await start_server(settings)
+
+
+class Client:
+    """A python-socketio client that records every event it receives."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.received: list[tuple[str, Any]] = []
+        self._arrived = asyncio.Condition()
+        self.session: dict[str, Any] = {}
+        self.sio.on("*", self._record)
+
+    async def _record(self, event: str, *args: Any) -> None:
+        data = args[0] if args else None
+        if event == "session":
+            self.session = data
+        async with self._arrived:
+            self.received.append((event, data))
+            self._arrived.notify_all()
+
+    @property
+    def user_id(self) -> str:
+        return str(self.session["user"]["id"])
+
+    async def connect(self, url: str, auth: Any) -> Client:
+        await self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=WAIT)
+        await self.wait("session")
+        return self
+
+    async def call(self, event: str, payload: Any = None) -> Any:
+        if payload is None:
+            return await self.sio.call(event, timeout=WAIT)
+        return await self.sio.call(event, payload, timeout=WAIT)
+
+    async def ok(self, event: str, payload: Any = None) -> dict[str, Any]:
+        """Call, and fail the test unless the ack is ``ok``."""
+        ack = await self.call(event, payload)
+        assert ack.get("ok") is True, f"{event} {payload!r} -> {ack!r}"
+        return dict(ack)
+
+    async def wait(
+        self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = WAIT
+    ) -> Any:
+        """The first not yet consumed ``event`` that matches, waiting for it if need be."""
+
+        def find() -> int | None:
+            for i, (name, data) in enumerate(self.received):
+                if name == event and match(data):
+                    return i
+            return None
+
+        async with self._arrived:
+            index = await asyncio.wait_for(
+                self._arrived.wait_for(lambda: find() is not None), timeout
+            )
+            del index
+            i = find()
+            assert i is not None
+            return self.received.pop(i)[1]
+
+    def events(self, event: str) -> list[Any]:
+        return [data for name, data in self.received if name == event]
+
+    async def close(self) -> None:
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
+    """Connect a new client: ``await connect(server.url, "Ann")``."""
+    clients: list[Client] = []
+
+    async def make(url: str, name: str = "Ann", **auth: Any) -> Client:
+        client = Client()
+        clients.append(client)
+        return await client.connect(url, {"name": name, **auth})
+
+    yield make
+    for client in clients:
+        await client.close()
