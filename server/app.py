@@ -78,6 +78,8 @@ class Percolate:
         self.rooms = Rooms(self)
         self.chat = Chat(self)
         self.media = Media(self)
+        self.stopping = False
+        """Set while shutting down: connections closed then keep their place for the grace."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         events.register(self)
@@ -102,6 +104,7 @@ class Percolate:
         ]
 
     async def stop(self) -> None:
+        self.stopping = True
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)

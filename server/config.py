@@ -107,6 +107,18 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
         help="[PRESENCE_TTL]",
     )
     parser.add_argument(
+        "--chat-rate",
+        type=float,
+        default=env_or("CHAT_RATE", defaults.chat_rate),
+        help="chat messages per second per user, sustained [CHAT_RATE]",
+    )
+    parser.add_argument(
+        "--chat-burst",
+        type=int,
+        default=env_or("CHAT_BURST", defaults.chat_burst),
+        help="chat messages per user at once [CHAT_BURST]",
+    )
+    parser.add_argument(
         "--stun-urls",
         type=_split,
         default=_split(str(env_or("STUN_URLS", ""))),
@@ -137,6 +149,8 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
         reconnect_grace=float(args.reconnect_grace),
         presence_ttl=ttl,
         heartbeat_interval=ttl / 3,
+        chat_rate=float(args.chat_rate),
+        chat_burst=int(args.chat_burst),
         stun_urls=tuple(args.stun_urls),
         turn_urls=tuple(args.turn_urls),
         turn_secret=args.turn_secret or None,

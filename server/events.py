@@ -140,8 +140,12 @@ async def on_disconnect(app: Percolate, sid: str, reason: str) -> None:
     if session is None:
         return
     # A client that says goodbye leaves at once; a dropped one keeps its place for the
-    # reconnect grace, so a flaky network does not show everyone a leave and a join.
-    deliberate = reason in (app.sio.reason.CLIENT_DISCONNECT, app.sio.reason.SERVER_DISCONNECT)
+    # reconnect grace, so a flaky network does not show everyone a leave and a join. So do
+    # the clients of a server that is shutting down: they come back on another process.
+    deliberate = not app.stopping and reason in (
+        app.sio.reason.CLIENT_DISCONNECT,
+        app.sio.reason.SERVER_DISCONNECT,
+    )
     log.info("disconnect sid=%s user=%s reason=%s", sid, session.user.id, reason)
     try:
         for room in [*session.rooms, ONLINE]:

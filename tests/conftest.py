@@ -217,6 +217,11 @@ class Client:
     def events(self, event: str) -> list[Any]:
         return [data for name, data in self.received if name == event]
 
+    async def drop(self) -> None:
+        """Lose the connection the way a network failure does: no goodbye, just gone."""
+        await self.sio.eio.ws.close()
+        await self.sio.wait()
+
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()

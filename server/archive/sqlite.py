@@ -89,6 +89,25 @@ _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
 _ROOM_COLUMNS = "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by"
 
 
+# Errors of the storage, not of our SQL: the request may succeed later.
+_UNAVAILABLE = {
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_CANTOPEN",
+    "SQLITE_READONLY",
+    "SQLITE_PROTOCOL",
+    "SQLITE_NOMEM",
+}
+
+
+def _unavailable(exc: sqlite3.Error) -> bool:
+    # Extended codes (SQLITE_IOERR_FSYNC) belong to their primary code (SQLITE_IOERR).
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return "_".join(name.split("_")[:2]) in _UNAVAILABLE
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -179,7 +198,9 @@ class SqliteArchive:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(pool, fn, *args)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
+            if not _unavailable(exc):
+                raise
             log.warning("%r: %s", self, exc)
             raise Unavailable(str(exc)) from exc
 
@@ -350,11 +371,13 @@ class SqliteArchive:
         return await self._write(get_or_insert)
 
     async def dm_rooms(self, user_id: str) -> list[tuple[StoredRoom, User]]:
+        columns = ", ".join(f"rooms.{c.strip()}" for c in _ROOM_COLUMNS.split(","))
+
         def select() -> list[tuple[StoredRoom, User]]:
             rows = (
                 self._conn()
                 .execute(
-                    f"SELECT {_ROOM_COLUMNS}, user_a, user_b, users.id, users.name "
+                    f"SELECT {columns}, user_a, user_b, users.id, users.name "
                     "FROM dms JOIN rooms ON rooms.id = dms.room "
                     "JOIN users ON users.id = (CASE WHEN user_a = ?1 THEN user_b ELSE user_a END) "
                     "WHERE user_a = ?1 OR user_b = ?1 ORDER BY rooms.last_seq DESC",
@@ -387,7 +410,8 @@ class SqliteArchive:
                 results = await loop.run_in_executor(self._writer, self._append_batch, batch)
             except sqlite3.Error as exc:
                 log.warning("%r: commit of %d messages failed: %s", self, len(batch), exc)
-                results = [Unavailable(str(exc)) for _ in batch]
+                failure = Unavailable(str(exc)) if _unavailable(exc) else exc
+                results = [failure for _ in batch]
             except asyncio.CancelledError:
                 for item in batch:
                     item.future.cancel()

@@ -1,0 +1,48 @@
+"""HTTP endpoints: health (and its honesty when Redis is down), the client pages."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import aiohttp
+import pytest
+
+from .conftest import Running
+
+
+async def test_health_reports_both_backends(server: Running) -> None:
+    async with aiohttp.ClientSession() as http, http.get(server.url + "healthz") as resp:
+        assert resp.status == 200
+        health = await resp.json()
+    assert health["ok"] is True
+    assert health["archive"] == {"backend": "SqliteArchive", "ok": True}
+    assert health["presence"]["ok"] is True
+    assert health["presence"]["backend"] == ("redis" if server.settings.redis_url else "memory")
+
+
+@pytest.mark.parametrize("path", ["", "r/AbCdEf12"])
+async def test_the_client_is_served_at_root_and_room_links(server: Running, path: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(server.url + path) as resp:
+        assert resp.status == 200
+        assert resp.content_type == "text/html"
+
+
+@pytest.mark.parametrize("backend", ["redis"])
+async def test_health_says_when_redis_is_down_and_recovers(
+    start_server, settings, private_redis, connect
+) -> None:
+    server = await start_server(dataclasses.replace(settings, redis_url=private_redis.url))
+    ann = await connect(server.url, "Ann")
+    private_redis.stop()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.url + "healthz") as resp:
+            assert resp.status == 503
+            health = await resp.json()
+        assert health["ok"] is False and health["presence"]["ok"] is False
+        # Chat that needs no presence keeps working meanwhile... and the server stays up.
+        listed = await ann.call("room:list", {})
+        assert listed["error"]["code"] == "unavailable"
+        private_redis.start()
+        async with http.get(server.url + "healthz") as resp:
+            assert resp.status == 200
+    assert (await ann.ok("room:join", {"room": "lobby"}))["members"][0]["name"] == "Ann"
