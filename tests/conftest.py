@@ -47,8 +47,17 @@ class RedisProcess:
             pytest.fail("redis-server is not installed (the test command installs it)")
         self.proc = subprocess.Popen(
             [
-                binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir),
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -97,9 +106,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> Settings:
+def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings for one test: its own data folder and, with Redis, its own key prefix."""
     redis_url = None
     if backend == "redis":
@@ -150,9 +157,7 @@ async def start_server() -> AsyncIterator[Callable[..., Awaitable[Running]]]:
 
 
 @pytest.fixture
-async def server(
-    start_server: Callable[..., Awaitable[Running]], settings: Settings
-) -> Running:
+async def server(start_server: Callable[..., Awaitable[Running]], settings: Settings) -> Running:
     return await start_server(settings)
 
 
@@ -195,7 +200,7 @@ class Client:
         return dict(ack)
 
     async def wait(
-        self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = WAIT
+        self, event: str, match: Callable[[Any], bool] = lambda _: True, within: float = WAIT
     ) -> Any:
         """The first not yet consumed ``event`` that matches, waiting for it if need be."""
 
@@ -207,7 +212,7 @@ class Client:
 
         async with self._arrived:
             index = await asyncio.wait_for(
-                self._arrived.wait_for(lambda: find() is not None), timeout
+                self._arrived.wait_for(lambda: find() is not None), within
             )
             del index
             i = find()

@@ -57,8 +57,14 @@ async def test_reopening_keeps_everything(tmp_path: Path) -> None:
     archive = SqliteArchive(tmp_path / "a.db")
     await archive.open()
     user = await archive.create_user("Ann", "digest")
-    room = StoredRoom(id="r1", title="R", kind=RoomKind.COFFEE, private=True, created_at=1,
-                      passcode_hash="scrypt$x$y")
+    room = StoredRoom(
+        id="r1",
+        title="R",
+        kind=RoomKind.COFFEE,
+        private=True,
+        created_at=1,
+        passcode_hash="scrypt$x$y",
+    )
     await archive.create_room(room)
     message, _ = await archive.append("r1", user, "kept", "k")
     await archive.close()

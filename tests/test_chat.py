@@ -63,9 +63,7 @@ async def test_concurrent_sends_get_distinct_gapless_seqs_in_the_same_order_for_
     server: Running, connect
 ) -> None:
     ann, bob = await joined_pair(server, connect)
-    acks = await asyncio.gather(
-        *(say(ann if i % 2 else bob, f"m{i}", f"c{i}") for i in range(40))
-    )
+    acks = await asyncio.gather(*(say(ann if i % 2 else bob, f"m{i}", f"c{i}") for i in range(40)))
     assert sorted(m["seq"] for m in acks) == list(range(1, 41))
     last = max(acks, key=lambda m: m["seq"])
     for client in (ann, bob):
@@ -82,9 +80,7 @@ async def test_history_pages_backwards_and_catches_up_forwards(server: Running, 
     latest = (await ann.ok("chat:history", {"room": "lobby"}))["messages"]
     assert [m["seq"] for m in latest] == list(range(81, 131))  # latest 50, oldest first
 
-    page = (await ann.ok("chat:history", {"room": "lobby", "before": 81, "limit": 100}))[
-        "messages"
-    ]
+    page = (await ann.ok("chat:history", {"room": "lobby", "before": 81, "limit": 100}))["messages"]
     assert [m["seq"] for m in page] == list(range(1, 81))
 
     missed = (await ann.ok("chat:history", {"room": "lobby", "after": 125}))["messages"]

@@ -52,7 +52,14 @@ async def run_server(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Pr
     async def run(*args: str, env: dict[str, str] | None = None) -> Process:
         port = free_port()
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), *args,
+            sys.executable,
+            "-m",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *args,
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=asyncio.subprocess.PIPE,

@@ -26,8 +26,12 @@ async def test_turning_the_camera_on_shows_in_presence(server: Running, connect)
     assert ack["member"]["camera"] is True
     update = await ann.wait("presence", lambda e: e["event"] == "update")
     assert update["member"] == {
-        "id": bob.user_id, "name": "Bob", "role": "member",
-        "camera": True, "mic": False, "screen": False,
+        "id": bob.user_id,
+        "name": "Bob",
+        "role": "member",
+        "camera": True,
+        "mic": False,
+        "screen": False,
     }
     carol = await connect(server.url, "Carol")
     members = (await carol.ok("room:join", {"room": room}))["members"]
@@ -43,11 +47,19 @@ async def test_signals_go_to_the_addressed_member_only(server: Running, connect)
     got = await bob.wait("signal")
     assert got == {"room": room, "from": ann.user_id, "type": "offer", "data": OFFER}
 
-    await bob.ok("signal", {"room": room, "to": ann.user_id, "type": "answer",
-                            "data": {"type": "answer", "sdp": "v=0\r\n"}})
+    await bob.ok(
+        "signal",
+        {
+            "room": room,
+            "to": ann.user_id,
+            "type": "answer",
+            "data": {"type": "answer", "sdp": "v=0\r\n"},
+        },
+    )
     assert (await ann.wait("signal"))["type"] == "answer"
-    await bob.ok("signal", {"room": room, "to": ann.user_id, "type": "candidate",
-                            "data": CANDIDATE})
+    await bob.ok(
+        "signal", {"room": room, "to": ann.user_id, "type": "candidate", "data": CANDIDATE}
+    )
     assert (await ann.wait("signal"))["data"] == CANDIDATE
     await bob.ok("signal", {"room": room, "to": ann.user_id, "type": "candidate", "data": None})
     assert (await ann.wait("signal"))["data"] is None

@@ -44,9 +44,7 @@ async def reap_until(presence: Presence, seconds: float = 5.0) -> list[Change]:
 
 
 async def test_first_connection_joins_and_last_one_leaves(presence: Presence) -> None:
-    assert await presence.attach([Attachment("r", ANN, "c1")], 30, merge=True) == [
-        Change("r", ANN)
-    ]
+    assert await presence.attach([Attachment("r", ANN, "c1")], 30, merge=True) == [Change("r", ANN)]
     assert await presence.attach([Attachment("r", ANN, "c2")], 30, merge=True) == []
     assert await presence.members("r") == [ANN]
     assert await presence.counts(["r", "empty"]) == [1, 0]

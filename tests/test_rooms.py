@@ -19,7 +19,8 @@ async def test_a_public_room_is_listed_with_its_members(server: Running, connect
     listed = (await ann.ok("room:list", {}))["rooms"]
     assert listed[0]["id"] == "lobby"  # the lobby always exists and comes first
     assert {"id": room["id"], "members": 1} == {
-        k: v for k, v in next(r for r in listed if r["id"] == room["id"]).items()
+        k: v
+        for k, v in next(r for r in listed if r["id"] == room["id"]).items()
         if k in ("id", "members")
     }
     async with aiohttp.ClientSession() as http, http.get(server.url + "api/rooms") as resp:
@@ -55,9 +56,7 @@ async def test_a_private_room_is_unlisted_unguessable_and_needs_its_passcode(
     assert (await bob.ok("room:join", {"room": room["id"]}))["room"] == room
 
 
-async def test_a_workshop_host_key_makes_a_host_and_stays_secret(
-    server: Running, connect
-) -> None:
+async def test_a_workshop_host_key_makes_a_host_and_stays_secret(server: Running, connect) -> None:
     host = await connect(server.url, "Host")
     created = await host.ok("room:create", {"title": "Pricing workshop", "kind": "workshop"})
     key = created["host_key"]

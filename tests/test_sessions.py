@@ -41,8 +41,12 @@ async def test_joining_and_leaving_show_in_everyones_presence(server: Running, c
     first = await ann.ok("room:join", {"room": "lobby"})
     assert [m["name"] for m in first["members"]] == ["Ann"]
     assert first["you"] == {
-        "id": ann.user_id, "name": "Ann", "role": "member",
-        "camera": False, "mic": False, "screen": False,
+        "id": ann.user_id,
+        "name": "Ann",
+        "role": "member",
+        "camera": False,
+        "mic": False,
+        "screen": False,
     }
 
     bob = await connect(server.url, "Bob")
@@ -117,9 +121,7 @@ async def test_two_tabs_of_one_user_are_one_member(server: Running, connect) -> 
     assert (await ann.wait("presence", lambda e: e["event"] == "leave"))["member"]["name"] == "Bob"
 
 
-async def test_a_client_that_never_joins_sees_nothing_of_the_room(
-    server: Running, connect
-) -> None:
+async def test_a_client_that_never_joins_sees_nothing_of_the_room(server: Running, connect) -> None:
     ann = await connect(server.url, "Ann")
     lurker: Client = await connect(server.url, "Lurker")
     await ann.ok("room:join", {"room": "lobby"})

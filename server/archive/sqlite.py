@@ -165,8 +165,10 @@ class _Append:
 
 
 class SqliteArchive:
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", batch: int = _BATCH) -> None:
         self.path = path
+        self.batch = batch
+        """Most appends committed in one transaction (1 turns group commit off)."""
         self._synchronous = synchronous
         self._thread = threading.local()
         self._writer = ThreadPoolExecutor(1, "archive-writer", self._connect)
@@ -404,7 +406,7 @@ class SqliteArchive:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._pending.get()]
-            while len(batch) < _BATCH and not self._pending.empty():
+            while len(batch) < self.batch and not self._pending.empty():
                 batch.append(self._pending.get_nowait())
             try:
                 results = await loop.run_in_executor(self._writer, self._append_batch, batch)

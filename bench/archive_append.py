@@ -1,0 +1,67 @@
+"""Chat archive write throughput: group commit against one commit per message.
+
+    .venv/bin/python bench/archive_append.py [--senders 50] [--messages 20] [--runs 5]
+
+``senders`` concurrent tasks each append ``messages`` chat messages and wait for each ack before
+the next, as chat clients do. Every commit is durable (WAL, synchronous=FULL: one fsync per
+commit). The reference is the same archive with group commit off (``batch=1``), measured in
+the same run; the figure to quote is the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from server.archive.sqlite import SqliteArchive
+from server.protocol import User
+
+
+async def run_once(batch: int, senders: int, messages: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        archive = SqliteArchive(Path(folder) / "bench.db", batch=batch)
+        await archive.open()
+
+        async def sender(n: int) -> None:
+            user = User(id=f"u{n}", name=f"User {n}")
+            for i in range(messages):
+                await archive.append("lobby", user, f"message {i} from {n}", f"{n}-{i}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(sender(n) for n in range(senders)))
+        elapsed = time.perf_counter() - start
+        await archive.close()
+    return senders * messages / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--senders", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {"group commit": [], "one commit per message": []}
+    for _ in range(args.runs):  # interleaved, so drift on a shared machine hits both alike
+        results["group commit"].append(await run_once(256, args.senders, args.messages))
+        results["one commit per message"].append(await run_once(1, args.senders, args.messages))
+    print(
+        f"{platform.node()} {platform.processor() or platform.machine()}, "
+        f"{args.senders} senders x {args.messages} messages, {args.runs} runs"
+    )
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    for name, values in results.items():
+        print(
+            f"{name:>24}: median {medians[name]:8.0f} msg/s "
+            f"(min {min(values):.0f}, max {max(values):.0f})"
+        )
+    ratio = medians["group commit"] / medians["one commit per message"]
+    print(f"{'ratio':>24}: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
