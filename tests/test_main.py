@@ -135,3 +135,36 @@ async def test_flags_and_environment_are_read(run_server, tmp_path: Path) -> Non
     output = await server.finish()
     assert server.proc.returncode == 0
     assert str(tmp_path / "flag") in output  # a flag wins over the environment
+
+
+@pytest.mark.parametrize("backend", ["redis"])
+async def test_members_of_a_crashed_process_vanish_from_presence(
+    run_server, tmp_path: Path, redis_server, start_server, settings, connect
+) -> None:
+    import dataclasses
+
+    shared = dataclasses.replace(settings, presence_ttl=1.5)
+    doomed = await run_server(
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--redis-url",
+        redis_server.url,
+        "--redis-prefix",
+        settings.redis_prefix,
+        "--presence-ttl",
+        "1.5",
+    )
+    survivor = await start_server(shared)
+    ann = await connect(survivor.url, "Ann")
+    await ann.ok("room:join", {"room": "lobby"})
+    bob = await connect(doomed.url, "Bob")
+    await bob.ok("room:join", {"room": "lobby"})
+    joined = await ann.wait("presence", lambda e: e["event"] == "join")
+    assert joined["member"]["name"] == "Bob"
+
+    doomed.proc.kill()
+    await doomed.proc.wait()
+    left = await ann.wait("presence", lambda e: e["event"] == "leave")
+    assert left["member"]["id"] == bob.user_id
+    members = (await ann.ok("room:join", {"room": "lobby"}))["members"]
+    assert [m["name"] for m in members] == ["Ann"]
