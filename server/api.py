@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
+
+from .errors import Unavailable
 
 if TYPE_CHECKING:
     from .app import Percolate
@@ -17,8 +20,21 @@ def _json(data: object, status: int = 200) -> web.Response:
     )
 
 
+@web.middleware
+async def _unavailable(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Unavailable:
+        return _json(
+            {"error": {"code": "unavailable", "message": "storage unreachable; try again"}}, 503
+        )
+
+
 def add_routes(app: web.Application, server: Percolate) -> None:
     web_dir = server.settings.web_dir
+    app.middlewares.append(_unavailable)
 
     async def healthz(request: web.Request) -> web.Response:
         archive_ok = await server.archive.healthy()

@@ -49,6 +49,19 @@ class Packet(socketio.packet.Packet):  # type: ignore[misc]
     json = _Json
 
 
+def _origins(extra: tuple[str, ...]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Engine.IO's origin check: the page's own origin, and the configured extra ones."""
+    allowed = {origin.rstrip("/") for origin in extra}
+
+    def check(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: CORS does not apply
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin == own or origin in allowed
+
+    return check
+
+
 class Percolate:
     """One server process: its Socket.IO server, backends, sessions and background loops."""
 
@@ -72,7 +85,7 @@ class Percolate:
             client_manager=self.fanout,
             serializer=Packet,
             max_http_buffer_size=settings.max_packet_bytes,
-            cors_allowed_origins=list(settings.cors_origins) or None,
+            cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
         )
         self.sessions = Sessions(self)
         self.rooms = Rooms(self)

@@ -99,21 +99,27 @@ def register(app: Percolate) -> None:
         await on_disconnect(app, sid, reason)
 
 
+def _refusal(code: Code, message: str) -> Exception:
+    """What a refused client receives: Socket.IO's CONNECT_ERROR with ``data: {code, message}``."""
+    refusal: Exception = socketio.exceptions.ConnectionRefusedError(
+        message, {"code": code.value, "message": message}
+    )
+    return refusal
+
+
 async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: Any) -> None:
     from .app import online_member
 
     try:
         user, token = await app.sessions.authenticate(auth)
     except ProtocolError as exc:
-        raise socketio.exceptions.ConnectionRefusedError(
-            exc.message, {"code": exc.code.value, "message": exc.message}
-        ) from None
+        raise _refusal(exc.code, exc.message) from None
     except Unavailable as exc:
         log.warning("connect sid=%s: archive unavailable: %s", sid, exc)
-        message = "the server cannot reach its storage; try again"
-        raise socketio.exceptions.ConnectionRefusedError(
-            message, {"code": Code.UNAVAILABLE.value, "message": message}
-        ) from None
+        raise _refusal(Code.UNAVAILABLE, "the server cannot reach its storage; try again") from None
+    except Exception:
+        log.exception("connect sid=%s failed", sid)
+        raise _refusal(Code.INTERNAL, "internal server error") from None
     request = environ.get("aiohttp.request")
     address = (request.remote if request is not None else None) or ""
     app.sessions.add(sid, user, address)
@@ -129,8 +135,11 @@ async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: An
     log.info("connect sid=%s user=%s address=%s", sid, user.id, address)
     # The CONNECT packet goes out after this handler returns; an event emitted here would
     # overtake it, so the session is sent from a task that runs after.
+    # ignore_queue: the connection is ours, and the token must not cross the Redis channel.
     app.spawn(
-        app.sio.emit("session", {"user": user, "token": token, "rooms": rooms}, to=sid),
+        app.sio.emit(
+            "session", {"user": user, "token": token, "rooms": rooms}, to=sid, ignore_queue=True
+        ),
         name=f"session {sid}",
     )
 
@@ -139,9 +148,11 @@ async def on_disconnect(app: Percolate, sid: str, reason: str) -> None:
     session = app.sessions.remove(sid)
     if session is None:
         return
-    # A client that says goodbye leaves at once; a dropped one keeps its place for the
-    # reconnect grace, so a flaky network does not show everyone a leave and a join. So do
-    # the clients of a server that is shutting down: they come back on another process.
+    # A dropped connection keeps its place for the reconnect grace, so a flaky network does
+    # not show everyone a leave and a join; so do the clients of a server shutting down (they
+    # come back on another process). Only a disconnect the server sees as deliberate leaves
+    # at once; over WebSocket the client's goodbye usually races its socket closing and loses,
+    # so a client that wants to leave at once sends room:leave first (docs/protocol.md).
     deliberate = not app.stopping and reason in (
         app.sio.reason.CLIENT_DISCONNECT,
         app.sio.reason.SERVER_DISCONNECT,

@@ -32,11 +32,14 @@ class Media:
             kind = self._kinds[room] = stored.kind
         return kind
 
+    async def _video_room(self, session: Session, room: str) -> None:
+        joined(session, room)
+        if await self._kind(room) not in _VIDEO_KINDS:
+            raise bad_request("this room has no video")
+
     async def state(self, session: Session, request: MediaState) -> dict[str, Any]:
         app = self.app
-        joined(session, request.room)
-        if await self._kind(request.room) not in _VIDEO_KINDS:
-            raise bad_request("this room has no video")
+        await self._video_room(session, request.room)
         member = await app.presence.update(
             request.room,
             session.user.id,
@@ -52,7 +55,7 @@ class Media:
 
     async def signal(self, session: Session, request: Signal) -> dict[str, Any]:
         app = self.app
-        joined(session, request.room)
+        await self._video_room(session, request.room)
         if request.to == session.user.id:
             raise bad_request("cannot signal yourself")
         relay.check(request.type, request.data, app.settings.max_signal_bytes)

@@ -164,8 +164,14 @@ class RoomCreate(msgspec.Struct):
 
 class RoomJoin(msgspec.Struct):
     room: Id
-    passcode: Annotated[str, msgspec.Meta(max_length=PASSCODE_MAX)] | None = None
-    host_key: Annotated[str, msgspec.Meta(max_length=KEY_MAX)] | None = None
+    passcode: str | None = None
+    host_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.passcode is not None and len(self.passcode) > PASSCODE_MAX:
+            raise too_large(f"passcode must be at most {PASSCODE_MAX} characters")
+        if self.host_key is not None and len(self.host_key) > KEY_MAX:
+            raise too_large(f"host_key must be at most {KEY_MAX} characters")
 
 
 class RoomRef(msgspec.Struct):

@@ -104,19 +104,30 @@ class Rooms:
         member = Member(id=user.id, name=user.name, role=role)
         # Enter the Socket.IO rooms before reading history: a message sent meanwhile then
         # arrives twice (the client drops the repeated seq) rather than not at all.
-        await app.sio.enter_room(session.sid, room.id)
-        await app.sio.enter_room(session.sid, member_room(room.id, user.id))
-        added = await app.presence.attach(
-            [Attachment(room.id, member, session.sid)], app.settings.presence_ttl, merge=True
-        )
-        you = await app.presence.member(room.id, user.id) or member
-        session.rooms[room.id] = you
-        if added:
-            await app.announce(room.id, "join", you, skip_sid=session.sid)
-        members = await app.presence.members(room.id)
-        history = await app.archive.history(
-            room.id, before=None, after=None, limit=app.settings.join_history
-        )
+        rooms = (room.id, member_room(room.id, user.id))
+        for name in rooms:
+            await app.sio.enter_room(session.sid, name)
+        try:
+            added = await app.presence.attach(
+                [Attachment(room.id, member, session.sid)], app.settings.presence_ttl, merge=True
+            )
+            you = await app.presence.member(room.id, user.id) or member
+            session.rooms[room.id] = you
+            if added:
+                await app.announce(room.id, "join", you, skip_sid=session.sid)
+            elif present is not None and (present.name, present.role) != (you.name, you.role):
+                # Back under a new name, or now with the host key: the others see the change.
+                await app.announce(room.id, "update", you, skip_sid=session.sid)
+            members = await app.presence.members(room.id)
+            history = await app.archive.history(
+                room.id, before=None, after=None, limit=app.settings.join_history
+            )
+        except Exception:
+            # A failed join leaves no trace: no broadcasts for a room the client is not in.
+            if room.id not in session.rooms:
+                for name in rooms:
+                    await app.sio.leave_room(session.sid, name)
+            raise
         log.info("room=%s user=%s joined as %s", room.id, user.id, role)
         return {
             "room": room.public(),
@@ -156,10 +167,11 @@ class Rooms:
 
     async def depart(self, session: Session, room: str) -> None:
         app = self.app
+        # Presence first: if it is unreachable, nothing has changed and a retry can succeed.
+        gone = await app.presence.remove(room, session.user.id, session.sid)
         del session.rooms[room]
         await app.sio.leave_room(session.sid, room)
         await app.sio.leave_room(session.sid, member_room(room, session.user.id))
-        gone = await app.presence.remove(room, session.user.id, session.sid)
         if gone is not None:
             await app.announce(room, "leave", gone)
         log.info("room=%s user=%s left", room, session.user.id)

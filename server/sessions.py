@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from . import keys
-from .errors import bad_request
+from .errors import bad_request, too_large
 from .protocol import KEY_MAX, Member, User, clean_name
 
 if TYPE_CHECKING:
@@ -46,16 +46,18 @@ class Sessions:
             raise bad_request("auth must be an object with a name")
         name = clean_name(auth.get("name"))
         token = auth.get("token")
+        if token is not None and not isinstance(token, str):
+            raise bad_request("token must be a string")
+        if token is not None and len(token) > KEY_MAX:
+            raise too_large(f"token must be at most {KEY_MAX} characters")
         archive = self.app.archive
-        if isinstance(token, str) and 0 < len(token) <= KEY_MAX:
+        if token:
             user = await archive.user_by_token(keys.digest(token))
             if user is not None:
                 if user.name != name:
                     await archive.rename_user(user.id, name)
                     user = User(id=user.id, name=name)
                 return user, token
-        elif token is not None:
-            raise bad_request("token must be a string")
         # No token, or one we do not know (say, a database reset): a fresh identity.
         token = keys.new_token()
         return await archive.create_user(name, keys.digest(token)), token

@@ -102,3 +102,15 @@ async def test_close_waits_for_queued_appends(tmp_path: Path) -> None:
 )
 def test_what_people_type_becomes_a_safe_fts_query(typed: str, query: str | None) -> None:
     assert fts_query(typed) == query
+
+
+async def test_the_lobby_heads_the_public_list_however_many_rooms(
+    archive: SqliteArchive,
+) -> None:
+    for i in range(205):
+        await archive.create_room(
+            StoredRoom(id=f"r{i}", title="R", kind=RoomKind.OPEN, private=False, created_at=i + 1)
+        )
+    listed = await archive.public_rooms(200)
+    assert len(listed) == 200
+    assert [r.id for r in listed[:3]] == ["lobby", "r204", "r203"]

@@ -39,9 +39,12 @@ async def test_health_says_when_redis_is_down_and_recovers(
             assert resp.status == 503
             health = await resp.json()
         assert health["ok"] is False and health["presence"]["ok"] is False
-        # Chat that needs no presence keeps working meanwhile... and the server stays up.
+        # What needs presence says so clearly, and the server stays up.
         listed = await ann.call("room:list", {})
         assert listed["error"]["code"] == "unavailable"
+        async with http.get(server.url + "api/rooms") as resp:
+            assert resp.status == 503
+            assert (await resp.json())["error"]["code"] == "unavailable"
         private_redis.start()
         async with http.get(server.url + "healthz") as resp:
             assert resp.status == 200

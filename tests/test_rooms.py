@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from .conftest import Running
 
@@ -133,3 +134,41 @@ async def test_room_join_hands_out_ice_servers_with_turn_credentials(
     # coturn's use-auth-secret check: base64(HMAC-SHA1(secret, username)).
     mac = hmac.new(b"s3cret", turn["username"].encode(), hashlib.sha1).digest()
     assert turn["credential"] == base64.b64encode(mac).decode()
+
+
+async def test_taking_the_host_key_later_shows_everyone_the_new_role(
+    server: Running, connect
+) -> None:
+    host = await connect(server.url, "Host")
+    created = await host.ok("room:create", {"title": "Workshop", "kind": "workshop"})
+    room = created["room"]["id"]
+    guest = await connect(server.url, "Guest")
+    await guest.ok("room:join", {"room": room})
+    await host.ok("room:join", {"room": room})  # first as a guest
+    assert (await guest.wait("presence"))["member"]["role"] == "guest"
+    again = await host.ok("room:join", {"room": room, "host_key": created["host_key"]})
+    assert again["you"]["role"] == "host"
+    update = await guest.wait("presence")
+    assert (update["event"], update["member"]["role"]) == ("update", "host")
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        (None, True),
+        ("own", True),
+        ("https://partner.example", True),
+        ("https://evil.example", False),
+    ],
+)
+async def test_browsers_connect_from_the_same_origin_and_configured_ones(
+    start_server, settings, origin: str | None, allowed: bool
+) -> None:
+    server = await start_server(settings, cors_origins=("https://partner.example",))
+    base = server.url.rstrip("/")
+    headers = {} if origin is None else {"Origin": base if origin == "own" else origin}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(base + "/socket.io/?EIO=4&transport=polling", headers=headers) as resp,
+    ):
+        assert (resp.status == 200) is allowed

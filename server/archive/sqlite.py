@@ -10,6 +10,7 @@ than per message, and each caller is answered only after that commit.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import re
 import sqlite3
@@ -52,7 +53,8 @@ _MIGRATIONS = [
         passcode_hash TEXT,
         host_key_hash TEXT,
         created_by TEXT,
-        last_seq INTEGER NOT NULL DEFAULT 0
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        last_at INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX rooms_public ON rooms (private, created_at);
     CREATE TABLE dms (
@@ -221,10 +223,14 @@ class SqliteArchive:
 
     def _migrate(self) -> None:
         conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-            conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-            log.info("%r: schema migrated to version %d", self, number)
+        # Several processes may start at once on one data folder: one migrates, the others
+        # wait for it and then find the schema current.
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+                log.info("%r: schema migrated to version %d", self, number)
         conn.execute(
             f"INSERT OR IGNORE INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (_LOBBY.id, _LOBBY.title, _LOBBY.kind.value, 0, 0, None, None, None),
@@ -334,7 +340,7 @@ class SqliteArchive:
                 self._conn()
                 .execute(
                     f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE private = 0 "
-                    "ORDER BY created_at DESC LIMIT ?",
+                    "ORDER BY id = 'lobby' DESC, created_at DESC LIMIT ?",
                     (limit,),
                 )
                 .fetchall()
@@ -382,7 +388,8 @@ class SqliteArchive:
                     f"SELECT {columns}, user_a, user_b, users.id, users.name "
                     "FROM dms JOIN rooms ON rooms.id = dms.room "
                     "JOIN users ON users.id = (CASE WHEN user_a = ?1 THEN user_b ELSE user_a END) "
-                    "WHERE user_a = ?1 OR user_b = ?1 ORDER BY rooms.last_seq DESC",
+                    "WHERE user_a = ?1 OR user_b = ?1 "
+                    "ORDER BY rooms.last_at DESC, rooms.created_at DESC",
                     (user_id,),
                 )
                 .fetchall()
@@ -412,8 +419,12 @@ class SqliteArchive:
                 results = await loop.run_in_executor(self._writer, self._append_batch, batch)
             except sqlite3.Error as exc:
                 log.warning("%r: commit of %d messages failed: %s", self, len(batch), exc)
-                failure = Unavailable(str(exc)) if _unavailable(exc) else exc
+                failure: Exception = Unavailable(str(exc)) if _unavailable(exc) else exc
                 results = [failure for _ in batch]
+            except Exception as exc:
+                # Not the database's fault, but this loop must outlive it: fail this batch only.
+                log.exception("%r: commit of %d messages failed", self, len(batch))
+                results = [exc for _ in batch]
             except asyncio.CancelledError:
                 for item in batch:
                     item.future.cancel()
@@ -449,9 +460,10 @@ class SqliteArchive:
         ).fetchone()
         if row is not None:
             return _message(row), False
+        ts = now_ms()
         seq_row = conn.execute(
-            "UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-            (item.room,),
+            "UPDATE rooms SET last_seq = last_seq + 1, last_at = ? WHERE id = ? RETURNING last_seq",
+            (ts, item.room),
         ).fetchone()
         if seq_row is None:
             return NoSuchRoom(item.room)
@@ -461,7 +473,7 @@ class SqliteArchive:
             room=item.room,
             user=item.user,
             text=item.text,
-            ts=now_ms(),
+            ts=ts,
             client_msg_id=item.client_msg_id,
         )
         conn.execute(
