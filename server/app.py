@@ -7,8 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import msgspec
-import socketio
 from aiohttp import web
 
 from signaling.ice import IceConfig
@@ -27,26 +25,12 @@ from .presence.redis import RedisPresence
 from .protocol import Member, Role, User
 from .rooms import Rooms
 from .sessions import Sessions
+from .tasks import cancel
+from .wire import Json, Packet, Server
 
 log = logging.getLogger(__name__)
 
 APP_KEY: web.AppKey[Percolate] = web.AppKey("percolate")
-
-
-class _Json:
-    """JSON for Socket.IO packets: msgspec encodes our Structs directly, and fast."""
-
-    @staticmethod
-    def dumps(obj: Any, **_: Any) -> str:
-        return msgspec.json.encode(obj).decode()
-
-    @staticmethod
-    def loads(data: str | bytes, **_: Any) -> Any:
-        return msgspec.json.decode(data)
-
-
-class Packet(socketio.packet.Packet):  # type: ignore[misc]
-    json = _Json
 
 
 def _origins(extra: tuple[str, ...]) -> Callable[[str | None, dict[str, Any]], bool]:
@@ -76,11 +60,11 @@ class Percolate:
             turn_ttl=settings.turn_ttl,
         )
         self.fanout = (
-            RedisFanout(settings.redis_url, f"{settings.redis_prefix}:sio", _Json)
+            RedisFanout(settings.redis_url, f"{settings.redis_prefix}:sio", Json)
             if settings.redis_url
             else None
         )
-        self.sio = socketio.AsyncServer(
+        self.sio = Server(
             async_mode="aiohttp",
             client_manager=self.fanout,
             serializer=Packet,
@@ -119,8 +103,7 @@ class Percolate:
     async def stop(self) -> None:
         self.stopping = True
         for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+            await cancel(task, what=task.get_name())
         for sid in list(self.sessions.by_sid):
             await self.sio.disconnect(sid)
         if self._tasks:
@@ -139,8 +122,9 @@ class Percolate:
         task.add_done_callback(self._tasks.discard)
 
     async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
-        # A loop that must outlive every failure of one step: it logs and carries on.
-        while True:
+        # A loop that must outlive every failure of one step: it logs and carries on, until
+        # the server stops (checked too, in case a step swallowed the cancellation).
+        while not self.stopping:
             await asyncio.sleep(interval)
             try:
                 await step()

@@ -36,6 +36,9 @@ class Chat:
         check_text(request.text, app.settings.max_text)
         if not self.limit.allow(session.user.id):
             raise ProtocolError(Code.RATE_LIMITED, "you are sending too fast; slow down")
+        # Everything that may wait happens before the append: between the commit and the
+        # emit nothing awaits, so the room's messages go out in the order they were stored.
+        audience = await self._audience(request.room)
         try:
             message, created = await app.archive.append(
                 request.room, session.user, request.text, request.client_msg_id
@@ -45,7 +48,7 @@ class Chat:
         if created:
             # Only a message stored just now is broadcast: a retried client_msg_id gets its
             # ack again but nobody sees the message twice.
-            await app.sio.emit("chat:message", message, room=await self._audience(request.room))
+            await app.sio.emit("chat:message", message, room=audience)
         return {"message": message}
 
     async def _audience(self, room: str) -> str | list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -66,93 +66,60 @@ class Settings:
     """Extra origins allowed to open Socket.IO connections; same origin is always allowed."""
 
 
+# Settings that flags and the environment may set: field -> help. The flag is the field's
+# name in kebab case (--data-dir) and the variable in upper case (DATA_DIR); a flag wins.
+_OPTIONS = {
+    "host": "address to listen on",
+    "port": "TCP port (0 picks a free one)",
+    "data_dir": "folder of the SQLite archive",
+    "redis_url": "Redis for presence and fan-out between processes (unset: in memory)",
+    "redis_prefix": "prefix of every Redis key and channel",
+    "reconnect_grace": "seconds a dropped connection keeps its place in its rooms",
+    "presence_ttl": "seconds a member of a crashed process lingers at most",
+    "chat_rate": "chat messages per second per user, sustained",
+    "chat_burst": "chat messages per user at once",
+    "max_text": "longest chat message, in characters",
+    "max_packet_bytes": "largest Socket.IO packet accepted",
+    "max_signal_bytes": "largest signal data accepted",
+    "stun_urls": "comma-separated STUN URLs handed to clients",
+    "turn_urls": "comma-separated TURN URLs handed to clients",
+    "turn_secret": "coturn static-auth-secret for per-user TURN credentials",
+    "turn_ttl": "lifetime of minted TURN credentials, seconds",
+    "cors_origins": "comma-separated extra origins allowed to connect",
+}
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _converter(default: object) -> Callable[[str], object]:
+    if isinstance(default, tuple):
+        return _split
+    if isinstance(default, bool | None):
+        return str
+    return type(default)
 
 
 def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build ``Settings`` from command-line flags, falling back to environment variables."""
     env = os.environ if env is None else env
     defaults = Settings()
-
-    def env_or(name: str, default: object) -> object:
-        return env.get(name, default) if env.get(name, "") != "" else default
-
     parser = argparse.ArgumentParser(
         prog="python -m server", description="Percolate: video and chat meeting rooms."
     )
-    parser.add_argument("--host", default=env_or("HOST", defaults.host), help="[HOST]")
-    parser.add_argument("--port", type=int, default=env_or("PORT", defaults.port), help="[PORT]")
-    parser.add_argument(
-        "--data-dir", type=Path, default=env_or("DATA_DIR", defaults.data_dir), help="[DATA_DIR]"
-    )
-    parser.add_argument(
-        "--redis-url", default=env_or("REDIS_URL", defaults.redis_url), help="[REDIS_URL]"
-    )
-    parser.add_argument(
-        "--redis-prefix",
-        default=env_or("REDIS_PREFIX", defaults.redis_prefix),
-        help="[REDIS_PREFIX]",
-    )
-    parser.add_argument(
-        "--reconnect-grace",
-        type=float,
-        default=env_or("RECONNECT_GRACE", defaults.reconnect_grace),
-        help="[RECONNECT_GRACE]",
-    )
-    parser.add_argument(
-        "--presence-ttl",
-        type=float,
-        default=env_or("PRESENCE_TTL", defaults.presence_ttl),
-        help="[PRESENCE_TTL]",
-    )
-    parser.add_argument(
-        "--chat-rate",
-        type=float,
-        default=env_or("CHAT_RATE", defaults.chat_rate),
-        help="chat messages per second per user, sustained [CHAT_RATE]",
-    )
-    parser.add_argument(
-        "--chat-burst",
-        type=int,
-        default=env_or("CHAT_BURST", defaults.chat_burst),
-        help="chat messages per user at once [CHAT_BURST]",
-    )
-    parser.add_argument(
-        "--stun-urls",
-        type=_split,
-        default=_split(str(env_or("STUN_URLS", ""))),
-        help="comma-separated [STUN_URLS]",
-    )
-    parser.add_argument(
-        "--turn-urls",
-        type=_split,
-        default=_split(str(env_or("TURN_URLS", ""))),
-        help="comma-separated [TURN_URLS]",
-    )
-    parser.add_argument("--turn-secret", default=env_or("TURN_SECRET", None), help="[TURN_SECRET]")
-    parser.add_argument(
-        "--cors-origins",
-        type=_split,
-        default=_split(str(env_or("CORS_ORIGINS", ""))),
-        help="comma-separated [CORS_ORIGINS]",
-    )
-    args = parser.parse_args(argv)
-    ttl = float(args.presence_ttl)
-    return dataclasses.replace(
-        defaults,
-        host=str(args.host),
-        port=int(args.port),
-        data_dir=Path(args.data_dir),
-        redis_url=args.redis_url or None,
-        redis_prefix=str(args.redis_prefix),
-        reconnect_grace=float(args.reconnect_grace),
-        presence_ttl=ttl,
-        heartbeat_interval=ttl / 3,
-        chat_rate=float(args.chat_rate),
-        chat_burst=int(args.chat_burst),
-        stun_urls=tuple(args.stun_urls),
-        turn_urls=tuple(args.turn_urls),
-        turn_secret=args.turn_secret or None,
-        cors_origins=tuple(args.cors_origins),
-    )
+    for name, help_text in _OPTIONS.items():
+        variable = name.upper()
+        convert = _converter(getattr(defaults, name))
+        raw = env.get(variable, "")
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=convert,
+            default=convert(raw) if raw else getattr(defaults, name),
+            help=f"{help_text} [{variable}]",
+        )
+    values = vars(parser.parse_args(argv))
+    for name in ("redis_url", "turn_secret"):
+        values[name] = values[name] or None
+    return dataclasses.replace(defaults, **values, heartbeat_interval=values["presence_ttl"] / 3)

@@ -10,38 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
 import socketio
 
-log = logging.getLogger(__name__)
+from .tasks import cancel
 
 
 class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, url: str, channel: str, json: Any) -> None:
         super().__init__(url, channel=channel, json=json)
-        self._publishing = asyncio.Lock()
+        self._emitting = asyncio.Lock()
 
-    async def _publish(self, data: Any) -> Any:
-        # Concurrent publishes would go out on different pooled connections and could reach
-        # Redis out of order; one at a time (asyncio.Lock is FIFO) keeps the order of emits,
-        # so every process delivers a room's messages in the order they were stored.
-        async with self._publishing:
-            return await super()._publish(data)
+    async def emit(self, *args: Any, **kwargs: Any) -> Any:
+        # The stock emit delivers locally, awaits those sends, then publishes; a later emit can
+        # publish meanwhile and reach the other processes first. One emit at a time (the lock
+        # is FIFO) keeps the order of emits everywhere, so every process delivers a room's
+        # messages in the order they were stored.
+        async with self._emitting:
+            return await super().emit(*args, **kwargs)
 
     async def close(self) -> None:
         thread = getattr(self, "thread", None)
         if isinstance(thread, asyncio.Task):
-            # redis-py may swallow a cancellation inside its connection code and go on to the
-            # manager's retry sleep; cancelling again once it gets there ends it. Bounded.
-            for _ in range(50):
-                thread.cancel()
-                await asyncio.wait([thread], timeout=0.1)
-                if thread.done():
-                    break
-            else:
-                log.warning("redis fan-out listener did not stop")
+            await cancel(thread, what="redis fan-out listener")
         if getattr(self, "connected", False):
             with contextlib.suppress(Exception):
                 await self.pubsub.aclose()

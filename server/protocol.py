@@ -7,6 +7,7 @@ once, at the edge (``decode``), and nothing past that point handles raw dicts.
 from __future__ import annotations
 
 import enum
+import re
 import unicodedata
 from typing import Annotated, Any, TypeVar
 
@@ -113,15 +114,9 @@ class Room(msgspec.Struct, frozen=True):
     """Milliseconds since the Unix epoch."""
 
 
-class RoomInfo(msgspec.Struct, frozen=True):
+class RoomInfo(Room, frozen=True):
     """A room as ``room:list`` shows it: with the number of people in it now."""
 
-    id: str
-    title: str
-    kind: RoomKind
-    private: bool
-    has_passcode: bool
-    created_at: int
     members: int
 
 
@@ -229,12 +224,32 @@ class Signal(msgspec.Struct):
 T = TypeVar("T", bound=msgspec.Struct)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(value: object) -> bool:
+    """False if any string in ``value`` holds a lone surrogate.
+
+    JSON may escape one ("\\ud83d", half an emoji); such a string cannot be stored or sent on,
+    so it is refused at the edge rather than failing somewhere deep inside.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is None
+    if isinstance(value, dict):
+        return all(valid_unicode(k) and valid_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(valid_unicode(item) for item in value)
+    return True
+
+
 def decode(payload: object, kind: type[T]) -> T:
     """Validate a client payload into its request type, or raise ``bad_request``."""
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise bad_request("payload must be a JSON object")
+    if not valid_unicode(payload):
+        raise bad_request("payload must be valid Unicode (it holds a lone surrogate)")
     try:
         return msgspec.convert(payload, kind, strict=True)
     except msgspec.ValidationError as exc:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import keys
 from .errors import bad_request, too_large
-from .protocol import KEY_MAX, Member, User, clean_name
+from .protocol import KEY_MAX, Member, User, clean_name, valid_unicode
 
 if TYPE_CHECKING:
     from .app import Percolate
@@ -44,6 +44,8 @@ class Sessions:
         """The user and resume token for a connection's ``auth``; raises ``ProtocolError``."""
         if not isinstance(auth, dict):
             raise bad_request("auth must be an object with a name")
+        if not valid_unicode(auth):
+            raise bad_request("auth must be valid Unicode (it holds a lone surrogate)")
         name = clean_name(auth.get("name"))
         token = auth.get("token")
         if token is not None and not isinstance(token, str):
