@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_python
-.venv/bin/pip install --quiet --disable-pip-version-check -e .
+pip_install -e .
 exec .venv/bin/python -m server "$@"

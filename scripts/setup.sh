@@ -27,3 +27,11 @@ ensure_python() {
     .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip
   fi
 }
+
+pip_install() {
+  # Quiet unless it fails: setuptools chatters about editable installs.
+  if ! .venv/bin/pip install --quiet --disable-pip-version-check "$@" >.venv/pip.log 2>&1; then
+    cat .venv/pip.log
+    return 1
+  fi
+}

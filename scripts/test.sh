@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_python
 ensure_debian_packages redis-server
-.venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+pip_install -e '.[test]'
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
