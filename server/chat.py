@@ -28,7 +28,6 @@ class Chat:
         self.app = app
         settings = app.settings
         self.limit = TokenBucket(settings.chat_rate, settings.chat_burst)
-        self._audiences: dict[str, str | list[str]] = {}
 
     async def send(self, session: Session, request: ChatSend) -> dict[str, Any]:
         app = self.app
@@ -53,14 +52,9 @@ class Chat:
 
     async def _audience(self, room: str) -> str | list[str]:
         """A room's Socket.IO room, or for a direct message both users wherever they are."""
-        audience = self._audiences.get(room)
-        if audience is None:
-            # A room's kind never changes, so one look-up per room and process is enough.
-            stored = await self.app.archive.get_room(room)
-            pair = stored.dm_users if stored is not None else None
-            audience = [user_room(pair[0]), user_room(pair[1])] if pair else room
-            self._audiences[room] = audience
-        return audience
+        stored = await self.app.rooms.stored(room)
+        pair = stored.dm_users if stored is not None else None
+        return [user_room(pair[0]), user_room(pair[1])] if pair else room
 
     async def history(self, session: Session, request: ChatHistory) -> dict[str, Any]:
         joined(session, request.room)

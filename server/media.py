@@ -21,20 +21,11 @@ _VIDEO_KINDS = {RoomKind.COFFEE, RoomKind.WORKSHOP}
 class Media:
     def __init__(self, app: Percolate) -> None:
         self.app = app
-        self._kinds: dict[str, RoomKind] = {}
-
-    async def _kind(self, room: str) -> RoomKind | None:
-        kind = self._kinds.get(room)
-        if kind is None:
-            stored = await self.app.archive.get_room(room)
-            if stored is None:
-                return None
-            kind = self._kinds[room] = stored.kind
-        return kind
 
     async def _video_room(self, session: Session, room: str) -> None:
         joined(session, room)
-        if await self._kind(room) not in _VIDEO_KINDS:
+        stored = await self.app.rooms.stored(room)
+        if stored is None or stored.kind not in _VIDEO_KINDS:
             raise bad_request("this room has no video")
 
     async def state(self, session: Session, request: MediaState) -> dict[str, Any]:

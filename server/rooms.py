@@ -51,6 +51,18 @@ def user_room(user_id: str) -> str:
 class Rooms:
     def __init__(self, app: Percolate) -> None:
         self.app = app
+        self._stored: dict[str, StoredRoom] = {}
+
+    async def stored(self, room_id: str) -> StoredRoom | None:
+        """A room as the archive has it, cached: nothing of a stored room changes after
+        ``room:create`` (a feature that changes one must drop it from this cache), and every
+        room a connection of this process uses passed through ``join`` here first."""
+        room = self._stored.get(room_id)
+        if room is None:
+            room = await self.app.archive.get_room(room_id)
+            if room is not None:
+                self._stored[room_id] = room
+        return room
 
     async def list_public(self, session: Session, request: Empty) -> dict[str, Any]:
         return {"rooms": await self.public()}
@@ -93,7 +105,7 @@ class Rooms:
     async def join(self, session: Session, request: RoomJoin) -> dict[str, Any]:
         app = self.app
         user = session.user
-        room = await app.archive.get_room(request.room)
+        room = await self.stored(request.room)
         if room is None:
             # With a passcode given, "no such room" and "wrong passcode" must look the same.
             if request.passcode is not None:
@@ -111,14 +123,14 @@ class Rooms:
             added = await app.presence.attach(
                 [Attachment(room.id, member, session.sid)], app.settings.presence_ttl, merge=True
             )
-            you = await app.presence.member(room.id, user.id) or member
+            members = await app.presence.members(room.id)
+            you = next((m for m in members if m.id == user.id), member)
             session.rooms[room.id] = you
             if added:
                 await app.announce(room.id, "join", you, skip_sid=session.sid)
             elif present is not None and (present.name, present.role) != (you.name, you.role):
                 # Back under a new name, or now with the host key: the others see the change.
                 await app.announce(room.id, "update", you, skip_sid=session.sid)
-            members = await app.presence.members(room.id)
             history = await app.archive.history(
                 room.id, before=None, after=None, limit=app.settings.join_history
             )
