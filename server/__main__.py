@@ -26,6 +26,13 @@ def main() -> None:
     except ImportError:  # pragma: no cover - uvloop is not built for every platform
         pass
     app = make_app(settings)
+    bundle = settings.web_dir / "dist" / "app.js"
+    if not bundle.is_file():
+        logging.getLogger("server").warning(
+            "The web client is not built (%s is missing): the page at / will say so. "
+            "Build it with ./scripts/run.sh, or: npm --prefix web ci && npm --prefix web run build",
+            bundle,
+        )
     presence = f"redis ({settings.redis_url})" if settings.redis_url else "memory"
     archive = settings.data_dir / "percolate.db"
     logging.getLogger("server").info(

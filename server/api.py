@@ -64,5 +64,8 @@ def add_routes(app: web.Application, server: Percolate) -> None:
     app.router.add_get("/", client)
     # A shared room link opens the client, which joins the room named in the path.
     app.router.add_get("/r/{room}", client)
-    if (web_dir / "static").is_dir():
-        app.router.add_static("/static/", web_dir / "static")
+    # The built bundle (scripts/run.sh builds it with esbuild); hashed names are not used, so
+    # clients revalidate rather than cache forever.
+    assets = web_dir / "dist"
+    assets.mkdir(parents=True, exist_ok=True)
+    app.router.add_static("/assets/", assets)
