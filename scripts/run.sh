@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_python
 pip_install -e .
+build_web
 exec .venv/bin/python -m server "$@"

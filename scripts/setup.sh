@@ -35,3 +35,29 @@ pip_install() {
     return 1
   fi
 }
+
+quietly() {
+  # Run a command, showing its output only if it fails.
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log"
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+build_web() {
+  # The browser client: web/dist/app.js and app.css, served at /assets/. `npm ci` only when
+  # web/node_modules is missing or package-lock.json changed since it ran (a stamp inside
+  # node_modules remembers); the esbuild build is fast, so it runs every time.
+  command -v npm >/dev/null 2>&1 || ensure_debian_packages nodejs npm
+  local stamp=web/node_modules/.percolate-lock.sha256 lock
+  lock=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock" ]; then
+    quietly npm --prefix web ci --no-audit --no-fund
+    echo "$lock" >"$stamp"
+  fi
+  quietly npm --prefix web run build
+}

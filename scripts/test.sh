@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Python packages, redis-server) and run the whole suite:
-# lint, type checks, then every test. Arguments go to pytest: scripts/test.sh -k chat
+# Install everything the tests need (Python packages, redis-server, Chromium, the built web
+# client) and run the whole suite: lint, type checks, then every test, the browser ones
+# (tests/browser/) included. Arguments go to pytest: scripts/test.sh -k chat
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_python
-ensure_debian_packages redis-server
+# Debian's Chromium drives the browser tests; Playwright's own browser download is never used.
+ensure_debian_packages redis-server chromium
 pip_install -e '.[test]'
+build_web
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+quietly npm --prefix web run typecheck
+quietly npm --prefix web run format:check
 exec .venv/bin/pytest "$@"

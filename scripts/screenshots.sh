@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Regenerate docs/screenshots/*.png (lobby, coffee room, phone) from a server of their own and
+# headless Chromium with a fake camera. Installs what it needs, as test.sh does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+ensure_python
+ensure_debian_packages chromium
+pip_install -e '.[test]'
+build_web
+exec .venv/bin/python -m tests.browser.screenshots docs/screenshots

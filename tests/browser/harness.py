@@ -1,0 +1,303 @@
+"""The pieces of a browser test: a real ``python -m server``, Debian's Chromium, and people.
+
+A person is one page in its own browser context, so each has its own ``localStorage`` (its own
+resume token): two people are two users, as two laptops would be. Everything on the page is
+found through the ``data-testid`` contract of docs/web-client.md.
+
+Also used by ``python -m tests.browser.screenshots``, so nothing here depends on pytest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from playwright.async_api import Browser, BrowserContext, Locator, Page, Playwright, expect
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "web" / "dist" / "app.js"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own download is not used
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # A synthetic camera (a moving test pattern) and microphone (a beep), granted without a
+    # prompt: getUserMedia works headless and each page really encodes and decodes video.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+WAIT_MS = 15_000  # any one thing a person waits for on the page
+RECONNECT_MS = 30_000  # coming back from a lost connection: socket.io-client backs off up to 5 s
+START_S = 15.0  # the server process starting up
+DESKTOP = {"width": 1280, "height": 800}
+
+expect.set_options(timeout=WAIT_MS)
+
+# True once the <video> has a picture and has counted more decoded frames at each of three looks
+# a second apart: the stream is live, not one frozen frame. getVideoPlaybackQuality() is read on
+# the element because the client's RTCPeerConnections are not reachable from the page.
+VIDEO_PLAYS = """
+selector => {
+  const video = [...document.querySelectorAll(selector)].find((v) => v.checkVisibility());
+  if (!video || video.videoWidth === 0) return false;
+  const seen = ((window.__testFrames ??= {})[selector] ??= []);
+  seen.push(video.getVideoPlaybackQuality().totalVideoFrames);
+  const [a, b, c] = seen.slice(-3);
+  return seen.length >= 3 && a < b && b < c;
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``python -m server`` in a subprocess, its output in a log file."""
+
+    def __init__(self, workdir: Path, *flags: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.workdir = workdir
+        self.flags = flags
+        self.log_path = workdir / "server.log"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.workdir / "data"),
+                *self.flags,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        await self._wait_ready()
+
+    async def _wait_ready(self) -> None:
+        assert self.proc is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_S
+        async with aiohttp.ClientSession() as http:
+            while loop.time() < deadline and self.proc.returncode is None:
+                try:
+                    async with http.get(self.url + "healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)  # polling a process that is starting up
+        await self.stop()
+        raise RuntimeError(f"the server did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    async def stop(self) -> None:
+        """SIGTERM, as an operator would; SIGKILL if it does not stop in time."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), START_S)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+def missing() -> str | None:
+    """What is not installed for a browser test to run, if anything (scripts/test.sh does it)."""
+    if not CHROMIUM.is_file():
+        return f"{CHROMIUM} is missing: apt-get install chromium"
+    if not BUNDLE.is_file():
+        return f"{BUNDLE} is missing: npm --prefix web ci && npm --prefix web run build"
+    return None
+
+
+async def launch(playwright: Playwright) -> Browser:
+    return await playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    )
+
+
+@dataclass
+class Person:
+    """One user at one browser: a page in a context of its own."""
+
+    name: str
+    context: BrowserContext
+    page: Page
+    console: list[str] = field(default_factory=list)
+    """The page's console messages and uncaught errors, shown when a test fails."""
+
+    def tid(self, test_id: str) -> Locator:
+        """What the person sees with this test id. The client keeps a view per open room and
+        hides all but the current one, so hidden elements are left out."""
+        return self.page.get_by_test_id(test_id).filter(visible=True)
+
+    async def enter(self, url: str) -> None:
+        """Open ``url`` and give a name if the page asks for one."""
+        await self.page.goto(url)
+        await self.give_name_if_asked()
+
+    async def give_name_if_asked(self) -> None:
+        name_input = self.tid("name-input")
+        landed = self.tid("lobby").or_(self.tid("room-view")).or_(self.tid("passcode-input"))
+        await expect(name_input.or_(landed).first).to_be_visible()
+        if await name_input.is_visible():
+            await name_input.fill(self.name)
+            await self.tid("name-submit").click()
+        await expect(landed.first).to_be_visible()
+
+    # Rooms
+
+    def room(self) -> Locator:
+        return self.tid("room-view")
+
+    async def room_id(self) -> str:
+        await expect(self.room()).to_have_attribute("data-room-id", re.compile(r"."))
+        room_id = await self.room().get_attribute("data-room-id")
+        assert room_id
+        return room_id
+
+    async def create_room(
+        self, title: str, kind: str, *, private: bool = False, passcode: str | None = None
+    ) -> str:
+        """Fill the lobby's create form; the creator lands in the new room. Its id."""
+        await expect(self.tid("lobby")).to_be_visible()
+        await self.tid("create-title").fill(title)
+        await self.tid("create-kind").select_option(kind)
+        if private:
+            await self.tid("create-private").check()
+        if passcode is not None:
+            await self.tid("create-passcode").fill(passcode)
+        await self.tid("create-submit").click()
+        await expect(self.room()).to_have_attribute("data-kind", kind)
+        await expect(self.tid("room-title")).to_have_text(title)
+        return await self.room_id()
+
+    async def open_room(self, url: str, room_id: str) -> None:
+        """Follow a shared link to a room that needs no passcode."""
+        await self.enter(f"{url}r/{room_id}")
+        await expect(self.room()).to_have_attribute("data-room-id", room_id)
+
+    # Members
+
+    def member(self, user_id: str) -> Locator:
+        return self.tid("member-list").locator(f'[data-testid="member"][data-user-id="{user_id}"]')
+
+    async def user_id(self) -> str:
+        """Own id, as the member list of the current room shows it."""
+        return await self.id_of(self.name)
+
+    async def id_of(self, name: str) -> str:
+        """The id of the one member called ``name`` in the current room's member list."""
+        member = self.tid("member-list").locator(f'[data-testid="member"][data-name="{name}"]')
+        await expect(member).to_have_count(1)
+        user_id = await member.get_attribute("data-user-id")
+        assert user_id
+        return user_id
+
+    def tile(self, user_id: str) -> Locator:
+        return self.tid("video-grid").locator(
+            f'[data-testid="video-tile"][data-user-id="{user_id}"]'
+        )
+
+    async def sees_video_of(self, user_id: str) -> None:
+        """The tile of ``user_id`` shows their camera on and their video playing."""
+        tile = self.tile(user_id)
+        await expect(tile).to_be_visible()
+        await expect(tile.get_by_test_id("tile-camera")).to_have_attribute("data-on", "true")
+        selector = f'[data-testid="video-tile"][data-user-id="{user_id}"] video'
+        await self.page.wait_for_function(VIDEO_PLAYS, arg=selector, polling=1000, timeout=WAIT_MS)
+        width = await tile.locator("video").evaluate("video => video.videoWidth")
+        assert width > 0
+
+    async def camera_on(self) -> None:
+        """Turn the camera on unless the client already did."""
+        button = self.tid("toggle-camera")
+        await expect(button).to_be_enabled()
+        if await button.get_attribute("aria-pressed") != "true":
+            await button.click()
+        await expect(button).to_have_attribute("aria-pressed", "true")
+
+    # Chat
+
+    def messages(self, text: str | None = None, within: str = "message-list") -> Locator:
+        found = self.tid(within).get_by_test_id("message")
+        if text is None:
+            return found
+        return found.filter(
+            has=self.page.get_by_test_id("message-text").get_by_text(text, exact=True)
+        )
+
+    async def say(self, text: str) -> None:
+        """Type a message and press Enter."""
+        box = self.tid("chat-input")
+        await box.fill(text)
+        await box.press("Enter")
+        await expect(box).to_have_value("")
+
+    async def message_ids(self) -> list[str]:
+        ids = await self.messages().evaluate_all("els => els.map(e => e.dataset.id)")
+        return [str(i) for i in ids]
+
+
+class People:
+    """Makes people on one browser and one server; closes their contexts at the end."""
+
+    def __init__(self, browser: Browser, server: Server) -> None:
+        self.browser = browser
+        self.server = server
+        self.people: list[Person] = []
+
+    async def new(
+        self, name: str, *, viewport: dict[str, int] | None = None, **options: Any
+    ) -> Person:
+        size = viewport or DESKTOP
+        context = await self.browser.new_context(
+            viewport={"width": size["width"], "height": size["height"]}, **options
+        )
+        context.set_default_timeout(WAIT_MS)
+        await context.grant_permissions(
+            ["camera", "microphone"], origin=self.server.url.rstrip("/")
+        )
+        page = await context.new_page()
+        person = Person(name, context, page)
+        page.on("console", lambda msg: person.console.append(f"{msg.type}: {msg.text}"))
+        page.on("pageerror", lambda exc: person.console.append(f"uncaught: {exc}"))
+        self.people.append(person)
+        return person
+
+    async def close(self) -> None:
+        for person in self.people:
+            await person.context.close()
+
+    def report(self) -> str:
+        return "\n".join(
+            f"--- {p.name}'s console ---\n" + "\n".join(p.console) for p in self.people if p.console
+        )

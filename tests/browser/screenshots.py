@@ -1,0 +1,88 @@
+"""Take the README's screenshots: ``python -m tests.browser.screenshots docs/screenshots``.
+
+A server of its own with a fresh archive, Debian's headless Chromium with a fake camera, and
+three people: Ann and Bob meet in a coffee room (Bob on a phone) while Cleo looks at the lobby.
+``scripts/screenshots.sh`` installs what this needs and runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.async_api import async_playwright, expect
+
+from .harness import People, Person, Server, launch, missing
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def lobby_after_creating(person: Person) -> None:
+    await person.tid("leave-room").click()
+    await expect(person.tid("lobby")).to_be_visible()
+
+
+async def take(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        server = Server(Path(workdir))
+        await server.start()
+        try:
+            async with async_playwright() as playwright:
+                browser = await launch(playwright)
+                people = People(browser, server)
+                try:
+                    await scenes(people, server, out)
+                finally:
+                    await people.close()
+                    await browser.close()
+        finally:
+            await server.stop()
+
+
+async def scenes(people: People, server: Server, out: Path) -> None:
+    ann = await people.new("Ann")
+    await ann.enter(server.url)
+    await ann.create_room("Freelancers' corner", "open")
+    await ann.say("Anyone know a good accountant for a two-person studio?")
+    await lobby_after_creating(ann)
+    await ann.create_room("Pricing your work", "workshop")
+    await lobby_after_creating(ann)
+    room = await ann.create_room("Friday coffee", "coffee")
+
+    bob = await people.new("Bob", viewport=PHONE, is_mobile=True, has_touch=True)
+    await bob.open_room(server.url, room)
+    await ann.camera_on()
+    await bob.camera_on()
+    await ann.say("Morning! Who's in for the chamber breakfast on Thursday?")
+    await bob.say("Count me in, I'll bring the flyers")
+    await ann.say("Great, see you at 8:30 at the Corner Café")
+    await expect(bob.messages("Great, see you at 8:30 at the Corner Café")).to_be_visible()
+    # On a phone the member list is folded away, so the ids are read on Ann's page.
+    await ann.sees_video_of(await ann.id_of("Bob"))
+    await bob.sees_video_of(await ann.user_id())
+
+    cleo = await people.new("Cleo")
+    await cleo.enter(server.url)
+    coffee = cleo.tid("room-list").locator(f'[data-testid="room-item"][data-room-id="{room}"]')
+    await expect(coffee.get_by_test_id("room-members")).to_have_text(re.compile(r"\b2\b"))
+    await cleo.page.screenshot(path=out / "lobby.png")
+    await ann.page.screenshot(path=out / "coffee-room.png")
+    await bob.page.screenshot(path=out / "mobile.png")
+
+
+def main() -> None:
+    problem = missing()
+    if problem:
+        sys.exit(problem)
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    asyncio.run(take(out))
+    for name in ("lobby.png", "coffee-room.png", "mobile.png"):
+        print(out / name)
+
+
+if __name__ == "__main__":
+    main()

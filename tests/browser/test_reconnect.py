@@ -1,0 +1,46 @@
+"""Losing the network in the browser: a banner, an outbox, and no message lost or doubled."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from .harness import RECONNECT_MS, People, Server
+
+pytestmark = pytest.mark.browser
+
+
+async def test_messages_cross_an_offline_spell_exactly_once(people: People, server: Server) -> None:
+    ann = await people.new("Ann")
+    await ann.enter(server.url)
+    room = await ann.create_room("Commuters", "open")
+    bob = await people.new("Bob")
+    await bob.open_room(server.url, room)
+    ann_id = await ann.user_id()
+    await expect(bob.member(ann_id)).to_be_visible()
+    await expect(ann.tid("connection-banner")).to_be_hidden()
+
+    await ann.context.set_offline(True)
+    await expect(ann.tid("connection-banner")).to_be_visible()
+    await bob.say("First while you were away")
+    await bob.say("Second while you were away")
+    await ann.say("Sent from the train")  # typed and sent while offline
+    await expect(bob.messages("Second while you were away")).to_be_visible()
+    await expect(bob.messages("Sent from the train")).to_have_count(0)
+
+    await ann.context.set_offline(False)
+    await expect(ann.tid("connection-banner")).to_be_hidden(timeout=RECONNECT_MS)
+    expected = ["First while you were away", "Second while you were away", "Sent from the train"]
+    for text in expected:
+        await expect(ann.messages(text)).to_have_count(1, timeout=RECONNECT_MS)
+    await expect(bob.messages("Sent from the train")).to_have_count(1, timeout=RECONNECT_MS)
+
+    # One more message after the dust settles; then every text is there exactly once, in order.
+    await bob.say("Welcome back")
+    expected.append("Welcome back")
+    for person in (ann, bob):
+        await expect(person.messages("Welcome back")).to_be_visible()
+        await expect(person.messages().get_by_test_id("message-text")).to_have_text(expected)
+        ids = await person.message_ids()
+        assert len(set(ids)) == len(ids) == len(expected), ids
+    await expect(bob.member(ann_id)).to_be_visible()

@@ -1,0 +1,17 @@
+// The entry: make the client (protocol layer) and the page (UI layer), and connect the two
+// to the browser's online/offline events.
+
+import "./ui/app.css";
+import { Client } from "./protocol/client";
+import { App } from "./ui/app";
+
+const client = new Client();
+const app = new App(client, document.body);
+
+// The browser knows before the socket does: drop the connection at once when the network
+// goes, and come back as soon as it returns (the socket would otherwise wait for a ping).
+window.addEventListener("offline", () => client.connection.networkDown());
+window.addEventListener("online", () => client.connection.networkBack());
+
+document.getElementById("fallback")?.remove();
+app.start();

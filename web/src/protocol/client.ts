@@ -1,0 +1,405 @@
+// The client: one connection, the rooms this page knows, chat, media and the peer connections
+// of video rooms. Everything the UI shows is read from here; everything the person does is a
+// call here. No DOM.
+
+import { Chat } from "./chat";
+import { Connection, RequestError } from "./connection";
+import { Emitter } from "./emitter";
+import { LocalMedia } from "./media";
+import { Mesh } from "./mesh";
+import { RoomState } from "./room";
+import { storage } from "./storage";
+import type {
+  ErrorInfo,
+  Message,
+  PresenceEvent,
+  Room,
+  RoomInfo,
+  RoomKind,
+  SessionEvent,
+  SignalEvent,
+  User,
+} from "./types";
+
+interface ClientEvents {
+  /** Who this user is (after each connection). */
+  me: User;
+  /** The set of tabs, their titles or their order changed. */
+  tabs: void;
+  /** A room's status, members or flags changed. */
+  room: string;
+  /** Somebody joined or left some room: public member counts may have changed. */
+  presence: string;
+  /** A peer connection of a room changed (tracks, state); the payload is `room`. */
+  peers: string;
+}
+
+export interface NewRoom {
+  title: string;
+  kind: Exclude<RoomKind, "dm">;
+  private: boolean;
+  passcode: string | null;
+}
+
+const RETRY_JOIN_MS = 3_000;
+
+export class Client extends Emitter<ClientEvents> {
+  readonly connection = new Connection();
+  readonly media = new LocalMedia();
+  readonly rooms = new Map<string, RoomState>();
+  readonly chat: Chat;
+  me: User | null = null;
+  /** Rooms left on this page (not DMs): late events for them are dropped. */
+  private readonly left = new Set<string>();
+  /** Rooms with a `room:join` on its way. */
+  private readonly joining = new Set<string>();
+
+  constructor() {
+    super();
+    this.chat = new Chat(this.connection, this.rooms, () => this.me?.id ?? null);
+    const connection = this.connection;
+    connection.on("session", (session) => this.connected(session));
+    connection.on("status", (status) => {
+      if (status !== "online") this.disconnected();
+    });
+    connection.on("presence", (event) => this.presence(event));
+    connection.on("message", (message) => this.chat.receive(message));
+    connection.on("typing", (event) => this.chat.typingReceived(event));
+    connection.on("signal", (event) => this.signal(event));
+    this.chat.on("stranger", (message) => this.stranger(message));
+    this.chat.on("unread", () => this.emit("tabs", undefined));
+    this.media.on("change", () => this.publishMedia());
+  }
+
+  get name(): string | null {
+    return storage.name;
+  }
+
+  /** Connect as `name` (and remember it); with a new name, the server renames this user. */
+  start(name: string): void {
+    storage.name = name;
+    if (this.connection.status === "idle") {
+      // A reload: open again the rooms this tab had open.
+      for (const id of storage.openRooms) if (!this.rooms.has(id)) this.open(id);
+    }
+    this.connection.start(name);
+  }
+
+  /** The rooms and DMs shown as tabs, in the order they were opened. */
+  tabs(): RoomState[] {
+    return [...this.rooms.values()].filter((state) => state.isTab);
+  }
+
+  async listRooms(): Promise<RoomInfo[]> {
+    const { rooms } = await this.connection.request("room:list", {});
+    return rooms;
+  }
+
+  /** Create a room; a workshop's host key is kept so that this browser joins as its host. */
+  async createRoom(request: NewRoom): Promise<Room> {
+    const answer = await this.connection.request("room:create", request);
+    if (answer.host_key) storage.setHostKey(answer.room.id, answer.host_key);
+    return answer.room;
+  }
+
+  /** Open a room: join it unless it is joined or being joined. */
+  open(id: string, passcode?: string): RoomState {
+    let state = this.rooms.get(id);
+    if (!state) {
+      state = new RoomState(id);
+      this.rooms.set(id, state);
+    }
+    this.left.delete(id);
+    state.wanted = true;
+    if (passcode !== undefined) state.passcode = passcode;
+    if (state.status !== "joining" && !(state.status === "joined" && state.live)) {
+      void this.join(state);
+    }
+    return state;
+  }
+
+  async leave(id: string): Promise<void> {
+    const state = this.rooms.get(id);
+    if (!state) return;
+    state.wanted = false;
+    storage.roomClosed(id);
+    const wasLive = state.live;
+    state.live = false;
+    state.mesh?.close();
+    state.mesh = null;
+    this.chat.discard(id);
+    if (state.kind === "dm") {
+      state.status = "idle";
+      state.everJoined = false;
+    } else {
+      this.rooms.delete(id);
+      this.left.add(id);
+    }
+    this.emit("tabs", undefined);
+    if (![...this.rooms.values()].some((s) => s.live && s.isVideo)) void this.media.stopAll();
+    if (wasLive) {
+      try {
+        await this.connection.request("room:leave", { room: id });
+      } catch (error) {
+        console.warn(`Client: room:leave ${id} failed`, error);
+      }
+    }
+  }
+
+  /** Open the direct messages with another user; the DM room's id. */
+  async openDm(user: string): Promise<string> {
+    const answer = await this.connection.request("dm:open", { user });
+    const state = this.rooms.get(answer.room.id) ?? new RoomState(answer.room.id);
+    this.rooms.set(state.id, state);
+    state.room = answer.room;
+    state.dmUser = answer.user;
+    this.open(state.id);
+    this.emit("tabs", undefined);
+    return state.id;
+  }
+
+  async setCamera(on: boolean): Promise<void> {
+    await this.media.setCamera(on);
+  }
+
+  async setMic(on: boolean): Promise<void> {
+    await this.media.setMic(on);
+  }
+
+  async setScreen(on: boolean): Promise<void> {
+    await this.media.setScreen(on);
+  }
+
+  // The connection
+
+  private connected(session: SessionEvent): void {
+    const changedUser = this.me !== null && this.me.id !== session.user.id;
+    this.me = session.user;
+    this.emit("me", session.user);
+    void this.refreshDms();
+    for (const state of this.rooms.values()) {
+      if (changedUser) {
+        state.mesh?.close();
+        state.mesh = null;
+      }
+      if (state.wanted && (state.everJoined || state.status === "joining")) void this.join(state);
+    }
+  }
+
+  private disconnected(): void {
+    for (const state of this.rooms.values()) {
+      state.live = false;
+      state.mesh?.pause();
+    }
+    this.chat.connectionLost();
+  }
+
+  private async join(state: RoomState): Promise<void> {
+    if (!state.everJoined) {
+      state.status = "joining";
+      state.error = null;
+      this.emit("room", state.id);
+    }
+    if (!this.connection.connected) return; // joined once the session arrives
+    if (this.joining.has(state.id)) return;
+    this.joining.add(state.id);
+    const rejoin = state.everJoined;
+    let answer;
+    try {
+      answer = await this.connection.request("room:join", {
+        room: state.id,
+        passcode: state.passcode,
+        host_key: storage.hostKey(state.id),
+      });
+    } catch (error) {
+      this.joinFailed(state, error);
+      return;
+    } finally {
+      this.joining.delete(state.id);
+    }
+    if (!state.wanted) {
+      // Left while the join was on its way.
+      this.connection.request("room:leave", { room: state.id }).catch(() => undefined);
+      return;
+    }
+    state.room = answer.room;
+    state.you = answer.you;
+    state.members.clear();
+    for (const member of answer.members) state.members.set(member.id, member);
+    state.status = "joined";
+    state.error = null;
+    state.everJoined = true;
+    state.live = true;
+    if (answer.room.kind !== "dm") storage.roomOpened(state.id);
+    state.iceServers = answer.ice_servers;
+    if (answer.room.kind === "dm" && !state.dmUser) {
+      // Who the other one is, until dm:list says: present now, or the author of a message.
+      const me = this.me?.id;
+      const other =
+        answer.members.find((m) => m.id !== me) ?? answer.history.find((m) => m.user.id !== me)?.user;
+      if (other) state.dmUser = { id: other.id, name: other.name };
+    }
+    for (const event of state.earlyPresence.splice(0)) this.applyPresence(state, event);
+    this.emit("tabs", undefined);
+    this.emit("room", state.id);
+    this.chat.joined(state, answer.history);
+    if (state.isVideo) this.startMesh(state, rejoin);
+  }
+
+  private joinFailed(state: RoomState, error: unknown): void {
+    const info: ErrorInfo =
+      error instanceof RequestError
+        ? { code: error.code, message: error.message }
+        : { code: "internal", message: String(error) };
+    if (!state.wanted) return;
+    if (["offline", "timeout", "unavailable", "internal"].includes(info.code)) {
+      // Not the room's answer: try again (a lost connection rejoins on its own).
+      if (info.code !== "offline") setTimeout(() => state.wanted && void this.join(state), RETRY_JOIN_MS);
+      return;
+    }
+    state.live = false;
+    state.everJoined = false;
+    state.mesh?.close();
+    state.mesh = null;
+    storage.roomClosed(state.id);
+    if (info.code === "forbidden" && info.message.includes("passcode")) {
+      state.status = "passcode";
+      // The first prompt is no error; a wrong passcode is.
+      state.error = state.passcode === null ? null : info;
+    } else {
+      state.status = "error";
+      state.error = info;
+    }
+    this.emit("tabs", undefined);
+    this.emit("room", state.id);
+  }
+
+  // Presence
+
+  private presence(event: PresenceEvent): void {
+    const state = this.rooms.get(event.room);
+    if (!state) return;
+    if (!state.live) {
+      if (state.wanted) state.earlyPresence.push(event);
+      return;
+    }
+    this.applyPresence(state, event);
+    this.emit("room", state.id);
+    this.emit("presence", state.id);
+  }
+
+  private applyPresence(state: RoomState, event: PresenceEvent): void {
+    const member = event.member;
+    const me = this.me?.id;
+    if (event.event === "leave") {
+      state.members.delete(member.id);
+      state.typing.delete(member.id);
+      state.mesh?.remove(member.id);
+      return;
+    }
+    const had = state.members.has(member.id);
+    state.members.set(member.id, member);
+    if (member.id === me) state.you = member;
+    if (event.event === "join" && member.id !== me && state.mesh) {
+      // We were here first: we make the connection to the newcomer. A join for a member we
+      // already have (presence re-created after a Redis restart) keeps a working connection.
+      if (!had || state.mesh.peers.get(member.id)?.state !== "connected") {
+        state.mesh.connect(member.id);
+      }
+    }
+  }
+
+  // Direct messages
+
+  private async refreshDms(): Promise<void> {
+    try {
+      const { dms } = await this.connection.request("dm:list", {});
+      for (const dm of dms) {
+        let state = this.rooms.get(dm.room.id);
+        if (!state) {
+          state = new RoomState(dm.room.id);
+          this.rooms.set(state.id, state);
+        }
+        state.room ??= dm.room;
+        const renamed = state.dmUser?.name !== dm.user.name;
+        state.dmUser = dm.user;
+        state.dmOnline = dm.online;
+        if (renamed) this.emit("room", state.id);
+      }
+      this.emit("tabs", undefined);
+    } catch (error) {
+      console.warn("Client: dm:list failed", error);
+    }
+  }
+
+  /** A message for a room this page does not hold: a DM it has not opened. */
+  private stranger(message: Message): void {
+    if (this.left.has(message.room)) return;
+    const state = new RoomState(message.room);
+    if (message.user.id !== this.me?.id) state.dmUser = message.user;
+    this.rooms.set(state.id, state);
+    this.chat.receive(message);
+    this.emit("tabs", undefined);
+    void this.refreshDms(); // the other user's name when the message was our own
+  }
+
+  // Video
+
+  private startMesh(state: RoomState, rejoin: boolean): void {
+    const me = this.me?.id ?? "";
+    const existed = state.mesh !== null;
+    const mesh = state.mesh ?? this.makeMesh(state);
+    state.mesh = mesh;
+    mesh.start(me, state.iceServers, () => state.others(me), rejoin && existed);
+    const flags = this.media.flags;
+    const you = state.you;
+    if (you && (you.camera !== flags.camera || you.mic !== flags.mic || you.screen !== flags.screen)) {
+      void this.sendMediaState(state);
+    }
+  }
+
+  private makeMesh(state: RoomState): Mesh {
+    return new Mesh(
+      state.id,
+      this.media,
+      (to, type, data) => {
+        if (!state.live) return;
+        this.connection.request("signal", { room: state.id, to, type, data }).catch((error) => {
+          console.warn(`Mesh(${state.id}) signal ${type} to ${to} failed`, error);
+        });
+      },
+      () => this.emit("peers", state.id),
+    );
+  }
+
+  private signal(event: SignalEvent): void {
+    const state = this.rooms.get(event.room);
+    if (!state || !state.wanted) return;
+    // A signal can overtake the join ack: the mesh holds it until the room is joined.
+    state.mesh ??= this.makeMesh(state);
+    state.mesh.receive(event);
+  }
+
+  private publishMedia(): void {
+    for (const state of this.rooms.values()) {
+      if (!state.isVideo || !state.mesh) continue;
+      state.mesh.updateTracks();
+      if (state.live) void this.sendMediaState(state);
+      this.emit("peers", state.id);
+    }
+  }
+
+  private async sendMediaState(state: RoomState): Promise<void> {
+    try {
+      const { member } = await this.connection.request("media:state", {
+        room: state.id,
+        ...this.media.flags,
+      });
+      state.you = member;
+      state.members.set(member.id, member);
+      this.emit("room", state.id);
+    } catch (error) {
+      console.warn(`Client: media:state in ${state.id} failed`, error);
+    }
+  }
+}

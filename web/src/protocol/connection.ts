@@ -1,0 +1,168 @@
+// The Socket.IO connection: auth with the stored resume token, requests with acks, and staying
+// connected (socket.io-client's reconnection, plus what it leaves to us: a refusal by the
+// server, a disconnect by the server, and the browser going offline).
+
+import { io, type Socket } from "socket.io-client";
+import { Emitter } from "./emitter";
+import { storage } from "./storage";
+import type {
+  Answers,
+  ErrorInfo,
+  EventName,
+  Message,
+  PresenceEvent,
+  SessionEvent,
+  SignalEvent,
+  TypingEvent,
+} from "./types";
+
+/**
+ * - `idle`: not started (no name yet);
+ * - `connecting`: the first connection, or a deliberate reconnection (a new name);
+ * - `online`: connected, and the `session` event has arrived;
+ * - `lost`: the connection dropped or cannot be made; retrying;
+ * - `refused`: the server refused the name; retrying will not help.
+ */
+export type ConnectionStatus = "idle" | "connecting" | "online" | "lost" | "refused";
+
+/** An error ack (`code` from the protocol's table) or a local failure (`offline`, `timeout`). */
+export class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RequestError";
+  }
+}
+
+interface ConnectionEvents {
+  status: ConnectionStatus;
+  session: SessionEvent;
+  refused: ErrorInfo;
+  presence: PresenceEvent;
+  message: Message;
+  typing: TypingEvent;
+  signal: SignalEvent;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Codes of a refused connection that retrying cannot fix. */
+const FINAL_REFUSALS = new Set(["bad_request", "too_large"]);
+
+export class Connection extends Emitter<ConnectionEvents> {
+  status: ConnectionStatus = "idle";
+  private readonly socket: Socket;
+  private name = "";
+  /** False while the browser says it is offline: then we do not try. */
+  private networkUp = true;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retries = 0;
+
+  constructor() {
+    super();
+    this.socket = io({
+      autoConnect: false,
+      // The callback form: every (re)connection sends the latest name and token.
+      auth: (cb) => cb(this.auth()),
+      reconnectionDelayMax: 5_000,
+    });
+    this.socket.on("session", (session: SessionEvent) => {
+      storage.token = session.token;
+      this.retries = 0;
+      this.setStatus("online");
+      this.emit("session", session);
+    });
+    this.socket.on("disconnect", (reason) => {
+      if (this.status === "connecting" && reason === "io client disconnect") return;
+      this.setStatus("lost");
+      // socket.io-client does not come back by itself after the server closed the
+      // connection; retry after a short, randomised delay (docs/protocol.md).
+      if (reason === "io server disconnect") this.retryLater();
+    });
+    this.socket.on("connect_error", (error: Error & { data?: ErrorInfo }) => {
+      const refusal = error.data;
+      if (refusal && FINAL_REFUSALS.has(refusal.code)) {
+        this.setStatus("refused");
+        this.emit("refused", refusal);
+        return;
+      }
+      this.setStatus(this.status === "connecting" && this.retries === 0 ? "connecting" : "lost");
+      this.retries += 1;
+      // A refusal by the server (`unavailable`) leaves the socket inactive: socket.io-client
+      // retries transport failures only.
+      if (!this.socket.active) this.retryLater();
+    });
+    this.socket.on("presence", (event: PresenceEvent) => this.emit("presence", event));
+    this.socket.on("chat:message", (message: Message) => this.emit("message", message));
+    this.socket.on("chat:typing", (event: TypingEvent) => this.emit("typing", event));
+    this.socket.on("signal", (event: SignalEvent) => this.emit("signal", event));
+  }
+
+  get connected(): boolean {
+    return this.socket.connected && this.status === "online";
+  }
+
+  /** Connect as `name`, or reconnect under a new name (the server renames the user). */
+  start(name: string): void {
+    this.name = name;
+    this.setStatus("connecting");
+    if (this.socket.connected || this.socket.active) this.socket.disconnect();
+    if (this.networkUp) this.socket.connect();
+  }
+
+  /** The browser went offline: stop trying until it is back. */
+  networkDown(): void {
+    this.networkUp = false;
+    clearTimeout(this.retryTimer);
+    if (this.status === "idle" || this.status === "refused") return;
+    this.socket.disconnect();
+    this.setStatus("lost");
+  }
+
+  networkBack(): void {
+    this.networkUp = true;
+    if (this.status === "idle" || this.status === "refused") return;
+    if (!this.socket.connected) this.socket.connect();
+  }
+
+  /** Send one event and wait for its ack; an error ack or a local failure throws. */
+  async request<E extends EventName>(
+    event: E,
+    payload: object,
+    timeoutMs = REQUEST_TIMEOUT_MS,
+  ): Promise<Answers[E]> {
+    if (!this.connected) throw new RequestError("offline", "You are offline.");
+    let ack: unknown;
+    try {
+      ack = await this.socket.timeout(timeoutMs).emitWithAck(event, payload);
+    } catch {
+      throw new RequestError("timeout", "The server did not answer in time.");
+    }
+    if (typeof ack !== "object" || ack === null) {
+      throw new RequestError("internal", "The server sent an answer this client does not understand.");
+    }
+    const answer = ack as { ok?: boolean; error?: ErrorInfo };
+    if (answer.ok === true) return ack as Answers[E];
+    throw new RequestError(answer.error?.code ?? "internal", answer.error?.message ?? "request failed");
+  }
+
+  private auth(): Record<string, string> {
+    const token = storage.token;
+    return token ? { name: this.name, token } : { name: this.name };
+  }
+
+  private retryLater(): void {
+    clearTimeout(this.retryTimer);
+    const delay = Math.min(5_000, 500 * 2 ** Math.min(this.retries, 4)) * (0.5 + Math.random());
+    this.retryTimer = setTimeout(() => {
+      if (this.networkUp && !this.socket.connected) this.socket.connect();
+    }, delay);
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    if (status === this.status) return;
+    this.status = status;
+    this.emit("status", status);
+  }
+}

@@ -1,0 +1,98 @@
+// What the client keeps in localStorage: the display name, the resume token, the host keys of
+// the workshops this browser created, and the chosen devices; and in sessionStorage (this tab
+// only) the rooms it has open, so a reload opens them again. Storage can be unavailable
+// (private windows, disabled cookies): then everything lasts only as long as the page.
+
+const PREFIX = "percolate.";
+
+const memory = new Map<string, string>();
+
+function read(key: string): string | null {
+  try {
+    return localStorage.getItem(PREFIX + key);
+  } catch {
+    return memory.get(key) ?? null;
+  }
+}
+
+function write(key: string, value: string | null): void {
+  try {
+    if (value === null) localStorage.removeItem(PREFIX + key);
+    else localStorage.setItem(PREFIX + key, value);
+  } catch {
+    if (value === null) memory.delete(key);
+    else memory.set(key, value);
+  }
+}
+
+function readJson<T>(key: string, fallback: T): T {
+  const text = read(key);
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function tabRooms(): string[] {
+  try {
+    const parsed: unknown = JSON.parse(sessionStorage.getItem(PREFIX + "rooms") ?? "[]");
+    return Array.isArray(parsed) ? parsed.filter((id): id is string => typeof id === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function setTabRooms(rooms: string[]): void {
+  try {
+    sessionStorage.setItem(PREFIX + "rooms", JSON.stringify(rooms));
+  } catch {
+    // Not kept: a reload starts with no rooms open.
+  }
+}
+
+export const storage = {
+  get name(): string | null {
+    return read("name");
+  },
+  set name(value: string | null) {
+    write("name", value);
+  },
+
+  /** The resume token: whoever holds it is this user (never log it). */
+  get token(): string | null {
+    return read("token");
+  },
+  set token(value: string | null) {
+    write("token", value);
+  },
+
+  hostKey(room: string): string | null {
+    return readJson<Record<string, string>>("hostKeys", {})[room] ?? null;
+  },
+  setHostKey(room: string, key: string): void {
+    const keys = readJson<Record<string, string>>("hostKeys", {});
+    keys[room] = key;
+    write("hostKeys", JSON.stringify(keys));
+  },
+
+  /** The rooms open in this tab, in the order they were opened. */
+  get openRooms(): string[] {
+    return tabRooms();
+  },
+  roomOpened(room: string): void {
+    const rooms = tabRooms();
+    if (!rooms.includes(room)) setTabRooms([...rooms, room]);
+  },
+  roomClosed(room: string): void {
+    setTabRooms(tabRooms().filter((id) => id !== room));
+  },
+
+  device(kind: "camera" | "mic"): string | null {
+    return read(`device.${kind}`);
+  },
+  setDevice(kind: "camera" | "mic", id: string | null): void {
+    write(`device.${kind}`, id);
+  },
+};

@@ -1,0 +1,306 @@
+// The page: the shell (sidebar, connection banner, main area), the route on screen, and the
+// wiring from the client's events to the views that show them.
+
+import type { Client } from "../protocol/client";
+import type { ConnectionStatus } from "../protocol/connection";
+import type { Room } from "../protocol/types";
+import { h, sentence } from "./elements";
+import { gateView } from "./gate";
+import { icon } from "./icons";
+import { LobbyView } from "./lobby";
+import { RoomView } from "./room";
+import { type Route, Router, roomPath } from "./router";
+import { Sidebar } from "./sidebar";
+import { Toasts } from "./toast";
+import { welcomeView } from "./welcome";
+
+export class App {
+  private readonly router: Router;
+  private readonly toasts = new Toasts();
+  private readonly banner: HTMLElement;
+  private readonly main: HTMLElement;
+  private readonly topTitle: HTMLElement;
+  private readonly menuButton: HTMLButtonElement;
+  private readonly sidebar: Sidebar;
+  private readonly lobby: LobbyView;
+  private readonly views = new Map<string, RoomView>();
+  private readonly shell: HTMLElement;
+  /** Every room's audio elements: outside the views, so a call goes on while another view shows. */
+  private readonly audio = h("div", { class: "audio-sinks", attrs: { hidden: true } });
+  private gate: { key: string; element: HTMLElement } | null = null;
+  private welcome: HTMLElement | null = null;
+  private readonly menuBadge = h("span", { class: "menu-badge", attrs: { hidden: true } });
+
+  constructor(
+    private readonly client: Client,
+    private readonly root: HTMLElement,
+  ) {
+    this.router = new Router((route) => this.routeChanged(route));
+    this.banner = h("div", {
+      class: "banner",
+      testid: "connection-banner",
+      attrs: { role: "status", hidden: true },
+    });
+    this.main = h("main", { class: "main", attrs: { id: "main", tabindex: -1 } });
+    this.topTitle = h(
+      "span",
+      { class: "topbar-title" },
+      h("span", { class: "logo", attrs: { "aria-hidden": "true" } }, icon("coffee")),
+      "Percolate",
+    );
+    this.menuButton = h(
+      "button",
+      {
+        class: "icon-button menu-button",
+        attrs: {
+          type: "button",
+          "aria-label": "Open the menu",
+          "aria-expanded": "false",
+          "aria-controls": "sidebar",
+        },
+        on: { click: () => this.setDrawer(!document.body.classList.contains("drawer-open")) },
+      },
+      icon("menu"),
+      this.menuBadge,
+    );
+    this.sidebar = new Sidebar(client, this.router, () => this.setDrawer(false));
+    this.lobby = new LobbyView(client, this.router, (room, passcode) => this.created(room, passcode));
+    this.shell = h(
+      "div",
+      { class: "app" },
+      h("a", { class: "skip-link", attrs: { href: "#main" } }, "Skip to content"),
+      h("header", { class: "topbar" }, this.menuButton, this.topTitle),
+      this.sidebar.element,
+      h("div", { class: "scrim", on: { click: () => this.setDrawer(false) } }),
+      h("div", { class: "main-wrap" }, this.banner, this.main),
+      this.audio,
+      this.toasts.element,
+    );
+    this.listen();
+  }
+
+  /** Show the page: ask for a name first if none is stored. */
+  start(): void {
+    const name = this.client.name;
+    if (name) {
+      this.showShell();
+      this.client.start(name);
+    } else {
+      this.askName(null);
+    }
+  }
+
+  private askName(problem: string | null): void {
+    this.shell.remove();
+    this.welcome?.remove();
+    this.welcome = welcomeView(
+      (name) => {
+        this.welcome?.remove();
+        this.welcome = null;
+        this.showShell();
+        this.client.start(name);
+      },
+      problem,
+      this.client.name ?? "",
+    );
+    this.root.append(this.welcome);
+  }
+
+  private showShell(): void {
+    this.root.append(this.shell);
+    this.sidebar.renderMe();
+    this.routeChanged(this.router.route);
+  }
+
+  private listen(): void {
+    const client = this.client;
+    // Browsers block sound until the person interacts with the page (after a reload into a
+    // call, say): start any audio that could not start, at the first click or key.
+    const resume = () => {
+      for (const audio of this.audio.querySelectorAll("audio")) {
+        if (audio.paused && audio.srcObject) audio.play().catch(() => undefined);
+      }
+    };
+    document.addEventListener("pointerdown", resume, true);
+    document.addEventListener("keydown", resume, true);
+    client.connection.on("status", (status) => this.statusChanged(status));
+    client.connection.on("refused", (error) => {
+      this.askName(`The server did not accept this name: ${sentence(error.message)}`);
+    });
+    client.on("me", () => {
+      this.sidebar.renderMe();
+      for (const view of this.views.values()) {
+        view.render();
+        view.renderMessages();
+      }
+    });
+    client.on("tabs", () => {
+      this.sidebar.render();
+      this.updateTitle();
+    });
+    client.on("room", (room) => {
+      this.views.get(room)?.render();
+      const route = this.router.route;
+      if (route.view === "room" && route.room === room) this.renderRoute();
+      else if (!client.rooms.has(room)) this.closeView(room);
+    });
+    client.on("presence", () => this.lobby.refreshSoon());
+    client.on("peers", (room) => this.views.get(room)?.renderVideo());
+    client.chat.on("messages", ({ room }) => this.views.get(room)?.renderMessages());
+    client.chat.on("typing", (room) => this.views.get(room)?.chat.renderTyping());
+    client.chat.on("refused", ({ room, text, message }) =>
+      this.views.get(room)?.chat.refused(text, sentence(message)),
+    );
+    client.media.on("change", () => {
+      for (const view of this.views.values()) {
+        view.controls?.render();
+        view.renderVideo();
+      }
+    });
+    client.media.on("devices", () => {
+      for (const view of this.views.values()) view.controls?.renderDevices();
+    });
+    client.media.on("error", (text) => {
+      const route = this.router.route;
+      const view = route.view === "room" ? this.views.get(route.room) : undefined;
+      if (view?.controls) view.controls.showError(text);
+      else this.toasts.show(text, "error");
+    });
+  }
+
+  private statusChanged(status: ConnectionStatus): void {
+    const lost = status === "lost";
+    this.banner.hidden = !lost;
+    this.banner.replaceChildren(
+      h("span", { class: "spinner small", attrs: { "aria-hidden": "true" } }),
+      navigator.onLine === false
+        ? "You are offline. Messages you write will be sent when the connection is back."
+        : "Connection lost. Reconnecting…",
+    );
+    document.body.classList.toggle("offline", lost);
+    if (status === "online") void this.lobby.refresh();
+    for (const view of this.views.values()) view.render();
+  }
+
+  private routeChanged(route: Route): void {
+    this.sidebar.setRoute(route);
+    if (route.view === "room") this.client.open(route.room);
+    this.renderRoute();
+    this.main.scrollTop = 0;
+  }
+
+  /** Put the current route's view on screen. */
+  private renderRoute(): void {
+    const route = this.router.route;
+    if (route.view === "lobby") {
+      this.setGate(null);
+      for (const view of this.views.values()) view.hide();
+      this.main.append(this.lobby.element);
+      this.lobby.show();
+      this.client.chat.setActive(null);
+      this.updateTitle();
+      return;
+    }
+    this.lobby.hide();
+    const state = this.client.rooms.get(route.room);
+    for (const [id, view] of this.views) if (id !== route.room) view.hide();
+    if (state && state.status === "joined") {
+      this.setGate(null);
+      let view = this.views.get(state.id);
+      if (!view) {
+        view = new RoomView(this.client, state, {
+          leave: (room) => void this.leave(room),
+          openDm: (user) => void this.openDm(user),
+          copyLink: (room) => this.copyLink(room),
+        });
+        this.views.set(state.id, view);
+        if (view.audio) this.audio.append(view.audio.element);
+        view.renderMessages();
+        view.chat.renderTyping();
+      }
+      this.main.append(view.element);
+      view.show();
+      this.client.chat.setActive(state.id);
+    } else {
+      this.views.get(route.room)?.hide();
+      this.client.chat.setActive(null);
+      if (state) {
+        const key = `${state.id}|${state.status}|${state.error?.message ?? ""}`;
+        if (this.gate?.key !== key) this.setGate({ key, element: gateView(state, this.gateActions) });
+      }
+    }
+    this.updateTitle();
+  }
+
+  private readonly gateActions = {
+    submitPasscode: (room: string, passcode: string) => this.client.open(room, passcode),
+    lobby: () => this.router.go("/"),
+  };
+
+  private setGate(gate: { key: string; element: HTMLElement } | null): void {
+    this.gate?.element.remove();
+    this.gate = gate;
+    if (gate) this.main.append(gate.element);
+  }
+
+  private created(room: Room, passcode: string | null): void {
+    this.client.open(room.id, passcode ?? undefined);
+    this.router.go(roomPath(room.id));
+  }
+
+  private async leave(room: string): Promise<void> {
+    await this.client.leave(room);
+    this.closeView(room);
+    this.router.go("/");
+    this.toasts.show("You left the room.");
+  }
+
+  private closeView(room: string): void {
+    const view = this.views.get(room);
+    if (!view) return;
+    view.close();
+    this.views.delete(room);
+  }
+
+  private async openDm(user: string): Promise<void> {
+    try {
+      const room = await this.client.openDm(user);
+      this.router.go(roomPath(room));
+    } catch (error) {
+      this.toasts.show(
+        error instanceof Error ? sentence(error.message) : "The conversation could not be opened.",
+        "error",
+      );
+    }
+  }
+
+  private copyLink(room: string): void {
+    const url = `${location.origin}${roomPath(room)}`;
+    const done = () => this.toasts.show("Link copied. Share it to invite people.");
+    if (navigator.clipboard?.writeText) {
+      navigator.clipboard.writeText(url).then(done, () => this.toasts.show(url));
+    } else {
+      this.toasts.show(url);
+    }
+  }
+
+  private setDrawer(open: boolean): void {
+    document.body.classList.toggle("drawer-open", open);
+    this.menuButton.setAttribute("aria-expanded", String(open));
+    this.updateTitle();
+  }
+
+  private updateTitle(): void {
+    const route = this.router.route;
+    const state = route.view === "room" ? this.client.rooms.get(route.room) : undefined;
+    const title = state?.status === "joined" ? state.title : route.view === "room" ? "Room" : "Lobby";
+    const unread = this.client.tabs().reduce((sum, tab) => sum + tab.unread, 0);
+    document.title = `${unread > 0 ? `(${unread}) ` : ""}${title} · Percolate`;
+    this.menuBadge.hidden = unread === 0;
+    this.menuBadge.textContent = unread > 99 ? "99+" : String(unread);
+    this.menuButton.setAttribute(
+      "aria-label",
+      `${document.body.classList.contains("drawer-open") ? "Close" : "Open"} the menu${unread ? ` (${unread} unread)` : ""}`,
+    );
+  }
+}

@@ -1,0 +1,287 @@
+// The chat of one room: the message list (paging back on scroll up), who is typing, and the
+// message box (Enter sends, Shift+Enter is a new line).
+
+import type { Client } from "../protocol/client";
+import type { RoomState } from "../protocol/room";
+import { h, uid } from "./elements";
+import { icon } from "./icons";
+import { messageElement, pendingElement, updatePending } from "./message";
+
+/** Messages of one author closer together than this are shown as one group. */
+const GROUP_MS = 5 * 60_000;
+/** How close to the top a scroll has to come to fetch earlier messages (px). */
+const LOAD_OLDER_PX = 150;
+
+export class ChatPanel {
+  readonly element: HTMLElement;
+  private readonly scroller: HTMLElement;
+  private readonly list: HTMLOListElement;
+  private readonly top: HTMLElement;
+  private readonly empty: HTMLElement;
+  private readonly typingLine: HTMLElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly error: HTMLElement;
+  private readonly rendered = new Map<string, HTMLLIElement>();
+  /** Whether the list is scrolled to the bottom (new messages keep it there). */
+  private atBottom = true;
+  private savedScroll = 0;
+
+  constructor(
+    private readonly client: Client,
+    private readonly state: RoomState,
+  ) {
+    this.list = h("ol", { class: "messages", testid: "message-list", attrs: { "aria-label": "Messages" } });
+    this.top = h("div", { class: "history-top" });
+    this.empty = h(
+      "div",
+      { class: "empty-chat" },
+      h("p", { class: "empty-title" }, "No messages yet — say hello"),
+      h("p", { class: "muted" }, "Messages here are kept, so people who come later can read them."),
+    );
+    this.scroller = h(
+      "div",
+      {
+        class: "scroller",
+        attrs: { tabindex: 0, role: "log", "aria-live": "polite", "aria-relevant": "additions" },
+      },
+      this.top,
+      this.empty,
+      this.list,
+    );
+    this.scroller.addEventListener("scroll", () => this.scrolled(), { passive: true });
+    this.typingLine = h("div", {
+      class: "typing",
+      testid: "typing-indicator",
+      attrs: { "aria-live": "polite" },
+    });
+
+    const inputId = uid("chat-input");
+    this.input = h("textarea", {
+      testid: "chat-input",
+      attrs: {
+        id: inputId,
+        rows: 1,
+        placeholder: "Write a message…",
+        autocomplete: "off",
+        enterkeyhint: "send",
+      },
+      on: {
+        keydown: (event) => {
+          if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+            event.preventDefault();
+            this.submit();
+          }
+        },
+        input: () => {
+          this.autosize();
+          this.setError(null);
+          if (this.input.value.trim() !== "") this.client.chat.typing(this.state);
+        },
+      },
+    });
+    this.error = h("p", {
+      class: "chat-error",
+      testid: "chat-error",
+      attrs: { role: "alert", hidden: true },
+    });
+    const form = h(
+      "form",
+      {
+        class: "composer",
+        on: {
+          submit: (event) => {
+            event.preventDefault();
+            this.submit();
+          },
+        },
+      },
+      h("label", { class: "sr-only", attrs: { for: inputId } }, "Message"),
+      this.input,
+      h(
+        "button",
+        {
+          class: "send",
+          testid: "chat-send",
+          attrs: { type: "submit", "aria-label": "Send message", title: "Send (Enter)" },
+        },
+        icon("send"),
+      ),
+    );
+    this.element = h(
+      "section",
+      { class: "chat", attrs: { "aria-label": "Chat" } },
+      this.scroller,
+      this.typingLine,
+      form,
+      this.error,
+    );
+    this.renderMessages();
+  }
+
+  focus(): void {
+    this.input.focus({ preventScroll: true });
+  }
+
+  setPlaceholder(text: string): void {
+    this.input.placeholder = text;
+  }
+
+  /** The view came back on the page: scroll back to where the person was. */
+  shown(): void {
+    this.scroller.scrollTop = this.atBottom ? this.scroller.scrollHeight : this.savedScroll;
+    this.maybeLoadOlder();
+  }
+
+  /** The view leaves the page, which forgets its scroll position. */
+  hidden(): void {
+    this.savedScroll = this.scroller.scrollTop;
+  }
+
+  setError(text: string | null): void {
+    this.error.hidden = text === null;
+    this.error.textContent = text ?? "";
+  }
+
+  /** A message the server refused: say why, and give the text back if the box is empty. */
+  refused(text: string, reason: string): void {
+    this.setError(`Not sent: ${reason}`);
+    if (this.input.value === "") {
+      this.input.value = text;
+      this.autosize();
+    }
+  }
+
+  renderMessages(): void {
+    const me = this.client.me;
+    const { scroller, list } = this;
+    const anchor = list.firstElementChild as HTMLElement | null;
+    const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
+
+    const wanted: HTMLLIElement[] = [];
+    const keep = new Set<string>();
+    let previous: { user: string; ts: number } | null = null;
+    for (const message of this.state.timeline.messages) {
+      const key = message.id;
+      keep.add(key);
+      let element = this.rendered.get(key);
+      if (!element) {
+        element = messageElement(message, message.user.id === me?.id);
+        this.rendered.set(key, element);
+      }
+      const follows =
+        previous !== null && previous.user === message.user.id && message.ts - previous.ts < GROUP_MS;
+      element.classList.toggle("follow", follows);
+      previous = { user: message.user.id, ts: message.ts };
+      wanted.push(element);
+    }
+    if (me) {
+      for (const pending of this.client.chat.pending(this.state.id)) {
+        const key = `pending:${pending.clientMsgId}`;
+        keep.add(key);
+        let element = this.rendered.get(key);
+        if (!element) {
+          element = pendingElement(pending, me);
+          this.rendered.set(key, element);
+        }
+        updatePending(element, pending);
+        element.classList.toggle("follow", previous?.user === me.id);
+        previous = { user: me.id, ts: Date.now() };
+        wanted.push(element);
+      }
+    }
+    for (const [key, element] of this.rendered) {
+      if (!keep.has(key)) {
+        element.remove();
+        this.rendered.delete(key);
+      }
+    }
+    // Put the elements in order, touching only those out of place.
+    let cursor = list.firstElementChild;
+    for (const element of wanted) {
+      if (cursor === element) {
+        cursor = cursor.nextElementSibling;
+      } else {
+        list.insertBefore(element, cursor);
+      }
+    }
+
+    this.renderTop();
+    if (anchor && anchor.isConnected && list.firstElementChild !== anchor) {
+      // Earlier messages came in above: keep what the person was reading in place.
+      scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
+    } else if (this.atBottom) {
+      scroller.scrollTop = scroller.scrollHeight;
+    }
+    this.maybeLoadOlder();
+  }
+
+  renderTyping(): void {
+    const names = this.state.typingNames(Date.now());
+    let text = "";
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+    else if (names.length > 2) text = "Several people are typing…";
+    if (this.typingLine.textContent !== text) this.typingLine.textContent = text;
+  }
+
+  private renderTop(): void {
+    const timeline = this.state.timeline;
+    const hasAny = timeline.messages.length > 0 || this.client.chat.pending(this.state.id).length > 0;
+    this.empty.hidden = hasAny;
+    this.top.replaceChildren();
+    if (this.state.loadingOlder) {
+      this.top.append(h("p", { class: "muted loading" }, "Loading earlier messages…"));
+    } else if (timeline.hasOlder) {
+      this.top.append(
+        h(
+          "button",
+          { class: "link-button", attrs: { type: "button" }, on: { click: () => void this.loadOlder() } },
+          "Load earlier messages",
+        ),
+      );
+    } else if (timeline.messages.length > 0) {
+      this.top.append(h("p", { class: "muted" }, `This is the beginning of ${this.state.title}.`));
+    }
+  }
+
+  private submit(): void {
+    const text = this.input.value;
+    if (text.trim() === "") return;
+    const problem = this.client.chat.send(this.state, text);
+    if (problem) {
+      this.setError(problem);
+      return;
+    }
+    this.client.chat.sent(this.state.id);
+    this.input.value = "";
+    this.autosize();
+    this.atBottom = true;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  private autosize(): void {
+    this.input.style.height = "auto";
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 180)}px`;
+  }
+
+  private scrolled(): void {
+    const s = this.scroller;
+    this.atBottom = s.scrollHeight - s.scrollTop - s.clientHeight < 48;
+    if (s.scrollTop < LOAD_OLDER_PX) void this.loadOlder();
+  }
+
+  /** A list too short to scroll cannot be scrolled up: fetch more while there is room. */
+  private maybeLoadOlder(): void {
+    const s = this.scroller;
+    if (s.clientHeight > 0 && s.scrollHeight <= s.clientHeight + LOAD_OLDER_PX) void this.loadOlder();
+  }
+
+  private async loadOlder(): Promise<void> {
+    if (this.state.loadingOlder || !this.state.timeline.hasOlder || !this.state.live) return;
+    try {
+      await this.client.chat.loadOlder(this.state);
+    } catch {
+      this.top.replaceChildren(h("p", { class: "muted" }, "Earlier messages could not be loaded."));
+    }
+  }
+}

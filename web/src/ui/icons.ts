@@ -1,0 +1,107 @@
+// Line icons on a 24-unit grid (stroke, no fill), drawn as SVG elements.
+
+const SVG = "http://www.w3.org/2000/svg";
+
+type Shape = [string, Record<string, string | number>];
+
+const shapes = {
+  mic: [
+    ["rect", { x: 9, y: 3, width: 6, height: 11, rx: 3 }],
+    ["path", { d: "M5 11a7 7 0 0 0 14 0M12 18v3" }],
+  ],
+  micOff: [
+    ["path", { d: "M15 9.3V6a3 3 0 0 0-5.7-1.3M9 9v2a3 3 0 0 0 4.6 2.5" }],
+    ["path", { d: "M5 11a7 7 0 0 0 11.2 5.6M19 11a7 7 0 0 1-.4 2.3M12 18v3M3 3l18 18" }],
+  ],
+  camera: [
+    ["rect", { x: 2.5, y: 6, width: 13, height: 12, rx: 2 }],
+    ["path", { d: "M15.5 10.5 21 7v10l-5.5-3.5" }],
+  ],
+  cameraOff: [
+    [
+      "path",
+      {
+        d: "M10.5 6h3a2 2 0 0 1 2 2v3.5L21 7v10M15.5 15.5V16a2 2 0 0 1-2 2h-9a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h1",
+      },
+    ],
+    ["path", { d: "M3 3l18 18" }],
+  ],
+  screen: [
+    ["rect", { x: 2.5, y: 4, width: 19, height: 13, rx: 2 }],
+    ["path", { d: "M8 21h8M12 17v4M12 13V8M9.5 10.5 12 8l2.5 2.5" }],
+  ],
+  leave: [["path", { d: "M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3M10 17l-5-5 5-5M5 12h11" }]],
+  menu: [["path", { d: "M4 6h16M4 12h16M4 18h16" }]],
+  search: [
+    ["circle", { cx: 11, cy: 11, r: 7 }],
+    ["path", { d: "m20 20-4-4" }],
+  ],
+  lock: [
+    ["rect", { x: 4.5, y: 11, width: 15, height: 10, rx: 2 }],
+    ["path", { d: "M8 11V7a4 4 0 0 1 8 0v4" }],
+  ],
+  people: [
+    ["circle", { cx: 9, cy: 8, r: 3.5 }],
+    ["path", { d: "M2.5 20a6.5 6.5 0 0 1 13 0M16 4.5a3.5 3.5 0 0 1 0 7M18 14a6 6 0 0 1 3.5 6" }],
+  ],
+  hash: [["path", { d: "M5 9h14M5 15h14M10 4 8 20M16 4l-2 16" }]],
+  coffee: [
+    ["path", { d: "M4 9h12v5a5 5 0 0 1-5 5H9a5 5 0 0 1-5-5V9zM16 10h1.5a2.5 2.5 0 0 1 0 5H16" }],
+    ["path", { d: "M8 2.5v3M12 2.5v3" }],
+  ],
+  workshop: [
+    ["rect", { x: 3, y: 3.5, width: 18, height: 12, rx: 1.5 }],
+    ["path", { d: "M12 15.5V19M8 21l4-2 4 2" }],
+  ],
+  chat: [["path", { d: "M4 5h16v11H9l-5 4V5z" }]],
+  send: [["path", { d: "M4 12 20 4l-5 16-3-7-8-1z" }]],
+  link: [
+    [
+      "path",
+      {
+        d: "M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1",
+      },
+    ],
+  ],
+  close: [["path", { d: "M6 6l12 12M18 6 6 18" }]],
+  plus: [["path", { d: "M12 5v14M5 12h14" }]],
+  home: [["path", { d: "M4 11 12 4l8 7M6 9.5V20h12V9.5" }]],
+  star: [["path", { d: "m12 3.5 2.6 5.3 5.9.9-4.3 4.1 1 5.8-5.2-2.7-5.2 2.7 1-5.8L3.5 9.7l5.9-.9z" }]],
+} satisfies Record<string, Shape[]>;
+
+export type IconName = keyof typeof shapes;
+
+export function icon(name: IconName, className = "icon"): SVGSVGElement {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", className);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  for (const [tag, attributes] of shapes[name] as Shape[]) {
+    const shape = document.createElementNS(SVG, tag);
+    for (const [key, value] of Object.entries(attributes)) shape.setAttribute(key, String(value));
+    svg.appendChild(shape);
+  }
+  return svg;
+}
+
+/** The icon of a room kind. */
+export function kindIcon(kind: string | null): SVGSVGElement {
+  switch (kind) {
+    case "coffee":
+      return icon("coffee");
+    case "workshop":
+      return icon("workshop");
+    case "dm":
+      return icon("chat");
+    default:
+      return icon("hash");
+  }
+}
+
+export const kindLabels: Record<string, string> = {
+  open: "Open chat",
+  coffee: "Coffee morning",
+  workshop: "Workshop",
+  dm: "Direct message",
+};

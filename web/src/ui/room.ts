@@ -1,0 +1,187 @@
+// The view of one joined room: its header, chat, people and, in video rooms, the video and
+// the media controls. One view per joined room, kept while it is open elsewhere, so videos
+// keep playing and the chat keeps its scroll position.
+
+import type { Client } from "../protocol/client";
+import type { RoomState } from "../protocol/room";
+import { ChatPanel } from "./chat";
+import { MediaControls } from "./controls";
+import { h } from "./elements";
+import { icon, kindIcon, kindLabels } from "./icons";
+import { MemberList } from "./members";
+import { Search } from "./search";
+import { AudioSinks, Stage, VideoGrid } from "./video";
+
+export interface RoomActions {
+  leave(room: string): void;
+  openDm(user: string): void;
+  copyLink(room: string): void;
+}
+
+export class RoomView {
+  readonly element: HTMLElement;
+  readonly chat: ChatPanel;
+  readonly controls: MediaControls | null = null;
+  private readonly title: HTMLElement;
+  private readonly meta: HTMLElement;
+  private readonly kindBadge: HTMLElement;
+  private readonly members: MemberList;
+  private readonly search: Search;
+  private readonly video: VideoGrid | Stage | null = null;
+  readonly audio: AudioSinks | null = null;
+  private readonly peopleToggle: HTMLButtonElement;
+  private readonly side: HTMLElement;
+  private readonly summaryCount = h("span", { class: "count" });
+
+  constructor(
+    private readonly client: Client,
+    readonly state: RoomState,
+    actions: RoomActions,
+  ) {
+    const kind = state.kind ?? "open";
+    this.chat = new ChatPanel(client, state);
+    this.members = new MemberList(state, (user) => actions.openDm(user));
+    this.search = new Search(client, state);
+    this.title = h("h1", { class: "room-title", testid: "room-title" });
+    this.meta = h("p", { class: "room-meta" });
+    this.kindBadge = h("span", { class: "kind-icon" }, kindIcon(kind));
+
+    const leave = h(
+      "button",
+      {
+        class: "button danger-quiet leave",
+        testid: "leave-room",
+        attrs: { type: "button", title: "Leave this room" },
+        on: { click: () => actions.leave(state.id) },
+      },
+      icon("leave"),
+      h("span", { class: "caption" }, "Leave"),
+    );
+    const sideId = `side-${state.id}`;
+    this.peopleToggle = h(
+      "button",
+      {
+        class: "icon-button people-toggle",
+        attrs: {
+          type: "button",
+          "aria-label": "Show people",
+          "aria-expanded": "false",
+          "aria-controls": sideId,
+        },
+        on: { click: () => this.toggleSide() },
+      },
+      icon("people"),
+    );
+    const copy =
+      kind === "dm"
+        ? null
+        : h(
+            "button",
+            {
+              class: "icon-button",
+              attrs: { type: "button", "aria-label": "Copy the room's link", title: "Copy link" },
+              on: { click: () => actions.copyLink(state.id) },
+            },
+            icon("link"),
+          );
+    const video = state.isVideo;
+    const header = h(
+      "header",
+      { class: "room-header" },
+      this.kindBadge,
+      h("div", { class: "title-block" }, this.title, this.meta),
+      h("div", { class: "room-actions" }, this.search.field, copy, this.peopleToggle, video ? null : leave),
+    );
+
+    const chatColumn = h("div", { class: "chat-column" }, this.chat.element, this.search.panel);
+    let body: HTMLElement;
+    if (video) {
+      this.video = kind === "workshop" ? new Stage(client, state) : new VideoGrid(client, state);
+      this.audio = new AudioSinks(state);
+      this.controls = new MediaControls(client, leave);
+      const details = h(
+        "details",
+        // On a phone the chat gets the room; the people fold away.
+        { class: "people-details", attrs: { open: !matchMedia("(max-width: 760px)").matches } },
+        h("summary", {}, "People ", this.summaryCount),
+        this.members.element,
+      );
+      this.side = h("aside", { class: "side", attrs: { id: sideId } }, details, chatColumn);
+      body = h(
+        "div",
+        { class: `room-body video-room kind-${kind}` },
+        h("div", { class: "media-column" }, this.video.element, this.controls.element),
+        this.side,
+      );
+    } else {
+      this.side = h("aside", { class: "side people-side", attrs: { id: sideId } }, this.members.element);
+      body = h("div", { class: `room-body text-room kind-${kind}` }, chatColumn, this.side);
+    }
+    this.element = h(
+      "section",
+      { class: video ? "room-view video" : "room-view text", testid: "room-view" },
+      header,
+      body,
+    );
+    this.element.dataset.roomId = state.id;
+    this.element.dataset.kind = kind;
+    this.render();
+  }
+
+  /** Header, people, video: everything but the messages. */
+  render(): void {
+    const state = this.state;
+    const me = this.client.me?.id;
+    this.title.textContent = state.title;
+    this.chat.setPlaceholder(`Message ${state.title}`);
+    const kind = state.kind ?? "open";
+    const parts: string[] = [kindLabels[kind] ?? kind];
+    if (kind !== "dm") {
+      if (state.room?.private) parts.push("Private");
+      if (state.room?.has_passcode) parts.push("Passcode");
+    }
+    const count = state.members.size;
+    parts.push(count === 1 ? "1 person here" : `${count} people here`);
+    this.summaryCount.textContent = `· ${count}`;
+    if (!state.live) parts.push("reconnecting…");
+    this.meta.replaceChildren(state.room?.has_passcode ? icon("lock", "icon inline") : "", parts.join(" · "));
+    this.members.render(me);
+    this.renderVideo();
+  }
+
+  renderVideo(): void {
+    this.video?.render(this.client.me?.id);
+    this.audio?.render();
+  }
+
+  renderMessages(): void {
+    this.chat.renderMessages();
+  }
+
+  /** Put on the page (by the app) again: restore what leaving the page lost. */
+  show(): void {
+    this.chat.shown();
+    this.render();
+    // Media elements pause when they leave the page.
+    for (const video of this.element.querySelectorAll("video")) video.play().catch(() => undefined);
+  }
+
+  /** Taken off the page, not hidden: the page holds one room view at a time. */
+  hide(): void {
+    if (!this.element.isConnected) return;
+    this.chat.hidden();
+    this.element.remove();
+  }
+
+  close(): void {
+    this.audio?.close();
+    this.audio?.element.remove();
+    this.element.remove();
+  }
+
+  private toggleSide(): void {
+    const open = this.side.classList.toggle("open");
+    this.peopleToggle.setAttribute("aria-expanded", String(open));
+    this.peopleToggle.setAttribute("aria-label", open ? "Hide people" : "Show people");
+  }
+}
