@@ -16,6 +16,7 @@ from .archive import Archive
 from .archive.sqlite import SqliteArchive
 from .chat import Chat
 from .config import Settings
+from .control import Control
 from .errors import Unavailable
 from .fanout import RedisFanout
 from .media import Media
@@ -27,6 +28,7 @@ from .rooms import Rooms
 from .sessions import Sessions
 from .tasks import cancel
 from .wire import Json, Packet, Server
+from .workshop import Workshop
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class Percolate:
         self.rooms = Rooms(self)
         self.chat = Chat(self)
         self.media = Media(self)
+        self.workshop = Workshop(self)
+        self.control = Control(self)
         self.stopping = False
         """Set while shutting down: connections closed then keep their place for the grace."""
         self._tasks: set[asyncio.Task[Any]] = set()

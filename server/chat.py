@@ -5,22 +5,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .archive import NoSuchRoom
+from .archive import NoSuchRoom, StoredRoom
+from .audiences import user_room
+from .authz import HOSTS
 from .errors import Code, ProtocolError, forbidden, not_found
 from .limits import TokenBucket
-from .protocol import ChatHistory, ChatSearch, ChatSend, RoomRef, check_text
-from .rooms import user_room
+from .protocol import ChatHistory, ChatSearch, ChatSend, RoomKind, RoomRef, check_text
 from .sessions import Session
 
 if TYPE_CHECKING:
     from .app import Percolate
 
 log = logging.getLogger(__name__)
-
-
-def joined(session: Session, room: str) -> None:
-    if room not in session.rooms:
-        raise forbidden("you are not in this room")
 
 
 class Chat:
@@ -31,13 +27,20 @@ class Chat:
 
     async def send(self, session: Session, request: ChatSend) -> dict[str, Any]:
         app = self.app
-        joined(session, request.room)
         check_text(request.text, app.settings.max_text)
         if not self.limit.allow(session.user.id):
             raise ProtocolError(Code.RATE_LIMITED, "you are sending too fast; slow down")
         # Everything that may wait happens before the append: between the commit and the
         # emit nothing awaits, so the room's messages go out in the order they were stored.
-        audience = await self._audience(request.room)
+        stored = await app.rooms.stored(request.room)
+        if (
+            stored is not None
+            and stored.kind is RoomKind.WORKSHOP
+            and session.rooms[request.room].role not in HOSTS
+            and not (await app.archive.room_state(request.room)).chat_enabled
+        ):
+            raise forbidden("the host turned chat off")
+        audience = self._audience(stored, request.room)
         try:
             message, created = await app.archive.append(
                 request.room, session.user, request.text, request.client_msg_id
@@ -50,14 +53,13 @@ class Chat:
             await app.sio.emit("chat:message", message, room=audience)
         return {"message": message}
 
-    async def _audience(self, room: str) -> str | list[str]:
+    @staticmethod
+    def _audience(stored: StoredRoom | None, room: str) -> str | list[str]:
         """A room's Socket.IO room, or for a direct message both users wherever they are."""
-        stored = await self.app.rooms.stored(room)
         pair = stored.dm_users if stored is not None else None
         return [user_room(pair[0]), user_room(pair[1])] if pair else room
 
     async def history(self, session: Session, request: ChatHistory) -> dict[str, Any]:
-        joined(session, request.room)
         limit = min(request.limit or self.app.settings.join_history, self.app.settings.max_page)
         messages = await self.app.archive.history(
             request.room, before=request.before, after=request.after, limit=limit
@@ -65,12 +67,10 @@ class Chat:
         return {"messages": messages}
 
     async def search(self, session: Session, request: ChatSearch) -> dict[str, Any]:
-        joined(session, request.room)
         limit = min(request.limit or 20, self.app.settings.max_page)
         return {"messages": await self.app.archive.search(request.room, request.query, limit)}
 
     async def typing(self, session: Session, request: RoomRef) -> dict[str, Any]:
-        joined(session, request.room)
         await self.app.sio.emit(
             "chat:typing",
             {"room": request.room, "user": session.user},

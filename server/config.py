@@ -53,6 +53,18 @@ class Settings:
     """Chat messages per second a user may send, sustained."""
     chat_burst: int = 20
     """Chat messages a user may send at once before ``rate_limited``."""
+    join_rate: float = 2.0
+    """``room:join`` attempts per second, sustained, per user and per address."""
+    join_burst: int = 20
+    """``room:join`` attempts at once, per user and per address."""
+    passcode_failures: int = 10
+    """Wrong passcodes or host keys an address may try per minute."""
+    rooms_per_hour: int = 30
+    """Rooms a user may create per hour."""
+    max_members: int = 200
+    """People in one room (hosts and co-hosts may always join their workshop)."""
+    max_connections_per_ip: int = 50
+    """Connections to one server process from one address."""
 
     stun_urls: tuple[str, ...] = ()
     """STUN server URLs handed to clients."""
@@ -78,6 +90,12 @@ _OPTIONS = {
     "presence_ttl": "seconds a member of a crashed process lingers at most",
     "chat_rate": "chat messages per second per user, sustained",
     "chat_burst": "chat messages per user at once",
+    "join_rate": "room:join attempts per second per user and per address, sustained",
+    "join_burst": "room:join attempts at once per user and per address",
+    "passcode_failures": "wrong passcodes or host keys an address may try per minute",
+    "rooms_per_hour": "rooms a user may create per hour",
+    "max_members": "people in one room",
+    "max_connections_per_ip": "connections to one process from one address",
     "max_text": "longest chat message, in characters",
     "max_packet_bytes": "largest Socket.IO packet accepted",
     "max_signal_bytes": "largest signal data accepted",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import socketio
 
+from . import authz
 from . import protocol as p
 from .errors import Code, ProtocolError, Unavailable, error_ack
 from .presence import ONLINE, Attachment
@@ -39,6 +40,22 @@ def table(app: Percolate) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
         "chat:typing": (p.RoomRef, app.chat.typing),
         "media:state": (p.MediaState, app.media.state),
         "signal": (p.Signal, app.media.signal),
+        "hand:raise": (p.RoomRef, app.workshop.raise_hand),
+        "hand:lower": (p.OptionalTarget, app.workshop.lower_hand),
+        "stage:invite": (p.Target, app.workshop.invite),
+        "stage:remove": (p.OptionalTarget, app.workshop.send_back),
+        "member:mute": (p.Mute, app.workshop.mute),
+        "member:remove": (p.Target, app.workshop.remove),
+        "member:allow": (p.Target, app.workshop.allow),
+        "member:role": (p.SetRole, app.workshop.set_role),
+        "host:handover": (p.Target, app.workshop.hand_over),
+        "room:lock": (p.Toggle, app.workshop.lock),
+        "room:waiting": (p.Toggle, app.workshop.waiting),
+        "waiting:admit": (p.Target, app.workshop.admit),
+        "waiting:decline": (p.Target, app.workshop.decline),
+        "chat:enable": (p.Toggle, app.workshop.enable_chat),
+        "chat:pin": (p.Pin, app.workshop.pin),
+        "workshop:end": (p.RoomRef, app.workshop.end),
     }
 
 
@@ -58,6 +75,8 @@ async def answer(
         if len(args) > 1:
             raise ProtocolError(Code.BAD_REQUEST, "send one payload object")
         request = p.decode(args[0] if args else None, kind)
+        if event in authz.POLICY:
+            await authorize(app, session, event, request.room)  # type: ignore[attr-defined]
         return {"ok": True, **await handler(session, request)}
     except ProtocolError as exc:
         if log.isEnabledFor(logging.DEBUG):
@@ -69,6 +88,19 @@ async def answer(
     except Exception:
         log.exception("event=%s sid=%s failed", event, sid)
         return error_ack(Code.INTERNAL, "internal server error")
+
+
+async def authorize(app: Percolate, session: Session, event: str, room: str) -> None:
+    """The connection joined ``room`` and its role there may send ``event`` (``authz``)."""
+    member = session.rooms.get(room)
+    if member is None:
+        raise ProtocolError(Code.FORBIDDEN, "you are not in this room")
+    stored = await app.rooms.stored(room)
+    if stored is None or not authz.allowed(event, stored.kind, member.role):
+        kind = stored.kind.value if stored is not None else "unknown"
+        raise ProtocolError(
+            Code.FORBIDDEN, f"{event} is not for a {member.role.value} in a {kind} room"
+        )
 
 
 def register(app: Percolate) -> None:
@@ -110,6 +142,11 @@ def _refusal(code: Code, message: str) -> Exception:
 async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: Any) -> None:
     from .app import online_member
 
+    request = environ.get("aiohttp.request")
+    address = (request.remote if request is not None else None) or ""
+    if app.sessions.count_from(address) >= app.settings.max_connections_per_ip:
+        log.warning("connect sid=%s refused: too many connections from %s", sid, address)
+        raise _refusal(Code.RATE_LIMITED, "too many connections from your address")
     try:
         user, token = await app.sessions.authenticate(auth)
     except ProtocolError as exc:
@@ -120,8 +157,6 @@ async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: An
     except Exception:
         log.exception("connect sid=%s failed", sid)
         raise _refusal(Code.INTERNAL, "internal server error") from None
-    request = environ.get("aiohttp.request")
-    address = (request.remote if request is not None else None) or ""
     app.sessions.add(sid, user, address)
     await app.sio.enter_room(sid, f"u:{user.id}")
     rooms: list[str] = []

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
 
+from .control import CHANNEL
 from .tasks import cancel
 
 
@@ -21,6 +23,17 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, url: str, channel: str, json: Any) -> None:
         super().__init__(url, channel=channel, json=json)
         self._emitting = asyncio.Lock()
+        self.on_control: Callable[[Any], Awaitable[None]] | None = None
+        """Receives the server's own commands (``server.control``) instead of clients."""
+
+    async def _handle_emit(self, message: dict[str, Any]) -> None:
+        # Called for this process's own emits and for every other process's: commands end
+        # here, on every process, and never reach a client.
+        if message.get("event") == CHANNEL:
+            if self.on_control is not None:
+                await self.on_control(message["data"][0])
+            return
+        await super()._handle_emit(message)
 
     async def emit(self, *args: Any, **kwargs: Any) -> Any:
         # The stock emit delivers locally, awaits those sends, then publishes; a later emit can

@@ -14,10 +14,13 @@ class TokenBucket:
         self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def allow(self, key: str, now: float | None = None) -> bool:
+    def allow(self, key: str, now: float | None = None, *, peek: bool = False) -> bool:
+        """Take a token for ``key`` if there is one; with ``peek``, only say if there is."""
         now = time.monotonic() if now is None else now
         tokens, last = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if peek:
+            return tokens >= 1.0
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
             return False

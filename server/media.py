@@ -6,31 +6,26 @@ from typing import TYPE_CHECKING, Any
 
 from signaling import relay
 
-from .chat import joined
+from .audiences import member_room
+from .authz import STAGE
 from .errors import bad_request, forbidden
 from .protocol import MediaState, RoomKind, Signal
-from .rooms import member_room
 from .sessions import Session
 
 if TYPE_CHECKING:
     from .app import Percolate
-
-_VIDEO_KINDS = {RoomKind.COFFEE, RoomKind.WORKSHOP}
 
 
 class Media:
     def __init__(self, app: Percolate) -> None:
         self.app = app
 
-    async def _video_room(self, session: Session, room: str) -> None:
-        joined(session, room)
-        stored = await self.app.rooms.stored(room)
-        if stored is None or stored.kind not in _VIDEO_KINDS:
-            raise bad_request("this room has no video")
-
     async def state(self, session: Session, request: MediaState) -> dict[str, Any]:
         app = self.app
-        await self._video_room(session, request.room)
+        role = session.rooms[request.room].role
+        turning_on = request.camera or request.mic or request.screen
+        if turning_on and await self._workshop(request.room) and role not in STAGE:
+            raise forbidden("in a workshop only people on stage turn on camera, mic or screen")
         member = await app.presence.update(
             request.room,
             session.user.id,
@@ -46,12 +41,19 @@ class Media:
 
     async def signal(self, session: Session, request: Signal) -> dict[str, Any]:
         app = self.app
-        await self._video_room(session, request.room)
         if request.to == session.user.id:
             raise bad_request("cannot signal yourself")
         relay.check(request.type, request.data, app.settings.max_signal_bytes)
-        if await app.presence.member(request.room, request.to) is None:
+        target = await app.presence.member(request.room, request.to)
+        if target is None:
             raise forbidden("that user is not in this room")
+        # In a workshop, media flows between the stage and everyone, never guest to guest.
+        if (
+            await self._workshop(request.room)
+            and session.rooms[request.room].role not in STAGE
+            and target.role not in STAGE
+        ):
+            raise forbidden("in a workshop guests connect only to people on stage")
         await app.sio.emit(
             "signal",
             {
@@ -63,3 +65,7 @@ class Media:
             room=member_room(request.room, request.to),
         )
         return {}
+
+    async def _workshop(self, room: str) -> bool:
+        stored = await self.app.rooms.stored(room)
+        return stored is not None and stored.kind is RoomKind.WORKSHOP

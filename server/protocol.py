@@ -46,8 +46,15 @@ class RoomKind(enum.StrEnum):
 
 class Role(enum.StrEnum):
     HOST = "host"
+    """Holds the workshop's host key: every power, including ending it and handing it on."""
+    COHOST = "cohost"
+    """Made by the host: moderates like the host, but cannot end the workshop or hand it on."""
+    PRESENTER = "presenter"
+    """A guest the host brought on stage: may publish camera, microphone and screen."""
     GUEST = "guest"
+    """The audience of a workshop: watches, chats, raises a hand."""
     MEMBER = "member"
+    """Everybody in an open room, a coffee morning or a direct message: all equal."""
 
 
 class SignalType(enum.StrEnum):
@@ -130,6 +137,27 @@ class Message(msgspec.Struct, frozen=True):
     ts: int
     """Milliseconds since the Unix epoch, when the server stored it."""
     client_msg_id: str
+
+
+class WorkshopView(msgspec.Struct, frozen=True):
+    """A workshop's state as everybody in it sees it (``workshop`` event, ``room:join``)."""
+
+    locked: bool
+    waiting_room: bool
+    chat_enabled: bool
+    pinned: Message | None
+    ended: bool
+    hands: list[User]
+    """Raised hands, first raised first."""
+
+
+class HostsView(msgspec.Struct, frozen=True):
+    """What only hosts and co-hosts see (``workshop:hosts`` event, ``room:join``)."""
+
+    knocking: list[User]
+    """Who waits in the waiting room, first come first."""
+    banned: list[User]
+    """Removed users, who cannot come back until allowed."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,6 +247,52 @@ class Signal(msgspec.Struct):
     type: SignalType
     data: Any = None
     """Opaque to the server: an SDP description or an ICE candidate (``null`` ends them)."""
+
+
+class Toggle(msgspec.Struct):
+    """``room:lock``, ``room:waiting`` and ``chat:enable``."""
+
+    room: Id
+    enabled: bool
+
+
+class Target(msgspec.Struct):
+    """A host's action on one member: stage, removal, waiting room, hands, hand-over."""
+
+    room: Id
+    user: Id
+
+
+class OptionalTarget(msgspec.Struct):
+    """``hand:lower`` and ``stage:remove``: oneself when ``user`` is left out."""
+
+    room: Id
+    user: Id | None = None
+
+
+class Mute(msgspec.Struct):
+    room: Id
+    user: Id
+    camera: bool = False
+    """True turns the member's camera off; False leaves it as it is."""
+    mic: bool = False
+    screen: bool = False
+
+
+class SetRole(msgspec.Struct):
+    room: Id
+    user: Id
+    role: Role
+
+    def __post_init__(self) -> None:
+        if self.role not in (Role.COHOST, Role.GUEST):
+            raise bad_request("role must be cohost or guest (use stage:invite and host:handover)")
+
+
+class Pin(msgspec.Struct):
+    room: Id
+    message: Id | None
+    """The id of the message to pin, or null to unpin."""
 
 
 T = TypeVar("T", bound=msgspec.Struct)

@@ -12,8 +12,11 @@ import msgspec
 from signaling.ice import ice_servers
 
 from . import keys
-from .archive import StoredRoom
-from .errors import bad_request, forbidden, not_found
+from .archive import RoomState, StoredRoom
+from .audiences import host_room, member_room
+from .authz import HOSTS
+from .errors import Code, ProtocolError, bad_request, forbidden, not_found
+from .limits import TokenBucket
 from .presence import ONLINE, Attachment
 from .protocol import (
     DmOpen,
@@ -38,20 +41,18 @@ _PUBLIC_ID_BYTES = 6
 _PRIVATE_ID_BYTES = 16  # 128 bits: a private room's link is its secret
 
 
-def member_room(room: str, user_id: str) -> str:
-    """The Socket.IO room holding one member's connections in one room (signal targets)."""
-    return f"m:{room}:{user_id}"
-
-
-def user_room(user_id: str) -> str:
-    """The Socket.IO room holding every connection of one user (direct messages)."""
-    return f"u:{user_id}"
+class _Knock(Exception):
+    """The newcomer must wait in the waiting room."""
 
 
 class Rooms:
     def __init__(self, app: Percolate) -> None:
         self.app = app
         self._stored: dict[str, StoredRoom] = {}
+        settings = app.settings
+        self._joins = TokenBucket(settings.join_rate, settings.join_burst)
+        self._secrets = TokenBucket(settings.passcode_failures / 60, settings.passcode_failures)
+        self._creates = TokenBucket(settings.rooms_per_hour / 3600, settings.rooms_per_hour)
 
     async def stored(self, room_id: str) -> StoredRoom | None:
         """A room as the archive has it, cached: nothing of a stored room changes after
@@ -79,6 +80,10 @@ class Rooms:
         return infos
 
     async def create(self, session: Session, request: RoomCreate) -> dict[str, Any]:
+        if not self._creates.allow(session.user.id):
+            raise ProtocolError(
+                Code.RATE_LIMITED, "you have created many rooms lately; wait a while"
+            )
         nbytes = _PRIVATE_ID_BYTES if request.private else _PUBLIC_ID_BYTES
         passcode_hash = None
         if request.passcode is not None:
@@ -105,6 +110,7 @@ class Rooms:
     async def join(self, session: Session, request: RoomJoin) -> dict[str, Any]:
         app = self.app
         user = session.user
+        self._limit_joins(session)
         room = await self.stored(request.room)
         if room is None:
             # With a passcode given, "no such room" and "wrong passcode" must look the same.
@@ -112,11 +118,20 @@ class Rooms:
                 raise forbidden("wrong passcode, or no such room")
             raise not_found("no such room")
         present = await app.presence.member(room.id, user.id)
-        role = await self._admit(room, user.id, request, present)
+        try:
+            role, state = await self._admit(session, room, request, present)
+        except _Knock:
+            return await self._knock(session, room)
+        if present is None and role not in HOSTS:
+            (count,) = await app.presence.counts([room.id])
+            if count >= app.settings.max_members:
+                raise forbidden("the room is full")
         member = Member(id=user.id, name=user.name, role=role)
         # Enter the Socket.IO rooms before reading history: a message sent meanwhile then
         # arrives twice (the client drops the repeated seq) rather than not at all.
-        rooms = (room.id, member_room(room.id, user.id))
+        rooms = [room.id, member_room(room.id, user.id)]
+        if role in HOSTS:
+            rooms.append(host_room(room.id))
         for name in rooms:
             await app.sio.enter_room(session.sid, name)
         try:
@@ -141,39 +156,86 @@ class Rooms:
                     await app.sio.leave_room(session.sid, name)
             raise
         log.info("room=%s user=%s joined as %s", room.id, user.id, role)
-        return {
+        answer: dict[str, Any] = {
             "room": room.public(),
             "you": you,
             "members": members,
             "history": history,
             "ice_servers": ice_servers(app.ice, user.id),
         }
+        if state is not None:
+            answer["workshop"] = state.view()
+            if role in HOSTS:
+                answer["hosts"] = state.hosts_view()
+        return answer
+
+    def _limit_joins(self, session: Session) -> None:
+        if not (self._joins.allow(session.user.id) and self._joins.allow(session.address)):
+            raise ProtocolError(Code.RATE_LIMITED, "too many joins; wait a moment")
 
     async def _admit(
-        self, room: StoredRoom, user_id: str, request: RoomJoin, present: Member | None
-    ) -> Role:
-        """The role ``user_id`` joins with, or ``forbidden``."""
+        self, session: Session, room: StoredRoom, request: RoomJoin, present: Member | None
+    ) -> tuple[Role, RoomState | None]:
+        """The role the connection joins with and the workshop's state, or ``forbidden``.
+
+        Raises ``_Knock`` when the newcomer must wait for a host to let them in.
+        """
+        user_id = session.user.id
         if room.dm_users is not None and user_id not in room.dm_users:
             raise forbidden("this is somebody else's conversation")
-        if room.kind is RoomKind.WORKSHOP and request.host_key is not None:
-            if room.host_key_hash is None or not keys.matches(request.host_key, room.host_key_hash):
-                raise forbidden("wrong host key")
-            return Role.HOST
+        state = None
+        if room.kind is RoomKind.WORKSHOP:
+            state = await self.app.archive.room_state(room.id)
+            if state.ended:
+                raise forbidden("this workshop has ended")
+            if request.host_key is not None:
+                digest = state.host_key_digest or room.host_key_hash
+                if digest is None or not keys.matches(request.host_key, digest):
+                    self._failed_secret(session)
+                    raise forbidden("wrong host key")
+                return Role.HOST, state
+            if user_id in state.banned:
+                raise forbidden("a host removed you from this room")
         # Somebody already in the room (another tab, or back within the reconnect grace) was
         # admitted before: do not ask for the passcode again, and keep their role.
         if present is not None:
-            return present.role
+            return present.role, state
         if room.passcode_hash is not None:
             if request.passcode is None:
                 raise forbidden("this room needs a passcode")
+            if not self._secrets.allow(session.address, peek=True):
+                raise ProtocolError(Code.RATE_LIMITED, "too many wrong passcodes; wait a minute")
             ok = await asyncio.to_thread(keys.check_passcode, request.passcode, room.passcode_hash)
             if not ok:
+                self._failed_secret(session)
                 raise forbidden("wrong passcode, or no such room")
-        return Role.GUEST if room.kind is RoomKind.WORKSHOP else Role.MEMBER
+        if state is None:
+            return Role.MEMBER, None
+        role = state.roles.get(user_id, Role.GUEST)
+        if state.locked and role not in HOSTS:
+            raise forbidden("the room is locked")
+        if state.waiting_room and role not in HOSTS and user_id not in state.admitted:
+            raise _Knock
+        return role, state
+
+    def _failed_secret(self, session: Session) -> None:
+        # Wrong passcodes and host keys drain a bucket per address: guessing stays slow.
+        self._secrets.allow(session.address)
+
+    async def _knock(self, session: Session, room: StoredRoom) -> dict[str, Any]:
+        """Put the newcomer in the waiting room and tell the hosts."""
+        user = session.user
+
+        def change(state: RoomState) -> None:
+            if all(u.id != user.id for u in state.knocking):
+                state.knocking.append(user)
+
+        state, _ = await self.app.archive.change_room_state(room.id, change)
+        await self.app.workshop.publish_hosts(room.id, state)
+        log.info("room=%s user=%s knocks", room.id, user.id)
+        return {"room": room.public(), "waiting": True}
 
     async def leave(self, session: Session, request: RoomRef) -> dict[str, Any]:
-        if request.room not in session.rooms:
-            raise forbidden("you are not in this room")
         await self.depart(session, request.room)
         return {}
 
@@ -181,12 +243,16 @@ class Rooms:
         app = self.app
         # Presence first: if it is unreachable, nothing has changed and a retry can succeed.
         gone = await app.presence.remove(room, session.user.id, session.sid)
-        del session.rooms[room]
-        await app.sio.leave_room(session.sid, room)
-        await app.sio.leave_room(session.sid, member_room(room, session.user.id))
+        await self.forget(session, room)
         if gone is not None:
             await app.announce(room, "leave", gone)
         log.info("room=%s user=%s left", room, session.user.id)
+
+    async def forget(self, session: Session, room: str) -> None:
+        """This process's side of leaving: the session and its Socket.IO rooms."""
+        session.rooms.pop(room, None)
+        for name in (room, member_room(room, session.user.id), host_room(room)):
+            await self.app.sio.leave_room(session.sid, name)
 
     async def open_dm(self, session: Session, request: DmOpen) -> dict[str, Any]:
         app = self.app

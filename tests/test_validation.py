@@ -382,7 +382,7 @@ CASES: dict[str, Cases] = {
         "camera null": ({**CAM, "camera": None}, "bad_request"),
         "mic a number": ({**CAM, "mic": 1}, "bad_request"),
         "screen null": ({**CAM, "screen": None}, "bad_request"),
-        "in a text room": ({**CAM, "room": LOBBY}, "bad_request"),
+        "in a text room": ({**CAM, "room": LOBBY}, "forbidden"),
         "a room not joined": ({**CAM, "room": SIDE}, "forbidden"),
         "unknown room": ({**CAM, "room": NOBODY}, "forbidden"),
     },

@@ -26,7 +26,7 @@ import msgspec
 from .. import keys
 from ..errors import Unavailable
 from ..protocol import Message, RoomKind, User
-from . import NoSuchRoom, StoredRoom
+from . import NoSuchRoom, RoomState, StoredRoom
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,9 @@ _MIGRATIONS = [
         INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
     END;
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN state BLOB;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -138,6 +141,9 @@ def _room(row: tuple[Any, ...], dm_users: tuple[str, str] | None = None) -> Stor
         created_by=row[7],
         dm_users=dm_users,
     )
+
+
+_state_decoder = msgspec.json.Decoder(RoomState)
 
 
 def fts_query(query: str) -> str | None:
@@ -349,6 +355,41 @@ class SqliteArchive:
 
         return await self._read(select)
 
+    async def room_state(self, room_id: str) -> RoomState:
+        def select() -> RoomState:
+            row = (
+                self._conn().execute("SELECT state FROM rooms WHERE id = ?", (room_id,)).fetchone()
+            )
+            if row is None:
+                raise NoSuchRoom(room_id)
+            return _state_decoder.decode(row[0]) if row[0] else RoomState()
+
+        return await self._read(select)
+
+    async def change_room_state(
+        self, room_id: str, change: Callable[[RoomState], T]
+    ) -> tuple[RoomState, T]:
+        def update() -> tuple[RoomState, T]:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT state FROM rooms WHERE id = ?", (room_id,)).fetchone()
+                if row is None:
+                    raise NoSuchRoom(room_id)
+                state = _state_decoder.decode(row[0]) if row[0] else RoomState()
+                result = change(state)
+                conn.execute(
+                    "UPDATE rooms SET state = ? WHERE id = ?",
+                    (msgspec.json.encode(state), room_id),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return state, result
+
+        return await self._write(update)
+
     async def open_dm(self, a: str, b: str, room: StoredRoom) -> StoredRoom:
         a, b = sorted((a, b))
 
@@ -509,6 +550,20 @@ class SqliteArchive:
             else:
                 rows = conn.execute(base + " ORDER BY seq DESC LIMIT ?", (room, limit)).fetchall()
             return [_message(row) for row in reversed(rows)]
+
+        return await self._read(select)
+
+    async def message(self, room: str, message_id: str) -> Message | None:
+        def select() -> Message | None:
+            row = (
+                self._conn()
+                .execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? AND room = ?",
+                    (message_id, room),
+                )
+                .fetchone()
+            )
+            return _message(row) if row else None
 
         return await self._read(select)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from ..protocol import Member
+from ..protocol import Member, Role
 
 ONLINE = "~online"
 """Pseudo-room every connection is attached to: its members are the users online."""
@@ -61,8 +61,19 @@ class Presence(Protocol):
         """Remove every attachment past its deadline; returns the members who left."""
 
     async def update(
-        self, room: str, user_id: str, *, camera: bool, mic: bool, screen: bool
-    ) -> Member | None: ...
+        self,
+        room: str,
+        user_id: str,
+        *,
+        camera: bool | None = None,
+        mic: bool | None = None,
+        screen: bool | None = None,
+        role: Role | None = None,
+    ) -> Member | None:
+        """Change what is given (None leaves it); None if the user is not in the room."""
+
+    async def evict(self, room: str, user_id: str) -> Member | None:
+        """Detach every connection of the user from the room now; the member, if present."""
 
     async def members(self, room: str) -> list[Member]: ...
 

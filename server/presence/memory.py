@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ..protocol import Member
+from ..protocol import Member, Role
 from . import ONLINE, Attachment, Change
 
 _Key = tuple[str, str, str]  # room, user id, connection
@@ -90,14 +90,29 @@ class MemoryPresence:
         return left
 
     async def update(
-        self, room: str, user_id: str, *, camera: bool, mic: bool, screen: bool
+        self,
+        room: str,
+        user_id: str,
+        *,
+        camera: bool | None = None,
+        mic: bool | None = None,
+        screen: bool | None = None,
+        role: Role | None = None,
     ) -> Member | None:
         members = self._members.get(room, {})
         old = members.get(user_id)
         if old is None:
             return None
-        members[user_id] = new = msgspec.structs.replace(old, camera=camera, mic=mic, screen=screen)
+        given = {"camera": camera, "mic": mic, "screen": screen, "role": role}
+        changes = {name: value for name, value in given.items() if value is not None}
+        members[user_id] = new = msgspec.structs.replace(old, **changes)
         return new
+
+    async def evict(self, room: str, user_id: str) -> Member | None:
+        gone = None
+        for key in [k for k in self._deadlines if k[0] == room and k[1] == user_id]:
+            gone = await self.remove(*key) or gone
+        return gone
 
     async def members(self, room: str) -> list[Member]:
         return list(self._members.get(room, {}).values())

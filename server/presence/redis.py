@@ -5,6 +5,7 @@ Keys (``P`` is the configured prefix):
 - ``P:deadlines`` sorted set of ``"room user conn"`` scored by the deadline (ms, Redis clock);
 - ``P:n:<room>`` hash user -> number of attached connections;
 - ``P:m:<room>`` hash user -> member JSON;
+- ``P:c:<room>:<user>`` set of the user's connections attached to the room;
 - ``P:u:<user>`` set of rooms the user is in.
 
 Every change runs as a Lua script, so the connection count, the member and the deadline move
@@ -25,7 +26,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ..errors import Unavailable
-from ..protocol import Member
+from ..protocol import Member, Role
 from . import ONLINE, Attachment, Change
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ for i = 4, #ARGV, 4 do
   local count = -1
   if is_new == 1 then
     count = redis.call('HINCRBY', p .. ':n:' .. room, user, 1)
+    redis.call('SADD', p .. ':c:' .. room .. ':' .. user, conn)
   end
   if count == 1 then
     redis.call('HSET', p .. ':m:' .. room, user, member)
@@ -79,7 +81,8 @@ local function detach(p, deadlines, entry)
   if redis.call('ZREM', deadlines, entry) == 0 then
     return nil
   end
-  local room, user = string.match(entry, '^(%S+) (%S+) ')
+  local room, user, conn = string.match(entry, '^(%S+) (%S+) (%S+)$')
+  redis.call('SREM', p .. ':c:' .. room .. ':' .. user, conn)
   local count = redis.call('HINCRBY', p .. ':n:' .. room, user, -1)
   if count > 0 then
     return nil
@@ -125,6 +128,22 @@ return left
 """
 )
 
+# KEYS[1] deadlines; ARGV: prefix, room, user.
+_EVICT = (
+    _DETACH
+    + """
+local p, room, user = ARGV[1], ARGV[2], ARGV[3]
+local gone = false
+for _, conn in ipairs(redis.call('SMEMBERS', p .. ':c:' .. room .. ':' .. user)) do
+  local left = detach(p, KEYS[1], room .. ' ' .. user .. ' ' .. conn)
+  if left then
+    gone = left[2]
+  end
+end
+return gone
+"""
+)
+
 # KEYS[1] deadlines; ARGV: entry, after_ms.
 _EXPIRE = (
     _NOW
@@ -133,7 +152,7 @@ return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 """
 )
 
-# ARGV: prefix, room, user, camera, mic, screen ("1"/"0").
+# ARGV: prefix, room, user, camera, mic, screen ("1", "0", or "" to leave), role ("" to leave).
 _UPDATE = """
 local key = ARGV[1] .. ':m:' .. ARGV[2]
 local old = redis.call('HGET', key, ARGV[3])
@@ -141,9 +160,14 @@ if not old then
   return false
 end
 local m = cjson.decode(old)
-m['camera'] = ARGV[4] == '1'
-m['mic'] = ARGV[5] == '1'
-m['screen'] = ARGV[6] == '1'
+for i, field in ipairs({'camera', 'mic', 'screen'}) do
+  if ARGV[3 + i] ~= '' then
+    m[field] = ARGV[3 + i] == '1'
+  end
+end
+if ARGV[7] ~= '' then
+  m['role'] = ARGV[7]
+end
 local new = cjson.encode(m)
 redis.call('HSET', key, ARGV[3], new)
 return new
@@ -154,8 +178,8 @@ _decoder = msgspec.json.Decoder(Member)
 _encode = msgspec.json.encode
 
 
-def _flag(value: bool) -> str:
-    return "1" if value else "0"
+def _flag(value: bool | None) -> str:
+    return "" if value is None else "1" if value else "0"
 
 
 class RedisPresence:
@@ -173,6 +197,7 @@ class RedisPresence:
         self._reap = self.redis.register_script(_REAP)
         self._expire = self.redis.register_script(_EXPIRE)
         self._update = self.redis.register_script(_UPDATE)
+        self._evict = self.redis.register_script(_EVICT)
 
     def __repr__(self) -> str:
         return f"RedisPresence({self.prefix})"
@@ -230,14 +255,25 @@ class RedisPresence:
         ]
 
     async def update(
-        self, room: str, user_id: str, *, camera: bool, mic: bool, screen: bool
+        self,
+        room: str,
+        user_id: str,
+        *,
+        camera: bool | None = None,
+        mic: bool | None = None,
+        screen: bool | None = None,
+        role: Role | None = None,
     ) -> Member | None:
-        new = await self._call(
-            self._update(
-                args=[self.prefix, room, user_id, _flag(camera), _flag(mic), _flag(screen)]
-            )
-        )
+        flags = [_flag(value) for value in (camera, mic, screen)]
+        args = [self.prefix, room, user_id, *flags, role.value if role else ""]
+        new = await self._call(self._update(args=args))
         return _decoder.decode(new) if new else None
+
+    async def evict(self, room: str, user_id: str) -> Member | None:
+        gone = await self._call(
+            self._evict(keys=[self._deadlines], args=[self.prefix, room, user_id])
+        )
+        return _decoder.decode(gone) if gone else None
 
     async def members(self, room: str) -> list[Member]:
         values = await self._call(self.redis.hvals(f"{self.prefix}:m:{room}"))

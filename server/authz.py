@@ -1,0 +1,70 @@
+"""Who may send which event in which kind of room: the one table that decides.
+
+Events that name a room (``{"room": ...}``) are checked here before their handler runs: the
+connection must have joined the room, and its role there must be listed for the event and
+the room's kind. Events without a room (listing, creating, joining, direct messages) are
+open to every connection. A few rules depend on more than the role and stay with their
+handlers, documented in ``docs/security.md``: in a workshop, turning a camera, microphone or
+screen on needs a stage role; a guest may signal only with somebody on stage; when a host
+turned chat off only hosts and co-hosts may send.
+"""
+
+from __future__ import annotations
+
+from .protocol import Role, RoomKind
+
+HOSTS = frozenset({Role.HOST, Role.COHOST})
+STAGE = frozenset({Role.HOST, Role.COHOST, Role.PRESENTER})
+WORKSHOP = frozenset({Role.HOST, Role.COHOST, Role.PRESENTER, Role.GUEST})
+MEMBER = frozenset({Role.MEMBER})
+
+ROLES: dict[RoomKind, frozenset[Role]] = {
+    RoomKind.OPEN: MEMBER,
+    RoomKind.COFFEE: MEMBER,
+    RoomKind.DM: MEMBER,
+    RoomKind.WORKSHOP: WORKSHOP,
+}
+"""The roles a member can have in each kind of room."""
+
+
+def _everywhere() -> dict[RoomKind, frozenset[Role]]:
+    return dict(ROLES)
+
+
+def _video() -> dict[RoomKind, frozenset[Role]]:
+    return {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP}
+
+
+def _workshop(roles: frozenset[Role]) -> dict[RoomKind, frozenset[Role]]:
+    return {RoomKind.WORKSHOP: roles}
+
+
+POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
+    "room:leave": _everywhere(),
+    "chat:send": _everywhere(),
+    "chat:history": _everywhere(),
+    "chat:search": _everywhere(),
+    "chat:typing": _everywhere(),
+    "media:state": _video(),
+    "signal": _video(),
+    "hand:raise": _workshop(frozenset({Role.GUEST})),
+    "hand:lower": _workshop(WORKSHOP),
+    "stage:invite": _workshop(HOSTS),
+    "stage:remove": _workshop(STAGE),
+    "member:mute": _workshop(HOSTS),
+    "member:remove": _workshop(HOSTS),
+    "member:allow": _workshop(HOSTS),
+    "member:role": _workshop(frozenset({Role.HOST})),
+    "host:handover": _workshop(frozenset({Role.HOST})),
+    "room:lock": _workshop(HOSTS),
+    "room:waiting": _workshop(HOSTS),
+    "waiting:admit": _workshop(HOSTS),
+    "waiting:decline": _workshop(HOSTS),
+    "chat:enable": _workshop(HOSTS),
+    "chat:pin": _workshop(HOSTS),
+    "workshop:end": _workshop(frozenset({Role.HOST})),
+}
+
+
+def allowed(event: str, kind: RoomKind, role: Role) -> bool:
+    return role in POLICY[event].get(kind, frozenset())

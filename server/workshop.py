@@ -1,0 +1,315 @@
+"""Workshop hosting: the stage, raised hands, moderation, the waiting room, ending.
+
+Who may call what is decided by ``server.authz`` before these handlers run; here live the
+rules about the target (present? on stage? the host?) and the changes themselves. Shared
+state goes to the archive (``RoomState``) and presence; processes holding the target's
+connections learn of a change through ``server.control``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import keys
+from .archive import RoomState
+from .audiences import host_room, member_room, user_room
+from .authz import HOSTS, STAGE
+from .control import Evict, Recast
+from .errors import bad_request, forbidden, not_found
+from .protocol import (
+    Member,
+    Mute,
+    OptionalTarget,
+    Pin,
+    Role,
+    RoomRef,
+    SetRole,
+    Target,
+    Toggle,
+    User,
+)
+from .sessions import Session
+
+if TYPE_CHECKING:
+    from .app import Percolate
+
+log = logging.getLogger(__name__)
+
+
+def _drop(users: list[User], user_id: str) -> bool:
+    """Remove ``user_id`` from a list of users; True if it was there."""
+    before = len(users)
+    users[:] = [u for u in users if u.id != user_id]
+    return len(users) != before
+
+
+class Workshop:
+    def __init__(self, app: Percolate) -> None:
+        self.app = app
+
+    # -- telling people ----------------------------------------------------------------------
+
+    async def publish(self, room: str, state: RoomState, *, hosts: bool = False) -> None:
+        await self.app.sio.emit("workshop", {"room": room, "state": state.view()}, room=room)
+        if hosts:
+            await self.publish_hosts(room, state)
+
+    async def publish_hosts(self, room: str, state: RoomState) -> None:
+        await self.app.sio.emit(
+            "workshop:hosts", {"room": room, "state": state.hosts_view()}, room=host_room(room)
+        )
+
+    async def notify(self, room: str, user_id: str, action: str, by: Session, **extra: Any) -> None:
+        """Tell one member what a host did to them, so their client can obey and say why."""
+        await self.app.sio.emit(
+            "moderation",
+            {"room": room, "action": action, "by": by.user, **extra},
+            room=member_room(room, user_id),
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _target(self, room: str, user_id: str) -> Member:
+        member = await self.app.presence.member(room, user_id)
+        if member is None:
+            raise not_found("that user is not in this room")
+        return member
+
+    async def _recast(self, room: str, member: Member, **changes: Any) -> Member:
+        """Change a member everywhere: presence, their processes, everybody's member list."""
+        app = self.app
+        updated = await app.presence.update(room, member.id, **changes)
+        if updated is None:
+            raise not_found("that user is not in this room")
+        await app.control.send(Recast(room=room, member=updated))
+        await app.announce(room, "update", updated)
+        return updated
+
+    async def _change(self, room: str, change: Any) -> tuple[RoomState, Any]:
+        return await self.app.archive.change_room_state(room, change)
+
+    # -- hands -------------------------------------------------------------------------------
+
+    async def raise_hand(self, session: Session, request: RoomRef) -> dict[str, Any]:
+        user = session.user
+
+        def change(state: RoomState) -> None:
+            if all(u.id != user.id for u in state.hands):
+                state.hands.append(user)
+
+        state, _ = await self._change(request.room, change)
+        await self.publish(request.room, state)
+        return {"hands": state.hands}
+
+    async def lower_hand(self, session: Session, request: OptionalTarget) -> dict[str, Any]:
+        target = request.user or session.user.id
+        if target != session.user.id and session.rooms[request.room].role not in HOSTS:
+            raise forbidden("only a host can lower somebody else's hand")
+        state, _ = await self._change(request.room, lambda s: _drop(s.hands, target))
+        await self.publish(request.room, state)
+        return {"hands": state.hands}
+
+    # -- stage -------------------------------------------------------------------------------
+
+    async def invite(self, session: Session, request: Target) -> dict[str, Any]:
+        member = await self._target(request.room, request.user)
+        if member.role is not Role.GUEST:
+            raise bad_request("only a guest can be brought on stage")
+
+        def change(state: RoomState) -> None:
+            state.roles[member.id] = Role.PRESENTER
+            _drop(state.hands, member.id)
+
+        state, _ = await self._change(request.room, change)
+        updated = await self._recast(request.room, member, role=Role.PRESENTER)
+        await self.notify(request.room, member.id, "stage_invited", session)
+        await self.publish(request.room, state)
+        return {"member": updated}
+
+    async def send_back(self, session: Session, request: OptionalTarget) -> dict[str, Any]:
+        target = request.user or session.user.id
+        own = target == session.user.id
+        if not own and session.rooms[request.room].role not in HOSTS:
+            raise forbidden("only a host can send somebody else off the stage")
+        member = await self._target(request.room, target)
+        if member.role is not Role.PRESENTER:
+            raise bad_request("only a presenter can leave the stage")
+
+        def change(state: RoomState) -> None:
+            state.roles.pop(member.id, None)
+
+        await self._change(request.room, change)
+        updated = await self._recast(
+            request.room, member, role=Role.GUEST, camera=False, mic=False, screen=False
+        )
+        if not own:
+            await self.notify(request.room, member.id, "stage_removed", session)
+        return {"member": updated}
+
+    # -- moderation --------------------------------------------------------------------------
+
+    async def mute(self, session: Session, request: Mute) -> dict[str, Any]:
+        if not (request.camera or request.mic or request.screen):
+            raise bad_request("say what to turn off: camera, mic or screen")
+        member = await self._target(request.room, request.user)
+        off = {
+            name: False
+            for name in ("camera", "mic", "screen")
+            if getattr(request, name) and getattr(member, name)
+        }
+        updated = await self._recast(request.room, member, **off) if off else member
+        await self.notify(
+            request.room,
+            member.id,
+            "muted",
+            session,
+            camera=request.camera,
+            mic=request.mic,
+            screen=request.screen,
+        )
+        return {"member": updated}
+
+    async def remove(self, session: Session, request: Target) -> dict[str, Any]:
+        if request.user == session.user.id:
+            raise bad_request("use room:leave to leave")
+        member = await self._target(request.room, request.user)
+        if member.role is Role.HOST:
+            raise forbidden("the host cannot be removed")
+
+        def change(state: RoomState) -> None:
+            state.banned[member.id] = member.name
+            state.roles.pop(member.id, None)
+            _drop(state.hands, member.id)
+            _drop(state.knocking, member.id)
+            if member.id in state.admitted:
+                state.admitted.remove(member.id)
+
+        state, _ = await self._change(request.room, change)
+        await self._evict(request.room, member.id, "removed")
+        await self.publish(request.room, state, hosts=True)
+        log.info("room=%s user=%s removed by user=%s", request.room, member.id, session.user.id)
+        return {}
+
+    async def _evict(self, room: str, user_id: str, reason: str) -> None:
+        app = self.app
+        gone = await app.presence.evict(room, user_id)
+        await app.control.send(Evict(room=room, user=user_id, reason=reason))
+        if gone is not None:
+            await app.announce(room, "leave", gone)
+
+    async def allow(self, session: Session, request: Target) -> dict[str, Any]:
+        state, was = await self._change(
+            request.room, lambda s: s.banned.pop(request.user, None) is not None
+        )
+        if not was:
+            raise not_found("that user was not removed from this room")
+        await self.publish_hosts(request.room, state)
+        return {}
+
+    async def set_role(self, session: Session, request: SetRole) -> dict[str, Any]:
+        if request.user == session.user.id:
+            raise bad_request("use host:handover to give up hosting")
+        member = await self._target(request.room, request.user)
+        if member.role is Role.HOST:
+            raise bad_request("that user is the host")
+
+        def change(state: RoomState) -> None:
+            if request.role is Role.GUEST:
+                state.roles.pop(member.id, None)
+            else:
+                state.roles[member.id] = request.role
+                _drop(state.hands, member.id)
+
+        state, _ = await self._change(request.room, change)
+        media = {} if request.role in STAGE else {"camera": False, "mic": False, "screen": False}
+        updated = await self._recast(request.room, member, role=request.role, **media)
+        await self.publish(request.room, state, hosts=True)
+        return {"member": updated}
+
+    async def hand_over(self, session: Session, request: Target) -> dict[str, Any]:
+        app = self.app
+        if request.user == session.user.id:
+            raise bad_request("you are the host already")
+        member = await self._target(request.room, request.user)
+        host_key = keys.new_token()
+
+        def change(state: RoomState) -> None:
+            state.host_key_digest = keys.digest(host_key)
+            state.roles.pop(member.id, None)
+            state.roles[session.user.id] = Role.COHOST
+            _drop(state.hands, member.id)
+
+        state, _ = await self._change(request.room, change)
+        await self._recast(request.room, member, role=Role.HOST)
+        me = session.rooms[request.room]
+        await self._recast(request.room, me, role=Role.COHOST)
+        # The new key goes to the new host's own connections only: it is how they come back.
+        await app.sio.emit(
+            "host:key", {"room": request.room, "host_key": host_key}, room=user_room(member.id)
+        )
+        await self.publish(request.room, state, hosts=True)
+        log.info("room=%s host handed from user=%s to user=%s", request.room, me.id, member.id)
+        return {}
+
+    # -- the room ----------------------------------------------------------------------------
+
+    async def _toggle(self, room: str, field: str, enabled: bool) -> dict[str, Any]:
+        state, _ = await self._change(room, lambda s: setattr(s, field, enabled))
+        await self.publish(room, state)
+        return {"state": state.view()}
+
+    async def lock(self, session: Session, request: Toggle) -> dict[str, Any]:
+        return await self._toggle(request.room, "locked", request.enabled)
+
+    async def waiting(self, session: Session, request: Toggle) -> dict[str, Any]:
+        return await self._toggle(request.room, "waiting_room", request.enabled)
+
+    async def enable_chat(self, session: Session, request: Toggle) -> dict[str, Any]:
+        return await self._toggle(request.room, "chat_enabled", request.enabled)
+
+    async def admit(self, session: Session, request: Target) -> dict[str, Any]:
+        def change(state: RoomState) -> bool:
+            if not _drop(state.knocking, request.user):
+                return False
+            if request.user not in state.admitted:
+                state.admitted.append(request.user)
+            return True
+
+        state, knocked = await self._change(request.room, change)
+        if not knocked:
+            raise not_found("that user is not waiting")
+        await self.app.sio.emit(
+            "room:admitted", {"room": request.room}, room=user_room(request.user)
+        )
+        await self.publish_hosts(request.room, state)
+        return {}
+
+    async def decline(self, session: Session, request: Target) -> dict[str, Any]:
+        state, knocked = await self._change(request.room, lambda s: _drop(s.knocking, request.user))
+        if not knocked:
+            raise not_found("that user is not waiting")
+        await self.app.sio.emit(
+            "room:declined", {"room": request.room}, room=user_room(request.user)
+        )
+        await self.publish_hosts(request.room, state)
+        return {}
+
+    async def pin(self, session: Session, request: Pin) -> dict[str, Any]:
+        message = None
+        if request.message is not None:
+            message = await self.app.archive.message(request.room, request.message)
+            if message is None:
+                raise not_found("no such message in this room")
+        state, _ = await self._change(request.room, lambda s: setattr(s, "pinned", message))
+        await self.publish(request.room, state)
+        return {"state": state.view()}
+
+    async def end(self, session: Session, request: RoomRef) -> dict[str, Any]:
+        app = self.app
+        state, _ = await self._change(request.room, lambda s: setattr(s, "ended", True))
+        await self.publish(request.room, state)
+        for member in await app.presence.members(request.room):
+            await self._evict(request.room, member.id, "ended")
+        log.info("room=%s ended by user=%s", request.room, session.user.id)
+        return {}
