@@ -40,6 +40,10 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
         # publish meanwhile and reach the other processes first. One emit at a time (the lock
         # is FIFO) keeps the order of emits everywhere, so every process delivers a room's
         # messages in the order they were stored.
+        if kwargs.get("ignore_queue"):
+            # Local only (and what a command applies while the lock is held): no ordering
+            # between processes to keep.
+            return await super().emit(*args, **kwargs)
         async with self._emitting:
             return await super().emit(*args, **kwargs)
 

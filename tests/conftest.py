@@ -121,8 +121,13 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
         presence_ttl=3.0,
         heartbeat_interval=0.5,
         reap_interval=0.1,
+        # Every test client comes from 127.0.0.1: limits per address are for their own tests.
         chat_rate=1000.0,
         chat_burst=1000,
+        join_rate=1000.0,
+        join_burst=1000,
+        rooms_per_hour=100_000,
+        max_connections_per_ip=10_000,
     )
 
 

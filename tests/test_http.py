@@ -49,3 +49,14 @@ async def test_health_says_when_redis_is_down_and_recovers(
         async with http.get(server.url + "healthz") as resp:
             assert resp.status == 200
     assert (await ann.ok("room:join", {"room": "lobby"}))["members"][0]["name"] == "Ann"
+
+
+@pytest.mark.parametrize("path", ["", "r/AbCdEf12", "healthz", "api/rooms"])
+async def test_every_page_carries_the_security_headers(server: Running, path: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(server.url + path) as resp:
+        csp = resp.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
+        assert "camera=(self)" in resp.headers["Permissions-Policy"]

@@ -68,6 +68,29 @@ async def test_join_merges_name_and_role_but_keeps_media(presence: Presence) -> 
     assert (await presence.member("r", "ann")).role is Role.HOST  # type: ignore[union-attr]
 
 
+async def test_update_changes_only_what_is_given(presence: Presence) -> None:
+    await presence.attach([Attachment("r", ANN, "c1")], 30, merge=True)
+    await presence.update("r", "ann", camera=True, mic=True)
+    changed = await presence.update("r", "ann", mic=False, role=Role.PRESENTER)
+    assert changed == Member(id="ann", name="Ann", role=Role.PRESENTER, camera=True, mic=False)
+    assert await presence.member("r", "ann") == changed
+
+
+async def test_evict_detaches_every_connection_of_a_user(presence: Presence) -> None:
+    await presence.attach(
+        [Attachment("r", ANN, "c1"), Attachment("r", ANN, "c2"), Attachment("r", BOB, "c3")],
+        30,
+        merge=True,
+    )
+    assert await presence.evict("r", "ann") == ANN
+    assert await presence.members("r") == [BOB]
+    assert await presence.rooms_of("ann") == []
+    assert await presence.evict("r", "ann") is None
+    # Nothing of Ann is left to expire later and be announced again.
+    await presence.expire("r", "bob", "c3", 0.1)
+    assert await reap_until(presence) == [Change("r", BOB)]
+
+
 async def test_update_of_someone_absent_is_none(presence: Presence) -> None:
     assert await presence.update("r", "ghost", camera=True, mic=True, screen=True) is None
 

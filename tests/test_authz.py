@@ -1,0 +1,175 @@
+"""The whole authorisation matrix: every room event x every role x every kind of room.
+
+The expectations below are written out again, independently of ``server/authz.py``: a change
+to the policy has to be made in both places, on purpose. Each cell runs against a fresh room
+(the actions change the room) and asserts the ack: ``ok`` where allowed, ``forbidden`` where
+not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from server.authz import POLICY
+
+from .conftest import Client, Running
+
+EVERYONE = {"member", "host", "cohost", "presenter", "guest"}
+STAGE = {"host", "cohost", "presenter"}
+HOSTS = {"host", "cohost"}
+
+# event -> kind -> roles that may send it
+EXPECTED: dict[str, dict[str, set[str]]] = {
+    **{
+        event: {"open": {"member"}, "coffee": {"member"}, "dm": {"member"}, "workshop": EVERYONE}
+        for event in ("room:leave", "chat:send", "chat:history", "chat:search", "chat:typing")
+    },
+    "media:state": {"coffee": {"member"}, "workshop": EVERYONE},
+    "signal": {"coffee": {"member"}, "workshop": EVERYONE},
+    "hand:raise": {"workshop": {"guest"}},
+    "hand:lower": {"workshop": EVERYONE},
+    "stage:invite": {"workshop": HOSTS},
+    "stage:remove": {"workshop": STAGE},
+    "member:mute": {"workshop": HOSTS},
+    "member:remove": {"workshop": HOSTS},
+    "member:allow": {"workshop": HOSTS},
+    "member:role": {"workshop": {"host"}},
+    "host:handover": {"workshop": {"host"}},
+    "room:lock": {"workshop": HOSTS},
+    "room:waiting": {"workshop": HOSTS},
+    "waiting:admit": {"workshop": HOSTS},
+    "waiting:decline": {"workshop": HOSTS},
+    "chat:enable": {"workshop": HOSTS},
+    "chat:pin": {"workshop": HOSTS},
+    "workshop:end": {"workshop": {"host"}},
+}
+ROLES = {
+    "open": ["member"],
+    "coffee": ["member"],
+    "dm": ["member"],
+    "workshop": sorted(EVERYONE - {"member"}),
+}
+
+
+def test_the_expectations_cover_every_room_event() -> None:
+    assert set(EXPECTED) == set(POLICY)
+
+
+@dataclasses.dataclass
+class Scene:
+    """A room with an actor in the role under test and the people the actions need."""
+
+    room: str
+    actor: Client
+    peer: Client  # someone on stage (in a workshop) or any other member
+    subject: Client  # a guest to act on (the peer again outside workshops)
+    presenter: Client | None = None
+    banned: str = ""
+    knocker: str = ""
+    message: str = ""
+
+
+async def scene(server: Running, connect, kind: str, role: str) -> Scene:
+    actor = await connect(server.url, "Actor")
+    peer = await connect(server.url, "Peer")
+    if kind == "dm":
+        room = (await actor.ok("dm:open", {"user": peer.user_id}))["room"]["id"]
+        for client in (actor, peer):
+            await client.ok("room:join", {"room": room})
+        return await _with_message(Scene(room, actor, peer, peer))
+    if kind != "workshop":
+        room = (await peer.ok("room:create", {"title": "R", "kind": kind}))["room"]["id"]
+        for client in (actor, peer):
+            await client.ok("room:join", {"room": room})
+        return await _with_message(Scene(room, actor, peer, peer))
+
+    created = await peer.ok("room:create", {"title": "W", "kind": "workshop"})
+    room, key = created["room"]["id"], created["host_key"]
+    host = peer
+    await host.ok("room:join", {"room": room, "host_key": key})
+    subject = await connect(server.url, "Subject")
+    presenter = await connect(server.url, "Presenter")
+    banned = await connect(server.url, "Banned")
+    for client in (subject, presenter, banned):
+        await client.ok("room:join", {"room": room})
+    await host.ok("stage:invite", {"room": room, "user": presenter.user_id})
+    await host.ok("member:remove", {"room": room, "user": banned.user_id})
+    await host.ok("room:waiting", {"room": room, "enabled": True})
+    knocker = await connect(server.url, "Knocker")
+    assert (await knocker.ok("room:join", {"room": room}))["waiting"]
+    await host.ok("room:waiting", {"room": room, "enabled": False})
+
+    if role == "host":
+        await actor.ok("room:join", {"room": room, "host_key": key})
+    else:
+        await actor.ok("room:join", {"room": room})
+        if role == "cohost":
+            await host.ok("member:role", {"room": room, "user": actor.user_id, "role": "cohost"})
+        elif role == "presenter":
+            await host.ok("stage:invite", {"room": room, "user": actor.user_id})
+        elif role == "guest":
+            await actor.ok("hand:raise", {"room": room})
+    return await _with_message(
+        Scene(room, actor, host, subject, presenter, banned.user_id, knocker.user_id)
+    )
+
+
+async def _with_message(s: Scene) -> Scene:
+    sent = await s.peer.ok("chat:send", {"room": s.room, "text": "hello", "client_msg_id": "m"})
+    s.message = sent["message"]["id"]
+    return s
+
+
+def payload(event: str, s: Scene, role: str) -> dict[str, Any]:
+    room = s.room
+    other = s.subject.user_id
+    signal_to = s.subject.user_id if role in STAGE else s.peer.user_id
+    presenter = s.presenter.user_id if s.presenter else other
+    return {
+        "room:leave": {"room": room},
+        "chat:send": {"room": room, "text": "hi", "client_msg_id": "x"},
+        "chat:history": {"room": room},
+        "chat:search": {"room": room, "query": "hello"},
+        "chat:typing": {"room": room},
+        "media:state": {"room": room, "camera": False, "mic": False},
+        "signal": {"room": room, "to": signal_to, "type": "candidate", "data": None},
+        "hand:raise": {"room": room},
+        "hand:lower": {"room": room},
+        "stage:invite": {"room": room, "user": other},
+        # A presenter steps down; hosts send the other presenter back.
+        "stage:remove": {"room": room}
+        if role == "presenter"
+        else {"room": room, "user": presenter},
+        "member:mute": {"room": room, "user": other, "mic": True},
+        "member:remove": {"room": room, "user": other},
+        "member:allow": {"room": room, "user": s.banned or other},
+        "member:role": {"room": room, "user": other, "role": "cohost"},
+        "host:handover": {"room": room, "user": other},
+        "room:lock": {"room": room, "enabled": True},
+        "room:waiting": {"room": room, "enabled": True},
+        "waiting:admit": {"room": room, "user": s.knocker or other},
+        "waiting:decline": {"room": room, "user": s.knocker or other},
+        "chat:enable": {"room": room, "enabled": False},
+        "chat:pin": {"room": room, "message": s.message},
+        "workshop:end": {"room": room},
+    }[event]
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+@pytest.mark.parametrize("kind", list(ROLES))
+async def test_every_event_for_every_role(server: Running, connect, kind: str) -> None:
+    outcomes: dict[tuple[str, str], str] = {}
+    expected: dict[tuple[str, str], str] = {}
+    for role in ROLES[kind]:
+        for event in sorted(EXPECTED):
+            s = await scene(server, connect, kind, role)
+            ack = await s.actor.call(event, payload(event, s, role))
+            outcomes[(role, event)] = "ok" if ack["ok"] else ack["error"]["code"]
+            allowed = role in EXPECTED[event].get(kind, set())
+            expected[(role, event)] = "ok" if allowed else "forbidden"
+            for client in {s.actor, s.peer, s.subject, s.presenter} - {None}:
+                await client.close()  # type: ignore[union-attr]
+    assert outcomes == expected
