@@ -28,6 +28,9 @@ class Json:
     def loads(data: str | bytes, **_: Any) -> Any:
         try:
             return msgspec.json.decode(data)
+        except RecursionError:
+            # Nesting no request has: refuse the packet (it is dropped, see Server).
+            raise ValueError("JSON nested too deeply") from None
         except msgspec.DecodeError:
             # msgspec refuses JSON that escapes a lone UTF-16 surrogate ("\ud83d", what a
             # client sends after cutting an emoji in half); the standard library accepts it,

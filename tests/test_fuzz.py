@@ -1,0 +1,219 @@
+"""Hostile clients: random and malformed payloads for every event, at a live server.
+
+Every request gets an ack that is either ``ok`` or an error with a known code (or, for a
+packet that is not JSON at all, nothing), the server stays up, and a bystander in the same
+room keeps chatting without noticing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server.errors import Code
+from server.events import table
+
+from .conftest import WAIT, Client, Running
+
+CODES = {code.value for code in Code} - {Code.INTERNAL.value}
+EVENTS = sorted(
+    {
+        "room:list",
+        "room:create",
+        "room:join",
+        "room:leave",
+        "dm:open",
+        "dm:list",
+        "chat:send",
+        "chat:history",
+        "chat:search",
+        "chat:typing",
+        "media:state",
+        "signal",
+        "hand:raise",
+        "hand:lower",
+        "stage:invite",
+        "stage:remove",
+        "member:mute",
+        "member:remove",
+        "member:allow",
+        "member:role",
+        "host:handover",
+        "room:lock",
+        "room:waiting",
+        "waiting:admit",
+        "waiting:decline",
+        "chat:enable",
+        "chat:pin",
+        "workshop:end",
+    }
+)
+FIELDS = [
+    "room",
+    "text",
+    "client_msg_id",
+    "title",
+    "kind",
+    "private",
+    "passcode",
+    "host_key",
+    "before",
+    "after",
+    "limit",
+    "query",
+    "user",
+    "to",
+    "type",
+    "data",
+    "camera",
+    "mic",
+    "screen",
+    "enabled",
+    "role",
+    "message",
+    "token",
+    "name",
+]
+
+texts = st.one_of(
+    st.text(max_size=50),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=8),
+    st.sampled_from(["lobby", "", " ", "\x00", "\u202e", "<img src=x onerror=alert(1)>"]),
+    st.text(min_size=4001, max_size=4100),
+    st.just("\U0001f600" * 3000),
+)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    texts,
+    st.binary(max_size=64),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(FIELDS), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+# Mostly objects naming a real room, so requests get past the first checks and deeper.
+payloads = st.one_of(
+    st.fixed_dictionaries(
+        {"room": st.just("lobby")}, optional={field: values for field in FIELDS if field != "room"}
+    ),
+    st.fixed_dictionaries({}, optional={field: values for field in FIELDS}),
+    values,
+)
+events = st.one_of(*[st.sampled_from(EVENTS)] * 4, st.text(max_size=20))
+
+
+class Bystanders:
+    def __init__(self, bea: Client, pat: Client) -> None:
+        self.bea, self.pat = bea, pat
+        self.count = itertools.count()
+
+    async def still_chatting(self) -> None:
+        n = next(self.count)
+        sent = await self.bea.ok(
+            "chat:send", {"room": "lobby", "text": f"still here {n}", "client_msg_id": f"b{n}"}
+        )
+        got = await self.pat.wait("chat:message", lambda m: m["id"] == sent["message"]["id"])
+        assert got["text"] == f"still here {n}"
+
+
+def test_the_fuzzed_events_are_the_real_ones() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Fake:
+        def __getattr__(self, name: str) -> Any:
+            return self
+
+    assert set(table(Fake())) == set(EVENTS)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+@pytest.mark.timeout(300)
+async def test_random_payloads_get_an_answer_and_bother_nobody(
+    server: Running, connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    bea = await connect(server.url, "Bea")
+    pat = await connect(server.url, "Pat")
+    mal = await connect(server.url, "Mal")
+    for client in (bea, pat, mal):
+        await client.ok("room:join", {"room": "lobby"})
+    bystanders = Bystanders(bea, pat)
+
+    loop = asyncio.get_running_loop()
+
+    # Hypothesis drives a plain function; it runs in a thread and hands each request to the
+    # event loop, which keeps serving the server and the clients meanwhile.
+    @settings(
+        max_examples=1000,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+    )
+    @given(event=events, payload=payloads)
+    def attack(event: str, payload: Any) -> None:
+        sent.append(event)
+        call = mal.sio.call(event, payload, timeout=WAIT)
+        ack = asyncio.run_coroutine_threadsafe(call, loop).result(WAIT + 5)
+        assert isinstance(ack, dict), ack
+        if ack["ok"] is not True:
+            assert ack["ok"] is False and set(ack) == {"ok", "error"}, ack
+            assert ack["error"]["code"] in CODES, ack
+            assert isinstance(ack["error"]["message"], str) and ack["error"]["message"]
+            assert "Traceback" not in ack["error"]["message"]
+
+    sent: list[str] = []
+    await asyncio.to_thread(attack)
+    assert len(sent) >= 1000 and set(EVENTS) <= set(sent)
+    # No request made the server fail: nothing was logged as an internal error.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    await bystanders.still_chatting()
+    # Whatever Mal did, Bea saw only chat: no presence changes of others, no errors.
+    unexpected = [
+        (name, data)
+        for name, data in bea.received
+        if name not in ("chat:message", "chat:typing", "presence", "workshop")
+    ]
+    assert unexpected == []
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+@pytest.mark.parametrize(
+    "packet",
+    [
+        "42",  # an event with no data
+        "42[]",  # no event name
+        "42[1,2]",  # a number for a name
+        '42[["x"],{}]',  # a list for a name
+        '42["connect",{}]',  # a reserved name
+        '42["chat:send",{"room":"lobby"',  # cut short
+        "42" + "[" * 5000 + "]" * 5000,  # deeply nested
+        '42["chat:send",{"text":"\\ud800"}]',  # a lone surrogate
+        "4" + "9" * 100,  # nonsense
+        "45-[]",  # binary event with no attachments following
+    ],
+)
+async def test_malformed_packets_leave_the_server_serving(
+    server: Running, connect, packet: str
+) -> None:
+    bea = await connect(server.url, "Bea")
+    pat = await connect(server.url, "Pat")
+    mal = await connect(server.url, "Mal")
+    for client in (bea, pat):
+        await client.ok("room:join", {"room": "lobby"})
+    await mal.sio.eio.send(packet)
+    # Mal's connection survives nonsense too, or is closed; the server answers the others.
+    await Bystanders(bea, pat).still_chatting()
+    if mal.sio.connected:
+        assert (await mal.call("room:list", {}))["ok"] is True
