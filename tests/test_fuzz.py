@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from server.errors import Code
@@ -163,7 +164,13 @@ async def test_random_payloads_get_an_answer_and_bother_nobody(
     )
     @given(event=events, payload=payloads)
     def attack(event: str, payload: Any) -> None:
+        # An oversized packet closes the connection by design (tests/test_limits.py).
+        size = len(json.dumps([event, payload], default=lambda data: "00" * len(data)))
+        assume(size < server.settings.max_packet_bytes - 64)
         sent.append(event)
+        if not mal.sio.connected:
+            pytest.fail(f"the server closed the connection after {last[-1]}")
+        last.append(f"{event!r} {payload!r:.500}")
         call = mal.sio.call(event, payload, timeout=WAIT)
         ack = asyncio.run_coroutine_threadsafe(call, loop).result(WAIT + 5)
         assert isinstance(ack, dict), ack
@@ -174,6 +181,7 @@ async def test_random_payloads_get_an_answer_and_bother_nobody(
             assert "Traceback" not in ack["error"]["message"]
 
     sent: list[str] = []
+    last: list[str] = ["nothing"]
     await asyncio.to_thread(attack)
     assert len(sent) >= 1000 and set(EVENTS) <= set(sent)
     # No request made the server fail: nothing was logged as an internal error.
