@@ -49,3 +49,9 @@ async def people(browser: Browser, server: Server) -> AsyncIterator[People]:
     yield crowd
     print(crowd.report())
     await crowd.close()
+    # Every test doubles as a check that the client lives within the server's
+    # Content-Security-Policy: the browser reports each thing the policy blocked.
+    blocked = [
+        line for p in crowd.people for line in p.console if "Content Security Policy" in line
+    ]
+    assert blocked == []
