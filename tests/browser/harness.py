@@ -237,6 +237,40 @@ class Person:
         width = await tile.locator("video").evaluate("video => video.videoWidth")
         assert width > 0
 
+    # Workshops
+
+    def stage_tile(self, user_id: str) -> Locator:
+        """The tile of ``user_id`` on a workshop's stage."""
+        return self.tid("stage").locator(f'[data-testid="video-tile"][data-user-id="{user_id}"]')
+
+    async def sees_video_on_stage(self, user_id: str) -> None:
+        """The stage tile of ``user_id`` shows their camera on and their video playing."""
+        tile = self.stage_tile(user_id)
+        await expect(tile).to_be_visible()
+        await expect(tile.get_by_test_id("tile-camera")).to_have_attribute("data-on", "true")
+        selector = (
+            f'[data-testid="stage"] [data-testid="video-tile"][data-user-id="{user_id}"] video'
+        )
+        await self.page.wait_for_function(VIDEO_PLAYS, arg=selector, polling=1000, timeout=WAIT_MS)
+        width = await tile.locator("video").evaluate("video => video.videoWidth")
+        assert width > 0
+
+    async def moderate(self, user_id: str, control: str) -> None:
+        """As a host: open the "…" menu of ``user_id`` in the member list and pick ``control``."""
+        member = self.member(user_id)
+        await member.get_by_test_id("member-menu").click()
+        await member.get_by_test_id("member-controls").get_by_test_id(control).click()
+
+    def queue_item(self, queue: str, item: str, user_id: str) -> Locator:
+        """A host's queue entry, e.g. ``("hand-queue", "hand-item", id)``."""
+        return self.tid(queue).locator(f'[data-testid="{item}"][data-user-id="{user_id}"]')
+
+    async def give_name(self, url: str) -> None:
+        """Open ``url`` as somebody new and give a name, landing wherever the page goes."""
+        await self.page.goto(url)
+        await self.tid("name-input").fill(self.name)
+        await self.tid("name-submit").click()
+
     async def camera_on(self) -> None:
         """Turn the camera on unless the client already did."""
         button = self.tid("toggle-camera")

@@ -1,18 +1,21 @@
-// The client: one connection, the rooms this page knows, chat, media and the peer connections
-// of video rooms. Everything the UI shows is read from here; everything the person does is a
-// call here. No DOM.
+// The client: one connection, the rooms this page knows, chat, media, the peer connections
+// of video rooms and workshop hosting. Everything the UI shows is read from here; everything
+// the person does is a call here. No DOM.
 
 import { Chat } from "./chat";
 import { Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
-import { LocalMedia } from "./media";
+import { LocalMedia, type MediaFlags } from "./media";
 import { Mesh } from "./mesh";
-import { RoomState } from "./room";
+import { HOSTS, RoomState } from "./room";
 import { storage } from "./storage";
 import type {
   ErrorInfo,
+  Member,
   Message,
+  ModerationEvent,
   PresenceEvent,
+  RemovedEvent,
   Room,
   RoomInfo,
   RoomKind,
@@ -20,6 +23,7 @@ import type {
   SignalEvent,
   User,
 } from "./types";
+import { Workshop } from "./workshop";
 
 interface ClientEvents {
   /** Who this user is (after each connection). */
@@ -42,12 +46,14 @@ export interface NewRoom {
 }
 
 const RETRY_JOIN_MS = 3_000;
+const NOTHING_ON: MediaFlags = { camera: false, mic: false, screen: false };
 
 export class Client extends Emitter<ClientEvents> {
   readonly connection = new Connection();
   readonly media = new LocalMedia();
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
+  readonly workshop: Workshop;
   me: User | null = null;
   /** Rooms left on this page (not DMs): late events for them are dropped. */
   private readonly left = new Set<string>();
@@ -66,9 +72,14 @@ export class Client extends Emitter<ClientEvents> {
     connection.on("message", (message) => this.chat.receive(message));
     connection.on("typing", (event) => this.chat.typingReceived(event));
     connection.on("signal", (event) => this.signal(event));
+    connection.on("removed", (event) => this.removed(event));
+    connection.on("admitted", ({ room }) => this.admitted(room));
+    connection.on("declined", ({ room }) => this.declined(room));
     this.chat.on("stranger", (message) => this.stranger(message));
     this.chat.on("unread", () => this.emit("tabs", undefined));
     this.media.on("change", () => this.publishMedia());
+    this.workshop = new Workshop(connection, this.rooms, (state, event) => this.obey(state, event));
+    this.workshop.on("changed", (room) => this.emit("room", room));
   }
 
   get name(): string | null {
@@ -136,7 +147,7 @@ export class Client extends Emitter<ClientEvents> {
       this.left.add(id);
     }
     this.emit("tabs", undefined);
-    if (![...this.rooms.values()].some((s) => s.live && s.isVideo)) void this.media.stopAll();
+    this.releaseMedia();
     if (wasLive) {
       try {
         await this.connection.request("room:leave", { room: id });
@@ -182,7 +193,8 @@ export class Client extends Emitter<ClientEvents> {
         state.mesh?.close();
         state.mesh = null;
       }
-      if (state.wanted && (state.everJoined || state.status === "joining")) void this.join(state);
+      const knocking = state.status === "waiting";
+      if (state.wanted && (state.everJoined || state.status === "joining" || knocking)) void this.join(state);
     }
   }
 
@@ -222,6 +234,10 @@ export class Client extends Emitter<ClientEvents> {
       this.connection.request("room:leave", { room: state.id }).catch(() => undefined);
       return;
     }
+    if (answer.waiting) {
+      this.waiting(state, answer.room);
+      return;
+    }
     state.room = answer.room;
     state.you = answer.you;
     state.members.clear();
@@ -232,6 +248,11 @@ export class Client extends Emitter<ClientEvents> {
     state.live = true;
     if (answer.room.kind !== "dm") storage.roomOpened(state.id);
     state.iceServers = answer.ice_servers;
+    state.workshop = answer.workshop ?? null;
+    state.hosts = answer.hosts ?? null;
+    const early = state.earlyWorkshop;
+    state.earlyWorkshop = null;
+    if (early && state.workshop) state.workshop = early.state;
     if (answer.room.kind === "dm" && !state.dmUser) {
       // Who the other one is, until dm:list says: present now, or the author of a message.
       const me = this.me?.id;
@@ -252,6 +273,13 @@ export class Client extends Emitter<ClientEvents> {
         ? { code: error.code, message: error.message }
         : { code: "internal", message: String(error) };
     if (!state.wanted) return;
+    if (info.code === "forbidden" && info.message === "wrong host key" && storage.hostKey(state.id)) {
+      // The key was handed on from another page (or the room is someone else's now): join
+      // without it, as whatever role the room gives.
+      storage.setHostKey(state.id, null);
+      void this.join(state);
+      return;
+    }
     if (["offline", "timeout", "unavailable", "internal"].includes(info.code)) {
       // Not the room's answer: try again (a lost connection rejoins on its own).
       if (info.code !== "offline") setTimeout(() => state.wanted && void this.join(state), RETRY_JOIN_MS);
@@ -297,16 +325,112 @@ export class Client extends Emitter<ClientEvents> {
       state.mesh?.remove(member.id);
       return;
     }
-    const had = state.members.has(member.id);
+    const before = state.members.get(member.id);
     state.members.set(member.id, member);
     if (member.id === me) state.you = member;
-    if (event.event === "join" && member.id !== me && state.mesh) {
+    if (before && before.role !== member.role) this.roleChanged(state, member);
+    if (event.event === "join" && member.id !== me && state.mesh && state.wantsPeer(member)) {
       // We were here first: we make the connection to the newcomer. A join for a member we
       // already have (presence re-created after a Redis restart) keeps a working connection.
-      if (!had || state.mesh.peers.get(member.id)?.state !== "connected") {
+      if (!before || state.mesh.peers.get(member.id)?.state !== "connected") {
         state.mesh.connect(member.id);
       }
     }
+  }
+
+  /**
+   * A workshop role changed (brought on stage, sent back, made co-host or host). Connections
+   * follow the stage: the others connect to a member who came on stage, as to a newcomer, and
+   * connections between two guests close.
+   */
+  private roleChanged(state: RoomState, member: Member): void {
+    const mesh = state.mesh;
+    if (member.id === this.me?.id) {
+      if (!state.you || !HOSTS.has(state.you.role)) state.hosts = null;
+      mesh?.reconcile();
+      mesh?.updateTracks();
+      if (!state.canPublish) {
+        this.releaseMedia();
+        // "You can turn on your camera now" is no longer true.
+        if (state.moderation?.action === "stage_invited") state.moderation = null;
+      }
+      return;
+    }
+    if (!mesh) return;
+    if (!state.wantsPeer(member)) mesh.remove(member.id);
+    else if (!mesh.peers.has(member.id)) mesh.connect(member.id);
+  }
+
+  // Workshops: the waiting room, removal, a host's orders
+
+  private waiting(state: RoomState, room: Room): void {
+    state.room = room;
+    state.status = "waiting";
+    state.error = null;
+    state.live = false;
+    state.everJoined = false;
+    state.mesh?.close();
+    state.mesh = null;
+    this.emit("tabs", undefined);
+    this.emit("room", state.id);
+  }
+
+  private admitted(room: string): void {
+    const state = this.rooms.get(room);
+    if (state?.wanted && state.status === "waiting") void this.join(state);
+  }
+
+  private declined(room: string): void {
+    const state = this.rooms.get(room);
+    if (!state?.wanted || state.status !== "waiting") return;
+    state.status = "declined";
+    this.emit("room", room);
+  }
+
+  /** A host removed this user, or the workshop ended: out for good, no rejoining by itself. */
+  private removed(event: RemovedEvent): void {
+    const state = this.rooms.get(event.room);
+    if (!state) return;
+    state.status = "removed";
+    state.removed = event.reason;
+    state.error = null;
+    state.wanted = false;
+    state.live = false;
+    state.everJoined = false;
+    state.hosts = null;
+    state.moderation = null;
+    state.mesh?.close();
+    state.mesh = null;
+    this.left.add(state.id);
+    this.chat.discard(state.id);
+    storage.roomClosed(state.id);
+    this.releaseMedia();
+    this.emit("tabs", undefined);
+    this.emit("room", state.id);
+  }
+
+  /** Carry out what a host did: turn off what they muted; leave the stage they sent us off. */
+  private obey(state: RoomState, event: ModerationEvent): void {
+    if (event.action === "muted") {
+      if (event.camera) void this.media.setCamera(false);
+      if (event.mic) void this.media.setMic(false);
+      if (event.screen) void this.media.setScreen(false);
+    } else if (event.action === "stage_removed") {
+      state.mesh?.updateTracks();
+      this.releaseMedia();
+    }
+  }
+
+  /** Stop camera, microphone and screen unless a room this page is in may still use them. */
+  private releaseMedia(): void {
+    if (![...this.rooms.values()].some((s) => s.live && s.isVideo && s.canPublish)) {
+      void this.media.stopAll();
+    }
+  }
+
+  /** Own media as a room sees it: nothing for a workshop's audience. */
+  flagsIn(state: RoomState): MediaFlags {
+    return state.canPublish ? this.media.flags : NOTHING_ON;
   }
 
   // Direct messages
@@ -350,8 +474,8 @@ export class Client extends Emitter<ClientEvents> {
     const existed = state.mesh !== null;
     const mesh = state.mesh ?? this.makeMesh(state);
     state.mesh = mesh;
-    mesh.start(me, state.iceServers, () => state.others(me), rejoin && existed);
-    const flags = this.media.flags;
+    mesh.start(me, state.iceServers, () => state.peersWanted(me), rejoin && existed);
+    const flags = this.flagsIn(state);
     const you = state.you;
     if (you && (you.camera !== flags.camera || you.mic !== flags.mic || you.screen !== flags.screen)) {
       void this.sendMediaState(state);
@@ -369,6 +493,7 @@ export class Client extends Emitter<ClientEvents> {
         });
       },
       () => this.emit("peers", state.id),
+      () => state.canPublish,
     );
   }
 
@@ -384,7 +509,9 @@ export class Client extends Emitter<ClientEvents> {
     for (const state of this.rooms.values()) {
       if (!state.isVideo || !state.mesh) continue;
       state.mesh.updateTracks();
-      if (state.live) void this.sendMediaState(state);
+      // The audience of a workshop publishes nothing: there is nothing to tell.
+      const silent = !state.canPublish && !state.you?.camera && !state.you?.mic && !state.you?.screen;
+      if (state.live && !silent) void this.sendMediaState(state);
       this.emit("peers", state.id);
     }
   }
@@ -393,7 +520,7 @@ export class Client extends Emitter<ClientEvents> {
     try {
       const { member } = await this.connection.request("media:state", {
         room: state.id,
-        ...this.media.flags,
+        ...this.flagsIn(state),
       });
       state.you = member;
       state.members.set(member.id, member);

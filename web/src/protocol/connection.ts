@@ -9,11 +9,17 @@ import type {
   Answers,
   ErrorInfo,
   EventName,
+  HostKeyEvent,
+  HostsEvent,
   Message,
+  ModerationEvent,
   PresenceEvent,
+  RemovedEvent,
+  RoomRefEvent,
   SessionEvent,
   SignalEvent,
   TypingEvent,
+  WorkshopEvent,
 } from "./types";
 
 /**
@@ -44,6 +50,13 @@ interface ConnectionEvents {
   message: Message;
   typing: TypingEvent;
   signal: SignalEvent;
+  workshop: WorkshopEvent;
+  hosts: HostsEvent;
+  moderation: ModerationEvent;
+  removed: RemovedEvent;
+  admitted: RoomRefEvent;
+  declined: RoomRefEvent;
+  hostKey: HostKeyEvent;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -97,6 +110,13 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("chat:message", (message: Message) => this.emit("message", message));
     this.socket.on("chat:typing", (event: TypingEvent) => this.emit("typing", event));
     this.socket.on("signal", (event: SignalEvent) => this.emit("signal", event));
+    this.socket.on("workshop", (event: WorkshopEvent) => this.emit("workshop", event));
+    this.socket.on("workshop:hosts", (event: HostsEvent) => this.emit("hosts", event));
+    this.socket.on("moderation", (event: ModerationEvent) => this.emit("moderation", event));
+    this.socket.on("room:removed", (event: RemovedEvent) => this.emit("removed", event));
+    this.socket.on("room:admitted", (event: RoomRefEvent) => this.emit("admitted", event));
+    this.socket.on("room:declined", (event: RoomRefEvent) => this.emit("declined", event));
+    this.socket.on("host:key", (event: HostKeyEvent) => this.emit("hostKey", event));
   }
 
   get connected(): boolean {

@@ -10,6 +10,9 @@
 // session replaces the old connection (the other side has dropped it), except when both sides
 // made a new one at once: then the impolite side's session wins.
 // Polite peer: the one with the smaller user id.
+// In a workshop only pairs with somebody on stage connect (`members` lists the wanted ones);
+// when a role changes, `reconcile` drops the connections no longer wanted, and the members
+// who were there make the connections to the one whose role changed, as for a newcomer.
 
 import type { LocalMedia } from "./media";
 import { Peer } from "./peer";
@@ -49,11 +52,13 @@ export class Mesh {
     private readonly media: LocalMedia,
     private readonly sendSignal: SendSignal,
     private readonly changed: (user: string) => void,
+    /** False for a workshop's audience: no camera or microphone leaves this page here. */
+    private readonly canPublish: () => boolean = () => true,
   ) {}
 
   /**
    * Start (or restart, after a lost connection) with the join ack's ICE servers.
-   * `members` lists the other members present now.
+   * `members` lists the other members present now that this page should connect to.
    */
   start(me: string, iceServers: RTCIceServer[], members: () => string[], rejoin: boolean): void {
     this.me = me;
@@ -141,11 +146,21 @@ export class Mesh {
     adopted.receive("offer", fields);
   }
 
-  /** Local tracks changed: every connection sends the new ones. */
+  /** Whom to connect to changed: close the connections not wanted any more. */
+  reconcile(): void {
+    const wanted = new Set(this.members());
+    for (const user of [...this.peers.keys()]) if (!wanted.has(user)) this.remove(user);
+  }
+
+  /** Local tracks changed (or whether they may be sent): every connection sends the new ones. */
   updateTracks(): void {
-    for (const peer of this.peers.values()) {
-      peer.setTracks(this.media.audioTrack, this.media.videoTrack);
-    }
+    const { audio, video } = this.tracks();
+    for (const peer of this.peers.values()) peer.setTracks(audio, video);
+  }
+
+  private tracks(): { audio: MediaStreamTrack | null; video: MediaStreamTrack | null } {
+    if (!this.canPublish()) return { audio: null, video: null };
+    return { audio: this.media.audioTrack, video: this.media.videoTrack };
   }
 
   close(): void {
@@ -159,14 +174,15 @@ export class Mesh {
   private replace(user: string, sid: string, createdByMe: boolean): Peer {
     const old = this.peers.get(user);
     if (old) this.forget(old);
+    const { audio, video } = this.tracks();
     const peer = new Peer({
       them: user,
       polite: this.me < user,
       sid,
       createdByMe,
       iceServers: this.iceServers,
-      audio: this.media.audioTrack,
-      video: this.media.videoTrack,
+      audio,
+      video,
       send: (type, data) => this.sendSignal(user, type, data),
       changed: () => {
         if (this.peers.get(user) === peer) this.changed(user);

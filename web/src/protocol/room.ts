@@ -1,18 +1,47 @@
 // What this client knows about one room: the room itself, whether it is joined, its members,
-// its messages, who is typing, unread messages, and its peer connections.
+// its messages, who is typing, unread messages, its peer connections and, in a workshop, the
+// host's settings and this user's standing (on stage, hand raised, moderated).
 
 import type { Mesh } from "./mesh";
 import { Timeline } from "./timeline";
-import type { ErrorInfo, Member, PresenceEvent, Room, RoomKind, User } from "./types";
+import type {
+  ErrorInfo,
+  HostsView,
+  Member,
+  ModerationEvent,
+  PresenceEvent,
+  Role,
+  Room,
+  RoomKind,
+  User,
+  WorkshopEvent,
+  WorkshopView,
+} from "./types";
+
+/** The roles that moderate a workshop (server/authz.py HOSTS). */
+export const HOSTS: ReadonlySet<Role> = new Set(["host", "cohost"]);
+/** The roles on a workshop's stage: they publish, and everybody connects to them (STAGE). */
+export const STAGE: ReadonlySet<Role> = new Set(["host", "cohost", "presenter"]);
 
 /**
  * - `idle`: known but not opened (a DM listed by `dm:list` or announced by a message);
  * - `joining`: `room:join` sent, no answer yet (or waiting for the connection);
  * - `joined`: in the room (perhaps waiting to rejoin after a lost connection: see `live`);
  * - `passcode`: the room needs a passcode (`error` is set when one was wrong);
- * - `error`: the join failed (`error` says why).
+ * - `error`: the join failed (`error` says why);
+ * - `waiting`: in a workshop's waiting room until a host admits (joined again then) or declines;
+ * - `declined`: a host did not let this user in (they may knock again);
+ * - `removed`: a host removed this user, or the workshop ended (`removed` says which); the
+ *   room is not joined again by itself.
  */
-export type RoomStatus = "idle" | "joining" | "joined" | "passcode" | "error";
+export type RoomStatus =
+  "idle" | "joining" | "joined" | "passcode" | "error" | "waiting" | "declined" | "removed";
+
+/** What a host did to this user, to show until dismissed or replaced. */
+export interface Moderation extends ModerationEvent {
+  /** When it came (ms), so a repeated action shows again. */
+  at: number;
+}
 
 const VIDEO_KINDS: ReadonlySet<RoomKind> = new Set(["coffee", "workshop"]);
 
@@ -43,8 +72,50 @@ export class RoomState {
   /** `presence` events that came while the join was on its way; replayed on the ack. */
   earlyPresence: PresenceEvent[] = [];
   iceServers: RTCIceServer[] = [];
+  /** A workshop's state (null elsewhere). */
+  workshop: WorkshopView | null = null;
+  /** What only hosts see; null unless this user hosts or co-hosts the workshop. */
+  hosts: HostsView | null = null;
+  /** The newest `workshop` event that came while the join was on its way. */
+  earlyWorkshop: WorkshopEvent | null = null;
+  /** Why the room was left for good (status `removed`). */
+  removed: "removed" | "ended" | null = null;
+  /** The last thing a host did to this user. */
+  moderation: Moderation | null = null;
 
   constructor(readonly id: string) {}
+
+  get isWorkshop(): boolean {
+    return this.kind === "workshop";
+  }
+
+  /** This user hosts or co-hosts this workshop. */
+  get hosting(): boolean {
+    return this.isWorkshop && this.you !== null && HOSTS.has(this.you.role);
+  }
+
+  /** This user may publish camera, microphone and screen here: not a workshop's audience. */
+  get canPublish(): boolean {
+    return !this.isWorkshop || (this.you !== null && STAGE.has(this.you.role));
+  }
+
+  handRaised(user: string): boolean {
+    return this.workshop?.hands.some((u) => u.id === user) ?? false;
+  }
+
+  /**
+   * Whether this user and `member` have a peer connection: always in a coffee room; in a
+   * workshop only when one of the two is on stage (the server relays no guest-to-guest signal).
+   */
+  wantsPeer(member: Member): boolean {
+    if (!this.isWorkshop) return true;
+    return STAGE.has(member.role) || (this.you !== null && STAGE.has(this.you.role));
+  }
+
+  /** The other members this user should be connected to. */
+  peersWanted(me: string): string[] {
+    return [...this.members.values()].filter((m) => m.id !== me && this.wantsPeer(m)).map((m) => m.id);
+  }
 
   get kind(): RoomKind | null {
     return this.room?.kind ?? (this.dmUser ? "dm" : null);
@@ -63,11 +134,6 @@ export class RoomState {
   /** Shown as a tab: a room joined and not left, or any DM. */
   get isTab(): boolean {
     return (this.wanted && this.everJoined) || this.kind === "dm";
-  }
-
-  /** The members other than this user. */
-  others(me: string): string[] {
-    return [...this.members.keys()].filter((id) => id !== me);
   }
 
   typingNames(now: number): string[] {

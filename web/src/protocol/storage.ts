@@ -71,9 +71,11 @@ export const storage = {
   hostKey(room: string): string | null {
     return readJson<Record<string, string>>("hostKeys", {})[room] ?? null;
   },
-  setHostKey(room: string, key: string): void {
+  /** Keep a host key, or forget it (`null`: handed on, or refused as stale). */
+  setHostKey(room: string, key: string | null): void {
     const keys = readJson<Record<string, string>>("hostKeys", {});
-    keys[room] = key;
+    if (key === null) delete keys[room];
+    else keys[room] = key;
     write("hostKeys", JSON.stringify(keys));
   },
 

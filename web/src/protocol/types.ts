@@ -2,7 +2,11 @@
 // describe what it sends and what it accepts, nothing more.
 
 export type RoomKind = "open" | "coffee" | "workshop" | "dm";
-export type Role = "host" | "guest" | "member";
+/**
+ * In a workshop: `host` (holds the host key), `cohost` (moderates), `presenter` (a guest brought
+ * on stage), `guest` (the audience). Everywhere else everybody is a `member`.
+ */
+export type Role = "host" | "cohost" | "presenter" | "guest" | "member";
 
 export interface User {
   id: string;
@@ -42,6 +46,81 @@ export interface Message {
   text: string;
   ts: number;
   client_msg_id: string;
+}
+
+/** A workshop's state as everybody in it sees it (`workshop` event, `room:join`). */
+export interface WorkshopView {
+  locked: boolean;
+  waiting_room: boolean;
+  chat_enabled: boolean;
+  pinned: Message | null;
+  ended: boolean;
+  /** Raised hands, first raised first. */
+  hands: User[];
+}
+
+/** What only hosts and co-hosts see (`workshop:hosts` event, `room:join`). */
+export interface HostsView {
+  /** Who waits in the waiting room, first come first. */
+  knocking: User[];
+  /** Removed users, who cannot come back until allowed. */
+  banned: User[];
+}
+
+export interface WorkshopEvent {
+  room: string;
+  state: WorkshopView;
+}
+
+export interface HostsEvent {
+  room: string;
+  state: HostsView;
+}
+
+/** What a host did to this user (sent to the affected member only). */
+export interface ModerationEvent {
+  room: string;
+  action: "stage_invited" | "stage_removed" | "muted";
+  by: User;
+  camera?: boolean;
+  mic?: boolean;
+  screen?: boolean;
+}
+
+/** This user's connections left the room: a host removed them, or the workshop ended. */
+export interface RemovedEvent {
+  room: string;
+  reason: "removed" | "ended";
+}
+
+/** `room:admitted` and `room:declined`: a host's answer to a knock on the waiting room. */
+export interface RoomRefEvent {
+  room: string;
+}
+
+/** The new host's key after a hand-over: kept like the creator's. */
+export interface HostKeyEvent {
+  room: string;
+  host_key: string;
+}
+
+export interface JoinAnswer {
+  room: Room;
+  waiting?: undefined;
+  you: Member;
+  members: Member[];
+  history: Message[];
+  ice_servers: RTCIceServer[];
+  /** Workshops only. */
+  workshop?: WorkshopView;
+  /** Workshops only, for hosts and co-hosts. */
+  hosts?: HostsView;
+}
+
+/** A workshop with its waiting room on: the newcomer knocked and waits to be admitted. */
+export interface WaitingAnswer {
+  room: Room;
+  waiting: true;
 }
 
 export interface ErrorInfo {
@@ -85,13 +164,7 @@ export interface DmEntry {
 export interface Answers {
   "room:list": { rooms: RoomInfo[] };
   "room:create": { room: Room; host_key?: string };
-  "room:join": {
-    room: Room;
-    you: Member;
-    members: Member[];
-    history: Message[];
-    ice_servers: RTCIceServer[];
-  };
+  "room:join": JoinAnswer | WaitingAnswer;
   "room:leave": Record<string, never>;
   "dm:open": { room: Room; user: User };
   "dm:list": { dms: DmEntry[] };
@@ -101,6 +174,22 @@ export interface Answers {
   "chat:typing": Record<string, never>;
   "media:state": { member: Member };
   signal: Record<string, never>;
+  "hand:raise": { hands: User[] };
+  "hand:lower": { hands: User[] };
+  "stage:invite": { member: Member };
+  "stage:remove": { member: Member };
+  "member:mute": { member: Member };
+  "member:remove": Record<string, never>;
+  "member:allow": Record<string, never>;
+  "member:role": { member: Member };
+  "host:handover": Record<string, never>;
+  "room:lock": { state: WorkshopView };
+  "room:waiting": { state: WorkshopView };
+  "waiting:admit": Record<string, never>;
+  "waiting:decline": Record<string, never>;
+  "chat:enable": { state: WorkshopView };
+  "chat:pin": { state: WorkshopView };
+  "workshop:end": Record<string, never>;
 }
 
 export type EventName = keyof Answers;

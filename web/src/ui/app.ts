@@ -141,8 +141,20 @@ export class App {
     client.on("room", (room) => {
       this.views.get(room)?.render();
       const route = this.router.route;
+      const state = client.rooms.get(room);
       if (route.view === "room" && route.room === room) this.renderRoute();
-      else if (!client.rooms.has(room)) this.closeView(room);
+      else if (!state) this.closeView(room);
+      else if (state.status === "removed" && this.views.has(room)) {
+        // Removed (or the workshop ended) while another view was on screen.
+        this.closeView(room);
+        this.toasts.show(
+          state.removed === "ended" ? `${state.title} has ended.` : `A host removed you from ${state.title}.`,
+        );
+      }
+    });
+    client.workshop.on("knock", ({ room, name }) => {
+      const title = client.rooms.get(room)?.title ?? "the workshop";
+      this.toasts.show(`${name} is waiting to join ${title}.`);
     });
     client.on("presence", () => this.lobby.refreshSoon());
     client.on("peers", (room) => this.views.get(room)?.renderVideo());
@@ -212,6 +224,7 @@ export class App {
           leave: (room) => void this.leave(room),
           openDm: (user) => void this.openDm(user),
           copyLink: (room) => this.copyLink(room),
+          notify: (text, kind) => this.toasts.show(text, kind),
         });
         this.views.set(state.id, view);
         if (view.audio) this.audio.append(view.audio.element);
@@ -222,10 +235,12 @@ export class App {
       view.show();
       this.client.chat.setActive(state.id);
     } else {
-      this.views.get(route.room)?.hide();
+      // Out of a workshop for good: its view (videos, sound) goes; otherwise it waits for a rejoin.
+      if (state?.status === "removed") this.closeView(route.room);
+      else this.views.get(route.room)?.hide();
       this.client.chat.setActive(null);
       if (state) {
-        const key = `${state.id}|${state.status}|${state.error?.message ?? ""}`;
+        const key = `${state.id}|${state.status}|${state.error?.message ?? ""}|${state.removed ?? ""}`;
         if (this.gate?.key !== key) this.setGate({ key, element: gateView(state, this.gateActions) });
       }
     }
@@ -235,6 +250,11 @@ export class App {
   private readonly gateActions = {
     submitPasscode: (room: string, passcode: string) => this.client.open(room, passcode),
     lobby: () => this.router.go("/"),
+    leave: (room: string) => {
+      void this.client.leave(room);
+      this.router.go("/");
+    },
+    knock: (room: string) => this.client.open(room),
   };
 
   private setGate(gate: { key: string; element: HTMLElement } | null): void {

@@ -5,7 +5,7 @@ import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
 import { h, uid } from "./elements";
 import { icon } from "./icons";
-import { messageElement, pendingElement, updatePending } from "./message";
+import { messageElement, messageText, pendingElement, updatePending } from "./message";
 
 /** Messages of one author closer together than this are shown as one group. */
 const GROUP_MS = 5 * 60_000;
@@ -21,6 +21,13 @@ export class ChatPanel {
   private readonly typingLine: HTMLElement;
   private readonly input: HTMLTextAreaElement;
   private readonly error: HTMLElement;
+  private readonly send: HTMLButtonElement;
+  /** A workshop's pinned message, above the list. */
+  private readonly pinned: HTMLElement;
+  /** Why the box is disabled (a workshop's chat is off), or that it is off for guests. */
+  private readonly off: HTMLElement;
+  private placeholder = "Write a message…";
+  private pinnedSignature = "";
   private readonly rendered = new Map<string, HTMLLIElement>();
   /** Whether the list is scrolled to the bottom (new messages keep it there). */
   private atBottom = true;
@@ -29,6 +36,8 @@ export class ChatPanel {
   constructor(
     private readonly client: Client,
     private readonly state: RoomState,
+    /** Hosts of a workshop pin a message (null: unpin). */
+    private readonly pin: ((message: string | null) => void) | null = null,
   ) {
     this.list = h("ol", { class: "messages", testid: "message-list", attrs: { "aria-label": "Messages" } });
     this.top = h("div", { class: "history-top" });
@@ -84,6 +93,17 @@ export class ChatPanel {
       testid: "chat-error",
       attrs: { role: "alert", hidden: true },
     });
+    this.send = h(
+      "button",
+      {
+        class: "send",
+        testid: "chat-send",
+        attrs: { type: "submit", "aria-label": "Send message", title: "Send (Enter)" },
+      },
+      icon("send"),
+    );
+    this.pinned = h("div", { class: "pinned", testid: "pinned-message", attrs: { hidden: true } });
+    this.off = h("p", { class: "chat-off", testid: "chat-off", attrs: { role: "status", hidden: true } });
     const form = h(
       "form",
       {
@@ -97,21 +117,15 @@ export class ChatPanel {
       },
       h("label", { class: "sr-only", attrs: { for: inputId } }, "Message"),
       this.input,
-      h(
-        "button",
-        {
-          class: "send",
-          testid: "chat-send",
-          attrs: { type: "submit", "aria-label": "Send message", title: "Send (Enter)" },
-        },
-        icon("send"),
-      ),
+      this.send,
     );
     this.element = h(
       "section",
       { class: "chat", attrs: { "aria-label": "Chat" } },
+      this.pinned,
       this.scroller,
       this.typingLine,
+      this.off,
       form,
       this.error,
     );
@@ -123,7 +137,70 @@ export class ChatPanel {
   }
 
   setPlaceholder(text: string): void {
-    this.input.placeholder = text;
+    this.placeholder = text;
+    if (!this.input.disabled) this.input.placeholder = text;
+  }
+
+  /** A workshop's chat switch and pinned message, and who may pin. */
+  renderWorkshop(): void {
+    const view = this.state.workshop;
+    const hosting = this.state.hosting;
+    const chatOff = view !== null && !view.chat_enabled;
+    const silenced = chatOff && !hosting;
+    if (this.input.disabled !== silenced) {
+      this.input.disabled = silenced;
+      this.send.disabled = silenced;
+      this.input.placeholder = silenced ? "Chat is off" : this.placeholder;
+    }
+    this.off.hidden = !chatOff;
+    this.off.textContent = hosting
+      ? "Chat is off for guests: only hosts and co-hosts can write."
+      : "The host turned chat off.";
+    this.off.dataset.hosting = String(hosting);
+    this.list.classList.toggle("can-pin", hosting && this.pin !== null);
+    this.renderPinned(hosting);
+  }
+
+  private renderPinned(hosting: boolean): void {
+    const message = this.state.workshop?.pinned ?? null;
+    const signature = JSON.stringify([message?.id ?? null, hosting]);
+    if (signature === this.pinnedSignature) return;
+    this.pinnedSignature = signature;
+    for (const [key, element] of this.rendered) {
+      const pinned = message !== null && key === message.id;
+      element.classList.toggle("pinned", pinned);
+      const button = element.querySelector(".message-pin");
+      button?.setAttribute("aria-pressed", String(pinned));
+      button?.setAttribute("aria-label", pinned ? "Unpin message" : "Pin message");
+      button?.setAttribute("title", pinned ? "Unpin" : "Pin for everyone");
+    }
+    this.pinned.hidden = message === null;
+    if (!message) {
+      this.pinned.replaceChildren();
+      return;
+    }
+    this.pinned.dataset.id = message.id;
+    this.pinned.replaceChildren(
+      icon("pin"),
+      h(
+        "div",
+        { class: "pinned-body" },
+        h("span", { class: "pinned-label" }, "Pinned · ", h("span", { class: "author" }, message.user.name)),
+        messageText(message.text),
+      ),
+      hosting && this.pin
+        ? h(
+            "button",
+            {
+              class: "icon-button",
+              testid: "pinned-unpin",
+              attrs: { type: "button", "aria-label": "Unpin", title: "Unpin" },
+              on: { click: () => this.pin?.(null) },
+            },
+            icon("close"),
+          )
+        : "",
+    );
   }
 
   /** The view came back on the page: scroll back to where the person was. */
@@ -165,8 +242,9 @@ export class ChatPanel {
       keep.add(key);
       let element = this.rendered.get(key);
       if (!element) {
-        element = messageElement(message, message.user.id === me?.id);
+        element = messageElement(message, message.user.id === me?.id, this.pin ? this.pinOrUnpin : undefined);
         this.rendered.set(key, element);
+        this.pinnedSignature = ""; // the new element's pin button takes its state below
       }
       const follows =
         previous !== null && previous.user === message.user.id && message.ts - previous.ts < GROUP_MS;
@@ -206,6 +284,7 @@ export class ChatPanel {
     }
 
     this.renderTop();
+    this.renderPinned(this.state.hosting);
     if (anchor && anchor.isConnected && list.firstElementChild !== anchor) {
       // Earlier messages came in above: keep what the person was reading in place.
       scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
@@ -214,6 +293,11 @@ export class ChatPanel {
     }
     this.maybeLoadOlder();
   }
+
+  /** A message's pin button: pins it, or unpins it when it is the pinned one. */
+  private readonly pinOrUnpin = (id: string): void => {
+    this.pin?.(this.state.workshop?.pinned?.id === id ? null : id);
+  };
 
   renderTyping(): void {
     const names = this.state.typingNames(Date.now());

@@ -1,7 +1,11 @@
-// Own media: microphone, camera and screen toggles, and the device pickers.
+// Own media: microphone, camera and screen toggles, and the device pickers. In a workshop also
+// this user's standing (audience, hand raised, on stage, hosting), the raise-hand button, and
+// what a host last did to them.
 
 import type { Client } from "../protocol/client";
+import type { Moderation, RoomState } from "../protocol/room";
 import { h, uid } from "./elements";
+import type { Moderator } from "./hosting";
 import { icon, type IconName } from "./icons";
 
 interface Toggle {
@@ -19,11 +23,22 @@ export class MediaControls {
   private readonly cameraSelect: HTMLSelectElement;
   private readonly micSelect: HTMLSelectElement;
   private readonly error: HTMLElement;
+  private readonly notice: HTMLElement;
+  private readonly noticeText: HTMLElement;
+  private readonly hint: HTMLElement;
+  private readonly devices: HTMLElement;
+  private readonly toolbar: HTMLElement;
+  private readonly hand: HTMLButtonElement;
+  private readonly stepDown: HTMLButtonElement;
+  /** The moderation notice the person closed (its `at`). */
+  private dismissed = 0;
   private busy = false;
 
   constructor(
     private readonly client: Client,
     leave: HTMLElement,
+    private readonly state: RoomState,
+    moderator: Moderator | null,
   ) {
     const media = client.media;
     this.mic = this.toggle("toggle-mic", "Microphone", "mic", "micOff", () =>
@@ -42,39 +57,78 @@ export class MediaControls {
     });
     this.micSelect = h("select", { testid: "device-mic", on: { change: () => void this.choose("mic") } });
     this.error = h("p", { class: "media-error", attrs: { role: "alert", hidden: true } });
+    this.noticeText = h("span", { class: "notice-text" });
+    this.notice = h(
+      "div",
+      { class: "notice", testid: "moderation-notice", attrs: { role: "status", hidden: true } },
+      icon("info"),
+      this.noticeText,
+      h(
+        "button",
+        {
+          class: "icon-button notice-close",
+          testid: "moderation-dismiss",
+          attrs: { type: "button", "aria-label": "Dismiss", title: "Dismiss" },
+          on: {
+            click: () => {
+              this.dismissed = this.state.moderation?.at ?? 0;
+              this.render();
+            },
+          },
+        },
+        icon("close"),
+      ),
+    );
+    this.hint = h("p", { class: "media-hint", attrs: { hidden: true } });
+    this.hand = h("button", {
+      class: "pill-toggle",
+      testid: "raise-hand",
+      attrs: { type: "button", "aria-pressed": "false", hidden: true },
+      on: { click: () => moderator?.raiseHand(!this.handUp) },
+    });
+    this.stepDown = h(
+      "button",
+      {
+        class: "pill-toggle",
+        testid: "leave-stage",
+        attrs: { type: "button", hidden: true, title: "Go back to the audience" },
+        on: { click: () => moderator?.sendBack() },
+      },
+      icon("stageDown"),
+      h("span", { class: "caption" }, "Leave stage"),
+    );
     const cameraId = uid("camera");
     const micId = uid("mic");
     this.cameraSelect.id = cameraId;
     this.micSelect.id = micId;
-    this.element = h(
+    this.devices = h(
       "div",
-      { class: "controls-wrap" },
-      this.error,
+      { class: "devices" },
       h(
-        "div",
-        { class: "controls", attrs: { role: "toolbar", "aria-label": "Your microphone and camera" } },
-        h("div", { class: "toggles" }, this.mic.button, this.camera.button, this.screen.button),
-        h(
-          "div",
-          { class: "devices" },
-          h(
-            "label",
-            { class: "device" },
-            h("span", { class: "sr-only" }, "Camera"),
-            icon("camera"),
-            this.cameraSelect,
-          ),
-          h(
-            "label",
-            { class: "device" },
-            h("span", { class: "sr-only" }, "Microphone"),
-            icon("mic"),
-            this.micSelect,
-          ),
-        ),
-        leave,
+        "label",
+        { class: "device" },
+        h("span", { class: "sr-only" }, "Camera"),
+        icon("camera"),
+        this.cameraSelect,
+      ),
+      h(
+        "label",
+        { class: "device" },
+        h("span", { class: "sr-only" }, "Microphone"),
+        icon("mic"),
+        this.micSelect,
       ),
     );
+    this.toolbar = h(
+      "div",
+      { class: "controls", attrs: { role: "toolbar", "aria-label": "Your microphone and camera" } },
+      h("div", { class: "toggles" }, this.mic.button, this.camera.button, this.screen.button),
+      this.hand,
+      this.stepDown,
+      this.devices,
+      leave,
+    );
+    this.element = h("div", { class: "controls-wrap" }, this.notice, this.error, this.hint, this.toolbar);
     this.cameraSelect.setAttribute("aria-label", "Camera");
     this.micSelect.setAttribute("aria-label", "Microphone");
     this.render();
@@ -82,10 +136,51 @@ export class MediaControls {
   }
 
   render(): void {
-    const flags = this.client.media.flags;
-    this.set(this.mic, flags.mic, flags.mic ? "Mute" : "Unmute");
-    this.set(this.camera, flags.camera, flags.camera ? "Stop video" : "Start video");
-    this.set(this.screen, flags.screen, flags.screen ? "Stop sharing" : "Share screen");
+    const state = this.state;
+    const flags = this.client.flagsIn(state);
+    // A workshop's audience watches: camera, microphone and screen are for the stage.
+    const audience = !state.canPublish;
+    const why = audience ? "Only people on stage can use camera, microphone and screen" : null;
+    this.set(this.mic, flags.mic, flags.mic ? "Mute" : "Unmute", why);
+    this.set(this.camera, flags.camera, flags.camera ? "Stop video" : "Start video", why);
+    this.set(this.screen, flags.screen, flags.screen ? "Stop sharing" : "Share screen", why);
+    this.renderWorkshop(audience);
+  }
+
+  private get handUp(): boolean {
+    const me = this.client.me?.id;
+    return me !== undefined && this.state.handRaised(me);
+  }
+
+  private renderWorkshop(audience: boolean): void {
+    const state = this.state;
+    const role = state.isWorkshop ? (state.you?.role ?? null) : null;
+    const up = this.handUp;
+    this.hand.hidden = role !== "guest";
+    this.hand.setAttribute("aria-pressed", String(up));
+    const caption = up ? "Lower hand" : "Raise hand";
+    if (this.hand.dataset.caption !== caption) {
+      this.hand.dataset.caption = caption;
+      this.hand.replaceChildren(icon("hand"), h("span", { class: "caption" }, caption));
+      this.hand.title = up ? "Lower your hand" : "Raise your hand to ask to speak";
+    }
+    this.stepDown.hidden = role !== "presenter";
+    // Nothing to pick for who cannot publish; a presenter's extra button needs the room.
+    this.devices.hidden = audience;
+    this.toolbar.classList.toggle("crowded", role === "presenter");
+
+    this.hint.hidden = !(role && audience);
+    this.hint.textContent = up
+      ? "Your hand is up. A host can bring you on stage to speak."
+      : "Camera and microphone are for the people on stage. Raise your hand to ask to speak.";
+
+    const moderation = state.moderation;
+    const show = moderation !== null && moderation.at !== this.dismissed;
+    this.notice.hidden = !show;
+    if (show) {
+      this.notice.dataset.action = moderation.action;
+      this.noticeText.textContent = describe(moderation);
+    }
   }
 
   renderDevices(): void {
@@ -129,7 +224,6 @@ export class MediaControls {
           for (const t of [this.mic, this.camera, this.screen]) t.button.disabled = true;
           act().finally(() => {
             this.busy = false;
-            for (const t of [this.mic, this.camera, this.screen]) t.button.disabled = false;
             this.render();
           });
         },
@@ -138,11 +232,12 @@ export class MediaControls {
     return { button, caption, on, off };
   }
 
-  private set(toggle: Toggle, pressed: boolean, caption: string): void {
+  private set(toggle: Toggle, pressed: boolean, caption: string, locked: string | null): void {
     toggle.button.setAttribute("aria-pressed", String(pressed));
     toggle.button.replaceChildren(icon(pressed ? toggle.on : toggle.off), toggle.caption);
     toggle.caption.textContent = caption;
-    toggle.button.title = caption;
+    toggle.button.title = locked ?? caption;
+    toggle.button.disabled = this.busy || locked !== null;
   }
 
   private async choose(kind: "camera" | "mic"): Promise<void> {
@@ -167,4 +262,25 @@ function fill(
     select.dataset.signature = signature;
   }
   if (chosen && devices.some((d) => d.deviceId === chosen)) select.value = chosen;
+}
+
+/** What a host did, as the person it was done to reads it. */
+function describe(moderation: Moderation): string {
+  const by = moderation.by.name;
+  switch (moderation.action) {
+    case "stage_invited":
+      return `${by} brought you on stage. You can turn on your camera and microphone now.`;
+    case "stage_removed":
+      return `${by} moved you back to the audience.`;
+    case "muted": {
+      const what = [
+        moderation.camera ? "camera" : null,
+        moderation.mic ? "microphone" : null,
+        moderation.screen ? "screen share" : null,
+      ].filter((w): w is string => w !== null);
+      const list =
+        what.length > 1 ? `${what.slice(0, -1).join(", ")} and ${what.at(-1)}` : (what[0] ?? "media");
+      return `${by} turned off your ${list}.`;
+    }
+  }
 }

@@ -94,3 +94,14 @@ export function sentence(text: string): string {
   const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
   return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }
+
+/** Make `parent`'s children exactly `children`, in order, moving as few as possible. */
+export function syncChildren(parent: HTMLElement, children: HTMLElement[]): void {
+  const wanted = new Set<Node>(children);
+  for (const child of [...parent.children]) if (!wanted.has(child)) child.remove();
+  let cursor = parent.firstElementChild;
+  for (const child of children) {
+    if (cursor === child) cursor = cursor.nextElementSibling;
+    else parent.insertBefore(child, cursor);
+  }
+}

@@ -4,6 +4,7 @@
 import type { Pending } from "../protocol/outbox";
 import type { Message, User } from "../protocol/types";
 import { avatar, h } from "./elements";
+import { icon } from "./icons";
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 /** Punctuation that ends a sentence rather than a link. */
@@ -53,9 +54,14 @@ function when(ts: number): HTMLTimeElement {
   );
 }
 
-function body(user: User, text: string, meta: Node[]): HTMLElement {
+export function messageText(text: string): HTMLElement {
   const textElement = h("div", { class: "text", testid: "message-text", attrs: { dir: "auto" } });
   textElement.append(...linkify(text));
+  return textElement;
+}
+
+function body(user: User, text: string, meta: Node[]): HTMLElement {
+  const textElement = messageText(text);
   return h(
     "div",
     { class: "body" },
@@ -64,12 +70,30 @@ function body(user: User, text: string, meta: Node[]): HTMLElement {
   );
 }
 
-export function messageElement(message: Message, mine: boolean): HTMLLIElement {
+/** A message; with `pin`, it carries a pin button (shown to a workshop's hosts). */
+export function messageElement(message: Message, mine: boolean, pin?: (id: string) => void): HTMLLIElement {
   const element = h(
     "li",
     { class: mine ? "message mine" : "message", testid: "message" },
     avatar(message.user),
     body(message.user, message.text, [when(message.ts)]),
+    pin
+      ? h(
+          "button",
+          {
+            class: "message-pin",
+            testid: "message-pin",
+            attrs: {
+              type: "button",
+              "aria-pressed": "false",
+              "aria-label": "Pin message",
+              title: "Pin for everyone",
+            },
+            on: { click: () => pin(message.id) },
+          },
+          icon("pin"),
+        )
+      : null,
   );
   element.dataset.seq = String(message.seq);
   element.dataset.id = message.id;

@@ -1,21 +1,25 @@
 // The view of one joined room: its header, chat, people and, in video rooms, the video and
-// the media controls. One view per joined room, kept while it is open elsewhere, so videos
-// keep playing and the chat keeps its scroll position.
+// the media controls; in a workshop also the host's switches and queues. One view per joined
+// room, kept while it is open elsewhere, so videos keep playing and the chat keeps its scroll
+// position.
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
 import { ChatPanel } from "./chat";
 import { MediaControls } from "./controls";
 import { h } from "./elements";
+import { HostQueues, HostSwitches, Moderator, type Notify, standing } from "./hosting";
 import { icon, kindIcon, kindLabels } from "./icons";
 import { MemberList } from "./members";
 import { Search } from "./search";
-import { AudioSinks, Stage, VideoGrid } from "./video";
+import { Stage } from "./stage";
+import { AudioSinks, VideoGrid } from "./video";
 
 export interface RoomActions {
   leave(room: string): void;
   openDm(user: string): void;
   copyLink(room: string): void;
+  notify: Notify;
 }
 
 export class RoomView {
@@ -32,6 +36,17 @@ export class RoomView {
   private readonly peopleToggle: HTMLButtonElement;
   private readonly side: HTMLElement;
   private readonly summaryCount = h("span", { class: "count" });
+  private readonly summaryQueue = h("span", { class: "summary-queue" });
+  /** A workshop's host tools (null elsewhere). */
+  private readonly switches: HostSwitches | null = null;
+  private readonly queues: HostQueues | null = null;
+  private readonly end: HTMLButtonElement | null = null;
+  /** In a workshop: audience, hand raised, on stage, co-host or host. */
+  private readonly standing = h("span", {
+    class: "stage-status",
+    testid: "workshop-status",
+    attrs: { hidden: true },
+  });
 
   constructor(
     private readonly client: Client,
@@ -39,8 +54,25 @@ export class RoomView {
     actions: RoomActions,
   ) {
     const kind = state.kind ?? "open";
-    this.chat = new ChatPanel(client, state);
-    this.members = new MemberList(state, (user) => actions.openDm(user));
+    const moderator = kind === "workshop" ? new Moderator(client, state, actions.notify) : null;
+    if (moderator) {
+      this.switches = new HostSwitches(state, moderator);
+      this.queues = new HostQueues(state, moderator);
+      this.end = h(
+        "button",
+        {
+          class: "button danger-quiet end-workshop",
+          testid: "end-workshop",
+          attrs: { type: "button", title: "End the workshop for everyone", hidden: true },
+          on: { click: () => void moderator.end() },
+        },
+        icon("close"),
+        h("span", { class: "caption" }, "End workshop"),
+        h("span", { class: "caption-short" }, "End"),
+      );
+    }
+    this.chat = new ChatPanel(client, state, moderator ? (message) => moderator.pin(message) : null);
+    this.members = new MemberList(state, (user) => actions.openDm(user), moderator, this.queues?.element);
     this.search = new Search(client, state);
     this.title = h("h1", { class: "room-title", testid: "room-title" });
     this.meta = h("p", { class: "room-meta" });
@@ -89,8 +121,21 @@ export class RoomView {
       "header",
       { class: "room-header" },
       this.kindBadge,
-      h("div", { class: "title-block" }, this.title, this.meta),
-      h("div", { class: "room-actions" }, this.search.field, copy, this.peopleToggle, video ? null : leave),
+      h(
+        "div",
+        { class: "title-block" },
+        h("div", { class: "title-line" }, this.title, this.standing),
+        this.meta,
+      ),
+      h(
+        "div",
+        { class: "room-actions" },
+        this.search.field,
+        copy,
+        this.end,
+        this.peopleToggle,
+        video ? null : leave,
+      ),
     );
 
     const chatColumn = h("div", { class: "chat-column" }, this.chat.element, this.search.panel);
@@ -98,15 +143,21 @@ export class RoomView {
     if (video) {
       this.video = kind === "workshop" ? new Stage(client, state) : new VideoGrid(client, state);
       this.audio = new AudioSinks(state);
-      this.controls = new MediaControls(client, leave);
+      this.controls = new MediaControls(client, leave, state, moderator);
       const details = h(
         "details",
         // On a phone the chat gets the room; the people fold away.
         { class: "people-details", attrs: { open: !matchMedia("(max-width: 760px)").matches } },
-        h("summary", {}, "People ", this.summaryCount),
+        h("summary", {}, "People ", this.summaryCount, this.summaryQueue),
         this.members.element,
       );
-      this.side = h("aside", { class: "side", attrs: { id: sideId } }, details, chatColumn);
+      this.side = h(
+        "aside",
+        { class: "side", attrs: { id: sideId } },
+        this.switches?.element,
+        details,
+        chatColumn,
+      );
       body = h(
         "div",
         { class: `room-body video-room kind-${kind}` },
@@ -140,13 +191,42 @@ export class RoomView {
       if (state.room?.private) parts.push("Private");
       if (state.room?.has_passcode) parts.push("Passcode");
     }
+    if (state.workshop?.locked) parts.push("Locked");
     const count = state.members.size;
     parts.push(count === 1 ? "1 person here" : `${count} people here`);
     this.summaryCount.textContent = `· ${count}`;
+    this.renderHosting();
     if (!state.live) parts.push("reconnecting…");
     this.meta.replaceChildren(state.room?.has_passcode ? icon("lock", "icon inline") : "", parts.join(" · "));
     this.members.render(me);
     this.renderVideo();
+  }
+
+  /** A workshop's switches, queues and chat rules, as this user's role allows. */
+  private renderHosting(): void {
+    const state = this.state;
+    if (!state.isWorkshop) return;
+    this.switches?.render();
+    this.queues?.render();
+    this.chat.renderWorkshop();
+    this.controls?.render();
+    if (this.end) this.end.hidden = state.you?.role !== "host";
+    const badge = standing(state, this.client.me?.id);
+    this.standing.hidden = badge === null;
+    if (badge && this.standing.dataset.state !== badge.state) {
+      this.standing.dataset.state = badge.state;
+      this.standing.textContent = badge.text;
+    }
+    // On a phone the people fold away: the summary says what waits for a host.
+    const waiting = state.hosting ? (state.hosts?.knocking.length ?? 0) : 0;
+    const hands = state.hosting ? (state.workshop?.hands.length ?? 0) : 0;
+    const queue = [
+      waiting ? `${waiting} waiting` : "",
+      hands ? `${hands} ${hands === 1 ? "hand" : "hands"} up` : "",
+    ]
+      .filter(Boolean)
+      .join(" · ");
+    this.summaryQueue.textContent = queue ? ` · ${queue}` : "";
   }
 
   renderVideo(): void {

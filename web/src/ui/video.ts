@@ -1,10 +1,10 @@
-// Video: tiles, the grid of a coffee morning, the stage and audience of a workshop, and the
-// hidden audio elements that play everybody's microphone.
+// Video: tiles, the grid of a coffee morning, and the hidden audio elements that play
+// everybody's microphone (a workshop's stage is in stage.ts).
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
 import type { Member } from "../protocol/types";
-import { avatar, h, replace, srOnly } from "./elements";
+import { avatar, h, replace, srOnly, syncChildren } from "./elements";
 import { icon } from "./icons";
 import { byRank } from "./members";
 
@@ -79,7 +79,9 @@ export class Tile {
       this.label,
       h("span", { testid: "tile-name", class: "tile-name" }, member.name),
       self ? h("span", { class: "you" }, "(you)") : null,
-      member.role === "host" ? h("span", { class: "role" }, "Host") : null,
+      member.role === "host" || member.role === "cohost"
+        ? h("span", { class: "role" }, member.role === "host" ? "Host" : "Co-host")
+        : null,
       member.screen ? h("span", { class: "role" }, "Screen") : null,
       flag("tile-mic", member.mic, "mic", "micOff", "microphone"),
       flag("tile-camera", member.camera, "camera", "cameraOff", "camera"),
@@ -88,7 +90,7 @@ export class Tile {
 }
 
 /** The tiles of a room's members, kept across renders so their videos keep playing. */
-class Tiles {
+export class Tiles {
   private readonly tiles = new Map<string, Tile>();
   private ownPreview: MediaStream | null = null;
   private ownTrack: MediaStreamTrack | null = null;
@@ -101,7 +103,7 @@ class Tiles {
   /** The member as shown: own flags come from this page, which knows them first. */
   member(member: Member): Member {
     if (member.id !== this.client.me?.id) return member;
-    return { ...member, ...this.client.media.flags };
+    return { ...member, ...this.client.flagsIn(this.state) };
   }
 
   tile(member: Member): Tile {
@@ -201,79 +203,6 @@ export class VideoGrid {
   }
 }
 
-/** A workshop: the host large on the stage, the guests in the audience. */
-export class Stage {
-  readonly element: HTMLElement;
-  private readonly stage: HTMLElement;
-  private readonly audience: HTMLUListElement;
-  private readonly audienceCount: HTMLElement;
-  private readonly tiles: Tiles;
-
-  constructor(
-    client: Client,
-    private readonly state: RoomState,
-  ) {
-    this.tiles = new Tiles(client, state);
-    this.stage = h("div", { class: "stage", testid: "stage", attrs: { "aria-label": "Stage" } });
-    this.audienceCount = h("span", { class: "count" });
-    this.audience = h("ul", {
-      class: "audience-list",
-      testid: "audience-list",
-      attrs: { "aria-label": "Audience" },
-    });
-    this.element = h(
-      "div",
-      { class: "workshop-area" },
-      this.stage,
-      h(
-        "section",
-        { class: "audience" },
-        h("h2", { class: "panel-title" }, "Audience", this.audienceCount),
-        this.audience,
-      ),
-    );
-  }
-
-  render(me: string | undefined): void {
-    const members = [...this.state.members.values()].map((m) => this.tiles.member(m)).sort(byRank(me));
-    const hosts = members.filter((m) => m.role === "host");
-    const guests = members.filter((m) => m.role !== "host");
-    const shown = new Set<string>(hosts.map((m) => m.id));
-    if (hosts.length === 0) {
-      this.stage.replaceChildren(
-        h(
-          "div",
-          { class: "stage-empty" },
-          icon("workshop", "icon big"),
-          h("p", { class: "empty-title" }, "The host has not arrived yet"),
-          h("p", {}, "Their video will appear here. Say hello in the chat meanwhile."),
-        ),
-      );
-    } else {
-      syncChildren(
-        this.stage,
-        hosts.map((m) => this.tiles.tile(m).element),
-      );
-    }
-    this.stage.dataset.count = String(hosts.length);
-    this.audienceCount.textContent = String(guests.length);
-    const items = guests.map((guest) => {
-      const video = guest.camera || guest.screen;
-      if (video) shown.add(guest.id);
-      return h(
-        "li",
-        { class: video ? "guest with-video" : "guest" },
-        video ? this.tiles.tile(guest).element : avatar(guest, "s"),
-        video ? null : h("span", { class: "name" }, guest.name),
-        guest.id === me && !video ? h("span", { class: "you" }, "(you)") : null,
-      );
-    });
-    if (items.length === 0) items.push(h("li", { class: "muted audience-empty" }, "No guests yet."));
-    this.tiles.prune(shown);
-    this.audience.replaceChildren(...items);
-  }
-}
-
 /** One hidden audio element per peer: everybody's microphone, whatever the tiles show. */
 export class AudioSinks {
   readonly element = h("div", { class: "audio-sinks", attrs: { hidden: true } });
@@ -308,16 +237,5 @@ export class AudioSinks {
     for (const sink of this.sinks.values()) sink.srcObject = null;
     this.sinks.clear();
     this.element.replaceChildren();
-  }
-}
-
-/** Make `parent`'s children exactly `children`, in order, moving as few as possible. */
-function syncChildren(parent: HTMLElement, children: HTMLElement[]): void {
-  const wanted = new Set<Node>(children);
-  for (const child of [...parent.children]) if (!wanted.has(child)) child.remove();
-  let cursor = parent.firstElementChild;
-  for (const child of children) {
-    if (cursor === child) cursor = cursor.nextElementSibling;
-    else parent.insertBefore(child, cursor);
   }
 }
