@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 
 from aiohttp import web
 
 from . import config
 from .app import make_app
+
+
+def _redact(url: str) -> str:
+    """A service URL without its password, fit for a log line."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def main() -> None:
@@ -33,10 +43,14 @@ def main() -> None:
             "Build it with ./scripts/run.sh, or: npm --prefix web ci && npm --prefix web run build",
             bundle,
         )
-    presence = f"redis ({settings.redis_url})" if settings.redis_url else "memory"
-    archive = settings.data_dir / "percolate.db"
+    presence = f"redis {_redact(settings.redis_url)}" if settings.redis_url else "memory"
+    archive = (
+        f"postgresql {_redact(settings.database_url)}"
+        if settings.database_url
+        else f"sqlite {settings.data_dir / 'percolate.db'}"
+    )
     logging.getLogger("server").info(
-        "Percolate listening on http://%s:%d (presence: %s, archive: sqlite %s)",
+        "Percolate listening on http://%s:%d (presence: %s, archive: %s)",
         settings.host,
         settings.port,
         presence,

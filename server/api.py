@@ -61,14 +61,19 @@ def add_routes(app: web.Application, server: Percolate) -> None:
     async def healthz(request: web.Request) -> web.Response:
         archive_ok = await server.archive.healthy()
         presence_ok = await server.presence.healthy()
+        health: dict[str, object] = {
+            "archive": {"backend": type(server.archive).__name__, "ok": archive_ok},
+            "presence": {"backend": server.presence.name, "ok": presence_ok},
+            "connections": len(server.sessions),
+        }
         ok = archive_ok and presence_ok
+        if server.fanout is not None:
+            # Emits from other processes reach this one only while it is subscribed.
+            listening = server.fanout.subscribed.is_set()
+            health["fanout"] = {"backend": "redis", "ok": listening}
+            ok = ok and listening
         return _json(
-            {
-                "ok": ok,
-                "archive": {"backend": type(server.archive).__name__, "ok": archive_ok},
-                "presence": {"backend": server.presence.name, "ok": presence_ok},
-                "connections": len(server.sessions),
-            },
+            {"ok": ok, **health},
             status=200 if ok else 503,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -13,12 +14,14 @@ from signaling.ice import IceConfig
 
 from . import api, events
 from .archive import Archive
+from .archive.postgres import PostgresArchive
 from .archive.sqlite import SqliteArchive
 from .chat import Chat
 from .config import Settings
 from .control import Control
 from .errors import Unavailable
 from .fanout import RedisFanout
+from .limits import Limiter, LocalLimiter, RedisLimiter
 from .media import Media
 from .presence import ONLINE, Attachment, Change, Presence
 from .presence.memory import MemoryPresence
@@ -73,6 +76,7 @@ class Percolate:
             max_http_buffer_size=settings.max_packet_bytes,
             cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
         )
+        self._redis = presence.redis if isinstance(presence, RedisPresence) else None
         self.sessions = Sessions(self)
         self.rooms = Rooms(self)
         self.chat = Chat(self)
@@ -84,6 +88,12 @@ class Percolate:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         events.register(self)
+
+    def limiter(self, name: str, rate: float, burst: int) -> Limiter:
+        """A rate limit: shared through Redis when there is one, else in this process."""
+        if self._redis is not None:
+            return RedisLimiter(self._redis, f"{self.settings.redis_prefix}:rl:{name}", rate, burst)
+        return LocalLimiter(rate, burst)
 
     def __repr__(self) -> str:
         return f"Percolate(archive={self.archive!r}, presence={self.presence.name})"
@@ -97,6 +107,13 @@ class Percolate:
         except Unavailable as exc:
             # Keep serving: the heartbeat re-announces everyone once the backend is back.
             log.warning("presence=%s is not reachable at start: %s", self.presence.name, exc)
+        if self.fanout is not None and not self.sio.manager_initialized:
+            # python-socketio starts its Redis listener with the first connection; start it
+            # now, so a new process hears the others (and says so in /healthz) before that.
+            self.sio.manager_initialized = True
+            self.fanout.initialize()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.fanout.subscribed.wait(), 2.0)
         self._loops = [
             asyncio.create_task(
                 self._every(self.settings.heartbeat_interval, self.heartbeat), name="heartbeat"
@@ -178,8 +195,14 @@ def online_member(user: User) -> Member:
     return Member(id=user.id, name=user.name, role=Role.MEMBER)
 
 
+def make_archive(settings: Settings) -> Archive:
+    if settings.database_url:
+        return PostgresArchive(settings.database_url)
+    return SqliteArchive(settings.data_dir / "percolate.db")
+
+
 def make_app(settings: Settings) -> web.Application:
-    archive = SqliteArchive(settings.data_dir / "percolate.db")
+    archive = make_archive(settings)
     presence: Presence = (
         RedisPresence(settings.redis_url, settings.redis_prefix)
         if settings.redis_url

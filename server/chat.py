@@ -9,7 +9,6 @@ from .archive import NoSuchRoom, StoredRoom
 from .audiences import user_room
 from .authz import HOSTS
 from .errors import Code, ProtocolError, forbidden, not_found
-from .limits import TokenBucket
 from .protocol import ChatHistory, ChatSearch, ChatSend, RoomKind, RoomRef, check_text
 from .sessions import Session
 
@@ -23,12 +22,12 @@ class Chat:
     def __init__(self, app: Percolate) -> None:
         self.app = app
         settings = app.settings
-        self.limit = TokenBucket(settings.chat_rate, settings.chat_burst)
+        self.limit = app.limiter("chat", settings.chat_rate, settings.chat_burst)
 
     async def send(self, session: Session, request: ChatSend) -> dict[str, Any]:
         app = self.app
         check_text(request.text, app.settings.max_text)
-        if not self.limit.allow(session.user.id):
+        if not await self.limit.allow(session.user.id):
             raise ProtocolError(Code.RATE_LIMITED, "you are sending too fast; slow down")
         # Everything that may wait happens before the append: between the commit and the
         # emit nothing awaits, so the room's messages go out in the order they were stored.

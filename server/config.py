@@ -23,6 +23,8 @@ class Settings:
     """TCP port to listen on (0 picks a free one)."""
     data_dir: Path = Path("data")
     """Folder of the embedded SQLite archive."""
+    database_url: str | None = None
+    """``postgresql://...``: the archive lives in PostgreSQL, shared by every process."""
     redis_url: str | None = None
     """With a URL, presence lives in Redis and emits fan out between processes."""
     redis_prefix: str = "pc"
@@ -84,6 +86,7 @@ _OPTIONS = {
     "host": "address to listen on",
     "port": "TCP port (0 picks a free one)",
     "data_dir": "folder of the SQLite archive",
+    "database_url": "PostgreSQL for the archive, shared by processes (unset: SQLite in data-dir)",
     "redis_url": "Redis for presence and fan-out between processes (unset: in memory)",
     "redis_prefix": "prefix of every Redis key and channel",
     "reconnect_grace": "seconds a dropped connection keeps its place in its rooms",
@@ -138,6 +141,6 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
             help=f"{help_text} [{variable}]",
         )
     values = vars(parser.parse_args(argv))
-    for name in ("redis_url", "turn_secret"):
+    for name in ("database_url", "redis_url", "turn_secret"):
         values[name] = values[name] or None
     return dataclasses.replace(defaults, **values, heartbeat_interval=values["presence_ttl"] / 3)

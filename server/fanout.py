@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -18,13 +19,41 @@ import socketio
 from .control import CHANNEL
 from .tasks import cancel
 
+log = logging.getLogger(__name__)
+
+RETRY = 1.0
+"""Seconds between attempts to subscribe again after losing Redis."""
+
 
 class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, url: str, channel: str, json: Any) -> None:
         super().__init__(url, channel=channel, json=json)
         self._emitting = asyncio.Lock()
+        self.subscribed = asyncio.Event()
+        """Set while this process is subscribed to the channel (``/healthz`` reports it)."""
         self.on_control: Callable[[Any], Awaitable[None]] | None = None
         """Receives the server's own commands (``server.control``) instead of clients."""
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        # The stock listener doubles its wait after each failure up to a minute, so after a
+        # Redis outage a process could stay deaf for that long; this one retries every
+        # RETRY seconds at most, and records whether it is subscribed.
+        while True:
+            try:
+                self._redis_connect()
+                await self.pubsub.subscribe(self.channel)
+                self.subscribed.set()
+                log.info("redis fan-out listening on %s", self.channel)
+                async for message in self.pubsub.listen():
+                    yield message
+            except asyncio.CancelledError:
+                self.subscribed.clear()
+                raise
+            except Exception as exc:
+                if self.subscribed.is_set():
+                    log.warning("redis fan-out lost its subscription: %s", exc)
+                self.subscribed.clear()
+                await asyncio.sleep(RETRY)
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         # Called for this process's own emits and for every other process's: commands end

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -33,3 +40,64 @@ class TokenBucket:
         # Buckets that have refilled carry no state worth keeping.
         refill = self.burst / self.rate if self.rate > 0 else float("inf")
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
+
+
+class Limiter(Protocol):
+    """A token bucket per key, in this process or shared by every process."""
+
+    async def allow(self, key: str, *, peek: bool = False) -> bool: ...
+
+
+class LocalLimiter:
+    """The embedded default: buckets in this process's memory."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._bucket = TokenBucket(rate, burst)
+
+    async def allow(self, key: str, *, peek: bool = False) -> bool:
+        return self._bucket.allow(key, peek=peek)
+
+
+# KEYS[1] the bucket; ARGV: rate per second, burst, peek ("1"/"0"). Redis's clock, so every
+# process drains the same bucket at the same pace.
+_BUCKET = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local v = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(v[1]) or burst
+local at = tonumber(v[2]) or now
+tokens = math.min(burst, tokens + (now - at) * rate)
+if ARGV[3] == '1' then
+  return tokens >= 1 and 1 or 0
+end
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst / rate + 1) * 1000))
+return allowed
+"""
+
+
+class RedisLimiter:
+    """Buckets in Redis, so a limit holds across processes (a client cannot dodge it by
+    reconnecting to another one). If Redis is unreachable the limit is not enforced: the
+    server keeps serving, and says so in its log."""
+
+    def __init__(self, redis: aioredis.Redis, name: str, rate: float, burst: int) -> None:
+        self._prefix = name
+        self._args = [repr(rate), str(burst)]
+        self._script = redis.register_script(_BUCKET)
+
+    async def allow(self, key: str, *, peek: bool = False) -> bool:
+        try:
+            allowed = await self._script(
+                keys=[f"{self._prefix}:{key}"], args=[*self._args, "1" if peek else "0"]
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("limit=%s not enforced, redis unreachable: %s", self._prefix, exc)
+            return True
+        return bool(allowed)

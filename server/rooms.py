@@ -16,7 +16,6 @@ from .archive import RoomState, StoredRoom
 from .audiences import host_room, member_room
 from .authz import HOSTS
 from .errors import Code, ProtocolError, bad_request, forbidden, not_found
-from .limits import TokenBucket
 from .presence import ONLINE, Attachment
 from .protocol import (
     DmOpen,
@@ -50,9 +49,13 @@ class Rooms:
         self.app = app
         self._stored: dict[str, StoredRoom] = {}
         settings = app.settings
-        self._joins = TokenBucket(settings.join_rate, settings.join_burst)
-        self._secrets = TokenBucket(settings.passcode_failures / 60, settings.passcode_failures)
-        self._creates = TokenBucket(settings.rooms_per_hour / 3600, settings.rooms_per_hour)
+        self._joins = app.limiter("join", settings.join_rate, settings.join_burst)
+        self._secrets = app.limiter(
+            "secret", settings.passcode_failures / 60, settings.passcode_failures
+        )
+        self._creates = app.limiter(
+            "create", settings.rooms_per_hour / 3600, settings.rooms_per_hour
+        )
 
     async def stored(self, room_id: str) -> StoredRoom | None:
         """A room as the archive has it, cached: nothing of a stored room changes after
@@ -80,7 +83,7 @@ class Rooms:
         return infos
 
     async def create(self, session: Session, request: RoomCreate) -> dict[str, Any]:
-        if not self._creates.allow(session.user.id):
+        if not await self._creates.allow(session.user.id):
             raise ProtocolError(
                 Code.RATE_LIMITED, "you have created many rooms lately; wait a while"
             )
@@ -110,7 +113,7 @@ class Rooms:
     async def join(self, session: Session, request: RoomJoin) -> dict[str, Any]:
         app = self.app
         user = session.user
-        self._limit_joins(session)
+        await self._limit_joins(session)
         room = await self.stored(request.room)
         if room is None:
             # With a passcode given, "no such room" and "wrong passcode" must look the same.
@@ -169,8 +172,10 @@ class Rooms:
                 answer["hosts"] = state.hosts_view()
         return answer
 
-    def _limit_joins(self, session: Session) -> None:
-        if not (self._joins.allow(session.user.id) and self._joins.allow(session.address)):
+    async def _limit_joins(self, session: Session) -> None:
+        if not (
+            await self._joins.allow(session.user.id) and await self._joins.allow(session.address)
+        ):
             raise ProtocolError(Code.RATE_LIMITED, "too many joins; wait a moment")
 
     async def _admit(
@@ -191,7 +196,7 @@ class Rooms:
             if request.host_key is not None:
                 digest = state.host_key_digest or room.host_key_hash
                 if digest is None or not keys.matches(request.host_key, digest):
-                    self._failed_secret(session)
+                    await self._failed_secret(session)
                     raise forbidden("wrong host key")
                 return Role.HOST, state
             if user_id in state.banned:
@@ -203,11 +208,11 @@ class Rooms:
         if room.passcode_hash is not None:
             if request.passcode is None:
                 raise forbidden("this room needs a passcode")
-            if not self._secrets.allow(session.address, peek=True):
+            if not await self._secrets.allow(session.address, peek=True):
                 raise ProtocolError(Code.RATE_LIMITED, "too many wrong passcodes; wait a minute")
             ok = await asyncio.to_thread(keys.check_passcode, request.passcode, room.passcode_hash)
             if not ok:
-                self._failed_secret(session)
+                await self._failed_secret(session)
                 raise forbidden("wrong passcode, or no such room")
         if state is None:
             return Role.MEMBER, None
@@ -218,9 +223,9 @@ class Rooms:
             raise _Knock
         return role, state
 
-    def _failed_secret(self, session: Session) -> None:
+    async def _failed_secret(self, session: Session) -> None:
         # Wrong passcodes and host keys drain a bucket per address: guessing stays slow.
-        self._secrets.allow(session.address)
+        await self._secrets.allow(session.address)
 
     async def _knock(self, session: Session, room: StoredRoom) -> dict[str, Any]:
         """Put the newcomer in the waiting room and tell the hosts."""

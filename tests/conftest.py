@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -78,6 +81,94 @@ class RedisProcess:
             self.proc.terminate()
             self.proc.wait(timeout=WAIT)
             self.proc = None
+
+
+class PostgresProcess:
+    """A private PostgreSQL cluster on a free port that a test may stop and start again.
+
+    ``initdb`` refuses to run as root, so as root the cluster belongs to the ``postgres``
+    user (Debian's packages create it) and every command runs as that user.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.data = workdir / "pgdata"
+        self._databases = itertools.count()
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
+
+    def init(self) -> None:
+        binaries = _postgres_bin()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres")
+        self._run(str(binaries / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.start()
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off"
+        )
+        self._run(
+            str(_postgres_bin() / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.workdir / "log"), "-w", "start",
+        )
+
+    def stop(self) -> None:
+        self._run(str(_postgres_bin() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    async def new_database(self) -> str:
+        """A fresh, empty database of this cluster: one per test."""
+        import asyncpg
+
+        name = f"t{next(self._databases)}"
+        conn = await asyncpg.connect(self.url())
+        try:
+            await conn.execute(f"CREATE DATABASE {name}")
+        finally:
+            await conn.close()
+        return self.url(name)
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed (the test command installs it)")
+    return found[-1].parent
+
+
+@contextlib.contextmanager
+def _cluster() -> Iterator[PostgresProcess]:
+    # Not under pytest's temporary folder: that one is private to root, and the cluster's
+    # files belong to the postgres user.
+    workdir = Path(tempfile.mkdtemp(prefix="percolate-pg-"))
+    cluster = PostgresProcess(workdir)
+    try:
+        cluster.init()
+        yield cluster
+        cluster.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresProcess]:
+    with _cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PostgresProcess]:
+    """A cluster of this test's own, for tests that stop and restart it."""
+    with _cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

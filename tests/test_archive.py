@@ -1,4 +1,5 @@
-"""The SQLite archive on its own: group commit, idempotency, search queries, reopening."""
+"""The archive on its own, one suite for both backends (SQLite and PostgreSQL): group commit,
+idempotency, paging, search, room state, reopening."""
 
 from __future__ import annotations
 
@@ -8,22 +9,38 @@ from pathlib import Path
 
 import pytest
 
-from server.archive import NoSuchRoom, StoredRoom
+from server.archive import Archive, NoSuchRoom, RoomState, StoredRoom
+from server.archive.postgres import PostgresArchive, ts_query
 from server.archive.sqlite import SqliteArchive, fts_query
 from server.protocol import RoomKind, User
 
 ANN = User(id="ann", name="Ann")
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where an archive lives: a SQLite file, or a fresh database of a private cluster."""
+    if request.param == "sqlite":
+        return str(tmp_path / "a.db")
+    cluster = request.getfixturevalue("postgres_server")
+    return str(await cluster.new_database())
+
+
+def open_archive(database: str) -> Archive:
+    if database.startswith("postgresql://"):
+        return PostgresArchive(database)
+    return SqliteArchive(Path(database))
+
+
 @pytest.fixture
-async def archive(tmp_path: Path) -> AsyncIterator[SqliteArchive]:
-    archive = SqliteArchive(tmp_path / "a.db")
+async def archive(database: str) -> AsyncIterator[Archive]:
+    archive = open_archive(database)
     await archive.open()
     yield archive
     await archive.close()
 
 
-async def test_many_concurrent_appends_get_gapless_seqs(archive: SqliteArchive) -> None:
+async def test_many_concurrent_appends_get_gapless_seqs(archive: Archive) -> None:
     results = await asyncio.gather(
         *(archive.append("lobby", ANN, f"m{i}", f"id{i}") for i in range(500))
     )
@@ -34,7 +51,7 @@ async def test_many_concurrent_appends_get_gapless_seqs(archive: SqliteArchive) 
     assert [m.text for m in history] == [f"m{i}" for i in range(500)]
 
 
-async def test_a_duplicate_in_the_same_batch_is_stored_once(archive: SqliteArchive) -> None:
+async def test_a_duplicate_in_the_same_batch_is_stored_once(archive: Archive) -> None:
     (first, created1), (second, created2) = await asyncio.gather(
         archive.append("lobby", ANN, "hello", "same"),
         archive.append("lobby", ANN, "hello", "same"),
@@ -42,7 +59,7 @@ async def test_a_duplicate_in_the_same_batch_is_stored_once(archive: SqliteArchi
     assert first == second and (created1, created2) == (True, False)
 
 
-async def test_appending_to_an_unknown_room_fails_alone(archive: SqliteArchive) -> None:
+async def test_appending_to_an_unknown_room_fails_alone(archive: Archive) -> None:
     results = await asyncio.gather(
         archive.append("lobby", ANN, "ok", "1"),
         archive.append("nowhere", ANN, "lost", "2"),
@@ -53,8 +70,8 @@ async def test_appending_to_an_unknown_room_fails_alone(archive: SqliteArchive) 
     assert [r[0].seq for r in (results[0], results[2])] == [1, 2]  # type: ignore[index]
 
 
-async def test_reopening_keeps_everything(tmp_path: Path) -> None:
-    archive = SqliteArchive(tmp_path / "a.db")
+async def test_reopening_keeps_everything(database: str) -> None:
+    archive = open_archive(database)
     await archive.open()
     user = await archive.create_user("Ann", "digest")
     room = StoredRoom(
@@ -69,7 +86,7 @@ async def test_reopening_keeps_everything(tmp_path: Path) -> None:
     message, _ = await archive.append("r1", user, "kept", "k")
     await archive.close()
 
-    again = SqliteArchive(tmp_path / "a.db")
+    again = open_archive(database)
     await again.open()  # migrations run once only
     try:
         assert await again.user_by_token("digest") == user
@@ -80,8 +97,8 @@ async def test_reopening_keeps_everything(tmp_path: Path) -> None:
         await again.close()
 
 
-async def test_close_waits_for_queued_appends(tmp_path: Path) -> None:
-    archive = SqliteArchive(tmp_path / "a.db")
+async def test_close_waits_for_queued_appends(database: str) -> None:
+    archive = open_archive(database)
     await archive.open()
     pending = [asyncio.ensure_future(archive.append("lobby", ANN, "x", str(i))) for i in range(50)]
     await asyncio.sleep(0)  # let them queue
@@ -105,7 +122,7 @@ def test_what_people_type_becomes_a_safe_fts_query(typed: str, query: str | None
 
 
 async def test_the_lobby_heads_the_public_list_however_many_rooms(
-    archive: SqliteArchive,
+    archive: Archive,
 ) -> None:
     for i in range(205):
         await archive.create_room(
@@ -114,3 +131,80 @@ async def test_the_lobby_heads_the_public_list_however_many_rooms(
     listed = await archive.public_rooms(200)
     assert len(listed) == 200
     assert [r.id for r in listed[:3]] == ["lobby", "r204", "r203"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "query"),
+    [
+        ("Accountant", "'accountant':*"),
+        ("café crème", "'cafe' & 'creme':*"),
+        ("it's", "'it' & 's':*"),
+        ("???", None),
+    ],
+)
+def test_what_people_type_becomes_a_safe_postgres_query(typed: str, query: str | None) -> None:
+    assert ts_query(typed) == query
+
+
+async def test_paging_and_search_behave_alike(archive: Archive) -> None:
+    for i, text in enumerate(
+        [
+            "Who knows an accountant in Leeds?",
+            "Our bakery opens Monday",
+            "Accountants: Café Numbers",
+        ]
+    ):
+        await archive.append("lobby", ANN, text, f"s{i}")
+    assert [m.seq for m in await archive.search("lobby", "accountant", 10)] == [3, 1]
+    assert [m.seq for m in await archive.search("lobby", "cafe", 10)] == [3]
+    assert [m.seq for m in await archive.search("lobby", "accountant leeds", 10)] == [1]
+    assert await archive.search("lobby", 'NEAR(" OR *', 10) == []
+    assert [m.seq for m in await archive.history("lobby", before=3, after=None, limit=1)] == [2]
+    assert [m.seq for m in await archive.history("lobby", before=None, after=1, limit=5)] == [2, 3]
+    first = (await archive.history("lobby", before=None, after=None, limit=1))[0]
+    assert await archive.message("lobby", first.id) == first
+    assert await archive.message("elsewhere", first.id) is None
+
+
+async def test_room_state_changes_one_at_a_time(archive: Archive) -> None:
+    assert await archive.room_state("lobby") == RoomState()
+
+    def raise_hand(n: int):  # type: ignore[no-untyped-def]
+        def change(state: RoomState) -> int:
+            state.hands.append(User(id=f"u{n}", name=f"U{n}"))
+            return len(state.hands)
+
+        return change
+
+    results = await asyncio.gather(
+        *(archive.change_room_state("lobby", raise_hand(n)) for n in range(20))
+    )
+    assert sorted(count for _, count in results) == list(range(1, 21))
+    assert len((await archive.room_state("lobby")).hands) == 20
+
+    def refuse(state: RoomState) -> None:
+        state.locked = True
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        await archive.change_room_state("lobby", refuse)
+    assert (await archive.room_state("lobby")).locked is False  # nothing stored
+    with pytest.raises(NoSuchRoom):
+        await archive.room_state("nowhere")
+
+
+async def test_users_and_direct_messages(archive: Archive) -> None:
+    ann = await archive.create_user("Ann", "d-ann")
+    bob = await archive.create_user("Bob", "d-bob")
+    assert await archive.user_by_token("d-ann") == ann
+    await archive.rename_user(ann.id, "Ann B.")
+    assert await archive.get_user(ann.id) == User(id=ann.id, name="Ann B.")
+    fresh = StoredRoom(id="dm1", title="", kind=RoomKind.DM, private=True, created_at=1)
+    other = StoredRoom(id="dm2", title="", kind=RoomKind.DM, private=True, created_at=2)
+    first, again = await asyncio.gather(
+        archive.open_dm(ann.id, bob.id, fresh), archive.open_dm(bob.id, ann.id, other)
+    )
+    assert first.id == again.id and first.dm_users == tuple(sorted((ann.id, bob.id)))
+    assert (await archive.get_room(first.id)).dm_users == first.dm_users  # type: ignore[union-attr]
+    [(room, partner)] = await archive.dm_rooms(bob.id)
+    assert (room.id, partner.name) == (first.id, "Ann B.")

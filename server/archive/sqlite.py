@@ -27,6 +27,7 @@ from .. import keys
 from ..errors import Unavailable
 from ..protocol import Message, RoomKind, User
 from . import NoSuchRoom, RoomState, StoredRoom
+from .commit import GroupCommit, Pending, Result
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,13 @@ def _unavailable(exc: sqlite3.Error) -> bool:
     return "_".join(name.split("_")[:2]) in _UNAVAILABLE
 
 
+def _failure(exc: Exception) -> Exception:
+    """What the callers of a failed batch are told."""
+    if isinstance(exc, sqlite3.Error) and _unavailable(exc):
+        return Unavailable(str(exc))
+    return exc
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -159,30 +167,14 @@ def fts_query(query: str) -> str | None:
     return " ".join(quoted)
 
 
-class _Append:
-    __slots__ = ("client_msg_id", "future", "room", "text", "user")
-
-    def __init__(self, room: str, user: User, text: str, client_msg_id: str) -> None:
-        self.room = room
-        self.user = user
-        self.text = text
-        self.client_msg_id = client_msg_id
-        self.future: asyncio.Future[tuple[Message, bool]] = (
-            asyncio.get_running_loop().create_future()
-        )
-
-
 class SqliteArchive:
     def __init__(self, path: Path, *, synchronous: str = "FULL", batch: int = _BATCH) -> None:
         self.path = path
-        self.batch = batch
-        """Most appends committed in one transaction (1 turns group commit off)."""
         self._synchronous = synchronous
         self._thread = threading.local()
         self._writer = ThreadPoolExecutor(1, "archive-writer", self._connect)
         self._reader = ThreadPoolExecutor(1, "archive-reader", self._connect)
-        self._pending: asyncio.Queue[_Append] = asyncio.Queue()
-        self._commit_task: asyncio.Task[None] | None = None
+        self._commits = GroupCommit(repr(self), self._append_batch, _failure, batch)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -225,7 +217,7 @@ class SqliteArchive:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await self._write(self._migrate)
-        self._commit_task = asyncio.create_task(self._commit_loop(), name="archive-commit")
+        self._commits.start()
 
     def _migrate(self) -> None:
         conn = self._conn()
@@ -243,11 +235,7 @@ class SqliteArchive:
         )
 
     async def close(self) -> None:
-        if self._commit_task is not None:
-            # Let queued appends commit: their senders are waiting for the ack.
-            await self._pending.join()
-            self._commit_task.cancel()
-            await asyncio.gather(self._commit_task, return_exceptions=True)
+        await self._commits.stop()
         self._closed = True
         for pool in (self._writer, self._reader):
             pool.submit(lambda: self._conn().close()).result()
@@ -444,44 +432,16 @@ class SqliteArchive:
     async def append(
         self, room: str, user: User, text: str, client_msg_id: str
     ) -> tuple[Message, bool]:
-        if self._closed or self._commit_task is None:
-            raise Unavailable("archive is closed")
-        item = _Append(room, user, text, client_msg_id)
-        self._pending.put_nowait(item)
-        return await item.future
+        return await self._commits.append(room, user, text, client_msg_id)
 
-    async def _commit_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._pending.get()]
-            while len(batch) < self.batch and not self._pending.empty():
-                batch.append(self._pending.get_nowait())
-            try:
-                results = await loop.run_in_executor(self._writer, self._append_batch, batch)
-            except sqlite3.Error as exc:
-                log.warning("%r: commit of %d messages failed: %s", self, len(batch), exc)
-                failure: Exception = Unavailable(str(exc)) if _unavailable(exc) else exc
-                results = [failure for _ in batch]
-            except Exception as exc:
-                # Not the database's fault, but this loop must outlive it: fail this batch only.
-                log.exception("%r: commit of %d messages failed", self, len(batch))
-                results = [exc for _ in batch]
-            except asyncio.CancelledError:
-                for item in batch:
-                    item.future.cancel()
-                    self._pending.task_done()
-                raise
-            for item, result in zip(batch, results, strict=True):
-                if not item.future.done():
-                    if isinstance(result, Exception):
-                        item.future.set_exception(result)
-                    else:
-                        item.future.set_result(result)
-                self._pending.task_done()
+    async def _append_batch(self, batch: list[Pending]) -> list[Result]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._append_batch_sync, batch
+        )
 
-    def _append_batch(self, batch: list[_Append]) -> list[tuple[Message, bool] | Exception]:
+    def _append_batch_sync(self, batch: list[Pending]) -> list[Result]:
         conn = self._conn()
-        results: list[tuple[Message, bool] | Exception] = []
+        results: list[Result] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             for item in batch:
@@ -493,7 +453,7 @@ class SqliteArchive:
         return results
 
     @staticmethod
-    def _append_one(conn: sqlite3.Connection, item: _Append) -> tuple[Message, bool] | Exception:
+    def _append_one(conn: sqlite3.Connection, item: Pending) -> Result:
         row = conn.execute(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages "
             "WHERE room = ? AND user_id = ? AND client_msg_id = ?",

@@ -1,0 +1,493 @@
+"""The shared archive: PostgreSQL through asyncpg, for several server processes.
+
+Same behaviour as the SQLite archive (``tests/test_archive.py`` runs against both). What is
+different follows from many writers:
+
+- A room's ``seq`` comes from its row in ``rooms``, locked (``SELECT ... FOR UPDATE``) before
+  the duplicate check, so two processes appending to one room take turns: no gaps, no
+  duplicate ``client_msg_id``. A batch locks its rooms in id order, so two batches never
+  wait for each other in a circle.
+- Search uses a ``tsvector`` (the ``simple`` configuration) of the text with accents folded
+  in Python, the same folding as the query, so no database extension is needed.
+- Migrations run under an advisory lock, so processes starting together migrate once.
+- Every command has a timeout: a database that is down or hung answers ``unavailable``
+  quickly instead of holding a chat message hostage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from .. import keys
+from ..errors import Unavailable
+from ..protocol import Message, RoomKind, User
+from . import NoSuchRoom, RoomState, StoredRoom
+from .commit import GroupCommit, Pending, Result
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_BATCH = 256
+_MIGRATION_LOCK = 0x5EC0_FFEE  # any constant shared by every Percolate process
+
+_MIGRATIONS = [
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_digest TEXT NOT NULL UNIQUE,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE rooms (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        private BOOLEAN NOT NULL,
+        created_at BIGINT NOT NULL,
+        passcode_hash TEXT,
+        host_key_hash TEXT,
+        created_by TEXT,
+        last_seq BIGINT NOT NULL DEFAULT 0,
+        last_at BIGINT NOT NULL DEFAULT 0,
+        state TEXT
+    );
+    CREATE INDEX rooms_public ON rooms (private, created_at);
+    CREATE TABLE dms (
+        user_a TEXT NOT NULL,
+        user_b TEXT NOT NULL,
+        room TEXT NOT NULL UNIQUE REFERENCES rooms (id),
+        PRIMARY KEY (user_a, user_b)
+    );
+    CREATE INDEX dms_b ON dms (user_b);
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        client_msg_id TEXT NOT NULL,
+        search TSVECTOR NOT NULL,
+        UNIQUE (room, seq),
+        UNIQUE (room, user_id, client_msg_id)
+    );
+    CREATE INDEX messages_search ON messages USING GIN (search);
+    """,
+]
+
+_MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
+_ROOM_COLUMNS = "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by"
+_state_decoder = msgspec.json.Decoder(RoomState)
+
+# What says "the database is not there right now" rather than "our SQL is wrong".
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what is indexed and what is searched for."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def ts_query(query: str) -> str | None:
+    """Every word must match, the last as a prefix; words are quoted so operators are text."""
+    words = re.findall(r"\w+", fold(query))[:20]
+    if not words:
+        return None
+    quoted = ["'" + word.replace("'", "''") + "'" for word in words]
+    quoted[-1] += ":*"
+    return " & ".join(quoted)
+
+
+def _message(row: asyncpg.Record) -> Message:
+    return Message(
+        id=row["id"],
+        seq=row["seq"],
+        room=row["room"],
+        user=User(id=row["user_id"], name=row["user_name"]),
+        text=row["text"],
+        ts=row["ts"],
+        client_msg_id=row["client_msg_id"],
+    )
+
+
+def _room(row: asyncpg.Record, dm_users: tuple[str, str] | None = None) -> StoredRoom:
+    return StoredRoom(
+        id=row["id"],
+        title=row["title"],
+        kind=RoomKind(row["kind"]),
+        private=row["private"],
+        created_at=row["created_at"],
+        passcode_hash=row["passcode_hash"],
+        host_key_hash=row["host_key_hash"],
+        created_by=row["created_by"],
+        dm_users=dm_users,
+    )
+
+
+def _failure(exc: Exception) -> Exception:
+    return Unavailable(f"database: {exc!r}") if isinstance(exc, _UNAVAILABLE) else exc
+
+
+class PostgresArchive:
+    def __init__(self, url: str, *, timeout: float = 5.0, batch: int = _BATCH) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._pool: asyncpg.Pool | None = None
+        self._commits = GroupCommit(repr(self), self._append_batch, _failure, batch)
+
+    def __repr__(self) -> str:
+        return "PostgresArchive"
+
+    async def _with(self, work: Callable[[asyncpg.Connection], Any]) -> Any:
+        """Run ``work`` on a pooled connection; storage failures become ``Unavailable``."""
+        if self._pool is None:
+            raise Unavailable("archive is closed")
+        try:
+            async with self._pool.acquire(timeout=self.timeout) as conn:
+                return await work(conn)
+        except _UNAVAILABLE as exc:
+            log.warning("%r: %r", self, exc)
+            raise Unavailable(f"database: {exc!r}") from exc
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url,
+                min_size=1,
+                max_size=10,
+                command_timeout=self.timeout,
+                timeout=self.timeout,
+            )
+        except _UNAVAILABLE as exc:
+            raise Unavailable(f"database: {exc!r}") from exc
+        await self._with(self._migrate)
+        self._commits.start()
+
+    async def _migrate(self, conn: asyncpg.Connection) -> None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS percolate_schema (version INTEGER NOT NULL)"
+            )
+            version = await conn.fetchval("SELECT max(version) FROM percolate_schema") or 0
+            for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+                await conn.execute(script)
+                await conn.execute("INSERT INTO percolate_schema (version) VALUES ($1)", number)
+                log.info("%r: schema migrated to version %d", self, number)
+            await conn.execute(
+                f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES ('lobby', 'Lobby', 'open', false, "
+                "0, NULL, NULL, NULL) ON CONFLICT DO NOTHING"
+            )
+
+    async def close(self) -> None:
+        await self._commits.stop()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.wait_for(pool.close(), self.timeout)
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await self._with(lambda c: c.fetchval("SELECT 1")))
+        except Unavailable:
+            return False
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def create_user(self, name: str, token_digest: str) -> User:
+        user = User(id=keys.new_id("u"), name=name)
+        await self._with(
+            lambda c: c.execute(
+                "INSERT INTO users (id, name, token_digest, created_at) VALUES ($1, $2, $3, $4)",
+                user.id,
+                name,
+                token_digest,
+                now_ms(),
+            )
+        )
+        return user
+
+    async def user_by_token(self, token_digest: str) -> User | None:
+        row = await self._with(
+            lambda c: c.fetchrow("SELECT id, name FROM users WHERE token_digest = $1", token_digest)
+        )
+        return User(id=row["id"], name=row["name"]) if row else None
+
+    async def get_user(self, user_id: str) -> User | None:
+        row = await self._with(
+            lambda c: c.fetchrow("SELECT id, name FROM users WHERE id = $1", user_id)
+        )
+        return User(id=row["id"], name=row["name"]) if row else None
+
+    async def rename_user(self, user_id: str, name: str) -> None:
+        await self._with(
+            lambda c: c.execute("UPDATE users SET name = $1 WHERE id = $2", name, user_id)
+        )
+
+    # -- rooms -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _insert_room(conn: asyncpg.Connection, room: StoredRoom) -> None:
+        await conn.execute(
+            f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            room.id,
+            room.title,
+            room.kind.value,
+            room.private,
+            room.created_at,
+            room.passcode_hash,
+            room.host_key_hash,
+            room.created_by,
+        )
+
+    async def create_room(self, room: StoredRoom) -> None:
+        await self._with(lambda c: self._insert_room(c, room))
+
+    async def get_room(self, room_id: str) -> StoredRoom | None:
+        async def select(conn: asyncpg.Connection) -> StoredRoom | None:
+            row = await conn.fetchrow(f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE id = $1", room_id)
+            if row is None:
+                return None
+            dm_users = None
+            if row["kind"] == RoomKind.DM.value:
+                pair = await conn.fetchrow(
+                    "SELECT user_a, user_b FROM dms WHERE room = $1", room_id
+                )
+                dm_users = (pair["user_a"], pair["user_b"]) if pair else None
+            return _room(row, dm_users)
+
+        result: StoredRoom | None = await self._with(select)
+        return result
+
+    async def public_rooms(self, limit: int) -> list[StoredRoom]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT private "
+                "ORDER BY id = 'lobby' DESC, created_at DESC LIMIT $1",
+                limit,
+            )
+        )
+        return [_room(row) for row in rows]
+
+    async def room_state(self, room_id: str) -> RoomState:
+        async def select(conn: asyncpg.Connection) -> RoomState:
+            row = await conn.fetchrow("SELECT state FROM rooms WHERE id = $1", room_id)
+            if row is None:
+                raise NoSuchRoom(room_id)
+            return _state_decoder.decode(row["state"]) if row["state"] else RoomState()
+
+        state: RoomState = await self._with(select)
+        return state
+
+    async def change_room_state(
+        self, room_id: str, change: Callable[[RoomState], T]
+    ) -> tuple[RoomState, T]:
+        async def update(conn: asyncpg.Connection) -> tuple[RoomState, T]:
+            async with conn.transaction():
+                row = await conn.fetchrow(
+                    "SELECT state FROM rooms WHERE id = $1 FOR UPDATE", room_id
+                )
+                if row is None:
+                    raise NoSuchRoom(room_id)
+                state = _state_decoder.decode(row["state"]) if row["state"] else RoomState()
+                result = change(state)
+                await conn.execute(
+                    "UPDATE rooms SET state = $1 WHERE id = $2",
+                    msgspec.json.encode(state).decode(),
+                    room_id,
+                )
+            return state, result
+
+        changed: tuple[RoomState, T] = await self._with(update)
+        return changed
+
+    async def open_dm(self, a: str, b: str, room: StoredRoom) -> StoredRoom:
+        a, b = sorted((a, b))
+
+        async def get_or_insert(conn: asyncpg.Connection) -> StoredRoom:
+            async with conn.transaction():
+                # The pair's row is the lock: two processes opening the same DM make one room.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{a} {b}")
+                row = await conn.fetchrow(
+                    f"SELECT {', '.join('rooms.' + c.strip() for c in _ROOM_COLUMNS.split(','))} "
+                    "FROM rooms JOIN dms ON dms.room = rooms.id WHERE user_a = $1 AND user_b = $2",
+                    a,
+                    b,
+                )
+                if row is not None:
+                    return _room(row, (a, b))
+                await self._insert_room(conn, room)
+                await conn.execute(
+                    "INSERT INTO dms (user_a, user_b, room) VALUES ($1, $2, $3)", a, b, room.id
+                )
+            return msgspec.structs.replace(room, dm_users=(a, b))
+
+        found: StoredRoom = await self._with(get_or_insert)
+        return found
+
+    async def dm_rooms(self, user_id: str) -> list[tuple[StoredRoom, User]]:
+        columns = ", ".join(f"rooms.{c.strip()}" for c in _ROOM_COLUMNS.split(","))
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {columns}, user_a, user_b, users.id AS other_id, users.name AS other_name "
+                "FROM dms JOIN rooms ON rooms.id = dms.room "
+                "JOIN users ON users.id = (CASE WHEN user_a = $1 THEN user_b ELSE user_a END) "
+                "WHERE user_a = $1 OR user_b = $1 "
+                "ORDER BY rooms.last_at DESC, rooms.created_at DESC",
+                user_id,
+            )
+        )
+        return [
+            (_room(r, (r["user_a"], r["user_b"])), User(id=r["other_id"], name=r["other_name"]))
+            for r in rows
+        ]
+
+    # -- messages --------------------------------------------------------------------------
+
+    async def append(
+        self, room: str, user: User, text: str, client_msg_id: str
+    ) -> tuple[Message, bool]:
+        return await self._commits.append(room, user, text, client_msg_id)
+
+    async def _append_batch(self, batch: list[Pending]) -> list[Result]:
+        async def write(conn: asyncpg.Connection) -> list[Result]:
+            results: dict[int, Result] = {}
+            async with conn.transaction():
+                # Lock each room once, in id order (no lock cycles between processes); keep
+                # the order of arrival within a room.
+                for room in sorted({item.room for item in batch}):
+                    seq = await conn.fetchval(
+                        "SELECT last_seq FROM rooms WHERE id = $1 FOR UPDATE", room
+                    )
+                    for index, item in enumerate(batch):
+                        if item.room != room:
+                            continue
+                        if seq is None:
+                            results[index] = NoSuchRoom(room)
+                            continue
+                        result = await self._append_one(conn, item, seq + 1)
+                        if result[1]:
+                            seq += 1
+                        results[index] = result
+                    if seq is not None:
+                        await conn.execute(
+                            "UPDATE rooms SET last_seq = $1, last_at = $2 WHERE id = $3",
+                            seq,
+                            now_ms(),
+                            room,
+                        )
+            return [results[index] for index in range(len(batch))]
+
+        results: list[Result] = await self._with(write)
+        return results
+
+    @staticmethod
+    async def _append_one(
+        conn: asyncpg.Connection, item: Pending, seq: int
+    ) -> tuple[Message, bool]:
+        row = await conn.fetchrow(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+            "WHERE room = $1 AND user_id = $2 AND client_msg_id = $3",
+            item.room,
+            item.user.id,
+            item.client_msg_id,
+        )
+        if row is not None:
+            return _message(row), False
+        message = Message(
+            id=keys.new_id("m", 12),
+            seq=seq,
+            room=item.room,
+            user=item.user,
+            text=item.text,
+            ts=now_ms(),
+            client_msg_id=item.client_msg_id,
+        )
+        await conn.execute(
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, search) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_tsvector('simple', $9))",
+            message.id,
+            message.seq,
+            message.room,
+            item.user.id,
+            item.user.name,
+            message.text,
+            message.ts,
+            message.client_msg_id,
+            fold(message.text),
+        )
+        return message, True
+
+    async def history(
+        self, room: str, *, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
+        base = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room = $1"
+        if after is not None:
+            rows = await self._with(
+                lambda c: c.fetch(base + " AND seq > $2 ORDER BY seq LIMIT $3", room, after, limit)
+            )
+            return [_message(row) for row in rows]
+        if before is not None:
+            rows = await self._with(
+                lambda c: c.fetch(
+                    base + " AND seq < $2 ORDER BY seq DESC LIMIT $3", room, before, limit
+                )
+            )
+        else:
+            rows = await self._with(
+                lambda c: c.fetch(base + " ORDER BY seq DESC LIMIT $2", room, limit)
+            )
+        return [_message(row) for row in reversed(rows)]
+
+    async def message(self, room: str, message_id: str) -> Message | None:
+        row = await self._with(
+            lambda c: c.fetchrow(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND room = $2",
+                message_id,
+                room,
+            )
+        )
+        return _message(row) if row else None
+
+    async def search(self, room: str, query: str, limit: int) -> list[Message]:
+        match = ts_query(query)
+        if match is None:
+            return []
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+                "WHERE room = $1 AND search @@ to_tsquery('simple', $2) "
+                "ORDER BY seq DESC LIMIT $3",
+                room,
+                match,
+                limit,
+            )
+        )
+        return [_message(row) for row in rows]
