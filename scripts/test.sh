@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_python
 # Debian's Chromium drives the browser tests; Playwright's own browser download is never used.
-ensure_debian_packages redis-server chromium
+ensure_debian_packages redis-server postgresql chromium
 pip_install -e '.[test]'
 build_web
 .venv/bin/ruff check .

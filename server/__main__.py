@@ -57,7 +57,7 @@ def main() -> None:
         archive,
     )
     # run_app stops cleanly on SIGINT and SIGTERM: cleanup contexts close the backends.
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=5)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 from aiohttp.test_utils import TestServer
@@ -114,8 +116,15 @@ class PostgresProcess:
             "-c fsync=off -c full_page_writes=off"
         )
         self._run(
-            str(_postgres_bin() / "pg_ctl"), "-D", str(self.data), "-o", options,
-            "-l", str(self.workdir / "log"), "-w", "start",
+            str(_postgres_bin() / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.workdir / "log"),
+            "-w",
+            "start",
         )
 
     def stop(self) -> None:
@@ -257,11 +266,94 @@ async def server(start_server: Callable[..., Awaitable[Running]], settings: Sett
     return await start_server(settings)
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Process:
+    """``python -m server`` in a process of its own; its output goes to a file (a pipe
+    nobody reads would fill up and stall a chatty server)."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, port: int) -> None:
+        self.args = args
+        self.env = env
+        self.log = log
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/"
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.args,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        await self.wait_ready()
+
+    async def wait_ready(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(int(WAIT / 0.05)):
+                try:
+                    async with http.get(self.url + "healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                if self.proc is None or self.proc.returncode is not None:
+                    break
+                await asyncio.sleep(0.05)  # polling a process that is starting up
+        raise AssertionError(f"server did not start:\n{self.output}")
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    async def finish(self) -> str:
+        """Wait for the process to end (after a signal); its whole output."""
+        assert self.proc is not None
+        await asyncio.wait_for(self.proc.wait(), WAIT)
+        return self.output
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        await self.proc.wait()
+
+
+@pytest.fixture
+async def run_server(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Process]]]:
+    """Start ``python -m server`` with flags; every process is killed at the end."""
+    started: list[Process] = []
+
+    async def run(*args: str, env: dict[str, str] | None = None, port: int = 0) -> Process:
+        log = tmp_path / f"server-{len(started)}.log"
+        process = Process(list(args), {**os.environ, **(env or {})}, log, port or free_port())
+        started.append(process)
+        await process.start()
+        return process
+
+    yield run
+    for process in started:
+        if process.proc is not None and process.proc.returncode is None:
+            await process.kill()
+
+
 class Client:
     """A python-socketio client that records every event it receives."""
 
     def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
+        # Our own HTTP session, closed by close() even when connecting failed half-way.
+        self.http = aiohttp.ClientSession()
+        self.sio = socketio.AsyncClient(reconnection=False, http_session=self.http)
         self.received: list[tuple[str, Any]] = []
         self._arrived = asyncio.Condition()
         self.session: dict[str, Any] = {}
@@ -326,6 +418,7 @@ class Client:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+        await self.http.close()
 
 
 @pytest.fixture

@@ -75,6 +75,7 @@ async def test_connections_per_address_are_capped(start_server, settings, connec
     refused.sio.on("connect_error", errors.append)
     with pytest.raises(socketio.exceptions.ConnectionError):
         await refused.connect(server.url, {"name": "Three"})
+    await refused.close()
     assert errors and errors[0]["data"]["code"] == "rate_limited"  # type: ignore[index]
 
 

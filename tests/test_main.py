@@ -3,78 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from .conftest import WAIT, free_port
-
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class Process:
-    def __init__(self, proc: asyncio.subprocess.Process, url: str) -> None:
-        self.proc = proc
-        self.url = url
-        self.output = ""
-
-    async def wait_ready(self) -> None:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(int(WAIT / 0.05)):
-                try:
-                    async with http.get(self.url + "healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                if self.proc.returncode is not None:
-                    break
-                await asyncio.sleep(0.05)  # polling a process that is starting up
-        raise AssertionError(f"server did not start: {await self.finish()}")
-
-    async def finish(self) -> str:
-        out, _ = await asyncio.wait_for(self.proc.communicate(), WAIT)
-        self.output = out.decode()
-        return self.output
-
-
-@pytest.fixture
-async def run_server(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Process]]]:
-    started: list[Process] = []
-
-    async def run(*args: str, env: dict[str, str] | None = None) -> Process:
-        port = free_port()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *args,
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        process = Process(proc, f"http://127.0.0.1:{port}/")
-        started.append(process)
-        await process.wait_ready()
-        return process
-
-    yield run
-    for process in started:
-        if process.proc.returncode is None:
-            process.proc.kill()
-            await process.proc.wait()
 
 
 async def test_it_starts_serves_the_client_and_stops_cleanly_on_sigterm(
@@ -91,9 +26,9 @@ async def test_it_starts_serves_the_client_and_stops_cleanly_on_sigterm(
     await ann.ok("room:join", {"room": "lobby"})
     await ann.close()
 
-    server.proc.send_signal(signal.SIGTERM)
+    server.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
     output = await server.finish()
-    assert server.proc.returncode == 0, output
+    assert server.proc.returncode == 0, output  # type: ignore[union-attr]
     assert "listening on http://127.0.0.1:" in output
     assert "presence: memory" in output and "archive: sqlite" in output
     assert str(tmp_path / "d") in output
@@ -115,8 +50,7 @@ async def test_no_acknowledged_message_is_lost_when_the_process_is_killed(
             for i in range(100)
         )
     )
-    first.proc.kill()  # SIGKILL right after the acks: no chance to flush anything
-    await first.proc.wait()
+    await first.kill()  # SIGKILL right after the acks: no chance to flush anything
 
     second = await run_server("--data-dir", data)
     back = await connect(second.url, "Ann", token=token)
@@ -131,9 +65,9 @@ async def test_flags_and_environment_are_read(run_server, tmp_path: Path) -> Non
     server = await run_server(
         "--data-dir", str(tmp_path / "flag"), env={"DATA_DIR": str(tmp_path / "env")}
     )
-    server.proc.send_signal(signal.SIGINT)
+    server.proc.send_signal(signal.SIGINT)  # type: ignore[union-attr]
     output = await server.finish()
-    assert server.proc.returncode == 0
+    assert server.proc.returncode == 0  # type: ignore[union-attr]
     assert str(tmp_path / "flag") in output  # a flag wins over the environment
 
 
@@ -162,8 +96,7 @@ async def test_members_of_a_crashed_process_vanish_from_presence(
     joined = await ann.wait("presence", lambda e: e["event"] == "join")
     assert joined["member"]["name"] == "Bob"
 
-    doomed.proc.kill()
-    await doomed.proc.wait()
+    await doomed.kill()
     left = await ann.wait("presence", lambda e: e["event"] == "leave")
     assert left["member"]["id"] == bob.user_id
     members = (await ann.ok("room:join", {"room": "lobby"}))["members"]

@@ -1,0 +1,271 @@
+"""Scaled out: several ``python -m server`` processes on one Redis and one PostgreSQL.
+
+Each test starts its own processes (and, where it breaks them, its own Redis or PostgreSQL),
+and clients behave like the web client: after losing a process they connect to another one
+with their resume token, join their room again and fetch what they missed by ``seq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import signal
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import pytest
+
+from .conftest import WAIT, Client, PostgresProcess, Process, RedisProcess
+
+pytestmark = pytest.mark.slow
+
+_prefixes = itertools.count()
+
+
+class Cluster:
+    def __init__(
+        self,
+        run_server: Callable[..., Awaitable[Process]],
+        redis: RedisProcess,
+        database: str,
+    ) -> None:
+        self.run_server = run_server
+        self.redis = redis
+        self.database = database
+        self.prefix = f"s{next(_prefixes)}"
+        self.processes: list[Process] = []
+
+    def flags(self) -> list[str]:
+        return [
+            "--database-url", self.database, "--redis-url", self.redis.url,
+            "--redis-prefix", self.prefix, "--presence-ttl", "2", "--reconnect-grace", "1",
+            "--chat-rate", "1000", "--chat-burst", "1000", "--join-rate", "1000",
+            "--join-burst", "1000",
+        ]  # fmt: skip
+
+    async def start(self, count: int) -> list[Process]:
+        for _ in range(count):
+            self.processes.append(await self.run_server(*self.flags()))
+        return self.processes
+
+    async def restart(self, process: Process) -> None:
+        """SIGTERM, then the same process again on the same port."""
+        assert process.proc is not None
+        process.proc.send_signal(signal.SIGTERM)
+        await process.finish()
+        assert process.proc.returncode == 0, process.output
+        await process.start()
+
+
+@pytest.fixture
+async def cluster(run_server, redis_server, postgres_server) -> Cluster:
+    return Cluster(run_server, redis_server, await postgres_server.new_database())
+
+
+async def health(url: str) -> tuple[int, dict[str, object]]:
+    async with aiohttp.ClientSession() as http, http.get(url + "healthz") as resp:
+        return resp.status, dict(await resp.json())
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll a condition that has no event to wait for (recovery of a service)."""
+    deadline = asyncio.get_running_loop().time() + 3 * WAIT
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.1)
+
+
+async def say(client: Client, text: str, msg_id: str) -> dict:
+    return (await client.ok("chat:send", {"room": "lobby", "text": text, "client_msg_id": msg_id}))[
+        "message"
+    ]
+
+
+async def test_people_on_two_processes_meet_as_if_there_were_one(cluster: Cluster, connect) -> None:
+    one, two = await cluster.start(2)
+    ann = await connect(one.url, "Ann")
+    bob = await connect(two.url, "Bob")
+    await ann.ok("room:join", {"room": "lobby"})
+    joined = await bob.ok("room:join", {"room": "lobby"})
+    assert sorted(m["name"] for m in joined["members"]) == ["Ann", "Bob"]
+    assert (await ann.wait("presence"))["member"]["name"] == "Bob"
+
+    hi = await say(ann, "Hi Bob", "a1")
+    assert await bob.wait("chat:message", lambda m: m["id"] == hi["id"]) == hi
+    reply = await say(bob, "Hi Ann", "b1")
+    assert await ann.wait("chat:message", lambda m: m["id"] == reply["id"]) == reply
+    from_one = (await ann.ok("chat:history", {"room": "lobby"}))["messages"]
+    from_two = (await bob.ok("chat:history", {"room": "lobby"}))["messages"]
+    assert from_one == from_two == [hi, reply]
+
+    room = (await ann.ok("room:create", {"title": "Coffee", "kind": "coffee"}))["room"]["id"]
+    await ann.ok("room:join", {"room": room})
+    await bob.ok("room:join", {"room": room})
+    offer = {"type": "offer", "sdp": "v=0\r\n"}
+    await bob.ok("signal", {"room": room, "to": ann.user_id, "type": "offer", "data": offer})
+    assert (await ann.wait("signal"))["from"] == bob.user_id
+
+    await bob.ok("room:leave", {"room": "lobby"})
+    left = await ann.wait("presence", lambda e: e["event"] == "leave" and e["room"] == "lobby")
+    assert left["member"]["name"] == "Bob"
+
+
+async def test_a_killed_process_loses_no_acknowledged_message(cluster: Cluster, connect) -> None:
+    one, two, three = await cluster.start(3)
+    ann = await connect(one.url, "Ann")
+    bob = await connect(two.url, "Bob")
+    await ann.ok("room:join", {"room": "lobby"})
+    await bob.ok("room:join", {"room": "lobby"})
+    acked = [await say(bob, f"before {i}", f"b{i}") for i in range(20)]
+    last_seen = acked[-1]["seq"]
+
+    await two.kill()
+    # Bob's process is gone: within the presence lifetime Ann sees him leave.
+    left = await ann.wait("presence", lambda e: e["event"] == "leave", within=3 * WAIT)
+    assert left["member"]["id"] == bob.user_id
+    meanwhile = [await say(ann, f"while away {i}", f"a{i}") for i in range(5)]
+
+    # Bob comes back through another process, as the same user, and catches up by seq.
+    back = await connect(three.url, "Bob", token=bob.session["token"])
+    assert back.user_id == bob.user_id
+    await back.ok("room:join", {"room": "lobby"})
+    missed = (await back.ok("chat:history", {"room": "lobby", "after": last_seen}))["messages"]
+    assert missed == meanwhile
+    everything = (await back.ok("chat:history", {"room": "lobby", "limit": 100}))["messages"]
+    assert [m["id"] for m in everything] == [m["id"] for m in acked + meanwhile]
+
+
+async def test_redis_goes_away_and_comes_back(
+    run_server, private_redis, postgres_server, connect
+) -> None:
+    cluster = Cluster(run_server, private_redis, await postgres_server.new_database())
+    one, two = await cluster.start(2)
+    ann = await connect(one.url, "Ann")
+    bob = await connect(two.url, "Bob")
+    await ann.ok("room:join", {"room": "lobby"})
+    await bob.ok("room:join", {"room": "lobby"})
+
+    private_redis.stop()
+    status, report = await health(one.url)
+    assert status == 503 and report["presence"] == {"backend": "redis", "ok": False}
+    # Chat is stored in PostgreSQL: it goes on, each process delivering to its own clients.
+    during = await say(ann, "Redis is down, chat is not", "during")
+    assert (await ann.wait("chat:message"))["id"] == during["id"]
+
+    private_redis.start()  # empty: it keeps nothing on disk
+    for process in (one, two):
+        await until(lambda p=process: _healthy(p), f"{process.url} healthy again")
+
+    # Presence is whole again: the heartbeats re-announced everyone.
+    async def both_present() -> bool:
+        members = (await ann.ok("room:join", {"room": "lobby"}))["members"]
+        return sorted(m["name"] for m in members) == ["Ann", "Bob"]
+
+    await until(both_present, "both members present again")
+    # What Bob missed live, he finds by seq; live delivery works again.
+    history = (await bob.ok("chat:history", {"room": "lobby"}))["messages"]
+    assert [m["id"] for m in history] == [during["id"]]
+    after = await say(ann, "all good", "after")
+    assert (await bob.wait("chat:message", lambda m: m["id"] == after["id"]))["seq"] == 2
+    assert one.proc.returncode is None and two.proc.returncode is None  # type: ignore[union-attr]
+
+
+async def _healthy(process: Process) -> bool:
+    status, _ = await health(process.url)
+    return status == 200
+
+
+async def test_the_database_goes_away_and_comes_back(
+    run_server, redis_server, private_postgres: PostgresProcess, connect
+) -> None:
+    cluster = Cluster(run_server, redis_server, private_postgres.url())
+    (one,) = await cluster.start(1)
+    ann = await connect(one.url, "Ann")
+    await ann.ok("room:join", {"room": "lobby"})
+    await say(ann, "before", "before")
+
+    private_postgres.stop()
+    started = asyncio.get_running_loop().time()
+    refused = await ann.call(
+        "chat:send", {"room": "lobby", "text": "lost?", "client_msg_id": "during"}
+    )
+    assert refused["error"]["code"] == "unavailable"
+    assert asyncio.get_running_loop().time() - started < WAIT  # an answer, not a hang
+
+    private_postgres.start()
+
+    async def sends() -> bool:
+        ack = await ann.call(
+            "chat:send", {"room": "lobby", "text": "lost?", "client_msg_id": "during"}
+        )
+        return bool(ack["ok"])
+
+    await until(sends, "chat:send works again")
+    history = (await ann.ok("chat:history", {"room": "lobby"}))["messages"]
+    # The refused message was never stored; the retry stored it once.
+    assert [m["client_msg_id"] for m in history] == ["before", "during"]
+
+
+async def test_a_rolling_restart_under_chat_loses_and_duplicates_nothing(
+    cluster: Cluster, connect
+) -> None:
+    processes = await cluster.start(3)
+    acked: dict[str, str] = {}  # client_msg_id -> message id
+    stop = asyncio.Event()
+
+    async def chatter(n: int) -> None:
+        token = None
+        i = 0
+        while not stop.is_set():
+            process = processes[(n + i) % len(processes)]
+            client = Client()
+            try:
+                auth = {"name": f"C{n}", **({"token": token} if token else {})}
+                await client.connect(process.url, auth)
+                token = client.session["token"]
+                await client.ok("room:join", {"room": "lobby"})
+                while not stop.is_set():
+                    msg_id = f"c{n}-{i}"
+                    ack = await client.call(
+                        "chat:send", {"room": "lobby", "text": msg_id, "client_msg_id": msg_id}
+                    )
+                    if ack["ok"]:
+                        acked[msg_id] = ack["message"]["id"]
+                        i += 1
+            except Exception:  # the process went away mid-request: try the next one
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.close()
+            # The unacknowledged client_msg_id is retried on the next process: exactly once.
+            await asyncio.sleep(0.05)  # back-off before reconnecting, as clients do
+
+    chatters = [asyncio.create_task(chatter(n)) for n in range(4)]
+    for process in processes:
+        await cluster.restart(process)
+    await until(lambda: _at_least(acked, 100), "100 messages acknowledged")
+    stop.set()
+    await asyncio.gather(*chatters)
+
+    reader = await connect(processes[0].url, "Reader")
+    await reader.ok("room:join", {"room": "lobby"})
+    stored: list[dict] = []
+    after = 0
+    while True:
+        page = (await reader.ok("chat:history", {"room": "lobby", "after": after, "limit": 100}))[
+            "messages"
+        ]
+        if not page:
+            break
+        stored += page
+        after = page[-1]["seq"]
+    assert [m["seq"] for m in stored] == list(range(1, len(stored) + 1))  # no gap
+    ids = [m["client_msg_id"] for m in stored]
+    assert len(ids) == len(set(ids))  # no duplicate
+    by_client_id = {m["client_msg_id"]: m["id"] for m in stored}
+    assert {k: by_client_id.get(k) for k in acked} == acked  # every ack is stored
+
+
+async def _at_least(acked: dict[str, str], count: int) -> bool:
+    return len(acked) >= count
