@@ -31,14 +31,7 @@ class Chat:
             raise ProtocolError(Code.RATE_LIMITED, "you are sending too fast; slow down")
         # Everything that may wait happens before the append: between the commit and the
         # emit nothing awaits, so the room's messages go out in the order they were stored.
-        stored = await app.rooms.stored(request.room)
-        if (
-            stored is not None
-            and stored.kind is RoomKind.WORKSHOP
-            and session.rooms[request.room].role not in HOSTS
-            and not (await app.archive.room_state(request.room)).chat_enabled
-        ):
-            raise forbidden("the host turned chat off")
+        stored = await self._may_chat(session, request.room)
         audience = self._audience(stored, request.room)
         try:
             message, created = await app.archive.append(
@@ -69,7 +62,20 @@ class Chat:
         limit = min(request.limit or 20, self.app.settings.max_page)
         return {"messages": await self.app.archive.search(request.room, request.query, limit)}
 
+    async def _may_chat(self, session: Session, room: str) -> StoredRoom | None:
+        """The room, unless a host turned chat off there for everyone but hosts."""
+        stored = await self.app.rooms.stored(room)
+        if (
+            stored is not None
+            and stored.kind is RoomKind.WORKSHOP
+            and session.rooms[room].role not in HOSTS
+            and not (await self.app.archive.room_state(room)).chat_enabled
+        ):
+            raise forbidden("the host turned chat off")
+        return stored
+
     async def typing(self, session: Session, request: RoomRef) -> dict[str, Any]:
+        await self._may_chat(session, request.room)
         await self.app.sio.emit(
             "chat:typing",
             {"room": request.room, "user": session.user},

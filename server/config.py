@@ -67,6 +67,10 @@ class Settings:
     """People in one room (hosts and co-hosts may always join their workshop)."""
     max_connections_per_ip: int = 50
     """Connections to one server process from one address."""
+    new_users_per_minute: int = 20
+    """Fresh identities (connections without a known token) one address may make per minute."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
 
     stun_urls: tuple[str, ...] = ()
     """STUN server URLs handed to clients."""
@@ -99,6 +103,8 @@ _OPTIONS = {
     "rooms_per_hour": "rooms a user may create per hour",
     "max_members": "people in one room",
     "max_connections_per_ip": "connections to one process from one address",
+    "new_users_per_minute": "fresh identities one address may make per minute",
+    "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
     "max_text": "longest chat message, in characters",
     "max_packet_bytes": "largest Socket.IO packet accepted",
     "max_signal_bytes": "largest signal data accepted",

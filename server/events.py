@@ -99,8 +99,31 @@ async def authorize(app: Percolate, session: Session, event: str, room: str) -> 
     if stored is None or not authz.allowed(event, stored.kind, member.role):
         kind = stored.kind.value if stored is not None else "unknown"
         raise ProtocolError(
-            Code.FORBIDDEN, f"{event} is not for a {member.role.value} in a {kind} room"
+            Code.FORBIDDEN, f"{event} is not for {_a(member.role.value)} in {_a(kind)} room"
         )
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def client_address(environ: dict[str, Any], trusted: tuple[str, ...]) -> str:
+    """Who is connecting: the peer, or behind a trusted proxy what the proxy says.
+
+    ``X-Forwarded-For`` is a list each proxy appends to; read from the right, the first
+    address that is not one of our proxies is the client (anything further left was written
+    by the client and proves nothing).
+    """
+    request = environ.get("aiohttp.request")
+    peer: str = (request.remote if request is not None else None) or ""
+    if peer not in trusted or request is None:
+        return peer
+    forwarded: str = request.headers.get("X-Forwarded-For", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return peer
 
 
 def register(app: Percolate) -> None:
@@ -142,13 +165,12 @@ def _refusal(code: Code, message: str) -> Exception:
 async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: Any) -> None:
     from .app import online_member
 
-    request = environ.get("aiohttp.request")
-    address = (request.remote if request is not None else None) or ""
+    address = client_address(environ, app.settings.trusted_proxies)
     if app.sessions.count_from(address) >= app.settings.max_connections_per_ip:
         log.warning("connect sid=%s refused: too many connections from %s", sid, address)
         raise _refusal(Code.RATE_LIMITED, "too many connections from your address")
     try:
-        user, token = await app.sessions.authenticate(auth)
+        user, token = await app.sessions.authenticate(auth, address)
     except ProtocolError as exc:
         raise _refusal(exc.code, exc.message) from None
     except Unavailable as exc:

@@ -40,6 +40,10 @@ _PUBLIC_ID_BYTES = 6
 _PRIVATE_ID_BYTES = 16  # 128 bits: a private room's link is its secret
 
 
+_DECOY = keys.hash_passcode("no room has this passcode")
+"""Checked against when a passcode is given for a room that does not exist."""
+
+
 class _Knock(Exception):
     """The newcomer must wait in the waiting room."""
 
@@ -116,9 +120,10 @@ class Rooms:
         await self._limit_joins(session)
         room = await self.stored(request.room)
         if room is None:
-            # With a passcode given, "no such room" and "wrong passcode" must look the same.
             if request.passcode is not None:
-                raise forbidden("wrong passcode, or no such room")
+                # "No such room" and "wrong passcode" must look the same: same throttle, same
+                # answer, and the same scrypt work before it.
+                await self._guess(session, request.passcode, _DECOY)
             raise not_found("no such room")
         present = await app.presence.member(room.id, user.id)
         try:
@@ -194,9 +199,10 @@ class Rooms:
             if state.ended:
                 raise forbidden("this workshop has ended")
             if request.host_key is not None:
+                await self._throttle(session)
                 digest = state.host_key_digest or room.host_key_hash
                 if digest is None or not keys.matches(request.host_key, digest):
-                    await self._failed_secret(session)
+                    await self._secrets.allow(session.address)
                     raise forbidden("wrong host key")
                 return Role.HOST, state
             if user_id in state.banned:
@@ -208,12 +214,7 @@ class Rooms:
         if room.passcode_hash is not None:
             if request.passcode is None:
                 raise forbidden("this room needs a passcode")
-            if not await self._secrets.allow(session.address, peek=True):
-                raise ProtocolError(Code.RATE_LIMITED, "too many wrong passcodes; wait a minute")
-            ok = await asyncio.to_thread(keys.check_passcode, request.passcode, room.passcode_hash)
-            if not ok:
-                await self._failed_secret(session)
-                raise forbidden("wrong passcode, or no such room")
+            await self._guess(session, request.passcode, room.passcode_hash)
         if state is None:
             return Role.MEMBER, None
         role = state.roles.get(user_id, Role.GUEST)
@@ -223,9 +224,18 @@ class Rooms:
             raise _Knock
         return role, state
 
-    async def _failed_secret(self, session: Session) -> None:
+    async def _throttle(self, session: Session) -> None:
         # Wrong passcodes and host keys drain a bucket per address: guessing stays slow.
-        await self._secrets.allow(session.address)
+        if not await self._secrets.allow(session.address, peek=True):
+            raise ProtocolError(Code.RATE_LIMITED, "too many wrong passcodes; wait a minute")
+
+    async def _guess(self, session: Session, passcode: str, stored_hash: str) -> None:
+        """Check a passcode, or raise: throttled, and ``forbidden`` when wrong."""
+        await self._throttle(session)
+        # scrypt is deliberately slow (tens of ms): keep it off the event loop.
+        if not await asyncio.to_thread(keys.check_passcode, passcode, stored_hash):
+            await self._secrets.allow(session.address)
+            raise forbidden("wrong passcode, or no such room")
 
     async def _knock(self, session: Session, room: StoredRoom) -> dict[str, Any]:
         """Put the newcomer in the waiting room and tell the hosts."""
@@ -233,6 +243,8 @@ class Rooms:
 
         def change(state: RoomState) -> None:
             if all(u.id != user.id for u in state.knocking):
+                if len(state.knocking) >= self.app.settings.max_members:
+                    raise forbidden("the waiting room is full")
                 state.knocking.append(user)
 
         state, _ = await self.app.archive.change_room_state(room.id, change)

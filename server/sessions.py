@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from . import keys
-from .errors import bad_request, too_large
+from .errors import Code, ProtocolError, bad_request, too_large
 from .protocol import KEY_MAX, Member, User, clean_name, valid_unicode
 
 if TYPE_CHECKING:
@@ -39,11 +39,15 @@ class Sessions:
         self.by_sid: dict[str, Session] = {}
         self._by_user: dict[str, set[str]] = {}
         self._per_address: collections.Counter[str] = collections.Counter()
+        settings = app.settings
+        self._identities = app.limiter(
+            "identity", settings.new_users_per_minute / 60, settings.new_users_per_minute
+        )
 
     def get(self, sid: str) -> Session | None:
         return self.by_sid.get(sid)
 
-    async def authenticate(self, auth: Any) -> tuple[User, str]:
+    async def authenticate(self, auth: Any, address: str) -> tuple[User, str]:
         """The user and resume token for a connection's ``auth``; raises ``ProtocolError``."""
         if not isinstance(auth, dict):
             raise bad_request("auth must be an object with a name")
@@ -63,7 +67,13 @@ class Sessions:
                     await archive.rename_user(user.id, name)
                     user = User(id=user.id, name=name)
                 return user, token
-        # No token, or one we do not know (say, a database reset): a fresh identity.
+        # No token, or one we do not know (say, a database reset): a fresh identity. Fresh
+        # identities are cheap, so their rate per address is limited: otherwise a removed
+        # guest or a spammer over the chat limit would just come back as somebody new.
+        if not await self._identities.allow(address):
+            raise ProtocolError(
+                Code.RATE_LIMITED, "too many new identities from your address; reuse your token"
+            )
         token = keys.new_token()
         return await archive.create_user(name, keys.digest(token)), token
 

@@ -263,7 +263,23 @@ class Workshop:
         return await self._toggle(request.room, "locked", request.enabled)
 
     async def waiting(self, session: Session, request: Toggle) -> dict[str, Any]:
-        return await self._toggle(request.room, "waiting_room", request.enabled)
+        if request.enabled:
+            return await self._toggle(request.room, "waiting_room", True)
+
+        # Opening the doors lets in whoever was waiting.
+        def change(state: RoomState) -> list[User]:
+            state.waiting_room = False
+            waited, state.knocking = state.knocking, []
+            state.admitted.extend(u.id for u in waited if u.id not in state.admitted)
+            return waited
+
+        state, waited = await self._change(request.room, change)
+        for user in waited:
+            await self.app.sio.emit(
+                "room:admitted", {"room": request.room}, room=user_room(user.id)
+            )
+        await self.publish(request.room, state, hosts=True)
+        return {"state": state.view()}
 
     async def enable_chat(self, session: Session, request: Toggle) -> dict[str, Any]:
         return await self._toggle(request.room, "chat_enabled", request.enabled)
@@ -307,8 +323,16 @@ class Workshop:
 
     async def end(self, session: Session, request: RoomRef) -> dict[str, Any]:
         app = self.app
-        state, _ = await self._change(request.room, lambda s: setattr(s, "ended", True))
+
+        def change(state: RoomState) -> list[User]:
+            state.ended = True
+            waited, state.knocking = state.knocking, []
+            return waited
+
+        state, waited = await self._change(request.room, change)
         await self.publish(request.room, state)
+        for user in waited:
+            await app.sio.emit("room:declined", {"room": request.room}, room=user_room(user.id))
         for member in await app.presence.members(request.room):
             await self._evict(request.room, member.id, "ended")
         log.info("room=%s ended by user=%s", request.room, session.user.id)

@@ -228,6 +228,7 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
         join_burst=1000,
         rooms_per_hour=100_000,
         max_connections_per_ip=10_000,
+        new_users_per_minute=10_000,
     )
 
 

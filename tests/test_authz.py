@@ -97,11 +97,6 @@ async def scene(server: Running, connect, kind: str, role: str) -> Scene:
         await client.ok("room:join", {"room": room})
     await host.ok("stage:invite", {"room": room, "user": presenter.user_id})
     await host.ok("member:remove", {"room": room, "user": banned.user_id})
-    await host.ok("room:waiting", {"room": room, "enabled": True})
-    knocker = await connect(server.url, "Knocker")
-    assert (await knocker.ok("room:join", {"room": room}))["waiting"]
-    await host.ok("room:waiting", {"room": room, "enabled": False})
-
     if role == "host":
         await actor.ok("room:join", {"room": room, "host_key": key})
     else:
@@ -112,6 +107,10 @@ async def scene(server: Running, connect, kind: str, role: str) -> Scene:
             await host.ok("stage:invite", {"room": room, "user": actor.user_id})
         elif role == "guest":
             await actor.ok("hand:raise", {"room": room})
+    # Somebody waits to be let in (the waiting room stays on: everyone else is in already).
+    await host.ok("room:waiting", {"room": room, "enabled": True})
+    knocker = await connect(server.url, "Knocker")
+    assert (await knocker.ok("room:join", {"room": room}))["waiting"]
     return await _with_message(
         Scene(room, actor, host, subject, presenter, banned.user_id, knocker.user_id)
     )

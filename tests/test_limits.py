@@ -91,3 +91,59 @@ async def test_an_oversized_packet_closes_only_that_connection(
     await bob.sio.wait()  # the server hangs up on Bob
     sent = await ann.ok("chat:send", {"room": "lobby", "text": "still here", "client_msg_id": "a"})
     assert sent["message"]["seq"] == 1  # the big one was never stored
+
+
+async def refusal(server_url: str, auth: dict[str, str], **headers: str) -> dict[str, str]:
+    """Connect, expecting a refusal; its data."""
+    client = Client()
+    errors: list[dict[str, dict[str, str]]] = []
+    client.sio.on("connect_error", errors.append)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.sio.connect(
+            server_url, auth=auth, headers=headers, transports=["websocket"], wait_timeout=5
+        )
+    await client.close()
+    return errors[0]["data"]
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_counts(start_server, settings) -> None:
+    server = await start_server(settings, max_connections_per_ip=1, trusted_proxies=("127.0.0.1",))
+    first, second = Client(), Client()
+    for client, address in ((first, "127.0.0.2"), (second, "127.0.0.3")):
+        await client.sio.connect(
+            server.url, auth={"name": "A"}, headers={"X-Forwarded-For": f"10.9.9.9, {address}"},
+            transports=["websocket"], wait_timeout=5,
+        )  # fmt: skip
+    # Only the rightmost hop counts: what the client wrote itself further left proves nothing.
+    again = await refusal(server.url, {"name": "B"}, **{"X-Forwarded-For": "127.0.0.3"})
+    assert again["code"] == "rate_limited"
+    for client in (first, second):
+        await client.close()
+
+
+async def test_fresh_identities_per_address_are_limited(start_server, settings, connect) -> None:
+    server = await start_server(settings, new_users_per_minute=2)
+    ann = await connect(server.url, "Ann")
+    await connect(server.url, "Bob")
+    refused = await refusal(server.url, {"name": "Eve"})
+    assert refused["code"] == "rate_limited"
+    back = await connect(server.url, "Ann", token=ann.session["token"])  # a known token is fine
+    assert back.user_id == ann.user_id
+
+
+async def test_guessing_host_keys_is_throttled_like_passcodes(
+    start_server, settings, connect
+) -> None:
+    server = await start_server(settings, passcode_failures=2)
+    host = await connect(server.url, "Host")
+    created = await host.ok("room:create", {"title": "W", "kind": "workshop"})
+    room = created["room"]["id"]
+    guesser = await connect(server.url, "Guesser")
+    codes = [
+        (await guesser.call("room:join", {"room": room, "host_key": f"k{i}"}))["error"]["code"]
+        for i in range(3)
+    ]
+    assert codes == ["forbidden", "forbidden", "rate_limited"]
+    # Unknown rooms cost the same as wrong passcodes.
+    unknown = await guesser.call("room:join", {"room": "NoSuchRoom1", "passcode": "abcd"})
+    assert unknown["error"]["code"] == "rate_limited"

@@ -177,6 +177,7 @@ async def test_chat_off_silences_the_audience_not_the_host(server: Running, conn
     await w.host.ok(
         "chat:send", {"room": w.room, "text": "questions at the end", "client_msg_id": "h"}
     )
+    assert (await gus.call("chat:typing", {"room": w.room}))["error"]["code"] == "forbidden"
     await w.host.ok("chat:enable", {"room": w.room, "enabled": True})
     await gus.ok("chat:send", {"room": w.room, "text": "thanks!", "client_msg_id": "2"})
 
@@ -236,6 +237,8 @@ async def test_coffee_mornings_have_no_host(server: Running, connect) -> None:
     room = (await ann.ok("room:create", {"title": "Coffee", "kind": "coffee"}))["room"]["id"]
     await ann.ok("room:join", {"room": room, "host_key": "whatever"})  # a key means nothing here
     await bob.ok("room:join", {"room": room})
+    refused = await ann.call("member:remove", {"room": room, "user": bob.user_id})
+    assert refused["error"]["message"] == "member:remove is not for a member in a coffee room"
     for event, payload in [
         ("member:remove", {"room": room, "user": bob.user_id}),
         ("member:mute", {"room": room, "user": bob.user_id, "mic": True}),
@@ -262,3 +265,21 @@ async def test_a_host_on_one_process_removes_a_guest_on_another(
     await two.server.app[APP_KEY].heartbeat()
     members = (await w.host.ok("room:join", {"room": w.room, "host_key": w.key}))["members"]
     assert [m["name"] for m in members] == ["Host"]
+
+
+async def test_opening_the_doors_lets_the_waiting_in_and_ending_sends_them_away(
+    server: Running, connect
+) -> None:
+    w = await workshop(server, connect)
+    await w.host.ok("room:waiting", {"room": w.room, "enabled": True})
+    ann = await connect(server.url, "Ann")
+    assert (await ann.ok("room:join", {"room": w.room}))["waiting"] is True
+    await w.host.ok("room:waiting", {"room": w.room, "enabled": False})
+    assert await ann.wait("room:admitted") == {"room": w.room}
+    await ann.ok("room:join", {"room": w.room})
+
+    await w.host.ok("room:waiting", {"room": w.room, "enabled": True})
+    bob = await connect(server.url, "Bob")
+    assert (await bob.ok("room:join", {"room": w.room}))["waiting"] is True
+    await w.host.ok("workshop:end", {"room": w.room})
+    assert await bob.wait("room:declined") == {"room": w.room}
