@@ -226,3 +226,8 @@ async def on_disconnect(app: Percolate, sid: str, reason: str) -> None:
     except Unavailable as exc:
         # The attachments run out by themselves once heartbeats stop.
         log.warning("disconnect sid=%s: presence unavailable: %s", sid, exc)
+    if session.knocking:
+        try:
+            await app.rooms.stop_knocking(session)
+        except Unavailable as exc:
+            log.warning("disconnect sid=%s: waiting list not updated: %s", sid, exc)

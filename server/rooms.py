@@ -248,9 +248,25 @@ class Rooms:
                 state.knocking.append(user)
 
         state, _ = await self.app.archive.change_room_state(room.id, change)
+        session.knocking.add(room.id)
         await self.app.workshop.publish_hosts(room.id, state)
         log.info("room=%s user=%s knocks", room.id, user.id)
         return {"room": room.public(), "waiting": True}
+
+    async def stop_knocking(self, session: Session) -> None:
+        """A connection that waited is gone: take it off the hosts' waiting list."""
+        user_id = session.user.id
+        for room in session.knocking:
+
+            def change(state: RoomState) -> bool:
+                before = len(state.knocking)
+                state.knocking = [u for u in state.knocking if u.id != user_id]
+                return len(state.knocking) != before
+
+            state, dropped = await self.app.archive.change_room_state(room, change)
+            if dropped:
+                await self.app.workshop.publish_hosts(room, state)
+        session.knocking.clear()
 
     async def leave(self, session: Session, request: RoomRef) -> dict[str, Any]:
         await self.depart(session, request.room)

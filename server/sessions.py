@@ -31,6 +31,8 @@ class Session:
     address: str
     rooms: dict[str, Member] = dataclasses.field(default_factory=dict)
     """Rooms this connection has joined, with the member as this process last set it."""
+    knocking: set[str] = dataclasses.field(default_factory=set)
+    """Workshops whose waiting room this connection waits in."""
 
 
 class Sessions:

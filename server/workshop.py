@@ -264,7 +264,16 @@ class Workshop:
 
     async def waiting(self, session: Session, request: Toggle) -> dict[str, Any]:
         if request.enabled:
-            return await self._toggle(request.room, "waiting_room", True)
+            # Whoever is in already need not knock when they come back after a drop.
+            inside = [member.id for member in await self.app.presence.members(request.room)]
+
+            def close_doors(state: RoomState) -> None:
+                state.waiting_room = True
+                state.admitted.extend(uid for uid in inside if uid not in state.admitted)
+
+            state, _ = await self._change(request.room, close_doors)
+            await self.publish(request.room, state)
+            return {"state": state.view()}
 
         # Opening the doors lets in whoever was waiting.
         def change(state: RoomState) -> list[User]:

@@ -283,3 +283,24 @@ async def test_opening_the_doors_lets_the_waiting_in_and_ending_sends_them_away(
     assert (await bob.ok("room:join", {"room": w.room}))["waiting"] is True
     await w.host.ok("workshop:end", {"room": w.room})
     assert await bob.wait("room:declined") == {"room": w.room}
+
+
+async def test_a_knock_ends_when_the_knocker_goes_and_members_need_not_knock(
+    server: Running, connect
+) -> None:
+    w = await workshop(server, connect, "Inside")
+    (inside,) = w.guests
+    await w.host.ok("room:waiting", {"room": w.room, "enabled": True})
+    ann = await connect(server.url, "Ann")
+    assert (await ann.ok("room:join", {"room": w.room}))["waiting"] is True
+    await w.host.wait("workshop:hosts", lambda e: len(e["state"]["knocking"]) == 1)
+    await ann.close()
+    gone = await w.host.wait("workshop:hosts", lambda e: e["state"]["knocking"] == [])
+    assert gone["room"] == w.room
+    # Somebody who was in before the doors closed comes back without knocking, even after
+    # their place ran out.
+    await inside.drop()
+    await presence_of(w.host, inside.user_id, "leave")
+    back = await connect(server.url, "Inside", token=inside.session["token"])
+    joined = await back.ok("room:join", {"room": w.room})
+    assert "waiting" not in joined and joined["you"]["role"] == "guest"
