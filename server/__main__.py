@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import urllib.parse
 
 from aiohttp import web
 
 from . import config
 from .app import make_app
+from .errors import Unavailable
 
 
 def _redact(url: str) -> str:
@@ -49,15 +51,24 @@ def main() -> None:
         if settings.database_url
         else f"sqlite {settings.data_dir / 'percolate.db'}"
     )
-    logging.getLogger("server").info(
-        "Percolate listening on http://%s:%d (presence: %s, archive: %s)",
-        settings.host,
-        settings.port,
-        presence,
-        archive,
-    )
+
+    async def announce(app: web.Application) -> None:
+        # After the backends opened (the cleanup context runs first), so it is true.
+        logging.getLogger("server").info(
+            "Percolate listening on http://%s:%d (presence: %s, archive: %s)",
+            settings.host,
+            settings.port,
+            presence,
+            archive,
+        )
+
+    app.on_startup.append(announce)
     # run_app stops cleanly on SIGINT and SIGTERM: cleanup contexts close the backends.
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=5)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=5)
+    except Unavailable as exc:
+        logging.getLogger("server").error("Percolate cannot start: %s", exc)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -143,10 +143,15 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
             "--" + name.replace("_", "-"),
             dest=name,
             type=convert,
-            default=convert(raw) if raw else getattr(defaults, name),
+            # A string default goes through ``type`` like a flag would, so a bad environment
+            # value gets the same clean usage error as a bad flag.
+            default=raw if raw else getattr(defaults, name),
             help=f"{help_text} [{variable}]",
         )
     values = vars(parser.parse_args(argv))
     for name in ("database_url", "redis_url", "turn_secret"):
         values[name] = values[name] or None
+    database_url = values["database_url"]
+    if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+        parser.error("--database-url [DATABASE_URL] must be a postgresql:// URL")
     return dataclasses.replace(defaults, **values, heartbeat_interval=values["presence_ttl"] / 3)

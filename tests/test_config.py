@@ -39,3 +39,14 @@ def test_a_bad_value_stops_with_a_message(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         parse(["--port", "eighty"], {})
     assert "--port" in capsys.readouterr().err
+
+
+def test_a_bad_environment_value_stops_with_a_message_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse([], {"CHAT_RATE": "fast"})
+    assert "--chat-rate" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse([], {"DATABASE_URL": "mysql://db/percolate"})
+    assert "postgresql://" in capsys.readouterr().err
