@@ -106,6 +106,8 @@ _OPTIONS = {
     "new_users_per_minute": "fresh identities one address may make per minute",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
     "max_text": "longest chat message, in characters",
+    "join_history": "messages sent with room:join",
+    "max_page": "largest page of chat:history and chat:search",
     "max_packet_bytes": "largest Socket.IO packet accepted",
     "max_signal_bytes": "largest signal data accepted",
     "stun_urls": "comma-separated STUN URLs handed to clients",
