@@ -40,7 +40,7 @@ _PUBLIC_ID_BYTES = 6
 _PRIVATE_ID_BYTES = 16  # 128 bits: a private room's link is its secret
 
 
-_DECOY = keys.hash_passcode("no room has this passcode")
+_DECOY = keys.hash_passcode(keys.new_token())
 """Checked against when a passcode is given for a room that does not exist."""
 
 
