@@ -8,6 +8,7 @@ import dataclasses
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -328,6 +329,16 @@ class Process:
         assert self.proc is not None
         self.proc.kill()
         await self.proc.wait()
+
+    async def stop(self) -> None:
+        """SIGTERM, as an operator would; SIGKILL if it does not stop in time."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), WAIT)
+        except TimeoutError:
+            await self.kill()
 
 
 @pytest.fixture

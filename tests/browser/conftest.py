@@ -28,7 +28,7 @@ async def server(tmp_path: Path, server_flags: tuple[str, ...]) -> AsyncIterator
     await process.start()
     yield process
     await process.stop()
-    print(f"--- server log ---\n{process.log()}")  # shown by pytest only when the test fails
+    print(f"--- server log ---\n{process.output}")  # shown by pytest only when the test fails
 
 
 @pytest.fixture

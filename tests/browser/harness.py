@@ -9,18 +9,15 @@ Also used by ``python -m tests.browser.screenshots``, so nothing here depends on
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import signal
-import socket
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Playwright, expect
+
+from ..conftest import Process, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "web" / "dist" / "app.js"
@@ -39,7 +36,6 @@ CHROMIUM_ARGS = [
 
 WAIT_MS = 15_000  # any one thing a person waits for on the page
 RECONNECT_MS = 30_000  # coming back from a lost connection: socket.io-client backs off up to 5 s
-START_S = 15.0  # the server process starting up
 DESKTOP = {"width": 1280, "height": 800}
 
 expect.set_options(timeout=WAIT_MS)
@@ -59,74 +55,17 @@ selector => {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``python -m server`` in a subprocess, its output in a log file."""
+class Server(Process):
+    """``python -m server`` in a subprocess with a data folder of its own."""
 
     def __init__(self, workdir: Path, *flags: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.workdir = workdir
-        self.flags = flags
-        self.log_path = workdir / "server.log"
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.workdir / "data"),
-                *self.flags,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-        await self._wait_ready()
-
-    async def _wait_ready(self) -> None:
-        assert self.proc is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_S
-        async with aiohttp.ClientSession() as http:
-            while loop.time() < deadline and self.proc.returncode is None:
-                try:
-                    async with http.get(self.url + "healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)  # polling a process that is starting up
-        await self.stop()
-        raise RuntimeError(f"the server did not start:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    async def stop(self) -> None:
-        """SIGTERM, as an operator would; SIGKILL if it does not stop in time."""
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), START_S)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
+        workdir.mkdir(parents=True, exist_ok=True)
+        super().__init__(
+            ["--data-dir", str(workdir / "data"), *flags],
+            {**os.environ, "PYTHONUNBUFFERED": "1"},
+            workdir / "server.log",
+            free_port(),
+        )
 
 
 def missing() -> str | None:
