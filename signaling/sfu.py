@@ -1,0 +1,380 @@
+"""Selective forwarding: a publisher's encoded frames, sent on to subscribers without re-encoding.
+
+aiortc (1.16) has no public hook for encoded media, so this module uses three private seams,
+each checked by ``check_aiortc`` when a publication starts (and by ``tests/test_sfu.py``):
+
+* ``RTCRtpReceiver.__decoder_queue``: the receiver reassembles each complete encoded frame in
+  its jitter buffer and puts ``(codec, JitterFrame)`` on this queue for its decoder thread.
+  ``Publication`` swaps in a queue that keeps the frames for itself, so the server never
+  decodes them (and the receiver's own track, which nobody reads, never fills up).
+* ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``: how the receiver asks its publisher for a
+  keyframe (RFC 4585 section 6.3.1).
+* ``RTCRtpSender._send_keyframe()``: what a subscriber's PLI or FIR calls. It only sets a flag
+  that the packet path ignores, so ``ForwardedTrack`` wraps it on its own sender instance to
+  relay the request to the publisher.
+
+On the sending side nothing private is needed: a track whose ``recv()`` returns ``av.Packet``
+is only packetized by ``RTCRtpSender`` (``Encoder.pack``), never encoded. That requires each
+subscriber's transceiver to negotiate the publisher's codec, hence ``prefer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fractions
+import inspect
+import itertools
+import logging
+import queue
+from collections.abc import Callable
+from typing import Any
+
+import av
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.sdp import SessionDescription
+
+from server.tasks import cancel
+
+log = logging.getLogger(__name__)
+
+CODECS = {"video": "video/VP8", "audio": "audio/opus"}
+"""The one codec per kind the SFU negotiates, publishers and subscribers alike: frames are
+forwarded as they are, so a subscriber must take exactly what the publisher sends."""
+
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_RECEIVER_STARTED = "_RTCRtpReceiver__started"
+_ids = itertools.count(1)
+
+
+def check_aiortc() -> None:
+    """Raise ``RuntimeError`` unless aiortc still has the private seams this module uses."""
+    problems = []
+    pli = getattr(RTCRtpReceiver, "_send_rtcp_pli", None)
+    if not (
+        inspect.iscoroutinefunction(pli)
+        and list(inspect.signature(pli).parameters)
+        == [
+            "self",
+            "media_ssrc",
+        ]
+    ):
+        problems.append("RTCRtpReceiver._send_rtcp_pli(self, media_ssrc) coroutine")
+    keyframe = getattr(RTCRtpSender, "_send_keyframe", None)
+    if not (callable(keyframe) and list(inspect.signature(keyframe).parameters) == ["self"]):
+        problems.append("RTCRtpSender._send_keyframe(self)")
+    handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    if "__decoder_queue.put((codec, encoded_frame))" not in handle:
+        problems.append("RTCRtpReceiver._handle_rtp_packet puts (codec, frame) on its queue")
+    if problems:
+        raise RuntimeError(f"aiortc {_version()} lacks what the SFU relies on: {problems}")
+
+
+def _version() -> str:
+    import aiortc
+
+    return str(getattr(aiortc, "__version__", "?"))
+
+
+def prefer(transceiver: RTCRtpTransceiver) -> None:
+    """Restrict ``transceiver`` to the SFU's codec for its kind (and its RTX)."""
+    wanted = CODECS[transceiver.kind].lower()
+    capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+    transceiver.setCodecPreferences(
+        [c for c in capabilities if c.mimeType.lower() in (wanted, f"{transceiver.kind}/rtx")]
+    )
+
+
+def is_keyframe(mime_type: str, data: bytes) -> bool:
+    """Whether a subscriber can start decoding at this frame."""
+    mime_type = mime_type.lower()
+    if mime_type == "video/vp8":
+        # RFC 6386 section 9.1: bit 0 of the frame tag is 0 for a key frame, which also
+        # carries the start code 9d 01 2a.
+        return len(data) >= 6 and not data[0] & 1 and data[3:6] == b"\x9d\x01\x2a"
+    if mime_type == "video/h264":
+        # aiortc depayloads to Annex B; an IDR slice (5) or a sequence parameter set (7)
+        # starts a decodable picture (RFC 6184 section 1.3).
+        return any(nal[0] & 0x1F in (5, 7) for nal in data.split(b"\x00\x00\x01")[1:] if nal)
+    return not mime_type.startswith("video/")  # audio frames stand alone
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    """One complete encoded frame of the publisher, as its receiver reassembled it."""
+
+    data: bytes
+    """The codec's bitstream, RTP payload headers removed."""
+    timestamp: int
+    """In ``clock_rate`` units, counted from the publication's first frame."""
+    clock_rate: int
+    keyframe: bool
+
+    def packet(self) -> av.Packet[Any]:
+        packet = av.Packet(self.data)
+        packet.pts = self.timestamp
+        packet.time_base = fractions.Fraction(1, self.clock_rate)
+        return packet
+
+
+@dataclasses.dataclass(slots=True)
+class PublicationStats:
+    frames: int = 0
+    """Complete frames received from the publisher."""
+    keyframes: int = 0
+    keyframe_requests: int = 0
+    """PLIs sent to the publisher."""
+
+
+@dataclasses.dataclass(slots=True)
+class TrackStats:
+    forwarded: int = 0
+    """Frames handed to the subscriber's sender."""
+    skipped: int = 0
+    """Delta frames not sent while waiting for a keyframe."""
+    dropped: int = 0
+    """Frames queued but thrown away because the subscriber fell behind."""
+
+
+class _FrameTap(queue.Queue[Any]):
+    """Stands in for a receiver's decoder queue: frames go to the publication, not the decoder.
+
+    ``put`` is called on the event loop by ``RTCRtpReceiver._handle_rtp_packet``; the stop
+    sentinel ``None`` still reaches the decoder thread, so the receiver stops as it would.
+    """
+
+    def __init__(self, publication: Publication) -> None:
+        super().__init__()
+        self.publication: Publication | None = publication
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        publication = self.publication
+        if item is None:
+            super().put(None, block, timeout)
+            if publication is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is already closed
+                    publication.loop.call_soon_threadsafe(publication.end_tracks)
+        elif publication is not None:
+            codec, frame = item
+            publication.receive(codec.mimeType, codec.clockRate, frame.data, frame.timestamp)
+
+
+class ForwardedTrack(MediaStreamTrack):
+    """What one subscriber's sender reads: the publisher's frames, as ``av.Packet``."""
+
+    def __init__(self, publication: Publication, backlog: int) -> None:
+        super().__init__()
+        self.kind = publication.kind
+        self.publication = publication
+        self.stats = TrackStats()
+        self.waiting = True
+        """Set until a keyframe comes: delta frames before one would not decode."""
+        self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue(backlog)
+
+    def __repr__(self) -> str:
+        return f"ForwardedTrack({self.publication.name}, {self.id[:8]})"
+
+    def deliver(self, frame: EncodedFrame) -> None:
+        if self.waiting and not frame.keyframe:
+            self.stats.skipped += 1
+            return
+        if self._queue.full():
+            # The subscriber fell behind: old frames are worth nothing to it now, and a
+            # delta frame after a gap would not decode, so start again at a keyframe.
+            dropped = self._clear()
+            self.stats.dropped += dropped
+            log.info("%r fell behind: dropped %d frames, waiting for a keyframe", self, dropped)
+            self.waiting = True
+            self.publication.request_keyframe()
+            if not frame.keyframe:
+                self.stats.skipped += 1
+                return
+        self.waiting = False
+        self._queue.put_nowait(frame)
+
+    def end(self) -> None:
+        """End the track now; a sender waiting in ``recv`` wakes up and ends its loop."""
+        self._clear()
+        self._queue.put_nowait(None)
+        self.stop()
+
+    def _clear(self) -> int:
+        count = 0
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            count += 1
+        return count
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self._queue.get()
+        if frame is None:
+            self.stop()
+            raise MediaStreamError
+        self.stats.forwarded += 1
+        return frame.packet()
+
+    def stop(self) -> None:
+        super().stop()
+        self.publication.discard(self)
+
+    def relay_keyframe_requests(self, sender: RTCRtpSender) -> None:
+        """Pass the PLI/FIR a subscriber sends to ``sender`` on to the publisher.
+
+        ``sender`` handles them by setting a flag for its encoder, which a track of packets
+        never uses; the wrap is on this one sender instance, never on the class.
+        """
+        original: Callable[[], None] = sender._send_keyframe
+
+        def send_keyframe() -> None:
+            original()
+            self.publication.request_keyframe()
+
+        sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+class Publication:
+    """One publisher track, received on ``pc`` through ``transceiver``, and its subscribers.
+
+    Must be created before the receiver starts (in the ``track`` event, or before the
+    answer/offer completes). ``stop`` ends the task and the tracks this object made; the peer
+    connections, the receiver and the senders belong to the caller.
+    """
+
+    def __init__(
+        self,
+        pc: RTCPeerConnection,
+        transceiver: RTCRtpTransceiver,
+        *,
+        keyframe_interval: float = 0.5,
+        backlog: int = 64,
+    ) -> None:
+        check_aiortc()
+        receiver = transceiver.receiver
+        if getattr(receiver, _RECEIVER_STARTED, True) or not isinstance(
+            getattr(receiver, _DECODER_QUEUE, None), queue.Queue
+        ):
+            raise RuntimeError("Publication: the receiver has already started, or aiortc moved")
+        self.kind: str = transceiver.kind
+        self.name = f"publication={next(_ids)} kind={self.kind}"
+        self.loop = asyncio.get_running_loop()
+        self.stats = PublicationStats()
+        self.mime_type: str | None = None
+        """The publisher's codec, known from its first frame."""
+        self._pc = pc
+        self._transceiver = transceiver
+        self._receiver = receiver
+        self._interval = keyframe_interval
+        self._backlog = backlog
+        self._tracks: set[ForwardedTrack] = set()
+        self._origin: int | None = None
+        self._last_timestamp = 0
+        self._requested = False
+        self._wanted = asyncio.Event()
+        self._tap = _FrameTap(self)
+        setattr(receiver, _DECODER_QUEUE, self._tap)
+        self._task = asyncio.create_task(self._run_keyframes(), name=f"{self.name} keyframes")
+
+    @classmethod
+    def for_track(
+        cls, pc: RTCPeerConnection, track: MediaStreamTrack, **options: Any
+    ) -> Publication:
+        """The publication of a track ``pc`` announced in its ``track`` event."""
+        for transceiver in pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                return cls(pc, transceiver, **options)
+        raise ValueError(f"track={track.id} is not received on this peer connection")
+
+    def __repr__(self) -> str:
+        return f"Publication({self.name})"
+
+    @property
+    def tracks(self) -> frozenset[ForwardedTrack]:
+        return frozenset(self._tracks)
+
+    def subscribe(self) -> ForwardedTrack:
+        """A new outgoing track; it starts at the next keyframe, which is asked for now."""
+        track = ForwardedTrack(self, self._backlog)
+        self._tracks.add(track)
+        self.request_keyframe()
+        return track
+
+    def add_to(self, pc: RTCPeerConnection) -> RTCRtpSender:
+        """Send this publication on ``pc`` (before its offer or answer is made)."""
+        track = self.subscribe()
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        prefer(transceiver)
+        track.relay_keyframe_requests(transceiver.sender)
+        return transceiver.sender
+
+    def discard(self, track: ForwardedTrack) -> None:
+        self._tracks.discard(track)
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe soon; requests within one interval are one PLI."""
+        if self.kind != "video":
+            return  # audio frames stand alone
+        self._requested = True
+        self._wanted.set()
+
+    def receive(self, mime_type: str, clock_rate: int, data: bytes, timestamp: int) -> None:
+        """A complete frame from the receiver's jitter buffer (timestamps from 0, unwrapped)."""
+        if self.mime_type is None:
+            self.mime_type = mime_type
+            log.info("%r: the publisher sends %s", self, mime_type)
+        if self._origin is None:
+            self._origin = timestamp
+        frame = EncodedFrame(
+            data=data,
+            timestamp=timestamp - self._origin,
+            clock_rate=clock_rate,
+            keyframe=is_keyframe(mime_type, data),
+        )
+        self.stats.frames += 1
+        self.stats.keyframes += frame.keyframe
+        for track in list(self._tracks):
+            track.deliver(frame)
+
+    def end_tracks(self) -> None:
+        for track in list(self._tracks):
+            track.end()
+
+    async def stop(self) -> None:
+        self._tap.publication = None  # later frames are dropped: nobody reads them
+        await cancel(self._task, what=f"{self.name} keyframes")
+        self.end_tracks()
+        self._tracks.clear()
+
+    def _media_ssrcs(self) -> list[int]:
+        # The publisher's media SSRC, by aiortc's own rule (the first a=ssrc of the m-line);
+        # without one in the SDP, every source heard lately (RTX SSRCs are harmlessly extra).
+        description = self._pc.remoteDescription
+        if description is not None:
+            for media in SessionDescription.parse(description.sdp).media:
+                if media.rtp.muxId == self._transceiver.mid and media.ssrc:
+                    return [media.ssrc[0].ssrc]
+        return [source.source for source in self._receiver.getSynchronizationSources()]
+
+    async def _run_keyframes(self) -> None:
+        # One loop per publication spaces the PLIs out however many subscribers ask, and
+        # asks again while a subscriber still waits, in case a PLI or the keyframe was lost.
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            if not (self._requested or any(t.waiting for t in self._tracks)):
+                continue
+            self._requested = False
+            try:
+                for ssrc in self._media_ssrcs():
+                    await self._receiver._send_rtcp_pli(ssrc)
+                    self.stats.keyframe_requests += 1
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("%r: PLI sent for ssrc=%d", self, ssrc)
+            except Exception:
+                log.exception("%r: sending a PLI failed", self)
+            await asyncio.sleep(self._interval)
+            if any(t.waiting for t in self._tracks):
+                self._wanted.set()

@@ -1,0 +1,336 @@
+"""The SFU with real aiortc peers over loopback: a VP8 publisher, the server, subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import inspect
+import queue
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import av
+import pytest
+from aiortc import AudioStreamTrack, RTCPeerConnection, RTCRtpSender, VideoStreamTrack
+from aiortc.codecs.base import Encoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, decoder_worker
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+
+from signaling import sfu
+
+WAIT = 10.0
+WIDTH, HEIGHT = 320, 240
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Pattern(VideoStreamTrack):
+    """Moving grey bars, so that every frame differs and the encoder has work to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self._row = bytes(range(256)) * 2
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        shift = (self.count * 4) % 256
+        frame.planes[0].update(self._row[shift : shift + WIDTH // 2] * 2 * HEIGHT)
+        for plane in frame.planes[1:]:
+            plane.update(bytes([128]) * plane.buffer_size)
+        frame.pts, frame.time_base = pts, time_base
+        self.count += 1
+        return frame
+
+
+async def connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection) -> None:
+    # aiortc gathers every candidate before setLocalDescription returns: no trickling.
+    await offerer.setLocalDescription(await offerer.createOffer())
+    await answerer.setRemoteDescription(offerer.localDescription)
+    await answerer.setLocalDescription(await answerer.createAnswer())
+    await offerer.setRemoteDescription(answerer.localDescription)
+
+
+def count_keyframe_requests(sender: RTCRtpSender) -> list[float]:
+    """Times at which ``sender`` (the publisher's) received a PLI or FIR over the wire."""
+    seen: list[float] = []
+    original = sender._handle_rtcp_packet
+
+    async def handle(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            seen.append(time.monotonic())
+        await original(packet)
+
+    sender._handle_rtcp_packet = handle  # type: ignore[method-assign]
+    return seen
+
+
+def encoder_of(sender: RTCRtpSender) -> Encoder | None:
+    encoder: Encoder | None = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+    return encoder
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait, bounded, for a state that only media flowing in the background can bring."""
+
+    async def poll() -> None:
+        while not condition():  # noqa: ASYNC110 - stats counters, not events
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), WAIT)
+
+
+class Subscriber:
+    def __init__(self, pc: RTCPeerConnection, out: RTCPeerConnection, sender: RTCRtpSender):
+        self.pc = pc
+        self.out = out
+        """The server's side of this subscriber's connection."""
+        self.sender = sender
+        self.track: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        pc.on("track", lambda track: self.track.set_result(track))
+
+    async def frame(self) -> av.VideoFrame:
+        frame = await self.any_frame()
+        assert isinstance(frame, av.VideoFrame)
+        return frame
+
+    async def any_frame(self) -> Any:
+        track = await asyncio.wait_for(self.track, WAIT)
+        return await asyncio.wait_for(track.recv(), WAIT)
+
+
+class Stage:
+    """A publisher sending VP8 to the server, which forwards it to any number of subscribers."""
+
+    def __init__(self, source: MediaStreamTrack | None = None, **options: Any) -> None:
+        self.options = options
+        self.pcs: list[RTCPeerConnection] = []
+        self.source = source or Pattern()
+        self.publication: sfu.Publication | None = None
+
+    def pc(self) -> RTCPeerConnection:
+        self.pcs.append(RTCPeerConnection())
+        return self.pcs[-1]
+
+    async def start(self) -> None:
+        self.publisher, self.server = self.pc(), self.pc()
+        transceiver = self.publisher.addTransceiver(self.source, direction="sendonly")
+        sfu.prefer(transceiver)
+        self.publisher_sender = transceiver.sender
+        self.pli = count_keyframe_requests(self.publisher_sender)
+
+        @self.server.on("track")
+        def on_track(track: Any) -> None:
+            self.publication = sfu.Publication.for_track(self.server, track, **self.options)
+
+        await connect(self.publisher, self.server)
+        assert self.publication is not None
+
+    async def subscribe(self) -> Subscriber:
+        assert self.publication is not None
+        out, pc = self.pc(), self.pc()
+        sender = self.publication.add_to(out)
+        subscriber = Subscriber(pc, out, sender)
+        await connect(out, pc)
+        return subscriber
+
+    async def close(self) -> None:
+        if self.publication is not None:
+            await self.publication.stop()
+        for pc in self.pcs:
+            await pc.close()
+
+
+@pytest.fixture
+async def stage() -> AsyncIterator[Stage]:
+    stage = Stage()
+    await stage.start()
+    yield stage
+    await stage.close()
+
+
+def test_aiortc_still_has_the_seams_the_sfu_uses() -> None:
+    # Fails loudly when an aiortc upgrade moves what signaling/sfu.py reaches into.
+    sfu.check_aiortc()
+    assert list(inspect.signature(decoder_worker).parameters) == [
+        "loop",
+        "input_q",
+        "output_q",
+        "decode_error",
+    ]
+    source = inspect.getsource(RTCRtpReceiver.receive)
+    assert "self.__decoder_queue," in source  # the thread reads the queue set at receive()
+    assert "encoded_frame.timestamp = self.__timestamp_mapper.map(" in inspect.getsource(
+        RTCRtpReceiver._handle_rtp_packet
+    )
+    frame = JitterFrame(data=b"x", timestamp=1)
+    assert (frame.data, frame.timestamp) == (b"x", 1)
+    # The sender packs av.Packet without encoding, and libvpx is only opened by encode().
+    assert "self.__encoder.pack(data)" in inspect.getsource(RTCRtpSender._next_encoded_frame)
+    assert Vp8Encoder().codec is None
+    assert "self._send_keyframe()" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+
+
+async def test_seams_exist_on_live_objects() -> None:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("video")
+        receiver = transceiver.receiver
+        assert isinstance(getattr(receiver, sfu._DECODER_QUEUE), queue.Queue)
+        assert getattr(receiver, sfu._RECEIVER_STARTED) is False
+        assert encoder_of(transceiver.sender) is None
+    finally:
+        await pc.close()
+
+
+async def test_subscribers_decode_forwarded_frames_without_an_encoder(stage: Stage) -> None:
+    subscribers = [await stage.subscribe() for _ in range(3)]
+    for subscriber in subscribers:
+        first = await subscriber.frame()
+        assert (first.width, first.height) == (WIDTH, HEIGHT)
+    # Frames keep flowing to everyone, in order.
+    for subscriber in subscribers:
+        last = -1
+        for _ in range(15):
+            frame = await subscriber.frame()
+            assert (frame.width, frame.height) == (WIDTH, HEIGHT)
+            assert frame.pts is not None and frame.pts > last
+            last = frame.pts
+    publisher_encoder = encoder_of(stage.publisher_sender)
+    assert isinstance(publisher_encoder, Vp8Encoder) and publisher_encoder.codec is not None
+    for subscriber in subscribers:
+        encoder = encoder_of(subscriber.sender)
+        # Packed only: libvpx is opened on the first encode(), which never happened.
+        assert isinstance(encoder, Vp8Encoder) and encoder.codec is None
+    assert stage.publication is not None
+    # The server decoded nothing: its receiver's own track never got a frame.
+    assert stage.server.getReceivers()[0].track._queue.qsize() == 0  # type: ignore[attr-defined]
+    assert {t.stats.forwarded >= 16 for t in stage.publication.tracks} == {True}
+
+
+async def test_late_subscriber_starts_at_a_requested_keyframe(stage: Stage) -> None:
+    publication = stage.publication
+    assert publication is not None
+    first = await stage.subscribe()
+    for _ in range(10):
+        await first.frame()
+    keyframes, requests = publication.stats.keyframes, len(stage.pli)
+    # The encoder's keyframe interval is 3000 frames: any new keyframe is one we asked for.
+    late = await stage.subscribe()
+    frame = await late.frame()
+    assert (frame.width, frame.height) == (WIDTH, HEIGHT)
+    assert len(stage.pli) > requests
+    assert publication.stats.keyframes > keyframes
+    late_track = next(t for t in publication.tracks if t is late.sender.track)
+    assert late_track.stats.forwarded >= 1
+
+
+async def test_keyframe_requests_are_throttled_per_publication() -> None:
+    stage = Stage(keyframe_interval=0.5)
+    try:
+        await stage.start()
+        publication = stage.publication
+        assert publication is not None
+        subscriber = await stage.subscribe()
+        await subscriber.frame()
+        await until(lambda: not any(t.waiting for t in publication.tracks))
+        await asyncio.sleep(0.6)  # let the interval of the first request pass
+        before, started = len(stage.pli), time.monotonic()
+        for _ in range(20):  # many subscribers asking, for about one second
+            publication.request_keyframe()
+            await asyncio.sleep(0.05)
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(0.1)  # the last PLI's way to the publisher
+        sent = len(stage.pli) - before
+        assert 1 <= sent <= int(elapsed / 0.5) + 1
+        gaps = [b - a for a, b in zip(stage.pli[before:], stage.pli[before + 1 :], strict=False)]
+        assert all(gap > 0.4 for gap in gaps), gaps
+    finally:
+        await stage.close()
+
+
+async def test_a_subscribers_pli_reaches_the_publisher(stage: Stage) -> None:
+    subscriber = await stage.subscribe()
+    await subscriber.frame()
+    await asyncio.sleep(0.6)  # past the throttle interval of the first request
+    before = len(stage.pli)
+    receiver = subscriber.pc.getReceivers()[0]
+    # A real PLI over the subscriber's connection, as a browser sends after a loss.
+    await receiver._send_rtcp_pli(subscriber.sender._ssrc)
+    await until(lambda: len(stage.pli) > before)
+
+
+async def test_a_slow_subscriber_drops_its_backlog_and_resumes_at_a_keyframe() -> None:
+    stage = Stage(backlog=5)
+    try:
+        await stage.start()
+        publication = stage.publication
+        assert publication is not None
+        track = publication.subscribe()  # read by nobody for a while: a stalled subscriber
+        decoder = av.CodecContext.create("libvpx", "r")
+        first = await asyncio.wait_for(track.recv(), WAIT)
+        assert sfu.is_keyframe("video/VP8", bytes(first))
+        assert first.time_base == fractions.Fraction(1, 90000)
+        decoder.decode(first)
+        await until(lambda: track.stats.dropped > 0)
+        keyframes = publication.stats.keyframes
+        resumed = await asyncio.wait_for(track.recv(), WAIT)
+        assert sfu.is_keyframe("video/VP8", bytes(resumed))
+        assert publication.stats.keyframes > keyframes
+        frames = decoder.decode(resumed)
+        assert [(f.width, f.height) for f in frames] == [(WIDTH, HEIGHT)]
+        assert resumed.pts is not None and first.pts is not None and resumed.pts > first.pts
+    finally:
+        await stage.close()
+
+
+async def test_stop_ends_its_tracks_and_task_and_closes_nothing_else(stage: Stage) -> None:
+    publication = stage.publication
+    assert publication is not None
+    subscribers = [await stage.subscribe() for _ in range(2)]
+    for subscriber in subscribers:
+        await subscriber.frame()
+    tracks = publication.tracks
+    await publication.stop()
+    assert publication._task.done()
+    assert all(track.readyState == "ended" for track in tracks)
+    assert not publication.tracks
+    assert {pc.connectionState for pc in stage.pcs} == {"connected"}
+    # The publisher still sends; the server's receiver simply drops what arrives.
+    frames = publication.stats.frames
+    await asyncio.sleep(0.2)
+    assert publication.stats.frames == frames
+    assert stage.source.readyState == "live"
+
+
+def test_keyframes_are_recognised() -> None:
+    vp8_key = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01])
+    assert sfu.is_keyframe("video/VP8", vp8_key)
+    assert not sfu.is_keyframe("video/VP8", bytes([0x11, 0x02, 0x00, 0, 0, 0]))
+    assert sfu.is_keyframe("video/H264", b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x65\x88")
+    assert not sfu.is_keyframe("video/H264", b"\x00\x00\x00\x01\x41\x9a")
+    assert sfu.is_keyframe("audio/opus", b"\xfc")
+
+
+async def test_opus_is_forwarded_too() -> None:
+    stage = Stage(AudioStreamTrack())
+    try:
+        await stage.start()
+        publication = stage.publication
+        assert publication is not None and publication.kind == "audio"
+        subscribers = [await stage.subscribe() for _ in range(2)]
+        for subscriber in subscribers:
+            for _ in range(5):
+                frame = await subscriber.any_frame()
+                assert isinstance(frame, av.AudioFrame) and frame.sample_rate == 48000
+        assert publication.mime_type == "audio/opus"
+        # Audio frames stand alone: nobody waits, nothing to ask.
+        assert publication.stats.keyframe_requests == 0
+        assert all(track.stats.skipped == 0 for track in publication.tracks)
+    finally:
+        await stage.close()
