@@ -63,9 +63,10 @@ def main() -> None:
         )
 
     app.on_startup.append(announce)
-    # run_app stops cleanly on SIGINT and SIGTERM: cleanup contexts close the backends.
+    # run_app stops cleanly on SIGINT and SIGTERM: clients are hung up first (on_shutdown),
+    # then a request still in flight gets a second, then cleanup closes the backends.
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=5)
+        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=1)
     except Unavailable as exc:
         logging.getLogger("server").error("Percolate cannot start: %s", exc)
         sys.exit(1)

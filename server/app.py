@@ -130,6 +130,10 @@ class Percolate:
         self.stopping = True
         for sid in list(self.sessions.by_sid):
             await self.sio.disconnect(sid)
+        # Engine.IO connections that have no session yet (a client half-way through
+        # connecting) would hold aiohttp's shutdown for its whole timeout.
+        if self.sio.eio.sockets:
+            await self.sio.eio.disconnect()
 
     async def stop(self) -> None:
         self.stopping = True

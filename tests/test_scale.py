@@ -53,7 +53,10 @@ class Cluster:
         """SIGTERM, then the same process again on the same port."""
         assert process.proc is not None
         process.proc.send_signal(signal.SIGTERM)
-        await process.finish()
+        try:
+            await process.finish()
+        except TimeoutError:
+            raise AssertionError(f"did not stop on SIGTERM:\n{process.output}") from None
         assert process.proc.returncode == 0, process.output
         await process.start()
 
