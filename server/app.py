@@ -131,9 +131,10 @@ class Percolate:
         for sid in list(self.sessions.by_sid):
             await self.sio.disconnect(sid)
         # Engine.IO connections that have no session yet (a client half-way through
-        # connecting) would hold aiohttp's shutdown for its whole timeout.
-        if self.sio.eio.sockets:
-            await self.sio.eio.disconnect()
+        # connecting) would hold aiohttp's shutdown for its whole timeout. Close them without
+        # waiting for their queues: a long-polling client may never come to fetch its CLOSE.
+        for socket in list(self.sio.eio.sockets.values()):
+            await socket.close(wait=False)
 
     async def stop(self) -> None:
         self.stopping = True
