@@ -16,6 +16,11 @@ each checked by ``check_aiortc`` when a publication starts (and by ``tests/test_
 On the sending side nothing private is needed: a track whose ``recv()`` returns ``av.Packet``
 is only packetized by ``RTCRtpSender`` (``Encoder.pack``), never encoded. That requires each
 subscriber's transceiver to negotiate the publisher's codec, hence ``prefer``.
+
+A sender stops for good when its track raises ``MediaStreamError`` and takes its RTP
+timestamps from ``pts``, so a subscriber's sender reads a long-lived ``SlotTrack`` instead of a
+``ForwardedTrack``: the slot is reassigned from one publication to the next (or left idle)
+without ending, and rebases ``pts`` so that timestamps keep increasing across publishers.
 """
 
 from __future__ import annotations
@@ -234,6 +239,151 @@ class ForwardedTrack(MediaStreamTrack):
             self.publication.request_keyframe()
 
         sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+@dataclasses.dataclass(slots=True)
+class SlotStats:
+    forwarded: int = 0
+    """Frames handed to the slot's sender."""
+    skipped: int = 0
+    """Delta frames not sent while waiting for a keyframe after an assignment."""
+    assignments: int = 0
+
+
+class SlotTrack(MediaStreamTrack):
+    """What one subscriber slot's sender reads, for the whole life of the sender.
+
+    ``assign`` points the slot at a ``ForwardedTrack`` (or at nothing): the slot owns the
+    tracks assigned to it and ends the one it replaces. ``recv`` never raises
+    ``MediaStreamError`` until the slot itself is stopped: while unassigned, or once its
+    track has ended (the publication stopped), it waits for the next assignment. After each
+    assignment video starts at a keyframe, and ``pts`` continue one frame interval after the
+    last one sent, so the subscriber sees one stream whose timestamps only go forward.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        if kind not in CODECS:
+            raise ValueError(f"SlotTrack: no codec for kind={kind!r}")
+        self.kind = kind
+        self.stats = SlotStats()
+        self._track: ForwardedTrack | None = None
+        self._assigned = asyncio.Event()
+        self._fresh = True
+        """Set by ``assign``: the next frame starts a new publisher's stream."""
+        self._time_base: fractions.Fraction | None = None
+        self._offset = 0
+        self._last: int | None = None
+        """The last ``pts`` sent, in ``_time_base`` units."""
+        self._step: int | None = None
+        """The latest gap between two frames of one publisher: one frame interval."""
+
+    def __repr__(self) -> str:
+        return f"SlotTrack({self.kind}, {self.id[:8]}, {self._track!r})"
+
+    @property
+    def track(self) -> ForwardedTrack | None:
+        return self._track
+
+    def assign(self, track: ForwardedTrack | None) -> None:
+        """Forward ``track`` from its next keyframe on (``None``: nothing); ends the old one."""
+        if track is not None and track.kind != self.kind:
+            raise ValueError(f"{self!r}: cannot forward {track.kind} track {track!r}")
+        old, self._track = self._track, track
+        if old is not None and old is not track:
+            old.end()  # a recv waiting on it wakes up and sees the new assignment
+        if track is not None and track is not old:
+            self._fresh = True
+            self.stats.assignments += 1
+            self._assigned.set()
+
+    def add_to(self, pc: RTCPeerConnection) -> RTCRtpSender:
+        """Send this slot on ``pc`` (before its offer or answer is made)."""
+        transceiver = pc.addTransceiver(self, direction="sendonly")
+        prefer(transceiver)
+        self.relay_keyframe_requests(transceiver.sender)
+        return transceiver.sender
+
+    def relay_keyframe_requests(self, sender: RTCRtpSender) -> None:
+        """Pass the PLI/FIR a subscriber sends to ``sender`` on to the assigned publisher.
+
+        Wrapped once per sender, whatever is assigned later (see
+        ``ForwardedTrack.relay_keyframe_requests``).
+        """
+        original: Callable[[], None] = sender._send_keyframe
+
+        def send_keyframe() -> None:
+            original()
+            if self._track is not None:
+                self._track.publication.request_keyframe()
+
+        sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+    def stop(self) -> None:
+        super().stop()
+        self.assign(None)
+        self._assigned.set()  # wake a waiting recv, which then ends
+
+    async def recv(self) -> av.Packet[Any]:
+        while self.readyState == "live":
+            track = self._track
+            if track is None:
+                self._assigned.clear()
+                await self._assigned.wait()
+                continue
+            try:
+                packet = await track.recv()
+            except MediaStreamError:
+                if self._track is track:  # the publication ended: idle until reassigned
+                    log.info("%r: its track ended, waiting for an assignment", self)
+                    self._track = None
+                continue
+            if self._track is not track:
+                continue  # reassigned while this frame was on its way
+            if self._rebase(track, packet):
+                self.stats.forwarded += 1
+                return packet
+        raise MediaStreamError
+
+    def _rebase(self, track: ForwardedTrack, packet: av.Packet[Any]) -> bool:
+        """Set ``packet``'s pts on the slot's timeline; False to skip the packet."""
+        if packet.pts is None or packet.time_base is None:
+            return False
+        if self._time_base is None:
+            self._time_base = packet.time_base
+        pts = packet.pts
+        if packet.time_base != self._time_base:
+            pts = round(pts * packet.time_base / self._time_base)
+        if self._fresh:
+            if self.kind == "video":
+                mime_type = track.publication.mime_type or CODECS[self.kind]
+                if not is_keyframe(mime_type, bytes(packet)):
+                    # A track that was not new: its next keyframe starts the slot's stream.
+                    self.stats.skipped += 1
+                    track.publication.request_keyframe()
+                    return False
+            start = 0 if self._last is None else self._last + (self._step or self._default_step())
+            self._offset = start - pts
+            self._fresh = False
+        pts += self._offset
+        if self._last is not None:
+            if pts <= self._last:
+                pts = self._last + 1  # never backwards, whatever the publisher sent
+            else:
+                self._step = min(pts - self._last, self._max_step())
+        self._last = pts
+        packet.pts = pts
+        packet.time_base = self._time_base
+        return True
+
+    def _default_step(self) -> int:
+        assert self._time_base is not None
+        seconds = fractions.Fraction(1, 30) if self.kind == "video" else fractions.Fraction(1, 50)
+        return max(1, round(seconds / self._time_base))
+
+    def _max_step(self) -> int:
+        assert self._time_base is not None
+        return max(1, round(fractions.Fraction(1, 5) / self._time_base))
 
 
 class Publication:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import inspect
+import itertools
 import queue
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,16 +32,18 @@ pytestmark = pytest.mark.timeout(30)
 class Pattern(VideoStreamTrack):
     """Moving grey bars, so that every frame differs and the encoder has work to do."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
         super().__init__()
         self.count = 0
+        self.size = (width, height)
         self._row = bytes(range(256)) * 2
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        width, height = self.size
+        frame = av.VideoFrame(width, height, "yuv420p")
         shift = (self.count * 4) % 256
-        frame.planes[0].update(self._row[shift : shift + WIDTH // 2] * 2 * HEIGHT)
+        frame.planes[0].update(self._row[shift : shift + width // 2] * 2 * height)
         for plane in frame.planes[1:]:
             plane.update(bytes([128]) * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
@@ -334,3 +337,116 @@ async def test_opus_is_forwarded_too() -> None:
         assert all(track.stats.skipped == 0 for track in publication.tracks)
     finally:
         await stage.close()
+
+
+def rtp_running(sender: RTCRtpSender) -> bool:
+    task: asyncio.Future[None] | None = sender._RTCRtpSender__rtp_task  # type: ignore[attr-defined]
+    return task is not None and not task.done()
+
+
+class Slot:
+    """A subscriber whose server side sends one ``SlotTrack``, assigned by the test."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.track = sfu.SlotTrack("video")
+
+    async def connect(self) -> Subscriber:
+        out, pc = self.stage.pc(), self.stage.pc()
+        subscriber = Subscriber(pc, out, self.track.add_to(out))
+        await connect(out, pc)
+        return subscriber
+
+
+async def frames_until_size(
+    subscriber: Subscriber, size: tuple[int, int], pts: list[int]
+) -> av.VideoFrame:
+    """Read frames (recording their pts) until one of ``size`` comes; bounded."""
+
+    async def read() -> av.VideoFrame:
+        while True:
+            frame = await subscriber.frame()
+            assert frame.pts is not None
+            pts.append(frame.pts)
+            if (frame.width, frame.height) == size:
+                return frame
+
+    return await asyncio.wait_for(read(), WAIT)
+
+
+async def test_a_slot_moves_to_another_publisher_without_its_sender_stopping(
+    stage: Stage,
+) -> None:
+    other = Stage(Pattern(160, 120))
+    try:
+        a = stage.publication
+        assert a is not None
+        slot = Slot(stage)
+        first = a.subscribe()
+        slot.track.assign(first)
+        subscriber = await slot.connect()
+        pts: list[int] = []
+        for _ in range(10):
+            await frames_until_size(subscriber, (WIDTH, HEIGHT), pts)
+        last_a = pts[-1]
+        # B starts now, so its own timestamps are well behind A's: only rebasing keeps the
+        # slot's going forward (aiortc's receiver would take a step back for a wrap).
+        await other.start()
+        b = other.publication
+        assert b is not None
+        slot.track.assign(b.subscribe())
+        frame = await frames_until_size(subscriber, (160, 120), pts)
+        switch = pts.index(frame.pts)
+        for _ in range(10):  # B keeps coming, decodable, on the same sender
+            frame = await subscriber.frame()
+            assert (frame.width, frame.height) == (160, 120)
+            assert frame.pts is not None
+            pts.append(frame.pts)
+        gaps = [y - x for x, y in itertools.pairwise(pts)]
+        # Forward only, and at least half a frame (1/30 s at 90 kHz) apart: real spacing.
+        assert all(gap >= 1500 for gap in gaps), gaps
+        # B continues about one frame (1/30 s at 90 kHz) after A's last, whatever B's clock.
+        assert 0 < pts[switch] - pts[switch - 1] <= 3 * 3000
+        assert pts[switch - 1] >= last_a
+        assert rtp_running(subscriber.sender) and slot.track.readyState == "live"
+        # The slot ended the track it replaced; A's publication no longer forwards to it.
+        assert first.readyState == "ended" and not a.tracks
+        assert slot.track.stats.assignments == 2 and slot.track.stats.skipped == 0
+    finally:
+        await other.close()
+
+
+async def test_an_idle_slot_sends_nothing_until_assigned_and_outlives_its_publisher(
+    stage: Stage,
+) -> None:
+    publication = stage.publication
+    assert publication is not None
+    slot = Slot(stage)
+    subscriber = await slot.connect()
+    remote = await asyncio.wait_for(subscriber.track, WAIT)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(remote.recv(), 0.3)  # media time: an idle slot sends nothing
+    assert slot.track.stats.forwarded == 0 and rtp_running(subscriber.sender)
+
+    slot.track.assign(publication.subscribe())
+    pts: list[int] = []
+    await frames_until_size(subscriber, (WIDTH, HEIGHT), pts)
+    for _ in range(5):
+        await frames_until_size(subscriber, (WIDTH, HEIGHT), pts)
+
+    # The publication stops: the slot goes idle instead of ending its sender.
+    await publication.stop()
+    await until(lambda: slot.track.track is None)
+    assert rtp_running(subscriber.sender) and slot.track.readyState == "live"
+
+    other = Stage(Pattern(160, 120))
+    try:
+        await other.start()
+        assert other.publication is not None
+        slot.track.assign(other.publication.subscribe())
+        await frames_until_size(subscriber, (160, 120), pts)
+        assert all(x < y for x, y in itertools.pairwise(pts)), pts
+    finally:
+        await other.close()
+    slot.track.stop()
+    assert slot.track.readyState == "ended"
