@@ -294,29 +294,26 @@ class Workshop:
         return await self._toggle(request.room, "chat_enabled", request.enabled)
 
     async def admit(self, session: Session, request: Target) -> dict[str, Any]:
+        return await self._answer_knock(request, admitted=True)
+
+    async def decline(self, session: Session, request: Target) -> dict[str, Any]:
+        return await self._answer_knock(request, admitted=False)
+
+    async def _answer_knock(self, request: Target, *, admitted: bool) -> dict[str, Any]:
+        """Take a knocker off the waiting list, let them in or not, and tell them and hosts."""
+
         def change(state: RoomState) -> bool:
             if not _drop(state.knocking, request.user):
                 return False
-            if request.user not in state.admitted:
+            if admitted and request.user not in state.admitted:
                 state.admitted.append(request.user)
             return True
 
         state, knocked = await self._change(request.room, change)
         if not knocked:
             raise not_found("that user is not waiting")
-        await self.app.sio.emit(
-            "room:admitted", {"room": request.room}, room=user_room(request.user)
-        )
-        await self.publish_hosts(request.room, state)
-        return {}
-
-    async def decline(self, session: Session, request: Target) -> dict[str, Any]:
-        state, knocked = await self._change(request.room, lambda s: _drop(s.knocking, request.user))
-        if not knocked:
-            raise not_found("that user is not waiting")
-        await self.app.sio.emit(
-            "room:declined", {"room": request.room}, room=user_room(request.user)
-        )
+        event = "room:admitted" if admitted else "room:declined"
+        await self.app.sio.emit(event, {"room": request.room}, room=user_room(request.user))
         await self.publish_hosts(request.room, state)
         return {}
 
