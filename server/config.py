@@ -83,6 +83,22 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     """Extra origins allowed to open Socket.IO connections; same origin is always allowed."""
 
+    mesh_max_cameras: int = 4
+    """Cameras (or screens) a coffee room sends peer to peer; one more switches it to the SFU."""
+    media_url: str | None = None
+    """This process's public Socket.IO URL, told to clients whose room's media lives here
+    (unset: clients use the server they are connected to, as in the embedded mode)."""
+    media_ttl: float = 30.0
+    """Seconds a room's media placement lives without a heartbeat from its process."""
+    sfu_keyframe_interval: float = 0.5
+    """Least seconds between two keyframe requests the SFU sends one publisher."""
+    sfu_backlog: int = 64
+    """Frames queued for a subscriber before it counts as fallen behind and skips ahead."""
+    metrics_host: str = "127.0.0.1"
+    """Address of the Prometheus metrics listener."""
+    metrics_port: int = 0
+    """TCP port of the Prometheus metrics listener (0: no listener)."""
+
 
 # Settings that flags and the environment may set: field -> help. The flag is the field's
 # name in kebab case (--data-dir) and the variable in upper case (DATA_DIR); a flag wins.
@@ -115,6 +131,13 @@ _OPTIONS = {
     "turn_secret": "coturn static-auth-secret for per-user TURN credentials",
     "turn_ttl": "lifetime of minted TURN credentials, seconds",
     "cors_origins": "comma-separated extra origins allowed to connect",
+    "mesh_max_cameras": "cameras a coffee room sends peer to peer before it uses the SFU",
+    "media_url": "this process's public Socket.IO URL for media (unset: the same server)",
+    "media_ttl": "seconds a room's media placement outlives its process's last heartbeat",
+    "sfu_keyframe_interval": "least seconds between keyframe requests to one publisher",
+    "sfu_backlog": "frames queued for a subscriber before it skips ahead to a keyframe",
+    "metrics_host": "address of the Prometheus metrics listener",
+    "metrics_port": "port of the Prometheus metrics listener (0: off)",
 }
 
 
@@ -151,7 +174,7 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
             help=f"{help_text} [{variable}]",
         )
     values = vars(parser.parse_args(argv))
-    for name in ("database_url", "redis_url", "turn_secret"):
+    for name in ("database_url", "redis_url", "turn_secret", "media_url"):
         values[name] = values[name] or None
     database_url = values["database_url"]
     if database_url and not database_url.startswith(("postgresql://", "postgres://")):
