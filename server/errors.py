@@ -24,6 +24,8 @@ class Code(enum.StrEnum):
     """A text or payload exceeds its size limit."""
     UNAVAILABLE = "unavailable"
     """A backend the request needs is down; nothing was done, retrying later is safe."""
+    MOVED = "moved"
+    """The room's media is served by another server process; the error's ``media`` says where."""
     INTERNAL = "internal"
     """The server failed; the details are in its log."""
 
@@ -31,13 +33,17 @@ class Code(enum.StrEnum):
 class ProtocolError(Exception):
     """A request the server refuses, with the code and message the client will see."""
 
-    def __init__(self, code: Code, message: str) -> None:
+    def __init__(self, code: Code, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.extra = extra
+        """More fields of the error object (``moved`` carries ``media``)."""
 
     def ack(self) -> dict[str, Any]:
-        return error_ack(self.code, self.message)
+        ack = error_ack(self.code, self.message)
+        ack["error"].update(self.extra)
+        return ack
 
 
 class Unavailable(Exception):

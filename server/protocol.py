@@ -57,6 +57,25 @@ class Role(enum.StrEnum):
     """Everybody in an open room, a coffee morning or a direct message: all equal."""
 
 
+class MediaMode(enum.StrEnum):
+    """How a room's video flows."""
+
+    MESH = "mesh"
+    """Peer to peer between the members' browsers (``signal``)."""
+    SFU = "sfu"
+    """Through the server, which forwards each publisher's media (``sfu:*``)."""
+    NONE = "none"
+    """No video: open rooms and direct messages."""
+
+
+class Source(enum.StrEnum):
+    """What a member publishes; each has its own m-line in a media session."""
+
+    MIC = "mic"
+    CAMERA = "camera"
+    SCREEN = "screen"
+
+
 class SignalType(enum.StrEnum):
     OFFER = "offer"
     ANSWER = "answer"
@@ -149,6 +168,24 @@ class WorkshopView(msgspec.Struct, frozen=True):
     ended: bool
     hands: list[User]
     """Raised hands, first raised first."""
+
+
+class MediaPlace(msgspec.Struct, frozen=True):
+    """Where a video room's media goes (``room:join``, ``media:state``, the ``media`` event)."""
+
+    mode: MediaMode
+    url: str | None = None
+    """Socket.IO URL of the server process holding the room's media (null: this one)."""
+    epoch: int = 0
+    """Grows on every change of mode or owner; a client acts only on a higher one."""
+
+
+class Track(msgspec.Struct, frozen=True):
+    """A forwarded source in a media session: which member's source arrives on which m-line."""
+
+    mid: str
+    user: str
+    source: Source
 
 
 class HostsView(msgspec.Struct, frozen=True):
@@ -247,6 +284,20 @@ class Signal(msgspec.Struct):
     type: SignalType
     data: Any = None
     """Opaque to the server: an SDP description or an ICE candidate (``null`` ends them)."""
+
+
+class SfuAnswer(msgspec.Struct):
+    room: Id
+    version: Annotated[int, msgspec.Meta(ge=1, le=2**31)]
+    """The ``version`` of the offer this answers."""
+    answer: Any = None
+    """``{type: "answer", sdp}``, checked like ``signal`` data."""
+
+
+class SfuCandidate(msgspec.Struct):
+    room: Id
+    candidate: Any = None
+    """An ``RTCIceCandidateInit`` (``{candidate, sdpMid, sdpMLineIndex}``); null ends them."""
 
 
 class Toggle(msgspec.Struct):
