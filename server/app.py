@@ -23,6 +23,7 @@ from .errors import Unavailable
 from .fanout import RedisFanout
 from .limits import Limiter, LocalLimiter, RedisLimiter
 from .media import Media
+from .placement import MemoryPlacement, Placement, RedisPlacement, new_process_id
 from .presence import ONLINE, Attachment, Change, Presence
 from .presence.memory import MemoryPresence
 from .presence.redis import RedisPresence
@@ -77,6 +78,17 @@ class Percolate:
             cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
         )
         self._redis = presence.redis if isinstance(presence, RedisPresence) else None
+        self.placement: Placement = (
+            RedisPlacement(
+                self._redis,
+                settings.redis_prefix,
+                new_process_id(),
+                settings.media_url,
+                settings.media_ttl,
+            )
+            if self._redis is not None
+            else MemoryPlacement(new_process_id(), settings.media_url, settings.media_ttl)
+        )
         self.sessions = Sessions(self)
         self.rooms = Rooms(self)
         self.chat = Chat(self)
@@ -114,6 +126,7 @@ class Percolate:
             self.fanout.initialize()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.fanout.subscribed.wait(), 2.0)
+        self.media.start()
         self._loops = [
             asyncio.create_task(
                 self._every(self.settings.heartbeat_interval, self.heartbeat), name="heartbeat"
@@ -141,10 +154,12 @@ class Percolate:
         for task in self._loops:
             await cancel(task, what=task.get_name())
         await self.hang_up()
+        await self.media.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.fanout is not None:
             await self.fanout.close()
+        await self.placement.close()
         await self.presence.close()
         await self.archive.close()
         log.info("%r stopped", self)

@@ -5,8 +5,9 @@ connection must have joined the room, and its role there must be listed for the 
 the room's kind. Events without a room (listing, creating, joining, direct messages) are
 open to every connection. A few rules depend on more than the role and stay with their
 handlers, documented in ``docs/security.md``: in a workshop, turning a camera, microphone or
-screen on needs a stage role; a guest may signal only with somebody on stage; when a host
-turned chat off only hosts and co-hosts may send.
+screen on needs a stage role, and the SFU forwards only what stage members publish; a coffee
+room refuses ``signal`` once its media goes through the SFU; when a host turned chat off only
+hosts and co-hosts may send.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:search": _everywhere(),
     "chat:typing": _everywhere(),
     "media:state": _video(),
-    "signal": _video(),
+    "signal": {RoomKind.COFFEE: MEMBER},  # workshops always use the SFU
+    "sfu:join": _video(),
+    "sfu:answer": _video(),
+    "sfu:candidate": _video(),
+    "sfu:leave": _video(),
     "hand:raise": _workshop(frozenset({Role.GUEST})),
     "hand:lower": _workshop(WORKSHOP),
     "stage:invite": _workshop(HOSTS),

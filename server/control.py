@@ -43,7 +43,14 @@ class Recast(msgspec.Struct, tag="recast"):
     member: Member
 
 
-Command = Evict | Recast
+class Restate(msgspec.Struct, tag="restate"):
+    """The member turned their camera, microphone or screen on or off (``media:state``)."""
+
+    room: str
+    member: Member
+
+
+Command = Evict | Recast | Restate
 
 
 class Control:
@@ -72,14 +79,18 @@ class Control:
         if isinstance(command, Evict):
             for session in app.sessions.in_room(command.user, command.room):
                 await app.rooms.forget(session, command.room)
+                await app.media.leave(session.sid, command.room)
                 await app.sio.emit(
                     "room:removed",
                     {"room": command.room, "reason": command.reason},
                     to=session.sid,
                     ignore_queue=True,
                 )
+        elif isinstance(command, Restate):
+            app.media.restate(command.room, command.member)
         else:
             room, member = command.room, command.member
+            app.media.restate(room, member)
             for session in app.sessions.in_room(member.id, room):
                 session.rooms[room] = member
                 if member.role in HOSTS:

@@ -40,6 +40,10 @@ def table(app: Percolate) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
         "chat:typing": (p.RoomRef, app.chat.typing),
         "media:state": (p.MediaState, app.media.state),
         "signal": (p.Signal, app.media.signal),
+        "sfu:join": (p.RoomRef, app.media.sfu_join),
+        "sfu:answer": (p.SfuAnswer, app.media.sfu_answer),
+        "sfu:candidate": (p.SfuCandidate, app.media.sfu_candidate),
+        "sfu:leave": (p.RoomRef, app.media.sfu_leave),
         "hand:raise": (p.RoomRef, app.workshop.raise_hand),
         "hand:lower": (p.OptionalTarget, app.workshop.lower_hand),
         "stage:invite": (p.Target, app.workshop.invite),
@@ -205,6 +209,8 @@ async def on_disconnect(app: Percolate, sid: str, reason: str) -> None:
     session = app.sessions.remove(sid)
     if session is None:
         return
+    # Media has no grace: the peer connections die with the connection that made them.
+    await app.media.leave_all(sid)
     # A dropped connection keeps its place for the reconnect grace, so a flaky network does
     # not show everyone a leave and a join; so do the clients of a server shutting down (they
     # come back on another process). Only a disconnect the server sees as deliberate leaves

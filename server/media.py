@@ -1,30 +1,128 @@
-"""Media: camera/mic/screen state in presence, and relaying WebRTC signalling between members."""
+"""Media: camera/mic/screen state, peer-to-peer signalling, and sessions with the server's SFU.
+
+A video room's media goes one of two ways (``MediaPlace.mode``): ``mesh``, peer to peer with
+``signal`` relayed between members, or ``sfu``, through the server (``sfu:*`` events, one
+``signaling.room.MediaRoom`` per room in the process that holds it). Workshops always use the
+SFU; a coffee room starts in mesh and switches for good when one camera more than
+``mesh_max_cameras`` turns on. Where the room's media lives is the ``Placement``; every
+process serves ``room:join`` and ``media:state``, and a client whose room's media lives
+elsewhere is told where (``moved``, the ``media`` event).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 
+from aiortc import RTCIceServer
+
 from signaling import relay
+from signaling.ice import ice_servers
+from signaling.room import MediaRoom, Options
+from signaling.sfu import check_aiortc
 
 from .audiences import member_room
 from .authz import STAGE
-from .errors import bad_request, forbidden
-from .protocol import MediaState, RoomKind, Signal
+from .control import Restate
+from .errors import Code, ProtocolError, Unavailable, bad_request, forbidden
+from .placement import Claim
+from .protocol import (
+    MediaMode,
+    MediaPlace,
+    MediaState,
+    Member,
+    RoomKind,
+    RoomRef,
+    SfuAnswer,
+    SfuCandidate,
+    Signal,
+    SignalType,
+    Source,
+)
 from .sessions import Session
+from .tasks import cancel
 
 if TYPE_CHECKING:
     from .app import Percolate
+
+log = logging.getLogger(__name__)
+
+VIDEO = (RoomKind.COFFEE, RoomKind.WORKSHOP)
 
 
 class Media:
     def __init__(self, app: Percolate) -> None:
         self.app = app
+        self.rooms: dict[str, MediaRoom] = {}
+        """The rooms whose media this process holds."""
+        self.members: dict[str, dict[str, Member]] = {}
+        """Per held room, the members as last heard (flags and role decide what is forwarded)."""
+        self._kinds: dict[str, RoomKind] = {}
+        self._idle_since: dict[str, float] = {}
+        self._loop: asyncio.Task[None] | None = None
+        settings = app.settings
+        self.options = Options(
+            keyframe_interval=settings.sfu_keyframe_interval, backlog=settings.sfu_backlog
+        )
+        self._server_ice = [RTCIceServer(urls=url) for url in settings.stun_urls]
+
+    # -- where a room's media is -------------------------------------------------------------
+
+    async def place(self, room: str, kind: RoomKind) -> MediaPlace:
+        """What ``room:join`` tells a client about the room's media."""
+        if kind not in VIDEO:
+            return MediaPlace(mode=MediaMode.NONE)
+        claim = await self.app.placement.read(room)
+        if claim is None:
+            mode = MediaMode.SFU if kind is RoomKind.WORKSHOP else MediaMode.MESH
+            return MediaPlace(mode=mode)
+        return _view(claim)
+
+    async def _claim(self, room: str, kind: RoomKind) -> Claim:
+        """Claim the room's media for the SFU; whoever's claim it is, tell the room if new."""
+        claim, created = await self.app.placement.claim(room, MediaMode.SFU)
+        if created:
+            log.info("room=%s media claimed by this process (epoch %d)", room, claim.epoch)
+            self._hold(room, kind)
+            await self.app.sio.emit("media", {"room": room, "media": _view(claim)}, room=room)
+        return claim
+
+    def _hold(self, room: str, kind: RoomKind) -> MediaRoom:
+        media_room = self.rooms.get(room)
+        if media_room is None:
+
+            def may_publish(user: str, source: Source) -> bool:
+                return self._may_publish(room, user, source)
+
+            media_room = MediaRoom(
+                room, may_publish=may_publish, send=self._send, options=self.options
+            )
+            self.rooms[room] = media_room
+            self.members.setdefault(room, {})
+            self._kinds[room] = kind
+            self._idle_since[room] = time.monotonic()
+        return media_room
+
+    def _may_publish(self, room: str, user: str, source: Source) -> bool:
+        member = self.members.get(room, {}).get(user)
+        if member is None or not getattr(member, source.value):
+            return False
+        return self._kinds.get(room) is not RoomKind.WORKSHOP or member.role in STAGE
+
+    async def _send(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        # The session is on this process: its events must not cross the fan-out.
+        await self.app.sio.emit(event, payload, to=sid, ignore_queue=True)
+
+    # -- client events -------------------------------------------------------------------------
 
     async def state(self, session: Session, request: MediaState) -> dict[str, Any]:
         app = self.app
         role = session.rooms[request.room].role
+        kind = await self._kind(request.room)
         turning_on = request.camera or request.mic or request.screen
-        if turning_on and await self._workshop(request.room) and role not in STAGE:
+        if turning_on and kind is RoomKind.WORKSHOP and role not in STAGE:
             raise forbidden("in a workshop only people on stage turn on camera, mic or screen")
         member = await app.presence.update(
             request.room,
@@ -37,23 +135,31 @@ class Media:
             raise forbidden("you are not in this room")
         session.rooms[request.room] = member
         await app.announce(request.room, "update", member)
-        return {"member": member}
+        await app.control.send(Restate(room=request.room, member=member))
+        if kind is RoomKind.COFFEE and (request.camera or request.screen):
+            await self._maybe_switch(request.room, kind)
+        return {"member": member, "media": await self.place(request.room, kind)}
+
+    async def _maybe_switch(self, room: str, kind: RoomKind) -> None:
+        """Move a coffee room to the SFU once it has more cameras than mesh carries."""
+        members = await self.app.presence.members(room)
+        cameras = sum(m.camera or m.screen for m in members)
+        if cameras > self.app.settings.mesh_max_cameras:
+            claim = await self.app.placement.read(room)
+            if claim is None or claim.mode is not MediaMode.SFU:
+                await self._claim(room, kind)
 
     async def signal(self, session: Session, request: Signal) -> dict[str, Any]:
         app = self.app
         if request.to == session.user.id:
             raise bad_request("cannot signal yourself")
         relay.check(request.type, request.data, app.settings.max_signal_bytes)
+        kind = await self._kind(request.room)
+        if (await self.place(request.room, kind)).mode is MediaMode.SFU:
+            raise forbidden("this room's media goes through the server")
         target = await app.presence.member(request.room, request.to)
         if target is None:
             raise forbidden("that user is not in this room")
-        # In a workshop, media flows between the stage and everyone, never guest to guest.
-        if (
-            await self._workshop(request.room)
-            and session.rooms[request.room].role not in STAGE
-            and target.role not in STAGE
-        ):
-            raise forbidden("in a workshop guests connect only to people on stage")
         await app.sio.emit(
             "signal",
             {
@@ -66,6 +172,143 @@ class Media:
         )
         return {}
 
-    async def _workshop(self, room: str) -> bool:
+    async def sfu_join(self, session: Session, request: RoomRef) -> dict[str, Any]:
+        app = self.app
+        room = request.room
+        kind = await self._kind(room)
+        if kind is RoomKind.COFFEE:
+            claim = await app.placement.read(room)
+            if claim is None or claim.mode is not MediaMode.SFU:
+                raise forbidden("this room uses mesh")
+        else:
+            claim = await self._claim(room, kind)
+        if claim.process != app.placement.process:
+            raise ProtocolError(
+                Code.MOVED, "this room's media is on another server", media=_view(claim)
+            )
+        member = await app.presence.member(room, session.user.id)
+        media_room = self._hold(room, kind)
+        self.members[room][session.user.id] = member or session.rooms[room]
+        self._idle_since.pop(room, None)
+        version, offer, tracks = await media_room.join(
+            session.sid, session.user.id, self._server_ice
+        )
+        return {
+            "version": version,
+            "offer": offer,
+            "tracks": tracks,
+            "ice_servers": _client_ice(app, session.user.id),
+        }
+
+    async def sfu_answer(self, session: Session, request: SfuAnswer) -> dict[str, Any]:
+        relay.check(SignalType.ANSWER, request.answer, self.app.settings.max_signal_bytes)
+        await self._room(request.room).answer(session.sid, request.version, request.answer)
+        return {}
+
+    async def sfu_candidate(self, session: Session, request: SfuCandidate) -> dict[str, Any]:
+        relay.check(SignalType.CANDIDATE, request.candidate, self.app.settings.max_signal_bytes)
+        await self._room(request.room).candidate(session.sid, request.candidate)
+        return {}
+
+    async def sfu_leave(self, session: Session, request: RoomRef) -> dict[str, Any]:
+        await self.leave(session.sid, request.room)
+        return {}
+
+    # -- what the rest of the server tells us ------------------------------------------------
+
+    async def leave(self, sid: str, room: str) -> None:
+        """Close the connection's session in ``room``, if it has one here."""
+        media_room = self.rooms.get(room)
+        if media_room is not None and sid in media_room.sessions:
+            await media_room.leave(sid)
+            if media_room.empty:
+                self._idle_since.setdefault(room, time.monotonic())
+
+    async def leave_all(self, sid: str) -> None:
+        for room in list(self.rooms):
+            await self.leave(sid, room)
+
+    def restate(self, room: str, member: Member) -> None:
+        """A member's flags or role changed (on any process): forward accordingly."""
+        media_room = self.rooms.get(room)
+        if media_room is None:
+            return
+        self.members[room][member.id] = member
+        media_room.reconcile()
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        check_aiortc()
+        interval = max(self.app.settings.media_ttl / 3, 0.1)
+        self._loop = asyncio.create_task(self._run(interval), name="media placement")
+
+    async def close(self) -> None:
+        if self._loop is not None:
+            await cancel(self._loop, what="media placement")
+        for room in list(self.rooms):
+            await self._drop(room, "shutdown")
+
+    async def _drop(self, room: str, reason: str) -> None:
+        media_room = self.rooms.pop(room)
+        self.members.pop(room, None)
+        self._kinds.pop(room, None)
+        self._idle_since.pop(room, None)
+        sids = list(media_room.sessions)
+        await media_room.close()
+        for sid in sids:
+            await self._send(sid, "sfu:closed", {"room": room, "reason": reason})
+        if reason != "moved":
+            try:
+                await self.app.placement.release(room)
+            except Unavailable as exc:
+                log.warning("room=%s: media placement not released: %s", room, exc)
+
+    async def _run(self, interval: float) -> None:
+        # Keep this process's claims alive, give up the rooms nobody uses any more, and close
+        # sessions whose client never answered an offer.
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._tend()
+            except Unavailable as exc:
+                log.warning("media placement: %s", exc)  # keep serving what we hold
+            except Exception:
+                log.exception("media placement failed")
+
+    async def _tend(self) -> None:
+        ttl = self.app.settings.media_ttl
+        now = time.monotonic()
+        for room, since in list(self._idle_since.items()):
+            if room in self.rooms and self.rooms[room].empty and now - since > ttl:
+                log.info("room=%s: no media session for %.0f s; letting it go", room, ttl)
+                await self._drop(room, "idle")
+        for room, media_room in list(self.rooms.items()):
+            for sid in media_room.overdue():
+                log.info("room=%s sid=%s: offer not answered; closing the session", room, sid)
+                await self.leave(sid, room)
+                await self._send(sid, "sfu:closed", {"room": room, "reason": "failed"})
+        for room in await self.app.placement.renew(list(self.rooms)):
+            if room in self.rooms:
+                log.warning("room=%s: media placement lost to another process", room)
+                await self._drop(room, "moved")
+
+    async def _kind(self, room: str) -> RoomKind:
         stored = await self.app.rooms.stored(room)
-        return stored is not None and stored.kind is RoomKind.WORKSHOP
+        if stored is None:
+            raise forbidden("you are not in this room")
+        return stored.kind
+
+    def _room(self, room: str) -> MediaRoom:
+        media_room = self.rooms.get(room)
+        if media_room is None:
+            raise bad_request("no media session; send sfu:join")
+        return media_room
+
+
+def _view(claim: Claim) -> MediaPlace:
+    return MediaPlace(mode=claim.mode, url=claim.url, epoch=claim.epoch)
+
+
+def _client_ice(app: Percolate, user: str) -> list[dict[str, Any]]:
+    return ice_servers(app.ice, user)

@@ -171,6 +171,8 @@ class Rooms:
             "history": history,
             "ice_servers": ice_servers(app.ice, user.id),
         }
+        if room.kind in (RoomKind.COFFEE, RoomKind.WORKSHOP):
+            answer["media"] = await app.media.place(room.id, room.kind)
         if state is not None:
             answer["workshop"] = state.view()
             if role in HOSTS:
@@ -286,6 +288,7 @@ class Rooms:
         session.rooms.pop(room, None)
         for name in (room, member_room(room, session.user.id), host_room(room)):
             await self.app.sio.leave_room(session.sid, name)
+        await self.app.media.leave(session.sid, room)
 
     async def open_dm(self, session: Session, request: DmOpen) -> dict[str, Any]:
         app = self.app

@@ -33,6 +33,7 @@ import inspect
 import itertools
 import logging
 import queue
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -131,6 +132,10 @@ class PublicationStats:
     keyframes: int = 0
     keyframe_requests: int = 0
     """PLIs sent to the publisher."""
+    dropped: int = 0
+    """Frames thrown away because a subscriber fell behind (all subscribers together)."""
+    cpu_seconds: float = 0.0
+    """Thread CPU time spent handing frames to subscribers (packetizing them is not in it)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -190,6 +195,7 @@ class ForwardedTrack(MediaStreamTrack):
             # delta frame after a gap would not decode, so start again at a keyframe.
             dropped = self._clear()
             self.stats.dropped += dropped
+            self.publication.stats.dropped += dropped
             log.info("%r fell behind: dropped %d frames, waiting for a keyframe", self, dropped)
             self.waiting = True
             self.publication.request_keyframe()
@@ -414,6 +420,8 @@ class Publication:
         self.stats = PublicationStats()
         self.mime_type: str | None = None
         """The publisher's codec, known from its first frame."""
+        self.on_start: Callable[[], None] | None = None
+        """Called once, at the publisher's first frame."""
         self._pc = pc
         self._transceiver = transceiver
         self._receiver = receiver
@@ -475,6 +483,8 @@ class Publication:
         if self.mime_type is None:
             self.mime_type = mime_type
             log.info("%r: the publisher sends %s", self, mime_type)
+            if self.on_start is not None:
+                self.on_start()
         if self._origin is None:
             self._origin = timestamp
         frame = EncodedFrame(
@@ -485,8 +495,10 @@ class Publication:
         )
         self.stats.frames += 1
         self.stats.keyframes += frame.keyframe
+        started = time.thread_time()
         for track in list(self._tracks):
             track.deliver(frame)
+        self.stats.cpu_seconds += time.thread_time() - started
 
     def end_tracks(self) -> None:
         for track in list(self._tracks):

@@ -37,6 +37,10 @@ EVENTS = sorted(
         "chat:typing",
         "media:state",
         "signal",
+        "sfu:join",
+        "sfu:answer",
+        "sfu:candidate",
+        "sfu:leave",
         "hand:raise",
         "hand:lower",
         "stage:invite",
@@ -80,6 +84,9 @@ FIELDS = [
     "message",
     "token",
     "name",
+    "version",
+    "answer",
+    "candidate",
 ]
 
 texts = st.one_of(

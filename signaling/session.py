@@ -1,0 +1,214 @@
+"""One client connection's media session in one room: a peer connection the server offers.
+
+The server is always the offerer and the client only answers (docs/protocol.md, "Media through
+the server"): aiortc is fragile as the answerer of a re-offer, and cannot remove m-lines, so
+m-lines are only ever appended, by the server. A session's m-lines, in order:
+
+* ``0`` audio, ``1`` video, ``2`` video, received: the client's microphone, camera and screen.
+  Every session has them from the start, so that publishing (or being invited on stage later)
+  never needs a renegotiation; the client attaches its tracks with ``replaceTrack``.
+* ``3`` onwards, sent: *slots*, each forwarding one source of another member. A slot outlives
+  what it forwards (``SlotTrack``): when a publisher goes, its slots go idle and are reused
+  for the next publisher of the same kind, without a new m-line.
+
+What is forwarded where is decided by ``signaling.room``; this module owns the peer
+connection, its publications and slots, and the offer/answer sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.sdp import candidate_from_sdp
+
+from server.errors import bad_request
+from server.protocol import Source, Track
+
+from .sfu import Publication, SlotTrack, prefer
+
+log = logging.getLogger(__name__)
+
+SOURCES: dict[Source, str] = {Source.MIC: "audio", Source.CAMERA: "video", Source.SCREEN: "video"}
+"""The received m-lines, in order (mids 0, 1, 2), and their kinds."""
+
+Key = tuple[str, Source]
+"""A published source: (the publishing session's id, which source)."""
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Slot:
+    """One sent m-line and what it forwards now."""
+
+    transceiver: RTCRtpTransceiver
+    track: SlotTrack
+    key: Key | None = None
+    user: str | None = None
+    """The publisher of ``key``, for the client's track list."""
+
+    @property
+    def kind(self) -> str:
+        return self.track.kind
+
+
+class PeerSession:
+    """The server's peer connection with one client connection (``sid``) in one room.
+
+    Not safe for concurrent use: the room runs one operation at a time per session.
+    """
+
+    def __init__(
+        self,
+        sid: str,
+        user: str,
+        *,
+        ice_servers: list[RTCIceServer],
+        keyframe_interval: float,
+        backlog: int,
+        on_start: Callable[[PeerSession, Source], None],
+    ) -> None:
+        self.sid = sid
+        self.user = user
+        # max-bundle: every m-line on the first one's transport from the start. aiortc's
+        # default (balanced) shares one transport per kind at creation and then moves only
+        # the first of each kind onto the BUNDLE transport, leaving later m-lines of that
+        # kind on a transport it stops (aiortc 1.16, RTCPeerConnection.__createTransceiver).
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self.publications: dict[Source, Publication] = {}
+        self.slots: list[Slot] = []
+        self.version = 0
+        """The number of the latest offer."""
+        self.outstanding: int | None = None
+        """The version of the offer that waits for its answer, if any."""
+        self.untold = False
+        """The slots' assignment changed since the client was last told."""
+        self.lock = asyncio.Lock()
+        self.closed = False
+        for source, kind in SOURCES.items():
+            transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+            prefer(transceiver)
+            publication = Publication(
+                self.pc, transceiver, keyframe_interval=keyframe_interval, backlog=backlog
+            )
+            publication.on_start = lambda source=source: on_start(self, source)
+            self.publications[source] = publication
+
+    def __repr__(self) -> str:
+        return f"PeerSession(sid={self.sid} user={self.user} slots={len(self.slots)})"
+
+    # -- slots ------------------------------------------------------------------------------
+
+    @property
+    def assigned(self) -> dict[Key, Slot]:
+        return {slot.key: slot for slot in self.slots if slot.key is not None}
+
+    def assign(self, key: Key, user: str, publication: Publication) -> bool:
+        """Forward ``publication`` on a free slot of its kind; True if a new m-line was added."""
+        added = False
+        slot = next((s for s in self.slots if s.key is None and s.kind == publication.kind), None)
+        if slot is None:
+            track = SlotTrack(publication.kind)
+            transceiver = self.pc.addTransceiver(track, direction="sendonly")
+            prefer(transceiver)
+            track.relay_keyframe_requests(transceiver.sender)
+            slot = Slot(transceiver, track)
+            self.slots.append(slot)
+            added = True
+        slot.key, slot.user = key, user
+        slot.track.assign(publication.subscribe())
+        return added
+
+    def unassign(self, key: Key) -> bool:
+        """Stop forwarding ``key`` here; True if it was."""
+        for slot in self.slots:
+            if slot.key == key:
+                slot.track.assign(None)
+                slot.key = slot.user = None
+                return True
+        return False
+
+    def tracks(self) -> list[Track]:
+        """What the client receives, on m-lines it has been offered."""
+        return [
+            Track(mid=slot.transceiver.mid, user=slot.user, source=slot.key[1])
+            for slot in self.slots
+            if slot.key is not None and slot.user is not None and slot.transceiver.mid is not None
+        ]
+
+    @property
+    def unoffered(self) -> bool:
+        """Whether some slot's m-line has not been in an offer yet."""
+        return any(slot.transceiver.mid is None for slot in self.slots)
+
+    # -- negotiation ------------------------------------------------------------------------
+
+    async def offer(self) -> dict[str, str]:
+        """A new offer (all candidates included: aiortc gathers before it returns)."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.version += 1
+        self.outstanding = self.version
+        description = self.pc.localDescription
+        return {"type": description.type, "sdp": description.sdp}
+
+    async def answer(self, version: int, answer: dict[str, Any]) -> None:
+        """Apply the client's answer to the outstanding offer numbered ``version``."""
+        if self.outstanding is None or version != self.outstanding:
+            expected = "none" if self.outstanding is None else str(self.outstanding)
+            raise bad_request(f"stale answer: expected version {expected}")
+        if answer.get("type") != "answer":
+            raise bad_request("answer: type must be answer")
+        try:
+            await self.pc.setRemoteDescription(
+                RTCSessionDescription(sdp=answer.get("sdp", ""), type="answer")
+            )
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            log.info("%r: the answer does not fit the offer: %s", self, exc)
+            raise bad_request("the answer does not fit the offer") from None
+        self.outstanding = None
+
+    async def add_candidate(self, init: Any) -> None:
+        """A trickled client candidate (an ``RTCIceCandidateInit``), or None: no more."""
+        if init is None:
+            await self.pc.addIceCandidate(None)
+            return
+        if not isinstance(init, dict) or not isinstance(init.get("candidate"), str):
+            raise bad_request("candidate: must be an object with a string candidate, or null")
+        line = init["candidate"].removeprefix("candidate:")
+        if not line:
+            await self.pc.addIceCandidate(None)  # an empty candidate also ends them
+            return
+        try:
+            candidate = candidate_from_sdp(line)
+        except (ValueError, IndexError):
+            raise bad_request("candidate: not an ICE candidate line") from None
+        mid, index = init.get("sdpMid"), init.get("sdpMLineIndex")
+        candidate.sdpMid = mid if isinstance(mid, str) else None
+        candidate.sdpMLineIndex = index if isinstance(index, int) else None
+        if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
+            candidate.sdpMid = "0"  # BUNDLE: every m-line shares the first one's transport
+        await self.pc.addIceCandidate(candidate)
+
+    async def close(self) -> None:
+        """End the publications, the slots and the peer connection."""
+        if self.closed:
+            return
+        self.closed = True
+        for publication in self.publications.values():
+            await publication.stop()
+        for slot in self.slots:
+            slot.track.stop()
+        await self.pc.close()
+        log.info("%r closed", self)
