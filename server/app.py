@@ -23,6 +23,7 @@ from .errors import Unavailable
 from .fanout import RedisFanout
 from .limits import Limiter, LocalLimiter, RedisLimiter
 from .media import Media
+from .metrics import Metrics
 from .placement import MemoryPlacement, Placement, RedisPlacement, new_process_id
 from .presence import ONLINE, Attachment, Change, Presence
 from .presence.memory import MemoryPresence
@@ -95,6 +96,7 @@ class Percolate:
         self.media = Media(self)
         self.workshop = Workshop(self)
         self.control = Control(self)
+        self.metrics = Metrics(self)
         self.stopping = False
         """Set while shutting down: connections closed then keep their place for the grace."""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -127,6 +129,7 @@ class Percolate:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.fanout.subscribed.wait(), 2.0)
         self.media.start()
+        await self.metrics.start()
         self._loops = [
             asyncio.create_task(
                 self._every(self.settings.heartbeat_interval, self.heartbeat), name="heartbeat"
@@ -155,6 +158,7 @@ class Percolate:
             await cancel(task, what=task.get_name())
         await self.hang_up()
         await self.media.close()
+        await self.metrics.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.fanout is not None:

@@ -20,7 +20,7 @@ from aiortc import RTCIceServer
 
 from signaling import relay
 from signaling.ice import ice_servers
-from signaling.room import MediaRoom, Options
+from signaling.room import MediaRoom, Options, RoomStats
 from signaling.sfu import check_aiortc
 
 from .audiences import member_room
@@ -235,6 +235,9 @@ class Media:
             return
         self.members[room][member.id] = member
         media_room.reconcile()
+
+    async def stats(self) -> dict[str, RoomStats]:
+        return {room: await media_room.stats() for room, media_room in self.rooms.items()}
 
     # -- life cycle ----------------------------------------------------------------------------
 

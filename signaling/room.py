@@ -47,6 +47,7 @@ class Options:
 
 @dataclasses.dataclass(slots=True)
 class RoomStats:
+    sessions: int = 0
     publishers: int = 0
     """Sources being forwarded."""
     subscribers: int = 0
@@ -165,6 +166,7 @@ class MediaRoom:
             await self._count(session, stats)
             stats.subscribers += sum(slot.key is not None for slot in session.slots)
         stats.publishers = len(self._forwarded())
+        stats.sessions = len(self.sessions)
         return stats
 
     @staticmethod

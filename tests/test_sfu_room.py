@@ -6,12 +6,14 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiortc import AudioStreamTrack
+from prometheus_client.parser import text_string_to_metric_families
 
 from server.config import Settings
 
-from .conftest import Client, Running
+from .conftest import Client, Running, free_port
 from .media import Pattern, SfuPeer, until
 
 pytestmark = pytest.mark.timeout(60)
@@ -264,3 +266,39 @@ async def test_a_coffee_room_moves_to_the_sfu_when_one_camera_too_many_turns_on(
     assert back["media"]["mode"] == "sfu"
     joined = await connect(server.url, "Dee")
     assert (await joined.ok("room:join", {"room": room}))["media"]["mode"] == "sfu"
+
+
+async def test_the_metrics_endpoint_shows_what_each_room_forwards(
+    start_server, settings: Settings, connect, peers
+) -> None:
+    port = free_port()
+    server = await start_server(settings, metrics_port=port)
+    w = await workshop(server, connect)
+    await w.host.ok("media:state", {"room": w.id, "camera": True, "mic": False})
+    await peers(w.host, w.id, camera=Pattern())
+    viewers = [await peers(await guest(server, connect, w.id, f"G{n}"), w.id) for n in range(2)]
+    for viewer in viewers:
+        await until(lambda v=viewer: v.frames_from(w.host.user_id) >= 10)
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            assert response.status == 200
+            text = await response.text()
+        # Never on the public port.
+        async with http.get(f"{server.url}metrics") as public:
+            assert public.status == 404
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+
+    def value(name: str) -> float:
+        (sample,) = [s for s in families[name].samples if s.labels.get("room") == w.id]
+        return float(sample.value)
+
+    assert value("percolate_sfu_publishers") == 1
+    assert value("percolate_sfu_subscribers") == 2
+    assert value("percolate_sfu_sessions") == 3
+    assert value("percolate_sfu_frames_forwarded") >= 20
+    assert value("percolate_sfu_forwarded_packets") >= 20
+    assert value("percolate_sfu_forwarded_bytes") > value("percolate_sfu_forwarded_packets")
+    assert value("percolate_sfu_keyframe_requests") >= 1
+    assert families["process_cpu_seconds"].samples[0].value > 0
+    assert families["percolate_connections"].samples[0].value == 3

@@ -1,0 +1,62 @@
+"""The Prometheus endpoint: a listener of its own, never on the public port.
+
+``GET /metrics`` on ``METRICS_HOST:METRICS_PORT`` (off unless a port is set) serves the
+process's own figures (CPU seconds, memory, file descriptors: prometheus-client's process
+collector), the number of connections, and the SFU's per-room figures
+(``signaling.metrics``). The registry belongs to this process's ``Percolate``, so several in
+one interpreter (the tests) do not mix their figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.process_collector import ProcessCollector
+
+from signaling.metrics import SfuCollector, Snapshot
+
+if TYPE_CHECKING:
+    from .app import Percolate
+
+log = logging.getLogger(__name__)
+
+
+class Metrics:
+    def __init__(self, app: Percolate) -> None:
+        self.app = app
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        connections = Gauge(
+            "percolate_connections",
+            "Socket.IO connections to this process",
+            registry=self.registry,
+        )
+        connections.set_function(lambda: len(app.sessions))
+        self.snapshot = Snapshot(app.media.stats)
+        self.registry.register(SfuCollector(self.snapshot, app.placement.process))
+        self._runner: web.AppRunner | None = None
+
+    async def render(self, request: web.Request) -> web.Response:
+        await self.snapshot.take()
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self) -> None:
+        settings = self.app.settings
+        if not settings.metrics_port:
+            return
+        metrics = web.Application()
+        metrics.router.add_get("/metrics", self.render)
+        self._runner = web.AppRunner(metrics, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.metrics_host, settings.metrics_port)
+        await site.start()
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
