@@ -243,7 +243,13 @@ class Media:
 
     def start(self) -> None:
         check_aiortc()
-        interval = max(self.app.settings.media_ttl / 3, 0.1)
+        settings = self.app.settings
+        if settings.redis_url and not settings.media_url:
+            log.warning(
+                "REDIS_URL without MEDIA_URL: clients of other processes are not told how to "
+                "reach the SFU rooms this process holds; set MEDIA_URL to its public URL"
+            )
+        interval = max(settings.media_ttl / 3, 0.1)
         self._loop = asyncio.create_task(self._run(interval), name="media placement")
 
     async def close(self) -> None:

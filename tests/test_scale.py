@@ -16,7 +16,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from .conftest import WAIT, Client, PostgresProcess, Process, RedisProcess
+from .conftest import WAIT, Client, PostgresProcess, Process, RedisProcess, free_port
+from .media import Pattern, SfuPeer
+from .media import until as media_until
 
 pytestmark = pytest.mark.slow
 
@@ -272,3 +274,54 @@ async def test_a_rolling_restart_under_chat_loses_and_duplicates_nothing(
 
 async def _at_least(acked: dict[str, str], count: int) -> bool:
     return len(acked) >= count
+
+
+async def test_a_rooms_media_lives_in_one_process_and_moves_when_it_dies(
+    cluster: Cluster, connect
+) -> None:
+    ports = [free_port(), free_port()]
+    one, two = [
+        await cluster.run_server(
+            *cluster.flags(), "--media-url", f"http://127.0.0.1:{port}/", "--media-ttl", "1.5",
+            port=port,
+        )
+        for port in ports
+    ]  # fmt: skip
+    host = await connect(one.url, "Host")
+    created = await host.ok("room:create", {"title": "Workshop", "kind": "workshop"})
+    room = created["room"]["id"]
+    await host.ok("room:join", {"room": room, "host_key": created["host_key"]})
+    await host.ok("media:state", {"room": room, "camera": True, "mic": False})
+    publisher = SfuPeer(host, room, camera=Pattern())
+    viewer: SfuPeer | None = None
+    try:
+        await publisher.join()  # process one holds the room's media now
+
+        guest = await connect(two.url, "Guest")
+        joined = await guest.ok("room:join", {"room": room})
+        assert joined["media"] == {"mode": "sfu", "url": one.url, "epoch": 1}
+        moved = await guest.call("sfu:join", {"room": room})
+        assert moved["error"]["code"] == "moved"
+        assert moved["error"]["media"] == {"mode": "sfu", "url": one.url, "epoch": 1}
+
+        # The guest's media connection goes to process one, as the same user.
+        media = await connect(one.url, "Guest", token=guest.session["token"])
+        assert media.user_id == guest.user_id
+        await media.ok("room:join", {"room": room})
+        viewer = SfuPeer(media, room)
+        await viewer.join()
+        await media_until(lambda: viewer.frames_from(host.user_id) >= 10)
+
+        # Process one dies: its claim runs out and process two takes the room over.
+        await one.kill()
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while (ack := await guest.call("sfu:join", {"room": room}))["ok"] is False:
+            assert ack["error"]["code"] == "moved", ack
+            assert asyncio.get_running_loop().time() < deadline, "the room never moved"
+            await asyncio.sleep(0.2)  # polling the claim's expiry, which no event announces
+        told = await guest.wait("media", lambda e: e["room"] == room)
+        assert told["media"] == {"mode": "sfu", "url": two.url, "epoch": 2}
+    finally:
+        for peer in (publisher, viewer):
+            if peer is not None:
+                await peer.close()
