@@ -67,6 +67,8 @@ class Media:
             keyframe_interval=settings.sfu_keyframe_interval, backlog=settings.sfu_backlog
         )
         self._server_ice = [RTCIceServer(urls=url) for url in settings.stun_urls]
+        # Each sfu:join builds a peer connection: as costly as a room:join, limited alike.
+        self._joins = app.limiter("sfu", settings.join_rate, settings.join_burst)
 
     # -- where a room's media is -------------------------------------------------------------
 
@@ -175,9 +177,16 @@ class Media:
     async def sfu_join(self, session: Session, request: RoomRef) -> dict[str, Any]:
         app = self.app
         room = request.room
+        if not await self._joins.allow(session.user.id):
+            raise ProtocolError(Code.RATE_LIMITED, "too many media sessions; wait a moment")
         kind = await self._kind(room)
         if kind is RoomKind.COFFEE:
             claim = await app.placement.read(room)
+            if claim is None:
+                # The process that held the room's media went away (or let it go): if the
+                # room still has more cameras than mesh carries, it goes on through the SFU.
+                await self._maybe_switch(room, kind)
+                claim = await app.placement.read(room)
             if claim is None or claim.mode is not MediaMode.SFU:
                 raise forbidden("this room uses mesh")
         else:

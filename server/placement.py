@@ -2,9 +2,10 @@
 
 A room's media lives in one process. The first process that needs it claims the room; the
 claim lives ``ttl`` seconds unless its process renews it, so a crashed process's rooms free up
-on their own and the next claimer takes over with a higher epoch (clients act only on a
-higher one). Two backends, one behaviour (``tests/test_placement.py`` runs against both):
-``memory`` for the embedded mode and ``redis`` for several processes.
+on their own and the next claimer takes over with a new epoch (clients act on one that
+differs from theirs: a Redis that restarted empty counts from 1 again). Two backends, one
+behaviour (``tests/test_placement.py`` runs against both): ``memory`` for the embedded mode
+and ``redis`` for several processes.
 
 Keys in Redis (``P`` is the configured prefix; room ids never contain ``:``):
 

@@ -177,7 +177,8 @@ class MediaPlace(msgspec.Struct, frozen=True):
     url: str | None = None
     """Socket.IO URL of the server process holding the room's media (null: this one)."""
     epoch: int = 0
-    """Grows on every change of mode or owner; a client acts only on a higher one."""
+    """Changes with every change of mode or owner; a client acts when it differs from the one
+    it holds (a Redis that restarted empty counts again from 1)."""
 
 
 class Track(msgspec.Struct, frozen=True):

@@ -40,7 +40,7 @@ class Options:
     keyframe_interval: float = 0.5
     backlog: int = 64
     max_slots: int = 48
-    """Sent m-lines per session; past it a session is closed and must join again."""
+    """Sent m-lines per session; past it, a source without a free slot is not sent there."""
     answer_timeout: float = 15.0
     """Seconds a client has to answer an offer before its session is closed."""
 
