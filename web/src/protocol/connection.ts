@@ -11,12 +11,16 @@ import type {
   EventName,
   HostKeyEvent,
   HostsEvent,
+  MediaEvent,
   Message,
   ModerationEvent,
   PresenceEvent,
   RemovedEvent,
   RoomRefEvent,
   SessionEvent,
+  SfuClosedEvent,
+  SfuOfferEvent,
+  SfuTracksEvent,
   SignalEvent,
   TypingEvent,
   WorkshopEvent,
@@ -36,6 +40,8 @@ export class RequestError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The error object's other fields (a `moved` error carries `media`). */
+    readonly detail: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "RequestError";
@@ -57,6 +63,10 @@ interface ConnectionEvents {
   admitted: RoomRefEvent;
   declined: RoomRefEvent;
   hostKey: HostKeyEvent;
+  media: MediaEvent;
+  sfuOffer: SfuOfferEvent;
+  sfuTracks: SfuTracksEvent;
+  sfuClosed: SfuClosedEvent;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -72,14 +82,19 @@ export class Connection extends Emitter<ConnectionEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
 
-  constructor() {
+  /**
+   * To this page's own server, or to `url`: the server process holding a room's media when
+   * that is another one (docs/sfu-design.md 2.2).
+   */
+  constructor(readonly url: string | null = null) {
     super();
-    this.socket = io({
+    const options: Parameters<typeof io>[1] = {
       autoConnect: false,
       // The callback form: every (re)connection sends the latest name and token.
       auth: (cb) => cb(this.auth()),
       reconnectionDelayMax: 5_000,
-    });
+    };
+    this.socket = url === null ? io(options) : io(url, options);
     this.socket.on("session", (session: SessionEvent) => {
       storage.token = session.token;
       this.retries = 0;
@@ -87,7 +102,8 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.emit("session", session);
     });
     this.socket.on("disconnect", (reason) => {
-      if (this.status === "connecting" && reason === "io client disconnect") return;
+      if (reason === "io client disconnect" && (this.status === "connecting" || this.status === "idle"))
+        return;
       this.setStatus("lost");
       // socket.io-client does not come back by itself after the server closed the
       // connection; retry after a short, randomised delay (docs/protocol.md).
@@ -117,6 +133,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("room:admitted", (event: RoomRefEvent) => this.emit("admitted", event));
     this.socket.on("room:declined", (event: RoomRefEvent) => this.emit("declined", event));
     this.socket.on("host:key", (event: HostKeyEvent) => this.emit("hostKey", event));
+    this.socket.on("media", (event: MediaEvent) => this.emit("media", event));
+    this.socket.on("sfu:offer", (event: SfuOfferEvent) => this.emit("sfuOffer", event));
+    this.socket.on("sfu:tracks", (event: SfuTracksEvent) => this.emit("sfuTracks", event));
+    this.socket.on("sfu:closed", (event: SfuClosedEvent) => this.emit("sfuClosed", event));
   }
 
   get connected(): boolean {
@@ -146,6 +166,13 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (!this.socket.connected) this.socket.connect();
   }
 
+  /** Disconnect for good (a media connection no longer needed). */
+  close(): void {
+    clearTimeout(this.retryTimer);
+    this.setStatus("idle");
+    this.socket.disconnect();
+  }
+
   /** Send one event and wait for its ack; an error ack or a local failure throws. */
   async request<E extends EventName>(
     event: E,
@@ -162,9 +189,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (typeof ack !== "object" || ack === null) {
       throw new RequestError("internal", "The server sent an answer this client does not understand.");
     }
-    const answer = ack as { ok?: boolean; error?: ErrorInfo };
+    const answer = ack as { ok?: boolean; error?: ErrorInfo & Record<string, unknown> };
     if (answer.ok === true) return ack as Answers[E];
-    throw new RequestError(answer.error?.code ?? "internal", answer.error?.message ?? "request failed");
+    const { code, message, ...detail } = answer.error ?? { code: "internal", message: "request failed" };
+    throw new RequestError(code, message, detail);
   }
 
   private auth(): Record<string, string> {

@@ -104,6 +104,37 @@ export interface HostKeyEvent {
   host_key: string;
 }
 
+/**
+ * How a video room's media flows: `mesh` (peer to peer over `signal`), `sfu` (through the server
+ * process at `url`, null meaning the one this connection talks to), `none` (no video).
+ */
+export type MediaMode = "mesh" | "sfu" | "none";
+
+/** Where a video room's media goes (`room:join`, `media:state`, the `media` event). */
+export interface MediaPlace {
+  mode: MediaMode;
+  /** Socket.IO URL of the server process holding the room's media; null: this connection's. */
+  url: string | null;
+  /** Grows on every change of mode or owner: act only on a higher one. */
+  epoch: number;
+}
+
+/** What a member publishes; each has its own m-line in an SFU session. */
+export type Source = "mic" | "camera" | "screen";
+
+/** A forwarded source in an SFU session: whose source arrives on the m-line `mid`. */
+export interface Track {
+  mid: string;
+  user: string;
+  source: Source;
+}
+
+/** An SDP offer or answer as the wire carries it (`RTCSessionDescriptionInit`). */
+export interface Description {
+  type: RTCSdpType;
+  sdp: string;
+}
+
 export interface JoinAnswer {
   room: Room;
   waiting?: undefined;
@@ -115,6 +146,43 @@ export interface JoinAnswer {
   workshop?: WorkshopView;
   /** Workshops only, for hosts and co-hosts. */
   hosts?: HostsView;
+  /** Video rooms only (absent from a server without the SFU: then the mesh). */
+  media?: MediaPlace;
+}
+
+/** `sfu:join`: a new media session, with the server's first offer. */
+export interface SfuJoinAnswer {
+  /** Answer this offer with `sfu:answer {version}`. */
+  version: number;
+  offer: Description;
+  tracks: Track[];
+  ice_servers: RTCIceServer[];
+}
+
+/** `sfu:offer`: a renegotiation of the session (new slots). */
+export interface SfuOfferEvent {
+  room: string;
+  version: number;
+  offer: Description;
+  tracks: Track[];
+}
+
+/** `sfu:tracks`: the slots were reassigned without new m-lines; the whole current list. */
+export interface SfuTracksEvent {
+  room: string;
+  tracks: Track[];
+}
+
+/** `sfu:closed`: the session is gone; join again unless the room was left. */
+export interface SfuClosedEvent {
+  room: string;
+  reason: "moved" | "failed" | "left_stage" | "shutdown";
+}
+
+/** `media`: the room's media moved (mesh to SFU, or another server process took it over). */
+export interface MediaEvent {
+  room: string;
+  media: MediaPlace;
 }
 
 /** A workshop with its waiting room on: the newcomer knocked and waits to be admitted. */
@@ -172,7 +240,7 @@ export interface Answers {
   "chat:history": { messages: Message[] };
   "chat:search": { messages: Message[] };
   "chat:typing": Record<string, never>;
-  "media:state": { member: Member };
+  "media:state": { member: Member; media?: MediaPlace };
   signal: Record<string, never>;
   "hand:raise": { hands: User[] };
   "hand:lower": { hands: User[] };
@@ -190,6 +258,10 @@ export interface Answers {
   "chat:enable": { state: WorkshopView };
   "chat:pin": { state: WorkshopView };
   "workshop:end": Record<string, never>;
+  "sfu:join": SfuJoinAnswer;
+  "sfu:answer": Record<string, never>;
+  "sfu:candidate": Record<string, never>;
+  "sfu:leave": Record<string, never>;
 }
 
 export type EventName = keyof Answers;
