@@ -2,15 +2,16 @@
 // of video rooms and workshop hosting. Everything the UI shows is read from here; everything
 // the person does is a call here. No DOM.
 
+import { Calls } from "./calls";
 import { Chat } from "./chat";
 import { Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
 import { LocalMedia, type MediaFlags } from "./media";
-import { Mesh } from "./mesh";
 import { HOSTS, RoomState } from "./room";
 import { storage } from "./storage";
 import type {
   ErrorInfo,
+  MediaPlace,
   Member,
   Message,
   ModerationEvent,
@@ -20,7 +21,6 @@ import type {
   RoomInfo,
   RoomKind,
   SessionEvent,
-  SignalEvent,
   User,
 } from "./types";
 import { Workshop } from "./workshop";
@@ -34,7 +34,7 @@ interface ClientEvents {
   room: string;
   /** Somebody joined or left some room: public member counts may have changed. */
   presence: string;
-  /** A peer connection of a room changed (tracks, state); the payload is `room`. */
+  /** A room's remote media changed (mesh peers, SFU session: tracks, state); the payload is `room`. */
   peers: string;
 }
 
@@ -54,6 +54,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
   readonly workshop: Workshop;
+  readonly calls: Calls;
   me: User | null = null;
   /** Rooms left on this page (not DMs): late events for them are dropped. */
   private readonly left = new Set<string>();
@@ -63,6 +64,12 @@ export class Client extends Emitter<ClientEvents> {
   constructor() {
     super();
     this.chat = new Chat(this.connection, this.rooms, () => this.me?.id ?? null);
+    this.calls = new Calls(
+      this.connection,
+      this.media,
+      () => this.me,
+      (room) => this.emit("peers", room),
+    );
     const connection = this.connection;
     connection.on("session", (session) => this.connected(session));
     connection.on("status", (status) => {
@@ -71,9 +78,16 @@ export class Client extends Emitter<ClientEvents> {
     connection.on("presence", (event) => this.presence(event));
     connection.on("message", (message) => this.chat.receive(message));
     connection.on("typing", (event) => this.chat.typingReceived(event));
-    connection.on("signal", (event) => this.signal(event));
+    connection.on("signal", (event) => {
+      const state = this.rooms.get(event.room);
+      if (state?.wanted) this.calls.signal(state, event);
+    });
     connection.on("removed", (event) => this.removed(event));
     connection.on("admitted", ({ room }) => this.admitted(room));
+    connection.on("media", (event) => {
+      const state = this.rooms.get(event.room);
+      if (state?.wanted) this.calls.moved(state, event.media);
+    });
     connection.on("declined", ({ room }) => this.declined(room));
     this.chat.on("stranger", (message) => this.stranger(message));
     this.chat.on("unread", () => this.emit("tabs", undefined));
@@ -136,8 +150,7 @@ export class Client extends Emitter<ClientEvents> {
     storage.roomClosed(id);
     const wasLive = state.live;
     state.live = false;
-    state.mesh?.close();
-    state.mesh = null;
+    this.calls.stop(state);
     this.chat.discard(id);
     if (state.kind === "dm") {
       state.status = "idle";
@@ -189,10 +202,7 @@ export class Client extends Emitter<ClientEvents> {
     this.emit("me", session.user);
     void this.refreshDms();
     for (const state of this.rooms.values()) {
-      if (changedUser) {
-        state.mesh?.close();
-        state.mesh = null;
-      }
+      if (changedUser) this.calls.stop(state);
       const knocking = state.status === "waiting";
       if (state.wanted && (state.everJoined || state.status === "joining" || knocking)) void this.join(state);
     }
@@ -201,7 +211,7 @@ export class Client extends Emitter<ClientEvents> {
   private disconnected(): void {
     for (const state of this.rooms.values()) {
       state.live = false;
-      state.mesh?.pause();
+      this.calls.pause(state);
     }
     this.chat.connectionLost();
   }
@@ -264,7 +274,7 @@ export class Client extends Emitter<ClientEvents> {
     this.emit("tabs", undefined);
     this.emit("room", state.id);
     this.chat.joined(state, answer.history);
-    if (state.isVideo) this.startMesh(state, rejoin);
+    if (state.isVideo) this.startVideo(state, rejoin, answer.media ?? null);
   }
 
   private joinFailed(state: RoomState, error: unknown): void {
@@ -287,8 +297,7 @@ export class Client extends Emitter<ClientEvents> {
     }
     state.live = false;
     state.everJoined = false;
-    state.mesh?.close();
-    state.mesh = null;
+    this.calls.stop(state);
     storage.roomClosed(state.id);
     if (info.code === "forbidden" && info.message.includes("passcode")) {
       state.status = "passcode";
@@ -322,20 +331,14 @@ export class Client extends Emitter<ClientEvents> {
     if (event.event === "leave") {
       state.members.delete(member.id);
       state.typing.delete(member.id);
-      state.mesh?.remove(member.id);
+      this.calls.left(state, member.id);
       return;
     }
     const before = state.members.get(member.id);
     state.members.set(member.id, member);
     if (member.id === me) state.you = member;
     if (before && before.role !== member.role) this.roleChanged(state, member);
-    if (event.event === "join" && member.id !== me && state.mesh && state.wantsPeer(member)) {
-      // We were here first: we make the connection to the newcomer. A join for a member we
-      // already have (presence re-created after a Redis restart) keeps a working connection.
-      if (!before || state.mesh.peers.get(member.id)?.state !== "connected") {
-        state.mesh.connect(member.id);
-      }
-    }
+    if (event.event === "join" && member.id !== me) this.calls.joined(state, member, before);
   }
 
   /**
@@ -344,21 +347,15 @@ export class Client extends Emitter<ClientEvents> {
    * connections between two guests close.
    */
   private roleChanged(state: RoomState, member: Member): void {
-    const mesh = state.mesh;
+    this.calls.roleChanged(state, member);
     if (member.id === this.me?.id) {
       if (!state.you || !HOSTS.has(state.you.role)) state.hosts = null;
-      mesh?.reconcile();
-      mesh?.updateTracks();
       if (!state.canPublish) {
         this.releaseMedia();
         // "You can turn on your camera now" is no longer true.
         if (state.moderation?.action === "stage_invited") state.moderation = null;
       }
-      return;
     }
-    if (!mesh) return;
-    if (!state.wantsPeer(member)) mesh.remove(member.id);
-    else if (!mesh.peers.has(member.id)) mesh.connect(member.id);
   }
 
   // Workshops: the waiting room, removal, a host's orders
@@ -369,8 +366,7 @@ export class Client extends Emitter<ClientEvents> {
     state.error = null;
     state.live = false;
     state.everJoined = false;
-    state.mesh?.close();
-    state.mesh = null;
+    this.calls.stop(state);
     this.emit("tabs", undefined);
     this.emit("room", state.id);
   }
@@ -399,8 +395,7 @@ export class Client extends Emitter<ClientEvents> {
     state.everJoined = false;
     state.hosts = null;
     state.moderation = null;
-    state.mesh?.close();
-    state.mesh = null;
+    this.calls.stop(state);
     this.left.add(state.id);
     this.chat.discard(state.id);
     storage.roomClosed(state.id);
@@ -416,7 +411,7 @@ export class Client extends Emitter<ClientEvents> {
       if (event.mic) void this.media.setMic(false);
       if (event.screen) void this.media.setScreen(false);
     } else if (event.action === "stage_removed") {
-      state.mesh?.updateTracks();
+      this.calls.updateTracks(state);
       this.releaseMedia();
     }
   }
@@ -469,12 +464,9 @@ export class Client extends Emitter<ClientEvents> {
 
   // Video
 
-  private startMesh(state: RoomState, rejoin: boolean): void {
-    const me = this.me?.id ?? "";
-    const existed = state.mesh !== null;
-    const mesh = state.mesh ?? this.makeMesh(state);
-    state.mesh = mesh;
-    mesh.start(me, state.iceServers, () => state.peersWanted(me), rejoin && existed);
+  /** After a (re)join: the mesh or the SFU; tell the room what this page sends. */
+  private startVideo(state: RoomState, rejoin: boolean, place: MediaPlace | null): void {
+    this.calls.start(state, rejoin, place);
     const flags = this.flagsIn(state);
     const you = state.you;
     if (you && (you.camera !== flags.camera || you.mic !== flags.mic || you.screen !== flags.screen)) {
@@ -482,33 +474,10 @@ export class Client extends Emitter<ClientEvents> {
     }
   }
 
-  private makeMesh(state: RoomState): Mesh {
-    return new Mesh(
-      state.id,
-      this.media,
-      (to, type, data) => {
-        if (!state.live) return;
-        this.connection.request("signal", { room: state.id, to, type, data }).catch((error) => {
-          console.warn(`Mesh(${state.id}) signal ${type} to ${to} failed`, error);
-        });
-      },
-      () => this.emit("peers", state.id),
-      () => state.canPublish,
-    );
-  }
-
-  private signal(event: SignalEvent): void {
-    const state = this.rooms.get(event.room);
-    if (!state || !state.wanted) return;
-    // A signal can overtake the join ack: the mesh holds it until the room is joined.
-    state.mesh ??= this.makeMesh(state);
-    state.mesh.receive(event);
-  }
-
   private publishMedia(): void {
     for (const state of this.rooms.values()) {
-      if (!state.isVideo || !state.mesh) continue;
-      state.mesh.updateTracks();
+      if (!state.isVideo || (!state.mesh && !state.call)) continue;
+      this.calls.updateTracks(state);
       // The audience of a workshop publishes nothing: there is nothing to tell.
       const silent = !state.canPublish && !state.you?.camera && !state.you?.mic && !state.you?.screen;
       if (state.live && !silent) void this.sendMediaState(state);
@@ -518,13 +487,15 @@ export class Client extends Emitter<ClientEvents> {
 
   private async sendMediaState(state: RoomState): Promise<void> {
     try {
-      const { member } = await this.connection.request("media:state", {
+      const { member, media } = await this.connection.request("media:state", {
         room: state.id,
         ...this.flagsIn(state),
       });
       state.you = member;
       state.members.set(member.id, member);
       this.emit("room", state.id);
+      // Turning a camera on may have moved a coffee room to the SFU.
+      if (media) this.calls.moved(state, media);
     } catch (error) {
       console.warn(`Client: media:state in ${state.id} failed`, error);
     }

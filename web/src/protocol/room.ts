@@ -2,11 +2,13 @@
 // its messages, who is typing, unread messages, its peer connections and, in a workshop, the
 // host's settings and this user's standing (on stage, hand raised, moderated).
 
+import type { Call } from "./call";
 import type { Mesh } from "./mesh";
 import { Timeline } from "./timeline";
 import type {
   ErrorInfo,
   HostsView,
+  MediaPlace,
   Member,
   ModerationEvent,
   PresenceEvent,
@@ -68,7 +70,14 @@ export class RoomState {
   dmOnline = false;
   loadingOlder = false;
   filling = false;
+  /** The peer connections of a room whose media goes peer to peer (`place.mode` `mesh`). */
   mesh: Mesh | null = null;
+  /** The SFU session, once the room's media goes through the server (`place.mode` `sfu`). */
+  call: Call | null = null;
+  /** Where the room's media goes, from the join ack or a newer `media` event. */
+  place: MediaPlace | null = null;
+  /** A `media` event that came while the join was on its way. */
+  earlyPlace: MediaPlace | null = null;
   /** `presence` events that came while the join was on its way; replayed on the ack. */
   earlyPresence: PresenceEvent[] = [];
   iceServers: RTCIceServer[] = [];
@@ -110,6 +119,22 @@ export class RoomState {
   wantsPeer(member: Member): boolean {
     if (!this.isWorkshop) return true;
     return STAGE.has(member.role) || (this.you !== null && STAGE.has(this.you.role));
+  }
+
+  /**
+   * What a member's tile plays, whichever way the media comes: through the SFU once it
+   * carries the room, else the member's mesh peer.
+   */
+  remote(user: string): { stream: MediaStream | null; connecting: boolean } {
+    if (this.call?.carrying) return this.call.remote(user);
+    const peer = this.mesh?.peers.get(user);
+    return { stream: peer?.stream ?? null, connecting: !peer || peer.state !== "connected" };
+  }
+
+  /** Every member media comes from, with the stream to play (their sound, for one). */
+  remoteStreams(): ReadonlyMap<string, MediaStream> {
+    if (this.call?.carrying) return this.call.streams();
+    return new Map([...(this.mesh?.peers ?? [])].map(([user, peer]) => [user, peer.stream]));
   }
 
   /** The other members this user should be connected to. */

@@ -124,8 +124,7 @@ export class Tiles {
   private source(member: Member): TileSource {
     const self = member.id === this.client.me?.id;
     if (self) return { member, stream: this.preview(), self, connecting: false };
-    const peer = this.state.mesh?.peers.get(member.id);
-    return { member, stream: peer?.stream ?? null, self, connecting: !peer || peer.state !== "connected" };
+    return { member, self, ...this.state.remote(member.id) };
   }
 
   private preview(): MediaStream | null {
@@ -211,23 +210,23 @@ export class AudioSinks {
   constructor(private readonly state: RoomState) {}
 
   render(): void {
-    const peers = this.state.mesh?.peers ?? new Map();
+    const streams = this.state.remoteStreams();
     for (const [user, sink] of this.sinks) {
-      if (!peers.has(user)) {
+      if (!streams.has(user)) {
         sink.srcObject = null;
         sink.remove();
         this.sinks.delete(user);
       }
     }
-    for (const [user, peer] of peers) {
+    for (const [user, stream] of streams) {
       let sink = this.sinks.get(user);
       if (!sink) {
         sink = h("audio", { attrs: { autoplay: true } });
         this.sinks.set(user, sink);
         this.element.append(sink);
       }
-      if (sink.srcObject !== peer.stream) {
-        sink.srcObject = peer.stream;
+      if (sink.srcObject !== stream) {
+        sink.srcObject = stream;
         sink.play().catch(() => undefined);
       }
     }
