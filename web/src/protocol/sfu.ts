@@ -353,7 +353,11 @@ export class SfuSession extends Emitter<SfuEvents> {
     this.emit("changed", undefined);
   }
 
-  /** Make a member's stream again when what it should hold changed (a tile then plays it anew). */
+  /**
+   * Keep each member's stream holding what it should. The stream stays the same object while
+   * anything of theirs arrives, its tracks swapped in place (as a mesh peer's are), so that a
+   * tile playing it is not reloaded when a slot moves or a source comes or goes.
+   */
   private compose(): void {
     const wanted = new Map<string, { video: MediaStreamTrack | null; audio: MediaStreamTrack | null }>();
     for (const remote of this.sources.values()) {
@@ -365,17 +369,17 @@ export class SfuSession extends Emitter<SfuEvents> {
     }
     for (const user of [...this.composed.keys()]) if (!wanted.has(user)) this.composed.delete(user);
     for (const [user, { video, audio }] of wanted) {
-      const stream = this.composed.get(user);
-      const tracks = stream?.getTracks() ?? [];
-      const same =
-        tracks.length === Number(video !== null) + Number(audio !== null) &&
-        (video === null || tracks.includes(video)) &&
-        (audio === null || tracks.includes(audio));
-      if (same) continue;
-      const fresh = new MediaStream();
-      if (video) fresh.addTrack(video);
-      if (audio) fresh.addTrack(audio);
-      this.composed.set(user, fresh);
+      let stream = this.composed.get(user);
+      if (!stream) {
+        stream = new MediaStream();
+        this.composed.set(user, stream);
+      }
+      for (const track of stream.getTracks()) {
+        if (track !== video && track !== audio) stream.removeTrack(track);
+      }
+      for (const track of [video, audio]) {
+        if (track && !stream.getTracks().includes(track)) stream.addTrack(track);
+      }
     }
   }
 
