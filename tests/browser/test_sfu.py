@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from .harness import WAIT_MS, People, Person, Server
+from .harness import RECONNECT_MS, WAIT_MS, People, Person, Server
 
 pytestmark = pytest.mark.browser
 
@@ -325,3 +325,31 @@ async def test_a_late_joiner_sees_the_first_frame_soon_after_sfu_join(
     with capsys.disabled():
         print(f"\nlate joiner: first frame {first_frame:.3f} s after sfu:join")
     assert 0 < first_frame < 5
+
+
+async def test_sessions_come_back_after_a_lost_connection(people: People, server: Server) -> None:
+    host, (ada,) = await workshop(people, server, "Ada")
+    await host.camera_on()
+    host_id = await host.user_id()
+    await ada.sees_video_on_stage(host_id)
+
+    # The publisher's connection drops: the server ends its session with it. Back online, the
+    # page joins the room and the SFU again, and sends the camera it kept.
+    await host.context.set_offline(True)
+    await expect(host.tid("connection-banner")).to_be_visible()
+    await host.context.set_offline(False)
+    await expect(host.tid("connection-banner")).to_be_hidden(timeout=RECONNECT_MS)
+    await ada.page.evaluate("window.__sfuFrames = []")
+    await decodes_through_one_sfu_session(ada, 1, wait_ms=RECONNECT_MS)
+    await ada.sees_video_on_stage(host_id)
+
+    # Likewise a subscriber's.
+    await ada.context.set_offline(True)
+    await expect(ada.tid("connection-banner")).to_be_visible()
+    await ada.context.set_offline(False)
+    await expect(ada.tid("connection-banner")).to_be_hidden(timeout=RECONNECT_MS)
+    await ada.page.evaluate("window.__sfuFrames = []")
+    await decodes_through_one_sfu_session(ada, 1, wait_ms=RECONNECT_MS)
+    await ada.sees_video_on_stage(host_id)
+    for who in (host, ada):
+        assert await connections(who) == {"live": 1, "sfu": 1, "mesh": 0, "connected": 1}
