@@ -235,7 +235,7 @@ async def test_a_host_mute_stops_the_forwarding_even_from_a_page_that_keeps_send
 
 
 async def test_a_publisher_who_leaves_is_gone_from_every_stage(
-    people: People, server: Server
+    people: People, server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
     host, (ada, ben, cy) = await workshop(people, server, "Ada", "Ben", "Cy")
     await host.camera_on()
@@ -249,7 +249,8 @@ async def test_a_publisher_who_leaves_is_gone_from_every_stage(
     await ada.tid("leave-room").click()
     for watcher in (host, ben, cy):
         await expect(watcher.stage_tile(ada_id)).to_have_count(0, timeout=5_000)
-    print(f"publisher's tile gone everywhere {time.monotonic() - left:.2f} s after leaving")
+    with capsys.disabled():
+        print(f"\npublisher's tile gone everywhere {time.monotonic() - left:.2f} s after leaving")
     # The host goes on playing, on the same single connection.
     for watcher in (ben, cy):
         await watcher.sees_video_on_stage(host_id)
