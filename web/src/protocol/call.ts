@@ -4,7 +4,9 @@
 //
 // The move is make-before-break: the session is made and publishes while the mesh still
 // carries everything; once its connection is up and media arrives through it from every member
-// who publishes in the mesh (or SWITCH_WAIT_MS have passed), the mesh is dropped.
+// who publishes in the mesh, or SWITCH_WAIT_MS after it came up, the mesh is dropped. (Counted
+// from `connected`, not from the `media` event: a loaded page or server can take seconds to
+// connect, and the mesh is the only picture until then.)
 //
 // When the media is on another server process (`url` is not this page's server), the session
 // runs on a media connection of its own: a second Socket.IO connection with the same token
@@ -60,7 +62,7 @@ export class Call {
   private unsubscribe: Array<() => void> = [];
   private switchTimer: ReturnType<typeof setTimeout> | undefined;
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
-  /** SWITCH_WAIT_MS have passed since the move began. */
+  /** SWITCH_WAIT_MS have passed since the session first connected during the move. */
   private waitOver = false;
   private closed = false;
 
@@ -72,13 +74,7 @@ export class Call {
   ) {
     this.place = place;
     this.carrying = !meshRunning;
-    if (meshRunning) {
-      console.info(`Call(${options.room}) moving from the mesh to the SFU`);
-      this.switchTimer = setTimeout(() => {
-        this.waitOver = true;
-        this.check();
-      }, SWITCH_WAIT_MS);
-    }
+    if (meshRunning) console.info(`Call(${options.room}) moving from the mesh to the SFU`);
   }
 
   get epoch(): number {
@@ -188,7 +184,13 @@ export class Call {
     const session = this.session;
     if (this.carrying || this.closed || !session?.connected) return;
     const waiting = this.options.meshPublishers().filter((user) => !session.receiving(user));
-    if (waiting.length > 0 && !this.waitOver) return;
+    if (waiting.length > 0 && !this.waitOver) {
+      this.switchTimer ??= setTimeout(() => {
+        this.waitOver = true;
+        this.check();
+      }, SWITCH_WAIT_MS);
+      return;
+    }
     if (waiting.length > 0) {
       console.info(
         `Call(${this.options.room}) dropping the mesh before the SFU delivers ${waiting.join(", ")}`,
