@@ -19,10 +19,11 @@ from .harness import RECONNECT_MS, WAIT_MS, People, Person, Server
 
 pytestmark = pytest.mark.browser
 
-# Before the client's script: keep every RTCPeerConnection; note when each video tile shows
-# its first frame (requestVideoFrameCallback, W3C video-rvfc), by the tile's user id; and,
-# when a test sets __ignoreModeration, keep sending what a host turned off (a client that
-# does not obey), to see that the server stops forwarding it.
+# Before the client's script: keep every RTCPeerConnection; count the mesh `signal` events the
+# page sends (on either Engine.IO transport); note when each video tile shows its first frame
+# (requestVideoFrameCallback, W3C video-rvfc), by the tile's user id; and, when a test sets
+# __ignoreModeration, keep sending what a host turned off (a client that does not obey), to
+# see that the server stops forwarding it.
 WATCH = """
 (() => {
   const Native = window.RTCPeerConnection;
@@ -33,6 +34,20 @@ WATCH = """
       super(...args);
       all.push(this);
     }
+  };
+  window.__signals = 0;
+  const count = (data) => {
+    if (typeof data === "string" && data.includes('["signal",')) window.__signals += 1;
+  };
+  const wsSend = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    count(data);
+    return wsSend.call(this, data);
+  };
+  const xhrSend = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (body) {
+    count(body);
+    return xhrSend.call(this, body);
   };
   window.__firstFrames = {};
   const watch = (video) => {
@@ -200,6 +215,9 @@ async def test_workshop_guests_watch_the_host_through_one_connection_each(
         assert await connections(guest) == {"live": 1, "sfu": 1, "mesh": 0, "connected": 1}
     # The host publishes on the same single connection, and receives nothing.
     assert await connections(host) == {"live": 1, "sfu": 1, "mesh": 0, "connected": 1}
+    # Nobody tried the mesh.
+    for who in (host, *guests):
+        assert await who.page.evaluate("window.__signals") == 0
 
 
 async def test_a_host_mute_stops_the_forwarding_even_from_a_page_that_keeps_sending(
@@ -282,6 +300,7 @@ async def test_a_fifth_camera_moves_a_coffee_room_from_mesh_to_the_sfu_without_r
     for p in crowd:
         # Four cameras: still the mesh (MESH_MAX_CAMERAS), a peer connection per other member.
         assert await connections(p) == {"live": 4, "sfu": 0, "mesh": 4, "connected": 0}
+        assert await p.page.evaluate("window.__signals") > 0
         await p.page.evaluate("window.__sameDocument = true")
 
     switched = time.monotonic()
