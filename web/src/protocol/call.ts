@@ -115,10 +115,12 @@ export class Call {
     this.session?.setLocal(this.options.sources());
   }
 
-  /** What a member's tile and audio play. */
+  /**
+   * What a member's tile and audio play. "Connecting" is about this page's connection, as with
+   * a mesh peer: a member who sends nothing is not shown as connecting.
+   */
   remote(user: string): { stream: MediaStream | null; connecting: boolean } {
-    const stream = this.session?.media(user) ?? null;
-    return { stream, connecting: !this.session?.connected || stream === null };
+    return { stream: this.session?.media(user) ?? null, connecting: !this.session?.connected };
   }
 
   streams(): ReadonlyMap<string, MediaStream> {
