@@ -9,6 +9,7 @@ m-lines), and read ``getStats()``. The client itself has no test hooks.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -373,3 +374,36 @@ async def test_sessions_come_back_after_a_lost_connection(people: People, server
     await ada.sees_video_on_stage(host_id)
     for who in (host, ada):
         assert await connections(who) == {"live": 1, "sfu": 1, "mesh": 0, "connected": 1}
+
+
+async def test_a_screen_share_replaces_the_camera_on_the_same_tile(
+    people: People, server: Server
+) -> None:
+    host, (ada,) = await workshop(people, server, "Ada")
+    await host.camera_on()
+    host_id = await host.user_id()
+    await ada.sees_video_on_stage(host_id)
+    video = ada.stage_tile(host_id).locator("video")
+    camera_track = await stage_track(ada, host_id)
+
+    # The screen goes out on its own m-line (mid "2"): no renegotiation on the host's side.
+    await host.tid("toggle-screen").click()
+    await expect(host.tid("toggle-screen")).to_have_attribute("aria-pressed", "true")
+    await expect(ada.stage_tile(host_id)).to_have_class(re.compile(r"\bscreen\b"))
+    await ada.page.wait_for_function(
+        "([v, old]) => v.srcObject?.getVideoTracks()[0]?.id !== old",
+        arg=[await video.element_handle(), camera_track],
+    )
+    await ada.page.evaluate("window.__testFrames = {}")
+    await ada.sees_video_on_stage(host_id)
+    assert await connections(ada) == {"live": 1, "sfu": 1, "mesh": 0, "connected": 1}
+
+    # Sharing stops: the camera is back on the tile.
+    await host.tid("toggle-screen").click()
+    await expect(ada.stage_tile(host_id)).not_to_have_class(re.compile(r"\bscreen\b"))
+    await ada.page.wait_for_function(
+        "([v, old]) => v.srcObject?.getVideoTracks()[0]?.id === old",
+        arg=[await video.element_handle(), camera_track],
+    )
+    await ada.page.evaluate("window.__testFrames = {}")
+    await ada.sees_video_on_stage(host_id)
