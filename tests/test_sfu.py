@@ -13,7 +13,7 @@ from typing import Any
 
 import av
 import pytest
-from aiortc import AudioStreamTrack, RTCPeerConnection, RTCRtpSender, VideoStreamTrack
+from aiortc import AudioStreamTrack, RTCPeerConnection, RTCRtpSender
 from aiortc.codecs.base import Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
@@ -23,32 +23,12 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
 
 from signaling import sfu
 
+from .media import HEIGHT, WIDTH, Pattern
+
 WAIT = 10.0
-WIDTH, HEIGHT = 320, 240
+
 
 pytestmark = pytest.mark.timeout(30)
-
-
-class Pattern(VideoStreamTrack):
-    """Moving grey bars, so that every frame differs and the encoder has work to do."""
-
-    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
-        super().__init__()
-        self.count = 0
-        self.size = (width, height)
-        self._row = bytes(range(256)) * 2
-
-    async def recv(self) -> av.VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        width, height = self.size
-        frame = av.VideoFrame(width, height, "yuv420p")
-        shift = (self.count * 4) % 256
-        frame.planes[0].update(self._row[shift : shift + width // 2] * 2 * height)
-        for plane in frame.planes[1:]:
-            plane.update(bytes([128]) * plane.buffer_size)
-        frame.pts, frame.time_base = pts, time_base
-        self.count += 1
-        return frame
 
 
 async def connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection) -> None:
