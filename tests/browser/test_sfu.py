@@ -1,4 +1,4 @@
-"""Video through the server (docs/sfu-design.md 4.2): workshops, and coffee rooms past the mesh.
+"""Video through the server (docs/sfu-design.md 4.2): workshops, coffee rooms past the mesh.
 
 What a page holds is read through a wrapper of ``RTCPeerConnection`` put in before the client
 loads (``WATCH``): every connection the page makes, so a test can count them, tell the SFU
@@ -71,6 +71,14 @@ WATCH = """
     if (!window.__ignoreModeration) stop.call(this);
   };
 })();
+"""
+
+# Every peer connection the page made, for failure messages.
+ALL_CONNECTIONS = """
+() => window.__pcs.map((pc) => ({
+  state: pc.connectionState, signaling: pc.signalingState,
+  mids: pc.getTransceivers().map((t) => t.mid), local: pc.localDescription?.type ?? null,
+}))
 """
 
 # The page's live peer connections: how many, how many are SFU sessions and mesh peers.
@@ -315,7 +323,10 @@ async def test_a_fifth_camera_moves_a_coffee_room_from_mesh_to_the_sfu_without_r
     took = await asyncio.gather(*(moved(p) for p in crowd))
     await asyncio.gather(*(sees_the_others(p, crowd) for p in crowd))
     for p in crowd:
-        assert await connections(p) == {"live": 1, "sfu": 1, "mesh": 0, "connected": 1}
+        assert await connections(p) == {"live": 1, "sfu": 1, "mesh": 0, "connected": 1}, (
+            p.name,
+            await p.page.evaluate(ALL_CONNECTIONS),
+        )
         assert await p.page.evaluate("window.__sameDocument") is True  # no reload
     with capsys.disabled():
         print(

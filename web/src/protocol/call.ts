@@ -1,6 +1,6 @@
-// The SFU side of one video room: where the room's media is (MediaPlace), its session (sfu.ts)
-// on the right connection, and a coffee room's move from its mesh to the SFU without a reload
-// (docs/sfu-design.md 2.2 and 2.7). No DOM.
+// The SFU side of one video room: its session (sfu.ts) on the right connection, and a coffee
+// room's move from its mesh to the SFU without a reload (docs/protocol.md, "Media through the
+// server"). No DOM.
 //
 // The move is make-before-break: the session is made and publishes while the mesh still
 // carries everything; once its connection is up and media arrives through it from every member
@@ -8,17 +8,23 @@
 // from `connected`, not from the `media` event: a loaded page or server can take seconds to
 // connect, and the mesh is the only picture until then.)
 //
-// When the media is on another server process (`url` is not this page's server), the session
-// runs on a media connection of its own: a second Socket.IO connection with the same token
-// that joins the room there too; chat stays on the main connection.
+// The session starts on the page's own connection. If another server process holds the
+// room's media, `sfu:join` answers `moved` with its URL: the session then runs on a media
+// connection of its own, a second Socket.IO connection with the same token that joins the room
+// there too; chat stays on the main connection. A page cannot tell from a URL whether its own
+// connection reaches the holder (it may go through a load balancer under another name), so it
+// never opens a media connection before a `moved` says so.
 
 import { Connection } from "./connection";
 import { type LocalSources, SfuSession } from "./sfu";
-import type { MediaPlace } from "./types";
+import type { ErrorInfo, MediaPlace } from "./types";
 
 /** How long the mesh may keep carrying a member the SFU does not deliver yet. */
 const SWITCH_WAIT_MS = 3_000;
 const RETRY_JOIN_MS = 3_000;
+/** After losing a media connection, the first wait before joining again from the main one. */
+const FALL_BACK_MS = 500;
+const FALL_BACK_MAX_MS = 10_000;
 
 export interface CallOptions {
   room: string;
@@ -32,82 +38,71 @@ export interface CallOptions {
   meshPublishers: () => string[];
   /** The SFU carries the room now: close the mesh. */
   dropMesh: () => void;
+  /** `sfu:join` was refused (`forbidden`: a coffee room back on the mesh, or not in the room). */
+  refused: (error: ErrorInfo) => void;
   /** Remote media or the connection's state changed. */
   changed: () => void;
-}
-
-/** Whether a media URL names the server this page talks to (`location`'s origin). */
-function isHere(url: string): boolean {
-  const here = globalThis.location?.href;
-  if (!here) return false;
-  try {
-    const there = new URL(url, here);
-    const protocol =
-      there.protocol === "wss:" ? "https:" : there.protocol === "ws:" ? "http:" : there.protocol;
-    return `${protocol}//${there.host}` === new URL(here).origin;
-  } catch {
-    return false;
-  }
 }
 
 export class Call {
   session: SfuSession | null = null;
   /** The SFU carries this room's media: the mesh is gone (or never was). */
-  carrying = false;
-  private place: MediaPlace;
-  /** The second connection, while the media is on another server process. */
+  carrying: boolean;
+  /** The second connection, after a `moved` named the process holding the media. */
   private media: Connection | null = null;
   /** The media connection has joined the room. */
   private mediaJoined = false;
   private unsubscribe: Array<() => void> = [];
   private switchTimer: ReturnType<typeof setTimeout> | undefined;
   private joinTimer: ReturnType<typeof setTimeout> | undefined;
+  private fallBackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Media connections lost in a row without a session getting connected. */
+  private lost = 0;
   /** SWITCH_WAIT_MS have passed since the session first connected during the move. */
   private waitOver = false;
   private closed = false;
 
   constructor(
     private readonly options: CallOptions,
-    place: MediaPlace,
     /** A mesh carries the room now: make before break. Else the SFU carries it at once. */
     meshRunning: boolean,
   ) {
-    this.place = place;
     this.carrying = !meshRunning;
     if (meshRunning) console.info(`Call(${options.room}) moving from the mesh to the SFU`);
   }
 
-  get epoch(): number {
-    return this.place.epoch;
-  }
-
   /**
-   * (Re)start on the main connection's (re)join: a session on the main connection died with
-   * the old connection, so it joins again; one on a media connection that is still up stays.
+   * (Re)start after the main connection's (re)join. A session on the main connection died with
+   * the old connection: join again. One on a media connection that stayed up goes on.
    */
-  start(place: MediaPlace): void {
+  start(): void {
     if (this.closed) return;
-    if (place.epoch >= this.place.epoch) this.place = place;
-    const url = this.mediaUrl();
-    if (url !== null && this.session && this.media?.url === url && this.session.connected) return;
-    this.attach(true);
+    const session = this.session;
+    if (session && session.link === this.media && this.media.connected && session.active) return;
+    clearTimeout(this.fallBackTimer);
+    this.attach(this.options.main);
+    this.session?.start();
   }
 
   /**
-   * A newer place (`media` event, `media:state` ack) or the one a `moved` error names: follow
-   * it if the media moved to another process; else the session goes on.
+   * A MediaPlace with a new epoch, mode `sfu`. A session (or an `sfu:join` on its way) needs
+   * nothing: if its process lost the room, it closes the session (`sfu:closed` `moved`) or
+   * dies with it, and the session joins again. Without one, join; on a media connection to
+   * another process than `url`, join again from the main connection (then as `moved` says).
    */
-  moveTo(place: MediaPlace, moved = false): void {
-    if (this.closed || place.mode !== "sfu") return;
-    if (place.epoch < this.place.epoch || (place.epoch === this.place.epoch && !moved)) return;
-    const before = this.mediaUrl();
-    this.place = place;
-    if (this.mediaUrl() !== before || !this.session) this.attach(true);
+  placed(place: MediaPlace): void {
+    if (this.closed) return;
+    const session = this.session;
+    const elsewhere = this.media !== null && place.url !== null && place.url !== this.media.url;
+    if (session?.active && !elsewhere) return;
+    clearTimeout(this.fallBackTimer);
+    this.attach(this.options.main);
+    this.session?.start();
   }
 
   /** The main connection dropped. */
   pause(): void {
-    if (this.media === null) this.session?.pause();
+    if (this.session?.link === this.options.main) this.session.pause();
   }
 
   /** Local tracks changed, or whether they may be sent here. */
@@ -132,26 +127,17 @@ export class Call {
     this.closed = true;
     clearTimeout(this.switchTimer);
     clearTimeout(this.joinTimer);
+    clearTimeout(this.fallBackTimer);
     this.detach();
     this.closeMediaConnection();
   }
 
-  /** The URL of the media connection the place needs, or null for the main connection. */
-  private mediaUrl(): string | null {
-    const url = this.place.url;
-    return url === null || isHere(url) ? null : url;
-  }
-
-  /** Make the session on the connection the place needs (replacing the old one), and join. */
-  private attach(join: boolean): void {
-    const url = this.mediaUrl();
-    const link = url === null ? this.options.main : this.mediaConnection(url);
-    if (url === null) this.closeMediaConnection();
-    if (this.session?.link !== link) {
-      this.detach();
-      this.session = this.makeSession(link);
-    }
-    if (join && (link === this.options.main || this.mediaJoined)) this.session.start();
+  /** Make the session on `link` (replacing one on another connection). */
+  private attach(link: Connection): void {
+    if (this.session?.link === link) return;
+    this.detach();
+    if (link !== this.media) this.closeMediaConnection();
+    this.session = this.makeSession(link);
   }
 
   private makeSession(link: Connection): SfuSession {
@@ -163,12 +149,14 @@ export class Call {
       link.on("sfuTracks", (event) => event.room === room && session.tracks(event)),
       link.on("sfuClosed", (event) => event.room === room && session.closedByServer(event.reason)),
       session.on("changed", () => {
+        if (session.connected) this.lost = 0;
         this.check();
         this.options.changed();
       }),
-      session.on("moved", (place) => this.moveTo(place, true)),
+      session.on("moved", (place) => this.moved(place)),
       session.on("failed", (error) => {
         console.warn(`Call(${room}) gave up on the SFU session: ${error.code} ${error.message}`);
+        if (error.code === "forbidden") this.options.refused(error);
       }),
     ];
     return session;
@@ -179,6 +167,15 @@ export class Call {
     this.session?.close();
     this.session = null;
     this.options.changed();
+  }
+
+  /** `sfu:join` answered `moved`: run the session on a media connection to `place.url`. */
+  private moved(place: MediaPlace & { url: string }): void {
+    if (this.closed) return;
+    console.info(`Call(${this.options.room}) the media is at ${place.url}`);
+    const connection = this.mediaConnection(place.url);
+    this.attach(connection);
+    if (this.mediaJoined) this.session?.start(); // else once the media connection joined
   }
 
   /** Make before break: drop the mesh once the SFU delivers what it carried. */
@@ -214,12 +211,25 @@ export class Call {
     this.mediaJoined = false;
     connection.on("session", () => void this.joinThere(connection));
     connection.on("status", (status) => {
-      if (status === "online" || connection !== this.media) return;
-      this.mediaJoined = false;
-      this.session?.pause();
+      if ((status === "lost" || status === "refused") && connection === this.media) this.fallBack();
     });
     connection.start(this.options.name());
     return connection;
+  }
+
+  /**
+   * The media connection dropped, or cannot be made: the holder may be gone for good. Join
+   * again from the main connection (which answers `ok`, or `moved` to wherever the media is
+   * now), backing off while that keeps leading to connections that fail.
+   */
+  private fallBack(): void {
+    const url = this.media?.url;
+    this.lost += 1;
+    const delay = Math.min(FALL_BACK_MAX_MS, FALL_BACK_MS * 2 ** (this.lost - 1)) * (0.5 + Math.random());
+    console.info(`Call(${this.options.room}) lost the media connection to ${url}; joining from here`);
+    this.attach(this.options.main);
+    clearTimeout(this.fallBackTimer);
+    this.fallBackTimer = setTimeout(() => this.session?.start(), delay);
   }
 
   /** `room:join` on the media connection (no passcode: the user is present, rule 7). */

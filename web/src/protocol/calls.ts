@@ -1,7 +1,8 @@
 // The video of the rooms this page is in: for each video room its mesh (mesh.ts) or its SFU
 // call (call.ts), chosen by where the server says the room's media goes: `media` in the
-// `room:join` ack, then the `media` event and `media` in `media:state` acks. A server without
-// the SFU sends none of them: the mesh. No DOM.
+// `room:join` ack, then the `media` event and `media` in `media:state` acks (a MediaPlace;
+// one whose epoch differs from the one held is news, whether higher or lower: docs/protocol.md,
+// "Where a room's media is"). A server without the SFU sends none of them: the mesh. No DOM.
 
 import { Call } from "./call";
 import type { Connection } from "./connection";
@@ -23,17 +24,22 @@ export class Calls {
 
   /** After a (re)join of a video room: the mesh, or the SFU when the server says so. */
   start(state: RoomState, rejoin: boolean, place: MediaPlace | null): void {
-    const early = state.earlyPlace;
+    // A `media` event that came before the ack was sent after it was (the connection was in
+    // the room already): it is the newer one.
+    const chosen = state.earlyPlace ?? place;
     state.earlyPlace = null;
-    const chosen = early && (!place || early.epoch > place.epoch) ? early : place;
     state.place = chosen;
     if (chosen?.mode === "sfu") {
-      this.startSfu(state, chosen);
+      this.startSfu(state).start();
       return;
     }
-    // Back to the mesh, if the room's SFU placement ran out while this page was away.
+    // Back to the mesh, if the room's SFU claim ran out while this page was away.
     state.call?.close();
     state.call = null;
+    this.startMesh(state, rejoin);
+  }
+
+  private startMesh(state: RoomState, rejoin: boolean): void {
     const me = this.me()?.id ?? "";
     const existed = state.mesh !== null;
     const mesh = state.mesh ?? this.makeMesh(state);
@@ -44,16 +50,21 @@ export class Calls {
   /** `media` event, or `media` in a `media:state` ack: the room's media moved. */
   moved(state: RoomState, place: MediaPlace): void {
     if (!state.live) {
-      // The join ack is on its way: it decides, with this if this is newer.
-      if (!state.earlyPlace || place.epoch > state.earlyPlace.epoch) state.earlyPlace = place;
+      state.earlyPlace = place; // the join ack is on its way
       return;
     }
-    if (!state.isVideo || (state.place && place.epoch <= state.place.epoch)) return;
+    if (!state.isVideo || (state.place && place.epoch === state.place.epoch)) return;
     state.place = place;
-    // No move back to the mesh while people are connected (docs/sfu-design.md 2.7).
-    if (place.mode !== "sfu") return;
-    if (state.call) state.call.moveTo(place);
-    else this.startSfu(state, place);
+    if (place.mode === "sfu") {
+      if (state.call) {
+        state.call.placed(place);
+      } else {
+        this.startSfu(state).start();
+      }
+    } else if (state.call) {
+      // The room's claim ended (it reads `mesh` again): back to `signal`.
+      this.backToMesh(state);
+    }
     this.changed(state.id);
   }
 
@@ -116,17 +127,25 @@ export class Calls {
     state.earlyPlace = null;
   }
 
-  /** Use the SFU: make the room's call (from a working mesh: make before break), (re)join. */
-  private startSfu(state: RoomState, place: MediaPlace): void {
-    if (!state.call) {
-      const meshLive = [...(state.mesh?.peers.values() ?? [])].some((peer) => peer.state === "connected");
-      if (!meshLive) this.dropMesh(state);
-      state.call = this.makeCall(state, place, meshLive);
-    }
-    state.call.start(place);
+  /** Use the SFU: make the room's call (from a working mesh: make before break). */
+  private startSfu(state: RoomState): Call {
+    if (state.call) return state.call;
+    const meshLive = [...(state.mesh?.peers.values() ?? [])].some((peer) => peer.state === "connected");
+    if (!meshLive) this.dropMesh(state);
+    const call = this.makeCall(state, meshLive);
+    state.call = call;
+    return call;
   }
 
-  private makeCall(state: RoomState, place: MediaPlace, meshRunning: boolean): Call {
+  /** A coffee room's SFU claim ended: its media goes peer to peer again. */
+  private backToMesh(state: RoomState): void {
+    console.info(`Calls(${state.id}) back to the mesh`);
+    state.call?.close();
+    state.call = null;
+    this.startMesh(state, false);
+  }
+
+  private makeCall(state: RoomState, meshRunning: boolean): Call {
     const options = {
       room: state.id,
       main: this.connection,
@@ -142,9 +161,16 @@ export class Calls {
           });
       },
       dropMesh: () => this.dropMesh(state),
+      refused: () => {
+        // "this room uses mesh": the claim ended and the room has few cameras again.
+        if (state.kind !== "coffee" || state.call !== call) return;
+        state.place = { mode: "mesh", url: null, epoch: 0 };
+        this.backToMesh(state);
+      },
       changed: () => this.changed(state.id),
     };
-    return new Call(options, place, meshRunning);
+    const call = new Call(options, meshRunning);
+    return call;
   }
 
   /** What this page sends through the SFU: each source on its own m-line. */

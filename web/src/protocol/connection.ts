@@ -84,7 +84,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   /**
    * To this page's own server, or to `url`: the server process holding a room's media when
-   * that is another one (docs/sfu-design.md 2.2).
+   * that is another one (docs/protocol.md, "Media on another server: moved").
    */
   constructor(readonly url: string | null = null) {
     super();

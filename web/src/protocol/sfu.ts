@@ -1,6 +1,6 @@
-// One SFU media session of one room (docs/sfu-design.md 2.1-2.4): a single RTCPeerConnection
-// to the server process holding the room's media, carrying this page's microphone, camera and
-// screen up and every forwarded source down. No DOM.
+// One SFU media session of one room (docs/protocol.md, "Media through the server"): a single
+// RTCPeerConnection to the server process holding the room's media, carrying this page's
+// microphone, camera and screen up and every forwarded source down. No DOM.
 //
 // The server is always the offerer; this side only answers, so there is no glare to resolve.
 // The first three m-lines are ours to publish on (mid "0" microphone, "1" camera, "2" screen):
@@ -33,8 +33,11 @@ const PUBLISH: ReadonlyMap<string, Source> = new Map([
 const MAX_ATTEMPTS = 8;
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 10_000;
-/** Codes of a failed `sfu:join` that a later attempt can cure. */
-const TRANSIENT = new Set(["timeout", "unavailable", "internal", "rate_limited"]);
+/**
+ * Codes of a failed `sfu:join` that a later attempt can cure (`moved` here: to a holder without
+ * a URL, a deployment mistake that may be mended).
+ */
+const TRANSIENT = new Set(["timeout", "unavailable", "internal", "rate_limited", "moved"]);
 
 /** The connection the session talks over: the main one, or a media connection (2.2). */
 export type SfuLink = Pick<Connection, "request" | "connected">;
@@ -59,8 +62,8 @@ interface SfuEvents {
   removed: RemoteSource;
   /** The peer connection's state, or whether media flows on a track, changed. */
   changed: void;
-  /** `sfu:join` answered `moved`: the room's media is on another server process now. */
-  moved: MediaPlace;
+  /** `sfu:join` answered `moved`: the room's media is on the server process at `url`. */
+  moved: MediaPlace & { url: string };
   /** The session gave up: refused, or too many failed attempts. `start()` tries again. */
   failed: ErrorInfo;
 }
@@ -88,6 +91,8 @@ export class SfuSession extends Emitter<SfuEvents> {
   private answered = false;
   private candidates: Array<RTCIceCandidateInit | null> = [];
   private attempts = 0;
+  /** `start()` was called, and the session has not given up since. */
+  private started = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Joins, answers and slot changes run one at a time, in the order they came. */
   private queue: Promise<void> = Promise.resolve();
@@ -108,9 +113,15 @@ export class SfuSession extends Emitter<SfuEvents> {
     return this.state === "connected";
   }
 
+  /** Started, and neither closed nor given up: it has a session, or is making one. */
+  get active(): boolean {
+    return this.started && !this.closed;
+  }
+
   /** Join (again): a new session replaces any old one. Resets the count of failed attempts. */
   start(): void {
     if (this.closed) return;
+    this.started = true;
     this.attempts = 0;
     this.join();
   }
@@ -229,14 +240,15 @@ export class SfuSession extends Emitter<SfuEvents> {
   private joinFailed(error: unknown): void {
     const code = error instanceof RequestError ? error.code : "internal";
     const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof RequestError && code === "moved" && isPlace(error.detail.media)) {
-      this.emit("moved", error.detail.media);
+    const place = error instanceof RequestError ? error.detail.media : undefined;
+    if (code === "moved" && isPlace(place) && typeof place.url === "string") {
+      this.emit("moved", { ...place, url: place.url });
       return;
     }
     if (code === "offline") return; // joined again once the link is back
     console.warn(`SfuSession(${this.room}) sfu:join failed: ${code} ${message}`);
     if (TRANSIENT.has(code)) this.retry();
-    else this.emit("failed", { code, message });
+    else this.giveUp({ code, message });
   }
 
   private connect(iceServers: RTCIceServer[]): RTCPeerConnection {
@@ -389,13 +401,18 @@ export class SfuSession extends Emitter<SfuEvents> {
     this.drop();
     this.attempts += 1;
     if (this.attempts > MAX_ATTEMPTS) {
-      this.emit("failed", { code: "failed", message: "the media connection could not be made" });
+      this.giveUp({ code: "failed", message: "the media connection could not be made" });
       return;
     }
     const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (this.attempts - 2));
     const delay = this.attempts === 1 ? 0 : backoff * (0.5 + Math.random());
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.join(), delay);
+  }
+
+  private giveUp(error: ErrorInfo): void {
+    this.started = false;
+    this.emit("failed", error);
   }
 
   /** Close the peer connection; what arrived on it is gone. */
