@@ -303,7 +303,8 @@ async def test_a_fifth_camera_moves_a_coffee_room_from_mesh_to_the_sfu_without_r
 
     async def sees_the_others(p: Person, others: list[Person]) -> None:
         users = [ids[other.name] for other in others if other is not p]
-        await p.page.wait_for_function(TILES_PLAY, arg=users, polling=1000, timeout=WAIT_MS)
+        # As generous as the move itself: five pages decode four videos each on two cores.
+        await p.page.wait_for_function(TILES_PLAY, arg=users, polling=1000, timeout=2 * WAIT_MS)
 
     await asyncio.gather(*(sees_the_others(p, mesh) for p in crowd))
     for p in crowd:
