@@ -20,11 +20,14 @@ from .harness import RECONNECT_MS, WAIT_MS, People, Person, Server
 
 pytestmark = pytest.mark.browser
 
-# Before the client's script: keep every RTCPeerConnection; count the mesh `signal` events the
-# page sends (on either Engine.IO transport); note when each video tile shows its first frame
-# (requestVideoFrameCallback, W3C video-rvfc), by the tile's user id; and, when a test sets
-# __ignoreModeration, keep sending what a host turned off (a client that does not obey), to
-# see that the server stops forwarding it.
+# Before the client's script: keep every RTCPeerConnection, and, once a test has set
+# `__samples` to a list, every half second note there the video frames each live one decoded
+# (per track) and encoded (per mid): Playwright's wait_for_function does not await a promise,
+# so getStats() is read here and the tests wait on these samples with plain predicates.
+# Also count the mesh `signal` events the page sends (on either Engine.IO transport); note when
+# each video tile shows its first frame (requestVideoFrameCallback, W3C video-rvfc), by the
+# tile's user id; and, when a test sets __ignoreModeration, keep sending what a host turned
+# off (a client that does not obey), to see that the server stops forwarding it.
 WATCH = """
 (() => {
   const Native = window.RTCPeerConnection;
@@ -36,6 +39,25 @@ WATCH = """
       all.push(this);
     }
   };
+  window.__samples = null;
+  const sample = async () => {
+    if (!window.__samples) return;
+    const pcs = [];
+    for (const pc of all.filter((p) => p.connectionState !== "closed")) {
+      const decoded = {};
+      const encoded = {};
+      (await pc.getStats()).forEach((r) => {
+        if (r.kind !== "video") return;
+        if (r.type === "inbound-rtp") decoded[r.trackIdentifier] = r.framesDecoded ?? 0;
+        if (r.type === "outbound-rtp") encoded[r.mid] = r.framesEncoded ?? 0;
+      });
+      const sfu = pc.getTransceivers().some((t) => t.mid === "2");
+      pcs.push({ sfu, state: pc.connectionState, decoded, encoded });
+    }
+    window.__samples?.push(pcs);
+    window.__samples?.splice(0, window.__samples.length - 20);
+  };
+  setInterval(() => void sample(), 500);
   window.__signals = 0;
   const count = (data) => {
     if (typeof data === "string" && data.includes('["signal",')) window.__signals += 1;
@@ -91,23 +113,14 @@ CONNECTIONS = """
 }
 """
 
-# True once the page has exactly one live peer connection, an SFU session, on which `want`
-# video tracks decoded more frames at each of three looks: media really flows through it.
+# True once, in each of the last three samples, the page's only live peer connection is its
+# SFU session, and `want` video tracks on it decoded more frames at each: media flows.
 SFU_DECODES = """
-async (want) => {
-  const live = window.__pcs.filter((pc) => pc.connectionState !== "closed");
-  if (live.length !== 1 || !live[0].getTransceivers().some((t) => t.mid === "2")) return false;
-  const frames = {};
-  (await live[0].getStats()).forEach((r) => {
-    if (r.type !== "inbound-rtp" || r.kind !== "video") return;
-    frames[r.trackIdentifier] = r.framesDecoded ?? 0;
-  });
-  const seen = (window.__sfuFrames ??= []);
-  seen.push(frames);
-  if (seen.length < 3) return false;
-  const [a, b, c] = seen.slice(-3);
-  const rising = Object.keys(c).filter((id) => a[id] < b[id] && b[id] < c[id]);
-  return rising.length >= want;
+(want) => {
+  const seen = (window.__samples ?? []).slice(-3);
+  if (seen.length < 3 || seen.some((pcs) => pcs.length !== 1 || !pcs[0].sfu)) return false;
+  const [a, b, c] = seen.map((pcs) => pcs[0].decoded);
+  return Object.keys(c).filter((id) => a[id] < b[id] && b[id] < c[id]).length >= want;
 }
 """
 
@@ -131,37 +144,40 @@ TILES_PLAY = """
 }
 """
 
-# Frames decoded so far on a track (by id) of the SFU session, and frames the page encoded
-# on its camera's m-line (mid "1").
+# The latest sample's SFU session: frames decoded on a track (by id), frames encoded on mid 1.
 FRAMES = """
-async (trackId) => {
-  const pc = window.__pcs.find((p) => p.connectionState !== "closed"
-                                     && p.getTransceivers().some((t) => t.mid === "2"));
-  if (!pc) return { decoded: null, encoded: null };
-  let decoded = null, encoded = null;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === "inbound-rtp" && r.trackIdentifier === trackId) decoded = r.framesDecoded ?? 0;
-    if (r.type === "outbound-rtp" && r.mid === "1") encoded = r.framesEncoded ?? 0;
-  });
-  return { decoded, encoded };
+(trackId) => {
+  const pc = window.__samples?.at(-1)?.find((p) => p.sfu);
+  return { decoded: pc?.decoded[trackId] ?? null, encoded: pc?.encoded["1"] ?? null };
 }
 """
 
-# True once a track's decoded frame count stayed the same at three looks: nothing arrives.
+# True once a track's decoded frame count was the same in the last three samples: nothing
+# arrives on it.
 STALLED = """
-async (trackId) => {
-  const pc = window.__pcs.find((p) => p.connectionState !== "closed"
-                                     && p.getTransceivers().some((t) => t.mid === "2"));
-  let decoded = null;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === "inbound-rtp" && r.trackIdentifier === trackId) decoded = r.framesDecoded ?? 0;
-  });
-  const seen = ((window.__stalled ??= {})[trackId] ??= []);
-  seen.push(decoded);
-  const [a, b, c] = seen.slice(-3);
-  return seen.length >= 3 && a === b && b === c;
+(trackId) => {
+  const seen = (window.__samples ?? []).slice(-3)
+    .map((pcs) => pcs.find((p) => p.sfu)?.decoded[trackId]);
+  return seen.length === 3 && seen[0] !== undefined && seen.every((n) => n === seen[0]);
 }
 """
+
+# True once the SFU session encoded more than `more` frames on the camera's m-line within the
+# samples kept since they were last cleared.
+ENCODES = """
+(more) => {
+  const seen = (window.__samples ?? []).map((pcs) => pcs.find((p) => p.sfu)?.encoded["1"] ?? 0);
+  return seen.length >= 2 && seen.at(-1) - seen[0] > more;
+}
+"""
+
+
+async def fresh_samples(who: Person, count: int = 1) -> None:
+    """Forget the page's samples and wait for ``count`` new ones."""
+    await who.page.evaluate("window.__samples = []")
+    await who.page.wait_for_function(
+        "(count) => window.__samples?.length >= count", arg=count, polling=100
+    )
 
 
 async def person(people: People, name: str) -> Person:
@@ -179,7 +195,9 @@ async def connections(who: Person) -> dict[str, int]:
 async def decodes_through_one_sfu_session(
     who: Person, tracks: int, wait_ms: float = WAIT_MS
 ) -> None:
-    """The page's only peer connection is its SFU session, and ``tracks`` videos play on it."""
+    """The page's only peer connection is its SFU session, and ``tracks`` videos play on it
+    (counted from now on)."""
+    await who.page.evaluate("window.__samples = []")
     await who.page.wait_for_function(SFU_DECODES, arg=tracks, polling=500, timeout=wait_ms)
 
 
@@ -242,23 +260,25 @@ async def test_a_host_mute_stops_the_forwarding_even_from_a_page_that_keeps_send
     await ada.page.evaluate("window.__ignoreModeration = true")
     await host.moderate(ada_id, "control-mute-camera")
     await expect(ada.tid("moderation-notice")).to_contain_text("Hana turned off your camera")
+    stalled = {}
     for watcher in (ben, cy):
         camera = watcher.stage_tile(ada_id).get_by_test_id("tile-camera")
         await expect(camera).to_have_attribute("data-on", "false")
+        await watcher.page.evaluate("window.__samples = []")
         await watcher.page.wait_for_function(
             STALLED, arg=tracks[watcher.name], polling=500, timeout=WAIT_MS
         )
-    before = await ada.page.evaluate(FRAMES, "")
-    await ada.page.wait_for_function(
-        f"async () => (await ({FRAMES})('')).encoded > {before['encoded']} + 30",
-        polling=500,
-        timeout=WAIT_MS,
-    )
-    # Still nothing arrives, although Ada's page sent another second of video meanwhile.
+        stalled[watcher.name] = (await watcher.page.evaluate(FRAMES, tracks[watcher.name]))[
+            "decoded"
+        ]
+    # Ada's page sends another second of video meanwhile...
+    await ada.page.evaluate("window.__samples = []")
+    await ada.page.wait_for_function(ENCODES, arg=30, polling=500, timeout=WAIT_MS)
+    # ... and still nothing of it arrives.
     for watcher in (ben, cy):
+        await fresh_samples(watcher)
         frames = await watcher.page.evaluate(FRAMES, tracks[watcher.name])
-        stalled = await watcher.page.evaluate(f"window.__stalled[{tracks[watcher.name]!r}]")
-        assert frames["decoded"] == stalled[-1], (watcher.name, frames, stalled)
+        assert frames["decoded"] == stalled[watcher.name], (watcher.name, frames, stalled)
 
 
 async def test_a_publisher_who_leaves_is_gone_from_every_stage(
@@ -303,7 +323,7 @@ async def test_a_fifth_camera_moves_a_coffee_room_from_mesh_to_the_sfu_without_r
 
     async def sees_the_others(p: Person, others: list[Person]) -> None:
         users = [ids[other.name] for other in others if other is not p]
-        # As generous as the move itself: five pages decode four videos each on two cores.
+        # Generous: five pages that each encode and decode up to four videos at once.
         await p.page.wait_for_function(TILES_PLAY, arg=users, polling=1000, timeout=2 * WAIT_MS)
 
     await asyncio.gather(*(sees_the_others(p, mesh) for p in crowd))
@@ -372,7 +392,6 @@ async def test_sessions_come_back_after_a_lost_connection(people: People, server
     await expect(host.tid("connection-banner")).to_be_visible()
     await host.context.set_offline(False)
     await expect(host.tid("connection-banner")).to_be_hidden(timeout=RECONNECT_MS)
-    await ada.page.evaluate("window.__sfuFrames = []")
     await decodes_through_one_sfu_session(ada, 1, wait_ms=RECONNECT_MS)
     await ada.sees_video_on_stage(host_id)
 
@@ -381,7 +400,6 @@ async def test_sessions_come_back_after_a_lost_connection(people: People, server
     await expect(ada.tid("connection-banner")).to_be_visible()
     await ada.context.set_offline(False)
     await expect(ada.tid("connection-banner")).to_be_hidden(timeout=RECONNECT_MS)
-    await ada.page.evaluate("window.__sfuFrames = []")
     await decodes_through_one_sfu_session(ada, 1, wait_ms=RECONNECT_MS)
     await ada.sees_video_on_stage(host_id)
     for who in (host, ada):
