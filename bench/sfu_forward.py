@@ -544,4 +544,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    try:
+        asyncio.run(main(parse()))
+    except KeyboardInterrupt:
+        sys.exit("interrupted; every process this benchmark started is stopped")

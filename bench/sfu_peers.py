@@ -189,11 +189,18 @@ class Tap(queue.Queue[Any]):
 
 
 def tap(pc: RTCPeerConnection, track: MediaStreamTrack, stream: Stream) -> None:
-    """Count ``track``'s frames into ``stream`` (in the ``track`` event, before it starts)."""
+    """Count ``track``'s frames into ``stream`` (in the ``track`` event, before it starts).
+
+    The receiver's bandwidth estimator goes too: aiortc runs it in Python on every video
+    packet (a fifth of a subscriber's CPU), browsers natively. It only sends REMB, about one
+    a second, which neither server mode acts on (forwarding has no encoder to steer; the
+    reference's encoders are pinned to the publisher's bitrate).
+    """
     for transceiver in pc.getTransceivers():
         receiver = transceiver.receiver
         if receiver.track is track and not getattr(receiver, sfu._RECEIVER_STARTED):
             setattr(receiver, sfu._DECODER_QUEUE, Tap(stream, track.kind))
+            receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
 
 
 # --- Signalling: how a peer gets its offers and sends its answers ----------------------------
@@ -291,7 +298,7 @@ class SfuSignal:
             await asyncio.wait_for(self.sio.disconnect(), 2)
 
 
-Signal = BareSignal | SfuSignal
+Signalling = BareSignal | SfuSignal
 
 
 class Peer:
@@ -303,16 +310,16 @@ class Peer:
 
     def __init__(
         self,
-        signal: Signal,
+        signalling: Signalling,
         stream: Stream | None = None,
         sources: dict[str, MediaStreamTrack] | None = None,
     ) -> None:
         self.pc = peer()
-        self.signal = signal
+        self.signalling = signalling
         self.stream = stream
         self.sources = sources or {}
         self._lock = asyncio.Lock()
-        signal.on_offer = self.answer
+        signalling.on_offer = self.answer
         if stream is not None:
             self.pc.on("track", lambda track: tap(self.pc, track, stream))
             self.pc.on("connectionstatechange", self._state)
@@ -322,10 +329,10 @@ class Peer:
             self.stream.connected = time.monotonic() - self.stream.joined
 
     async def join(self) -> dict[str, Any]:
-        joined = await self.signal.prepare()
+        joined = await self.signalling.prepare()
         if self.stream is not None:
             self.stream.joined = time.monotonic()
-        offer, version = await self.signal.join()
+        offer, version = await self.signalling.join()
         await self.answer(offer, version)
         return joined
 
@@ -339,7 +346,7 @@ class Peer:
                     transceiver.direction = "sendonly"
             await self.pc.setLocalDescription(await self.pc.createAnswer())
             answer = self.pc.localDescription
-            await self.signal.answer({"type": answer.type, "sdp": answer.sdp}, version)
+            await self.signalling.answer({"type": answer.type, "sdp": answer.sdp}, version)
 
     async def connected(self) -> None:
         while self.pc.connectionState != "connected":
@@ -348,13 +355,13 @@ class Peer:
             await asyncio.sleep(0.05)
 
     async def close(self) -> None:
-        await self.signal.close()
+        await self.signalling.close()
         await self.pc.close()
 
 
-def make_signal(
+def make_signalling(
     config: dict[str, Any], http: aiohttp.ClientSession, name: str, role: str
-) -> Signal:
+) -> Signalling:
     if config["mode"] == "sfu":
         return SfuSignal(config["url"], name, config.get("room"))
     return BareSignal(http, config["url"], role)
@@ -385,7 +392,7 @@ async def publisher_main(config: dict[str, Any]) -> None:
     video = Texture()
     async with aiohttp.ClientSession() as http:
         publisher = Peer(
-            make_signal(config, http, "publisher", "publish"), sources={"0": Tone(), "1": video}
+            make_signalling(config, http, "publisher", "publish"), sources={"0": Tone(), "1": video}
         )
 
         async def handle(command: dict[str, Any]) -> dict[str, Any]:
@@ -413,7 +420,7 @@ async def subscriber_main(config: dict[str, Any]) -> None:
                 for _ in range(command["count"]):
                     name = f"viewer-{config['index']}-{len(viewers)}"
                     viewer = Peer(
-                        make_signal(config, http, name, "subscribe"), Stream(command["step"])
+                        make_signalling(config, http, name, "subscribe"), Stream(command["step"])
                     )
                     viewers.append(viewer)
                     try:
@@ -511,13 +518,15 @@ async def bare_server_main(config: dict[str, Any]) -> None:
     app.router.add_post("/answer", server.answer)
     app.router.add_get("/healthz", server.healthz)
     app.on_shutdown.append(server.close)
-    runner = web.AppRunner(app, handle_signals=True)
+    runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, LOOPBACK, config["port"]).start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+
+    async def handle(command: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     try:
-        await stop.wait()
+        await serve_commands(handle)  # until the parent says quit
     finally:
         await runner.cleanup()
 
