@@ -45,6 +45,7 @@ import uvloop
 from aiohttp import web
 from aiortc import (
     AudioStreamTrack,
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
@@ -91,7 +92,11 @@ def pin_bitrate(bitrate: int) -> None:
 
 
 def peer() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: loopback only
+    # No STUN: loopback only. max-bundle, as the server's sessions use (signaling/session.py):
+    # with aiortc's default policy, a later m-line of a kind (an SFU slot) would be left on a
+    # transport that BUNDLE stops, and receive nothing.
+    configuration = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    return RTCPeerConnection(configuration)
 
 
 class Texture(VideoStreamTrack):
