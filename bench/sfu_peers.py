@@ -197,9 +197,9 @@ def tap(pc: RTCPeerConnection, track: MediaStreamTrack, stream: Stream) -> None:
     """Count ``track``'s frames into ``stream`` (in the ``track`` event, before it starts).
 
     The receiver's bandwidth estimator goes too: aiortc runs it in Python on every video
-    packet (a fifth of a subscriber's CPU), browsers natively. It only sends REMB, about one
-    a second, which neither server mode acts on (forwarding has no encoder to steer; the
-    reference's encoders are pinned to the publisher's bitrate).
+    packet (about a sixth of a subscriber's CPU), browsers natively. All it sends is REMB,
+    every 0.5 s or so, which neither server mode acts on (forwarding has no encoder to steer;
+    the reference's encoders are pinned to the publisher's bitrate).
     """
     for transceiver in pc.getTransceivers():
         receiver = transceiver.receiver
