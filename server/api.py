@@ -34,12 +34,16 @@ async def _unavailable(
 
 # The client is one bundle from this origin: nothing inline, no other origin, no framing.
 # Media from the camera and peers arrive as MediaStreams, which media-src does not govern.
+# The one exception: connect-src also names the configured CORS_ORIGINS, which is how a
+# scaled-out deployment lists the other processes' MEDIA_URLs a page may open its media
+# connection to (docs/deployment.md).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src {connect}; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": CSP.format(connect="'self'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -48,15 +52,35 @@ SECURITY_HEADERS = {
 }
 
 
-async def _secure(request: web.Request, response: web.StreamResponse) -> None:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+def _connect_sources(origins: tuple[str, ...]) -> str:
+    """``'self'`` and each origin over HTTP(S) and its WebSocket scheme."""
+    sources = ["'self'"]
+    for origin in origins:
+        origin = origin.rstrip("/")
+        sources.append(origin)
+        for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+            if origin.startswith(http):
+                sources.append(ws + origin.removeprefix(http))
+    return " ".join(sources)
+
+
+def _secure_with(
+    origins: tuple[str, ...],
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    headers = dict(SECURITY_HEADERS)
+    headers["Content-Security-Policy"] = CSP.format(connect=_connect_sources(origins))
+
+    async def secure(request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+
+    return secure
 
 
 def add_routes(app: web.Application, server: Percolate) -> None:
     web_dir = server.settings.web_dir
     app.middlewares.append(_unavailable)
-    app.on_response_prepare.append(_secure)
+    app.on_response_prepare.append(_secure_with(server.settings.cors_origins))
 
     async def healthz(request: web.Request) -> web.Response:
         archive_ok = await server.archive.healthy()

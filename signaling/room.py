@@ -91,7 +91,8 @@ class MediaRoom:
         self, sid: str, user: str, ice_servers: list[RTCIceServer]
     ) -> tuple[int, dict[str, str], list[Track]]:
         """Open (or reopen) ``sid``'s session: its first offer, with what it will receive."""
-        await self.leave(sid)
+        while sid in self.sessions:  # another sfu:join of this connection may get in meanwhile
+            await self.leave(sid)
         session = PeerSession(
             sid,
             user,
@@ -104,6 +105,10 @@ class MediaRoom:
         async with session.lock:
             self._align(session, self._forwarded())
             offer = await session.offer()
+            if self.sessions.get(sid) is not session:
+                # Left (or replaced) while the offer was being made: nothing to answer.
+                await session.close()
+                raise bad_request("the media session was closed; send sfu:join")
             self._offered_at[sid] = time.monotonic()
         log.info("%r: %r joined", self, session)
         return session.version, offer, session.tracks()

@@ -8,6 +8,8 @@ import dataclasses
 import aiohttp
 import pytest
 
+from server.config import Settings
+
 from .conftest import WAIT, Running
 
 
@@ -74,3 +76,14 @@ async def test_every_page_carries_the_security_headers(server: Running, path: st
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["Referrer-Policy"] == "no-referrer"
         assert "camera=(self)" in resp.headers["Permissions-Policy"]
+
+
+async def test_pages_may_connect_to_the_configured_media_origins(
+    start_server, settings: Settings
+) -> None:
+    # A scaled-out page opens its media connection to another process's MEDIA_URL.
+    server = await start_server(settings, cors_origins=("https://m2.example.org",))
+    async with aiohttp.ClientSession() as http, http.get(server.url) as resp:
+        csp = resp.headers["Content-Security-Policy"]
+    (connect,) = [part.strip() for part in csp.split(";") if "connect-src" in part]
+    assert connect == "connect-src 'self' https://m2.example.org wss://m2.example.org"

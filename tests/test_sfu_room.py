@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from aiortc import AudioStreamTrack
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.app import APP_KEY
 from server.config import Settings
 
 from .conftest import Client, Running, free_port
@@ -302,3 +304,15 @@ async def test_the_metrics_endpoint_shows_what_each_room_forwards(
     assert value("percolate_sfu_keyframe_requests") >= 1
     assert families["process_cpu_seconds"].samples[0].value > 0
     assert families["percolate_connections"].samples[0].value == 3
+
+
+async def test_racing_joins_of_one_connection_leave_one_session(server: Running, connect) -> None:
+    w = await workshop(server, connect)
+    acks = await asyncio.gather(*(w.host.call("sfu:join", {"room": w.id}) for _ in range(3)))
+    assert any(ack["ok"] for ack in acks)
+    for ack in acks:
+        assert ack["ok"] or ack["error"]["message"] == "the media session was closed; send sfu:join"
+    media = server.server.app[APP_KEY].media
+    assert list(media.rooms[w.id].sessions) == [w.host.sio.get_sid()]
+    await w.host.ok("sfu:leave", {"room": w.id})
+    assert media.rooms[w.id].sessions == {}
