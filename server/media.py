@@ -206,7 +206,7 @@ class Media:
             "version": version,
             "offer": offer,
             "tracks": tracks,
-            "ice_servers": _client_ice(app, session.user.id),
+            "ice_servers": ice_servers(app.ice, session.user.id),
         }
 
     async def sfu_answer(self, session: Session, request: SfuAnswer) -> dict[str, Any]:
@@ -326,7 +326,3 @@ class Media:
 
 def _view(claim: Claim) -> MediaPlace:
     return MediaPlace(mode=claim.mode, url=claim.url, epoch=claim.epoch)
-
-
-def _client_ice(app: Percolate, user: str) -> list[dict[str, Any]]:
-    return ice_servers(app.ice, user)

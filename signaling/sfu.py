@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fractions
+import functools
 import inspect
 import itertools
 import logging
@@ -107,6 +108,12 @@ def is_keyframe(mime_type: str, data: bytes) -> bool:
     return not mime_type.startswith("video/")  # audio frames stand alone
 
 
+@functools.cache
+def _time_base(clock_rate: int) -> fractions.Fraction:
+    # One Fraction per clock rate, not one per frame per subscriber (they are immutable).
+    return fractions.Fraction(1, clock_rate)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class EncodedFrame:
     """One complete encoded frame of the publisher, as its receiver reassembled it."""
@@ -121,7 +128,7 @@ class EncodedFrame:
     def packet(self) -> av.Packet[Any]:
         packet = av.Packet(self.data)
         packet.pts = self.timestamp
-        packet.time_base = fractions.Fraction(1, self.clock_rate)
+        packet.time_base = _time_base(self.clock_rate)
         return packet
 
 
@@ -283,6 +290,9 @@ class SlotTrack(MediaStreamTrack):
         """The last ``pts`` sent, in ``_time_base`` units."""
         self._step: int | None = None
         """The latest gap between two frames of one publisher: one frame interval."""
+        self._limit = 1
+        """The largest ``_step`` believed (0.2 s), computed once per assignment: ``_rebase``
+        runs for every frame of every subscriber, and Fraction arithmetic is slow there."""
 
     def __repr__(self) -> str:
         return f"SlotTrack({self.kind}, {self.id[:8]}, {self._track!r})"
@@ -371,12 +381,13 @@ class SlotTrack(MediaStreamTrack):
             start = 0 if self._last is None else self._last + (self._step or self._default_step())
             self._offset = start - pts
             self._fresh = False
+            self._limit = self._max_step()
         pts += self._offset
         if self._last is not None:
             if pts <= self._last:
                 pts = self._last + 1  # never backwards, whatever the publisher sent
             else:
-                self._step = min(pts - self._last, self._max_step())
+                self._step = min(pts - self._last, self._limit)
         self._last = pts
         packet.pts = pts
         packet.time_base = self._time_base
