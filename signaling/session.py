@@ -122,8 +122,7 @@ class PeerSession:
         if slot is None:
             track = SlotTrack(publication.kind)
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
-            prefer(transceiver)
-            track.relay_keyframe_requests(transceiver.sender)
+            track.attach(transceiver)
             slot = Slot(transceiver, track)
             self.slots.append(slot)
             added = True

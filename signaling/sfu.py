@@ -34,16 +34,20 @@ import inspect
 import itertools
 import logging
 import queue
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from server.tasks import cancel
+
+from .packets import PacketWriter
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,26 @@ def is_keyframe(mime_type: str, data: bytes) -> bool:
     return not mime_type.startswith("video/")  # audio frames stand alone
 
 
+PACKET_MAX = 1300
+"""Largest RTP payload, as aiortc's own packetizer makes them (``aiortc.codecs.vpx``)."""
+
+
+def packetize(mime_type: str, data: bytes, picture_id: int) -> list[bytes]:
+    """``data`` as RTP payloads: VP8 split with payload descriptors (RFC 7741), else whole.
+
+    Every VP8 payload has a descriptor with a 15-bit picture id (``X``, ``I`` and ``M`` set,
+    as aiortc sends them); the first also has ``S``, the start of partition 0.
+    """
+    if mime_type.lower() != "video/vp8":
+        return [data]
+    rest = bytes([0x80, 0x80, 0x80 | (picture_id >> 8) & 0x7F, picture_id & 0xFF])
+    first = b"\x90" + rest[1:]
+    size = PACKET_MAX - len(rest)
+    payloads = [first + data[:size]]
+    payloads.extend(rest + data[pos : pos + size] for pos in range(size, len(data), size))
+    return payloads
+
+
 @functools.cache
 def _time_base(clock_rate: int) -> fractions.Fraction:
     # One Fraction per clock rate, not one per frame per subscriber (they are immutable).
@@ -124,6 +148,10 @@ class EncodedFrame:
     """In ``clock_rate`` units, counted from the publication's first frame."""
     clock_rate: int
     keyframe: bool
+    payloads: Sequence[bytes] = ()
+    """The frame as RTP payloads (``packetize``), made once for every subscriber."""
+    ntp: int = 0
+    """When it arrived, as an NTP timestamp (``aiortc.clock``)."""
 
     def packet(self) -> av.Packet[Any]:
         packet = av.Packet(self.data)
@@ -142,7 +170,9 @@ class PublicationStats:
     dropped: int = 0
     """Frames thrown away because a subscriber fell behind (all subscribers together)."""
     cpu_seconds: float = 0.0
-    """Thread CPU time spent handing frames to subscribers (packetizing them is not in it)."""
+    """Thread CPU time spent packetizing frames and handing them to subscribers: with slots
+    that write packets (``SlotTrack(packets=True)``) all of the forwarding, encryption and
+    ``sendto`` included; with queued tracks, not the senders' packetizing."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -188,6 +218,9 @@ class ForwardedTrack(MediaStreamTrack):
         self.stats = TrackStats()
         self.waiting = True
         """Set until a keyframe comes: delta frames before one would not decode."""
+        self.slot: SlotTrack | None = None
+        """The slot that writes this track's frames as packets itself (``SlotTrack.write``);
+        None: the frames wait in a queue for a sender's ``recv``."""
         self._queue: asyncio.Queue[EncodedFrame | None] = asyncio.Queue(backlog)
 
     def __repr__(self) -> str:
@@ -197,23 +230,43 @@ class ForwardedTrack(MediaStreamTrack):
         if self.waiting and not frame.keyframe:
             self.stats.skipped += 1
             return
+        slot = self.slot
+        if slot is not None:
+            self._write(slot, frame)
+            return
         if self._queue.full():
             # The subscriber fell behind: old frames are worth nothing to it now, and a
             # delta frame after a gap would not decode, so start again at a keyframe.
-            dropped = self._clear()
-            self.stats.dropped += dropped
-            self.publication.stats.dropped += dropped
-            log.info("%r fell behind: dropped %d frames, waiting for a keyframe", self, dropped)
-            self.waiting = True
-            self.publication.request_keyframe()
+            self._fell_behind(self._clear())
             if not frame.keyframe:
                 self.stats.skipped += 1
                 return
         self.waiting = False
         self._queue.put_nowait(frame)
 
+    def _write(self, slot: SlotTrack, frame: EncodedFrame) -> None:
+        # The packet path: nothing is queued here; the socket's buffer is the backlog.
+        if slot.behind:
+            self._fell_behind(1)
+            return
+        if slot.write(self, frame):
+            self.stats.forwarded += 1
+            self.waiting = False
+        else:
+            self.waiting = True  # not connected yet (or the slot skipped a delta frame)
+
+    def _fell_behind(self, dropped: int) -> None:
+        self.stats.dropped += dropped
+        self.publication.stats.dropped += dropped
+        log.info("%r fell behind: dropped %d frames, waiting for a keyframe", self, dropped)
+        self.waiting = True
+        self.publication.request_keyframe()
+
     def end(self) -> None:
         """End the track now; a sender waiting in ``recv`` wakes up and ends its loop."""
+        slot, self.slot = self.slot, None
+        if slot is not None:
+            slot.release(self)
         self._clear()
         self._queue.put_nowait(None)
         self.stop()
@@ -264,35 +317,46 @@ class SlotStats:
 
 
 class SlotTrack(MediaStreamTrack):
-    """What one subscriber slot's sender reads, for the whole life of the sender.
+    """What one subscriber slot sends, for the whole life of its sender.
 
     ``assign`` points the slot at a ``ForwardedTrack`` (or at nothing): the slot owns the
-    tracks assigned to it and ends the one it replaces. ``recv`` never raises
-    ``MediaStreamError`` until the slot itself is stopped: while unassigned, or once its
-    track has ended (the publication stopped), it waits for the next assignment. After each
-    assignment video starts at a keyframe, and ``pts`` continue one frame interval after the
-    last one sent, so the subscriber sees one stream whose timestamps only go forward.
+    tracks assigned to it and ends the one it replaces. After each assignment video starts at
+    a keyframe, and timestamps continue one frame interval after the last one sent, so the
+    subscriber sees one stream whose timestamps only go forward.
+
+    Two ways to send, chosen at creation:
+
+    * ``packets=True`` (the server's): once attached to a sender, the slot writes the frames'
+      RTP packets itself (``signaling.packets.PacketWriter``), straight from the publisher's
+      ``receive``; ``recv`` only waits for the slot to stop, so the sender's own RTP loop
+      never sends anything.
+    * ``packets=False``: frames are queued by the assigned track and ``recv`` returns them as
+      ``av.Packet`` to the stock sender, which packetizes them per subscriber. ``recv`` never
+      raises ``MediaStreamError`` until the slot itself is stopped: while unassigned, or once
+      its track has ended (the publication stopped), it waits for the next assignment.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, packets: bool = True) -> None:
         super().__init__()
         if kind not in CODECS:
             raise ValueError(f"SlotTrack: no codec for kind={kind!r}")
         self.kind = kind
+        self.packets = packets
         self.stats = SlotStats()
+        self.writer: PacketWriter | None = None
+        """Set by ``attach`` when the slot writes packets itself."""
         self._track: ForwardedTrack | None = None
         self._assigned = asyncio.Event()
         self._fresh = True
         """Set by ``assign``: the next frame starts a new publisher's stream."""
-        self._time_base: fractions.Fraction | None = None
+        self._clock_rate: int | None = None
         self._offset = 0
         self._last: int | None = None
-        """The last ``pts`` sent, in ``_time_base`` units."""
+        """The last timestamp sent, in ``_clock_rate`` units."""
         self._step: int | None = None
         """The latest gap between two frames of one publisher: one frame interval."""
         self._limit = 1
-        """The largest ``_step`` believed (0.2 s), computed once per assignment: ``_rebase``
-        runs for every frame of every subscriber, and Fraction arithmetic is slow there."""
+        """The largest ``_step`` believed (0.2 s), computed once per assignment."""
 
     def __repr__(self) -> str:
         return f"SlotTrack({self.kind}, {self.id[:8]}, {self._track!r})"
@@ -307,18 +371,44 @@ class SlotTrack(MediaStreamTrack):
             raise ValueError(f"{self!r}: cannot forward {track.kind} track {track!r}")
         old, self._track = self._track, track
         if old is not None and old is not track:
+            old.slot = None
             old.end()  # a recv waiting on it wakes up and sees the new assignment
         if track is not None and track is not old:
             self._fresh = True
             self.stats.assignments += 1
+            if self.writer is not None:
+                track.slot = self
             self._assigned.set()
 
     def add_to(self, pc: RTCPeerConnection) -> RTCRtpSender:
         """Send this slot on ``pc`` (before its offer or answer is made)."""
         transceiver = pc.addTransceiver(self, direction="sendonly")
+        self.attach(transceiver)
+        return transceiver.sender
+
+    def attach(self, transceiver: RTCRtpTransceiver) -> None:
+        """Set up ``transceiver``, whose sender sends this slot, before it is negotiated."""
         prefer(transceiver)
         self.relay_keyframe_requests(transceiver.sender)
-        return transceiver.sender
+        if self.packets:
+            self.writer = PacketWriter(transceiver.sender, on_ready=self._ready)
+            if self._track is not None:
+                self._track.slot = self
+
+    def release(self, track: ForwardedTrack) -> None:
+        """``track`` ended (its publication stopped): idle until the next assignment."""
+        if self._track is track:
+            log.info("%r: its track ended, waiting for an assignment", self)
+            self._track = None
+
+    def _ready(self) -> None:
+        # The connection is up: the assigned publisher's next keyframe starts the stream.
+        if self._track is not None:
+            self._track.publication.request_keyframe()
+
+    @property
+    def behind(self) -> bool:
+        return self.writer is not None and self.writer.behind
 
     def relay_keyframe_requests(self, sender: RTCRtpSender) -> None:
         """Pass the PLI/FIR a subscriber sends to ``sender`` on to the assigned publisher.
@@ -340,8 +430,32 @@ class SlotTrack(MediaStreamTrack):
         self.assign(None)
         self._assigned.set()  # wake a waiting recv, which then ends
 
+    def write(self, track: ForwardedTrack, frame: EncodedFrame) -> bool:
+        """Send ``frame`` of the assigned ``track`` as packets; False if it was not sent."""
+        writer = self.writer
+        if writer is None or track is not self._track or self.readyState != "live":
+            return False
+        if self._fresh and self.kind == "video" and not frame.keyframe:
+            self.stats.skipped += 1
+            return False
+        timestamp = self._place(frame.timestamp, frame.clock_rate, commit=False)
+        try:
+            sent = writer.write(frame.payloads, timestamp, frame.ntp or None)
+        except Exception:  # never into the publisher's receive path
+            log.exception("%r: writing a frame failed", self)
+            return False
+        if sent:
+            self._place(frame.timestamp, frame.clock_rate, commit=True)
+            self.stats.forwarded += 1
+        return sent
+
     async def recv(self) -> av.Packet[Any]:
         while self.readyState == "live":
+            if self.writer is not None:
+                # The slot writes its packets itself; the sender's loop only waits here.
+                self._assigned.clear()
+                await self._assigned.wait()
+                continue
             track = self._track
             if track is None:
                 self._assigned.clear()
@@ -365,42 +479,45 @@ class SlotTrack(MediaStreamTrack):
         """Set ``packet``'s pts on the slot's timeline; False to skip the packet."""
         if packet.pts is None or packet.time_base is None:
             return False
-        if self._time_base is None:
-            self._time_base = packet.time_base
-        pts = packet.pts
-        if packet.time_base != self._time_base:
-            pts = round(pts * packet.time_base / self._time_base)
-        if self._fresh:
-            if self.kind == "video":
-                mime_type = track.publication.mime_type or CODECS[self.kind]
-                if not is_keyframe(mime_type, bytes(packet)):
-                    # A track that was not new: its next keyframe starts the slot's stream.
-                    self.stats.skipped += 1
-                    track.publication.request_keyframe()
-                    return False
-            start = 0 if self._last is None else self._last + (self._step or self._default_step())
-            self._offset = start - pts
-            self._fresh = False
-            self._limit = self._max_step()
-        pts += self._offset
-        if self._last is not None:
-            if pts <= self._last:
-                pts = self._last + 1  # never backwards, whatever the publisher sent
-            else:
-                self._step = min(pts - self._last, self._limit)
-        self._last = pts
-        packet.pts = pts
-        packet.time_base = self._time_base
+        if self._fresh and self.kind == "video":
+            mime_type = track.publication.mime_type or CODECS[self.kind]
+            if not is_keyframe(mime_type, bytes(packet)):
+                # A track that was not new: its next keyframe starts the slot's stream.
+                self.stats.skipped += 1
+                track.publication.request_keyframe()
+                return False
+        clock_rate = packet.time_base.denominator // packet.time_base.numerator
+        packet.pts = self._place(packet.pts, clock_rate, commit=True)
+        packet.time_base = _time_base(self._clock_rate or clock_rate)
         return True
 
-    def _default_step(self) -> int:
-        assert self._time_base is not None
-        seconds = fractions.Fraction(1, 30) if self.kind == "video" else fractions.Fraction(1, 50)
-        return max(1, round(seconds / self._time_base))
+    def _place(self, timestamp: int, clock_rate: int, *, commit: bool) -> int:
+        """``timestamp`` (``clock_rate`` units, the publisher's) on the slot's timeline.
 
-    def _max_step(self) -> int:
-        assert self._time_base is not None
-        return max(1, round(fractions.Fraction(1, 5) / self._time_base))
+        With ``commit`` the slot takes it as the last one sent; without, nothing changes.
+        """
+        if self._clock_rate is None:
+            self._clock_rate = clock_rate
+        elif clock_rate != self._clock_rate:
+            timestamp = timestamp * self._clock_rate // clock_rate
+        offset, step, limit = self._offset, self._step, self._limit
+        if self._fresh:
+            per_second = 30 if self.kind == "video" else 50
+            default = max(1, self._clock_rate // per_second)
+            start = 0 if self._last is None else self._last + (step or default)
+            offset = start - timestamp
+            limit = max(1, self._clock_rate // 5)
+        timestamp += offset
+        if self._last is not None:
+            if timestamp <= self._last:
+                timestamp = self._last + 1  # never backwards, whatever the publisher sent
+            else:
+                step = min(timestamp - self._last, limit)
+        if commit:
+            self._fresh = False
+            self._offset, self._step, self._limit = offset, step, limit
+            self._last = timestamp
+        return timestamp
 
 
 class Publication:
@@ -440,7 +557,7 @@ class Publication:
         self._backlog = backlog
         self._tracks: set[ForwardedTrack] = set()
         self._origin: int | None = None
-        self._last_timestamp = 0
+        self._picture_id = random.randrange(1 << 15)
         self._requested = False
         self._wanted = asyncio.Event()
         self._tap = _FrameTap(self)
@@ -498,15 +615,18 @@ class Publication:
                 self.on_start()
         if self._origin is None:
             self._origin = timestamp
+        started = time.thread_time()
         frame = EncodedFrame(
             data=data,
             timestamp=timestamp - self._origin,
             clock_rate=clock_rate,
             keyframe=is_keyframe(mime_type, data),
+            payloads=packetize(mime_type, data, self._picture_id),
+            ntp=current_ntp_time(),
         )
+        self._picture_id = (self._picture_id + 1) & 0x7FFF
         self.stats.frames += 1
         self.stats.keyframes += frame.keyframe
-        started = time.thread_time()
         for track in list(self._tracks):
             track.deliver(frame)
         self.stats.cpu_seconds += time.thread_time() - started

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import av
+import pylibsrtp
 import pytest
 from aiortc import AudioStreamTrack, RTCPeerConnection, RTCRtpSender
 from aiortc.codecs.base import Encoder
@@ -19,9 +20,9 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, decoder_worker
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
 
-from signaling import sfu
+from signaling import packets, sfu
 
 from .media import HEIGHT, WIDTH, Pattern
 
@@ -157,6 +158,10 @@ def test_aiortc_still_has_the_seams_the_sfu_uses() -> None:
     assert "self.__encoder.pack(data)" in inspect.getsource(RTCRtpSender._next_encoded_frame)
     assert Vp8Encoder().codec is None
     assert "self._send_keyframe()" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    # The packet path: a NACK goes to _retransmit; the sender's RTCP loop reports its counters.
+    assert "await self._retransmit(seq)" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert "await transceiver.sender.send(" in inspect.getsource(RTCPeerConnection)
+    assert Vp8Encoder._packetize(b"x" * 3000, 5) == sfu.packetize("video/VP8", b"x" * 3000, 5)
 
 
 async def test_seams_exist_on_live_objects() -> None:
@@ -167,6 +172,7 @@ async def test_seams_exist_on_live_objects() -> None:
         assert isinstance(getattr(receiver, sfu._DECODER_QUEUE), queue.Queue)
         assert getattr(receiver, sfu._RECEIVER_STARTED) is False
         assert encoder_of(transceiver.sender) is None
+        packets.check(transceiver.sender)
     finally:
         await pc.close()
 
@@ -327,9 +333,9 @@ def rtp_running(sender: RTCRtpSender) -> bool:
 class Slot:
     """A subscriber whose server side sends one ``SlotTrack``, assigned by the test."""
 
-    def __init__(self, stage: Stage) -> None:
+    def __init__(self, stage: Stage, *, packets: bool = True) -> None:
         self.stage = stage
-        self.track = sfu.SlotTrack("video")
+        self.track = sfu.SlotTrack("video", packets=packets)
 
     async def connect(self) -> Subscriber:
         out, pc = self.stage.pc(), self.stage.pc()
@@ -354,14 +360,15 @@ async def frames_until_size(
     return await asyncio.wait_for(read(), WAIT)
 
 
+@pytest.mark.parametrize("packets", [True, False], ids=["packets", "frames"])
 async def test_a_slot_moves_to_another_publisher_without_its_sender_stopping(
-    stage: Stage,
+    stage: Stage, packets: bool
 ) -> None:
     other = Stage(Pattern(160, 120))
     try:
         a = stage.publication
         assert a is not None
-        slot = Slot(stage)
+        slot = Slot(stage, packets=packets)
         first = a.subscribe()
         slot.track.assign(first)
         subscriber = await slot.connect()
@@ -430,3 +437,139 @@ async def test_an_idle_slot_sends_nothing_until_assigned_and_outlives_its_publis
         await other.close()
     slot.track.stop()
     assert slot.track.readyState == "ended"
+
+
+class Heard:
+    """The RTP packets a subscriber's receiver got, as aiortc parsed them."""
+
+    def __init__(self, subscriber: Subscriber) -> None:
+        self.receiver = subscriber.pc.getReceivers()[0]
+        self.packets: list[RtpPacket] = []
+        original = self.receiver._handle_rtp_packet
+
+        async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+            self.packets.append(packet)
+            await original(packet, arrival_time_ms)
+
+        self.receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+
+
+async def test_written_packets_carry_this_connections_ssrc_payload_type_mid_and_clock(
+    stage: Stage,
+) -> None:
+    a = stage.publication
+    assert a is not None
+    slot = Slot(stage)
+    slot.track.assign(a.subscribe())
+    subscriber = await slot.connect()
+    heard = Heard(subscriber)
+    for _ in range(5):
+        await subscriber.frame()
+    other = Stage(Pattern(160, 120))
+    try:
+        await other.start()
+        assert other.publication is not None
+        slot.track.assign(other.publication.subscribe())
+        await frames_until_size(subscriber, (160, 120), [])
+    finally:
+        await other.close()
+    sender = subscriber.sender
+    parameters = subscriber.out.getTransceivers()[0]
+    vp8 = next(c for c in sender.getCapabilities("video").codecs if c.mimeType == "video/VP8")
+    assert vp8
+    received = heard.packets
+    assert received and {p.ssrc for p in received} == {sender._ssrc}
+    assert {p.extensions.mid for p in received} == {parameters.mid}
+    assert all(p.extensions.abs_send_time is not None for p in received)
+    # One sequence across both publishers, no gap, no repeat (loopback loses nothing).
+    sequences = [p.sequence_number for p in received]
+    assert all((y - x) & 0xFFFF == 1 for x, y in itertools.pairwise(sequences)), sequences
+    # A frame's packets share a timestamp and the last of each has the marker bit.
+    for x, y in itertools.pairwise(received):
+        assert (x.timestamp == y.timestamp) == (not x.marker)
+    # The sender's own loop sent nothing: no encoder, and its history of packets is empty.
+    assert encoder_of(sender) is None
+    assert not sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
+    assert slot.track.writer is not None and slot.track.writer.packets == len(received)
+
+
+async def test_a_lost_packet_is_sent_again_from_the_writers_history(stage: Stage) -> None:
+    a = stage.publication
+    assert a is not None
+    slot = Slot(stage)
+    slot.track.assign(a.subscribe())
+    subscriber = await slot.connect()
+    heard = Heard(subscriber)
+    await subscriber.frame()
+    # The subscriber's network loses one packet, before decryption (as on the wire); its
+    # receiver notices the gap and sends a NACK, which the writer answers.
+    dtls = heard.receiver.transport
+    lost: list[int] = []
+
+    class Lossy:
+        def __init__(self, session: Any) -> None:
+            self.session = session
+
+        def unprotect(self, data: bytes) -> bytes:
+            if not lost:
+                lost.append(int.from_bytes(data[2:4], "big"))  # RTP headers are not encrypted
+                raise pylibsrtp.Error("lost on the way")  # dropped like undecryptable data
+            return bytes(self.session.unprotect(data))
+
+        def unprotect_rtcp(self, data: bytes) -> bytes:
+            return bytes(self.session.unprotect_rtcp(data))
+
+    dtls._rx_srtp = Lossy(dtls._rx_srtp)
+    await until(lambda: bool(lost) and lost[0] in {p.sequence_number for p in heard.packets})
+    sequences = [p.sequence_number for p in heard.packets]
+    at = sequences.index(lost[0])
+    assert at > 0 and (sequences[at - 1] - lost[0]) & 0xFFFF != 0xFFFF  # it came late
+    for _ in range(3):
+        frame = await subscriber.frame()
+        assert (frame.width, frame.height) == (WIDTH, HEIGHT)
+
+
+async def test_sender_reports_count_the_written_packets(stage: Stage) -> None:
+    a = stage.publication
+    assert a is not None
+    slot = Slot(stage)
+    slot.track.assign(a.subscribe())
+    subscriber = await slot.connect()
+    await subscriber.frame()
+    receiver = subscriber.pc.getReceivers()[0]
+
+    async def reported() -> int:
+        stats = await receiver.getStats()
+        remote = [s for s in stats.values() if s.type == "remote-outbound-rtp"]
+        return remote[0].packetsSent if remote else 0
+
+    async def poll() -> int:
+        while not (count := await reported()):  # noqa: ASYNC110 - RTCP comes every ~1 s
+            await asyncio.sleep(0.05)
+        return count
+
+    count = await asyncio.wait_for(poll(), WAIT)
+    writer = slot.track.writer
+    assert writer is not None and 0 < count <= writer.packets
+
+
+async def test_a_subscriber_behind_on_its_socket_drops_frames_and_resumes_at_a_keyframe(
+    stage: Stage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = stage.publication
+    assert a is not None
+    slot = Slot(stage)
+    track = a.subscribe()
+    slot.track.assign(track)
+    subscriber = await slot.connect()
+    await subscriber.frame()
+    keyframes = a.stats.keyframes
+    # Any unsent byte counts as behind: the socket of a subscriber that stopped reading.
+    monkeypatch.setattr(packets, "BACKLOG_BYTES", -1)
+    await until(lambda: track.stats.dropped >= 3)
+    assert track.waiting
+    monkeypatch.undo()
+    # Back under the limit, it waits for the keyframe it asked for and decodes from there.
+    await until(lambda: a.stats.keyframes > keyframes and not track.waiting)
+    frame = await subscriber.frame()
+    assert (frame.width, frame.height) == (WIDTH, HEIGHT)
