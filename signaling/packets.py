@@ -159,6 +159,11 @@ class PacketWriter:
         self._connected = connected
 
     @property
+    def connected(self) -> bool:
+        """Negotiated, and the connection's DTLS is up: packets written now are sent."""
+        return self._payload_type is not None and self._connected
+
+    @property
     def behind(self) -> bool:
         """Whether the subscriber's socket holds more than ``BACKLOG_BYTES`` unsent."""
         found = _socket(self.sender.transport)

@@ -127,7 +127,7 @@ class PeerSession:
             self.slots.append(slot)
             added = True
         slot.key, slot.user = key, user
-        slot.track.assign(publication.subscribe())
+        slot.track.assign(publication.subscribe(keyframe=False))
         return added
 
     def unassign(self, key: Key) -> bool:

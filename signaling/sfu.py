@@ -244,6 +244,11 @@ class ForwardedTrack(MediaStreamTrack):
         self.waiting = False
         self._queue.put_nowait(frame)
 
+    @property
+    def wants_keyframe(self) -> bool:
+        """Waiting for a keyframe that could be sent now (its slot, if any, is connected)."""
+        return self.waiting and (self.slot is None or self.slot.connected)
+
     def _write(self, slot: SlotTrack, frame: EncodedFrame) -> None:
         # The packet path: nothing is queued here; the socket's buffer is the backlog.
         if slot.behind:
@@ -378,6 +383,8 @@ class SlotTrack(MediaStreamTrack):
             self.stats.assignments += 1
             if self.writer is not None:
                 track.slot = self
+            if self.connected:
+                track.publication.request_keyframe()
             self._assigned.set()
 
     def add_to(self, pc: RTCPeerConnection) -> RTCRtpSender:
@@ -409,6 +416,11 @@ class SlotTrack(MediaStreamTrack):
     @property
     def behind(self) -> bool:
         return self.writer is not None and self.writer.behind
+
+    @property
+    def connected(self) -> bool:
+        """Whether a keyframe sent now would reach the subscriber (always, with no writer)."""
+        return self.writer is None or self.writer.connected
 
     def relay_keyframe_requests(self, sender: RTCRtpSender) -> None:
         """Pass the PLI/FIR a subscriber sends to ``sender`` on to the assigned publisher.
@@ -581,11 +593,17 @@ class Publication:
     def tracks(self) -> frozenset[ForwardedTrack]:
         return frozenset(self._tracks)
 
-    def subscribe(self) -> ForwardedTrack:
-        """A new outgoing track; it starts at the next keyframe, which is asked for now."""
+    def subscribe(self, *, keyframe: bool = True) -> ForwardedTrack:
+        """A new outgoing track, which starts at the next keyframe.
+
+        With ``keyframe`` one is asked for now; a slot that writes packets asks for itself
+        once its connection is up (``SlotTrack.assign``), since a keyframe that comes before
+        is wasted and the throttle would hold back the one that counts.
+        """
         track = ForwardedTrack(self, self._backlog)
         self._tracks.add(track)
-        self.request_keyframe()
+        if keyframe:
+            self.request_keyframe()
         return track
 
     def add_to(self, pc: RTCPeerConnection) -> RTCRtpSender:
@@ -657,7 +675,7 @@ class Publication:
         while True:
             await self._wanted.wait()
             self._wanted.clear()
-            if not (self._requested or any(t.waiting for t in self._tracks)):
+            if not (self._requested or any(t.wants_keyframe for t in self._tracks)):
                 continue
             self._requested = False
             try:
@@ -669,5 +687,5 @@ class Publication:
             except Exception:
                 log.exception("%r: sending a PLI failed", self)
             await asyncio.sleep(self._interval)
-            if any(t.waiting for t in self._tracks):
+            if any(t.wants_keyframe for t in self._tracks):
                 self._wanted.set()
