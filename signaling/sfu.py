@@ -384,7 +384,7 @@ class SlotTrack(MediaStreamTrack):
             if self.writer is not None:
                 track.slot = self
             if self.connected:
-                track.publication.request_keyframe()
+                self._start(track)
             self._assigned.set()
 
     def add_to(self, pc: RTCPeerConnection) -> RTCRtpSender:
@@ -409,9 +409,15 @@ class SlotTrack(MediaStreamTrack):
             self._track = None
 
     def _ready(self) -> None:
-        # The connection is up: the assigned publisher's next keyframe starts the stream.
+        # The connection is up: start the assigned publisher's stream.
         if self._track is not None:
-            self._track.publication.request_keyframe()
+            self._start(self._track)
+
+    def _start(self, track: ForwardedTrack) -> None:
+        if self.writer is None:
+            track.publication.request_keyframe()
+        else:
+            track.publication.catch_up(track)
 
     @property
     def behind(self) -> bool:
@@ -547,6 +553,7 @@ class Publication:
         *,
         keyframe_interval: float = 0.5,
         backlog: int = 64,
+        catch_up: float = 0.5,
     ) -> None:
         check_aiortc()
         receiver = transceiver.receiver
@@ -567,6 +574,10 @@ class Publication:
         self._receiver = receiver
         self._interval = keyframe_interval
         self._backlog = backlog
+        self._catch_up = catch_up
+        self._recent: list[EncodedFrame] = []
+        """The latest keyframe and the frames after it, while it is under ``catch_up`` old."""
+        self._recent_since = 0.0
         self._tracks: set[ForwardedTrack] = set()
         self._origin: int | None = None
         self._picture_id = random.randrange(1 << 15)
@@ -645,9 +656,41 @@ class Publication:
         self._picture_id = (self._picture_id + 1) & 0x7FFF
         self.stats.frames += 1
         self.stats.keyframes += frame.keyframe
+        self._remember(frame)
         for track in list(self._tracks):
             track.deliver(frame)
         self.stats.cpu_seconds += time.thread_time() - started
+
+    def _remember(self, frame: EncodedFrame) -> None:
+        if self.kind != "video" or not self._catch_up:
+            return
+        now = time.monotonic()
+        if frame.keyframe:
+            self._recent = [frame]
+            self._recent_since = now
+        elif self._recent:
+            if now - self._recent_since <= self._catch_up:
+                self._recent.append(frame)
+            else:
+                self._recent = []  # too old to replay: a joiner asks for a keyframe
+
+    def catch_up(self, track: ForwardedTrack) -> None:
+        """Start ``track`` now: replay the latest keyframe and what followed, if recent.
+
+        A subscriber that just connected then decodes at once instead of waiting for a
+        keyframe (and, when another was asked for lately, for the throttle). Without a
+        recent enough keyframe, one is asked for.
+        """
+        if not (track.waiting and self._recent) or time.monotonic() - self._recent_since > (
+            self._catch_up
+        ):
+            self.request_keyframe()
+            return
+        for frame in self._recent:
+            # Sent now: the abs-send-time and the sender report take the present time.
+            track.deliver(dataclasses.replace(frame, ntp=0))
+        if track.waiting:
+            self.request_keyframe()
 
     def end_tracks(self) -> None:
         for track in list(self._tracks):

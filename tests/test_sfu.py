@@ -573,3 +573,30 @@ async def test_a_subscriber_behind_on_its_socket_drops_frames_and_resumes_at_a_k
     await until(lambda: a.stats.keyframes > keyframes and not track.waiting)
     frame = await subscriber.frame()
     assert (frame.width, frame.height) == (WIDTH, HEIGHT)
+
+
+@pytest.mark.parametrize("catch_up", [5.0, 0.0], ids=["replayed", "asked-for"])
+async def test_a_slot_that_connects_starts_from_the_latest_keyframe_or_asks_for_one(
+    catch_up: float,
+) -> None:
+    stage = Stage(catch_up=catch_up)
+    try:
+        await stage.start()
+        a = stage.publication
+        assert a is not None
+        first = await stage.subscribe()
+        await first.frame()
+        await until(lambda: not any(t.waiting for t in a.tracks))
+        keyframes, requests = a.stats.keyframes, len(stage.pli)
+        slot = Slot(stage)
+        slot.track.assign(a.subscribe(keyframe=False))
+        late = await slot.connect()
+        frame = await late.frame()
+        assert (frame.width, frame.height) == (WIDTH, HEIGHT)
+        if catch_up:
+            # Within catch_up of the last keyframe: replayed, the publisher is not bothered.
+            assert (a.stats.keyframes, len(stage.pli)) == (keyframes, requests)
+        else:
+            assert a.stats.keyframes > keyframes and len(stage.pli) > requests
+    finally:
+        await stage.close()

@@ -281,6 +281,13 @@ async def test_the_metrics_endpoint_shows_what_each_room_forwards(
     viewers = [await peers(await guest(server, connect, w.id, f"G{n}"), w.id) for n in range(2)]
     for viewer in viewers:
         await until(lambda v=viewer: v.frames_from(w.host.user_id) >= 10)
+    # A viewer asks for a keyframe over the wire, as a browser does after a loss (joiners
+    # got the publisher's first keyframe replayed and asked for none).
+    (receiver,) = [r for r in viewers[0].pc.getReceivers() if r.getSynchronizationSources()]
+    await receiver._send_rtcp_pli(receiver.getSynchronizationSources()[0].source)
+    media = server.server.app[APP_KEY].media
+    publications = [p for s in media.rooms[w.id].sessions.values() for p in s.publications.values()]
+    await until(lambda: sum(p.stats.keyframe_requests for p in publications) >= 1)
 
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
