@@ -92,8 +92,9 @@ class Settings:
     """Seconds a room's media placement lives without a heartbeat from its process."""
     sfu_keyframe_interval: float = 0.5
     """Least seconds between two keyframe requests the SFU sends one publisher."""
-    sfu_backlog: int = 64
-    """Frames queued for a subscriber before it counts as fallen behind and skips ahead."""
+    sfu_backlog_kib: int = 256
+    """KiB waiting unsent in a subscriber's socket before it counts as fallen behind, has
+    frames dropped and resumes at a keyframe."""
     metrics_host: str = "127.0.0.1"
     """Address of the Prometheus metrics listener."""
     metrics_port: int = 0
@@ -135,7 +136,7 @@ _OPTIONS = {
     "media_url": "this process's public Socket.IO URL for media (unset: the same server)",
     "media_ttl": "seconds a room's media placement outlives its process's last heartbeat",
     "sfu_keyframe_interval": "least seconds between keyframe requests to one publisher",
-    "sfu_backlog": "frames queued for a subscriber before it skips ahead to a keyframe",
+    "sfu_backlog_kib": "KiB unsent to a subscriber before it skips ahead to a keyframe",
     "metrics_host": "address of the Prometheus metrics listener",
     "metrics_port": "port of the Prometheus metrics listener (0: off)",
 }

@@ -64,7 +64,8 @@ class Media:
         self._loop: asyncio.Task[None] | None = None
         settings = app.settings
         self.options = Options(
-            keyframe_interval=settings.sfu_keyframe_interval, backlog=settings.sfu_backlog
+            keyframe_interval=settings.sfu_keyframe_interval,
+            backlog=settings.sfu_backlog_kib * 1024,
         )
         self._server_ice = [RTCIceServer(urls=url) for url in settings.stun_urls]
         # Each sfu:join builds a peer connection: as costly as a room:join, limited alike.

@@ -10,7 +10,7 @@ connection), encrypts it with the connection's SRTP session and hands it to the 
 the nominated ICE pair. The sender stays: it negotiated the m-line and still runs its RTCP
 (sender reports, PLI/FIR, NACK); its own RTP loop waits on a track that never yields.
 
-Private seams (aiortc 1.16, aioice 0.10), all checked by ``check`` when a writer is made and
+Private seams (aiortc 1.16, aioice 0.12-0.13), all checked by ``check`` when a writer is made and
 by ``tests/test_sfu.py``:
 
 * ``RTCRtpSender.send(parameters)`` is wrapped on the instance to learn the negotiated
@@ -32,7 +32,8 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiortc import RTCDtlsTransport, RTCRtpSender
+from aioice.ice import Connection, StunProtocol
+from aiortc import RTCDtlsTransport, RTCIceTransport, RTCRtpSender
 from aiortc.clock import current_ntp_time
 from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 BACKLOG_BYTES = 256 * 1024
-"""Bytes waiting in a subscriber's socket buffer beyond which it has fallen behind."""
+"""Bytes waiting in a subscriber's socket buffer beyond which it has fallen behind, by
+default (``SFU_BACKLOG_KIB``)."""
 
 _HEADER = struct.Struct("!BBHII")
 _SENDER_FIELDS = ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count")
@@ -71,6 +73,16 @@ def check(sender: RTCRtpSender) -> None:
     dtls = inspect.getsource(RTCDtlsTransport._send_rtp)
     if "self._tx_srtp.protect(data)" not in dtls or "self._state != State.CONNECTED" not in dtls:
         problems.append("RTCDtlsTransport._send_rtp protects with _tx_srtp when CONNECTED")
+    if "self._connection = gatherer._connection" not in inspect.getsource(RTCIceTransport):
+        problems.append("RTCIceTransport._connection is aioice's Connection")
+    sendto = inspect.getsource(Connection.sendto)
+    if not all(
+        part in sendto
+        for part in ("self._nominated.get(component)", "protocol.send_data", "remote_addr")
+    ):
+        problems.append("aioice Connection._nominated[component] pairs: protocol, remote_addr")
+    if "self.transport.sendto(data, addr)" not in inspect.getsource(StunProtocol.send_data):
+        problems.append("aioice StunProtocol.transport is the UDP socket")
     if problems:
         raise RuntimeError(f"aiortc lacks what the SFU's packet path relies on: {problems}")
 
@@ -94,9 +106,13 @@ class PacketWriter:
     gives timestamps on its own timeline (``write``), in the codec's clock units.
     """
 
-    def __init__(self, sender: RTCRtpSender, *, on_ready: Callable[[], None]) -> None:
+    def __init__(
+        self, sender: RTCRtpSender, *, on_ready: Callable[[], None], backlog: int = BACKLOG_BYTES
+    ) -> None:
         check(sender)
         self.sender = sender
+        self.backlog = backlog
+        """Bytes unsent in the socket beyond which the subscriber has fallen behind."""
         self.packets = 0
         self.octets = 0
         self._on_ready = on_ready
@@ -165,9 +181,9 @@ class PacketWriter:
 
     @property
     def behind(self) -> bool:
-        """Whether the subscriber's socket holds more than ``BACKLOG_BYTES`` unsent."""
+        """Whether the subscriber's socket holds more than ``backlog`` bytes unsent."""
         found = _socket(self.sender.transport)
-        return found is not None and found[0].get_write_buffer_size() > BACKLOG_BYTES
+        return found is not None and found[0].get_write_buffer_size() > self.backlog
 
     def write(self, payloads: Sequence[bytes], timestamp: int, ntp: int | None = None) -> bool:
         """Send one frame's ``payloads`` at ``timestamp``; False if the connection is not up.

@@ -24,6 +24,7 @@ from server.errors import bad_request
 from server.protocol import Source, Track
 from server.tasks import cancel
 
+from .packets import BACKLOG_BYTES
 from .session import Key, PeerSession
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ MayPublish = Callable[[str, Source], bool]
 @dataclasses.dataclass(frozen=True, slots=True)
 class Options:
     keyframe_interval: float = 0.5
-    backlog: int = 64
+    backlog: int = BACKLOG_BYTES
+    """Bytes unsent to a subscriber before it counts as fallen behind (``PacketWriter``)."""
     max_slots: int = 48
     """Sent m-lines per session; past it, a source without a free slot is not sent there."""
     answer_timeout: float = 15.0

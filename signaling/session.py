@@ -80,6 +80,8 @@ class PeerSession:
     ) -> None:
         self.sid = sid
         self.user = user
+        self.backlog = backlog
+        """Bytes unsent to this client before a slot counts as fallen behind."""
         # max-bundle: every m-line on the first one's transport from the start. aiortc's
         # default (balanced) shares one transport per kind at creation and then moves only
         # the first of each kind onto the BUNDLE transport, leaving later m-lines of that
@@ -100,9 +102,7 @@ class PeerSession:
         for source, kind in SOURCES.items():
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
             prefer(transceiver)
-            publication = Publication(
-                self.pc, transceiver, keyframe_interval=keyframe_interval, backlog=backlog
-            )
+            publication = Publication(self.pc, transceiver, keyframe_interval=keyframe_interval)
             publication.on_start = lambda source=source: on_start(self, source)
             self.publications[source] = publication
 
@@ -120,7 +120,7 @@ class PeerSession:
         added = False
         slot = next((s for s in self.slots if s.key is None and s.kind == publication.kind), None)
         if slot is None:
-            track = SlotTrack(publication.kind)
+            track = SlotTrack(publication.kind, backlog=self.backlog)
             transceiver = self.pc.addTransceiver(track, direction="sendonly")
             track.attach(transceiver)
             slot = Slot(transceiver, track)

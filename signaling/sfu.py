@@ -47,7 +47,7 @@ from aiortc.sdp import SessionDescription
 
 from server.tasks import cancel
 
-from .packets import PacketWriter
+from .packets import BACKLOG_BYTES, PacketWriter
 
 log = logging.getLogger(__name__)
 
@@ -319,6 +319,8 @@ class SlotStats:
     skipped: int = 0
     """Delta frames not sent while waiting for a keyframe after an assignment."""
     assignments: int = 0
+    failed: int = 0
+    """Frames the slot's writer raised on (logged once)."""
 
 
 class SlotTrack(MediaStreamTrack):
@@ -341,12 +343,14 @@ class SlotTrack(MediaStreamTrack):
       its track has ended (the publication stopped), it waits for the next assignment.
     """
 
-    def __init__(self, kind: str, *, packets: bool = True) -> None:
+    def __init__(self, kind: str, *, packets: bool = True, backlog: int = BACKLOG_BYTES) -> None:
         super().__init__()
         if kind not in CODECS:
             raise ValueError(f"SlotTrack: no codec for kind={kind!r}")
         self.kind = kind
         self.packets = packets
+        self.backlog = backlog
+        """Bytes unsent in the subscriber's socket beyond which it has fallen behind."""
         self.stats = SlotStats()
         self.writer: PacketWriter | None = None
         """Set by ``attach`` when the slot writes packets itself."""
@@ -398,7 +402,9 @@ class SlotTrack(MediaStreamTrack):
         prefer(transceiver)
         self.relay_keyframe_requests(transceiver.sender)
         if self.packets:
-            self.writer = PacketWriter(transceiver.sender, on_ready=self._ready)
+            self.writer = PacketWriter(
+                transceiver.sender, on_ready=self._ready, backlog=self.backlog
+            )
             if self._track is not None:
                 self._track.slot = self
 
@@ -460,7 +466,9 @@ class SlotTrack(MediaStreamTrack):
         try:
             sent = writer.write(frame.payloads, timestamp, frame.ntp or None)
         except Exception:  # never into the publisher's receive path
-            log.exception("%r: writing a frame failed", self)
+            self.stats.failed += 1
+            if self.stats.failed == 1:  # once: it fails for every frame that follows
+                log.exception("%r: writing a frame failed", self)
             return False
         if sent:
             self._place(frame.timestamp, frame.clock_rate, commit=True)

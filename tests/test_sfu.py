@@ -554,7 +554,7 @@ async def test_sender_reports_count_the_written_packets(stage: Stage) -> None:
 
 
 async def test_a_subscriber_behind_on_its_socket_drops_frames_and_resumes_at_a_keyframe(
-    stage: Stage, monkeypatch: pytest.MonkeyPatch
+    stage: Stage,
 ) -> None:
     a = stage.publication
     assert a is not None
@@ -564,11 +564,13 @@ async def test_a_subscriber_behind_on_its_socket_drops_frames_and_resumes_at_a_k
     subscriber = await slot.connect()
     await subscriber.frame()
     keyframes = a.stats.keyframes
+    writer = slot.track.writer
+    assert writer is not None
     # Any unsent byte counts as behind: the socket of a subscriber that stopped reading.
-    monkeypatch.setattr(packets, "BACKLOG_BYTES", -1)
+    writer.backlog = -1
     await until(lambda: track.stats.dropped >= 3)
     assert track.waiting
-    monkeypatch.undo()
+    writer.backlog = packets.BACKLOG_BYTES
     # Back under the limit, it waits for the keyframe it asked for and decodes from there.
     await until(lambda: a.stats.keyframes > keyframes and not track.waiting)
     frame = await subscriber.frame()
