@@ -100,7 +100,7 @@ class Crowd:
         counts = spread(total, len(self.workers))
         firsts = [sum(counts[:i]) for i in range(len(counts))]
         self.blocks = list(zip(firsts, counts, strict=True))
-        within = WAIT + max(counts) * 5.0  # a bound, not an expectation
+        within = WAIT + max(counts) * 0.5  # a bound, not an expectation
         replies = await asyncio.gather(
             *(
                 worker.call(
