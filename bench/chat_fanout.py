@@ -212,12 +212,13 @@ HEADER = [
     "N",
     "S",
     "delivered msg/s",
-    "sent msg/s",
+    "vs node",
     "p50 ms",
     "p99 ms",
-    "msg/s vs node",
     "p99 vs node",
+    "sent msg/s",
     "server CPU (cores)",
+    "delivered per server CPU-s (vs node)",
     "load generator CPU (per worker)",
     "machine busy",
     "join all (s) / median join (ms)",
@@ -225,14 +226,22 @@ HEADER = [
 ]
 
 
+def efficiency(results: list[Result]) -> float:
+    """Messages delivered per second of server CPU: less swayed by a busy machine."""
+    return median(results, lambda r: r.delivered / r.server_cores if r.server_cores else 0.0)
+
+
 def cells(group: list[Result], node: list[Result] | None) -> list[str]:
     first = group[0]
     delivered, p99 = median(group, lambda r: r.delivered), median(group, lambda r: r.p99)
+    per_cpu = efficiency(group)
     if node:
         versus = f"{delivered / median(node, lambda r: r.delivered):.2f}x"
         p99_versus = f"{p99 / median(node, lambda r: r.p99):.2f}x"
+        per_cpu_versus = f" ({per_cpu / efficiency(node):.2f}x)"
     else:
         versus = p99_versus = "-"
+        per_cpu_versus = ""
     workers = len(first.crowd_cores)
     crowd = " + ".join(
         f"{100 * median(group, lambda r, i=i: r.crowd_cores[i]):.0f}%" for i in range(workers)
@@ -242,12 +251,13 @@ def cells(group: list[Result], node: list[Result] | None) -> list[str]:
         str(first.n),
         str(first.senders),
         f"{delivered:,.0f}",
-        f"{median(group, lambda r: r.sent):,.0f}",
+        versus,
         f"{median(group, lambda r: r.p50):.1f}",
         f"{p99:.1f}",
-        versus,
         p99_versus,
+        f"{median(group, lambda r: r.sent):,.0f}",
         f"{median(group, lambda r: r.server_cores):.2f}",
+        f"{per_cpu:,.0f}{per_cpu_versus}",
         crowd,
         f"{100 * median(group, lambda r: r.machine):.0f}%",
         f"{median(group, lambda r: r.join_seconds):.1f} / {median(group, lambda r: r.join_ms):.1f}",
