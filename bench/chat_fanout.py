@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime
+import itertools
 import json
 import shlex
 import statistics
@@ -50,7 +51,7 @@ from typing import Any
 
 import profiles
 import servers
-from children import ensure_node_modules, machine, machine_busy, raise_nofile
+from children import Interrupt, ensure_node_modules, machine, machine_busy, raise_nofile
 from crowd import Crowd, Histogram, Joined
 
 SETTLE = 15.0
@@ -343,18 +344,24 @@ async def main(args: argparse.Namespace) -> None:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     results = []
-    for run in range(args.runs):  # interleaved, so drift on a shared machine hits all alike
-        for n in args.n:
-            for kind in args.servers:
-                print(f"run {run + 1}/{args.runs}, {kind}, N={n}:", file=sys.stderr, flush=True)
-                place = logs / f"{run}-{kind}-{n}"
-                try:
-                    result = await measure(kind, n, run, args, place)
-                except (RuntimeError, TimeoutError) as exc:
-                    result = Result(kind, n, min(args.senders, n), run)
-                    result.problems.append(f"failed: {type(exc).__name__} {exc} (logs: {place})")
-                log_result(result)
-                results.append(result)
+    interrupt = Interrupt()
+    # Interleaved, so drift on a shared machine hits every server alike.
+    for run, n, kind in itertools.product(range(args.runs), args.n, args.servers):
+        print(f"run {run + 1}/{args.runs}, {kind}, N={n}:", file=sys.stderr, flush=True)
+        place = logs / f"{run}-{kind}-{n}"
+        try:
+            result = await interrupt.run(measure(kind, n, run, args, place))
+        except asyncio.CancelledError:
+            if interrupt.received:
+                break  # report what was measured
+            raise
+        except (RuntimeError, TimeoutError) as exc:
+            result = Result(kind, n, min(args.senders, n), run)
+            result.problems.append(f"failed: {type(exc).__name__} {exc} (logs: {place})")
+        log_result(result)
+        results.append(result)
+        if interrupt.received:
+            break
     document = report(args, results, started)
     if args.json:
         args.json.write_text(json.dumps(document, indent=1, default=str) + "\n")
@@ -363,5 +370,5 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     try:
         asyncio.run(main(parse()))
-    except KeyboardInterrupt:
-        sys.exit("interrupted; every process this benchmark started is stopped")
+    except KeyboardInterrupt:  # before the handler was installed
+        sys.exit("interrupted")

@@ -1,8 +1,10 @@
 """Child processes of the chat benchmarks: starting, stopping and reading them from /proc.
 
-Every child dies with the benchmark (``PR_SET_PDEATHSIG``) and gets a file-descriptor limit
-raised to the hard limit, so thousands of connections fit. ``stop`` ends a child politely
-first, then by force.
+Every child runs in a process group of its own, so a Ctrl-C in the terminal reaches only the
+benchmark, which then stops the children in order (``Interrupt``); it dies with the benchmark
+anyway (``PR_SET_PDEATHSIG``) should that be killed. Children inherit a file-descriptor limit
+raised to the hard limit, so thousands of connections fit. ``stop`` ends a child's whole
+group, politely first, then by force.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "bench" / "node"
@@ -138,6 +142,7 @@ class Child:
                 stdout=subprocess.PIPE if control else out,
                 stderr=out,
                 preexec_fn=die_with_parent,
+                start_new_session=True,
                 limit=64 * 1024 * 1024,  # a crowd's reply can be a long line
             )
         return cls(name, proc, log)
@@ -171,13 +176,43 @@ class Child:
                 self.proc.stdin.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.proc.wait(), 3)
-        for end in (self.proc.terminate, self.proc.kill):
+        for end in (signal.SIGTERM, signal.SIGKILL):
             if self.proc.returncode is not None:
                 return
             with contextlib.suppress(ProcessLookupError):
-                end()
+                os.killpg(self.pid, end)  # its own group (start_new_session): only its own
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.proc.wait(), 5)
+
+
+class Interrupt:
+    """Ctrl-C or SIGTERM: cancel the measurement under way, whose cleanup stops its children.
+
+    The benchmark runs each measurement as a task (``run``) and stops measuring once
+    ``received``, reporting what it has.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._current: asyncio.Task[Any] | None = None
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, self._interrupt)
+
+    def _interrupt(self) -> None:
+        if not self.received:
+            print("interrupted: stopping every process started", file=sys.stderr, flush=True)
+        self.received = True
+        if self._current is not None:
+            self._current.cancel()
+
+    async def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await ``coroutine`` as a task that an interrupt cancels (CancelledError)."""
+        self._current = asyncio.create_task(coroutine)
+        try:
+            return await self._current
+        finally:
+            self._current = None
 
 
 async def wait_healthy(child: Child, url: str) -> None:

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime
+import itertools
 import json
 import math
 import shlex
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import servers
-from children import ensure_node_modules, machine, raise_nofile
+from children import Interrupt, ensure_node_modules, machine, raise_nofile
 from crowd import Crowd
 
 
@@ -239,18 +240,24 @@ async def main(args: argparse.Namespace) -> None:
     logs = args.logs or Path(tempfile.mkdtemp(prefix="connections-"))
     print(f"logs in {logs}", file=sys.stderr)
     results = []
-    for run in range(args.runs):  # interleaved, so drift on a shared machine hits all alike
-        for members in args.members:
-            for kind in args.servers:
-                print(f"run {run + 1}/{args.runs}, {kind}, M={members}:", file=sys.stderr)
-                place = logs / f"{run}-{kind}-{members}"
-                try:
-                    result = await measure(kind, members, run, args, place)
-                except (RuntimeError, TimeoutError) as exc:
-                    result = Result(kind, members, args.room_size, run)
-                    result.problems.append(f"failed: {type(exc).__name__} {exc} (logs: {place})")
-                log_result(result)
-                results.append(result)
+    interrupt = Interrupt()
+    # Interleaved, so drift on a shared machine hits every server alike.
+    for run, members, kind in itertools.product(range(args.runs), args.members, args.servers):
+        print(f"run {run + 1}/{args.runs}, {kind}, M={members}:", file=sys.stderr, flush=True)
+        place = logs / f"{run}-{kind}-{members}"
+        try:
+            result = await interrupt.run(measure(kind, members, run, args, place))
+        except asyncio.CancelledError:
+            if interrupt.received:
+                break  # report what was measured
+            raise
+        except (RuntimeError, TimeoutError) as exc:
+            result = Result(kind, members, args.room_size, run)
+            result.problems.append(f"failed: {type(exc).__name__} {exc} (logs: {place})")
+        log_result(result)
+        results.append(result)
+        if interrupt.received:
+            break
     document = report(args, results, started)
     if args.json:
         args.json.write_text(json.dumps(document, indent=1, default=str) + "\n")
@@ -259,5 +266,5 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     try:
         asyncio.run(main(parse()))
-    except KeyboardInterrupt:
-        sys.exit("interrupted; every process this benchmark started is stopped")
+    except KeyboardInterrupt:  # before the handler was installed
+        sys.exit("interrupted")
