@@ -16,6 +16,7 @@ from typing import Any
 
 import socketio
 
+from .broadcast import Broadcast
 from .control import CHANNEL
 from .tasks import cancel
 
@@ -25,7 +26,7 @@ RETRY = 1.0
 """Seconds between attempts to subscribe again after losing Redis."""
 
 
-class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
+class RedisFanout(socketio.AsyncRedisManager, Broadcast):  # type: ignore[misc]
     def __init__(self, url: str, channel: str, json: Any) -> None:
         super().__init__(url, channel=channel, json=json)
         self._emitting = asyncio.Lock()
