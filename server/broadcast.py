@@ -83,6 +83,8 @@ class Stream(eio_aiohttp.WebSocket):  # type: ignore[misc]
         super().__init__(handler, server)
         self.socket: Any = getattr(handler, "__self__", None)
         """The engineio ``AsyncSocket`` this WebSocket carries."""
+        self._pending: list[bytes] | None = None
+        """Frames written since the last flush, sent together by the next ``_flush``."""
 
     async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
         request = environ["aiohttp.request"]
@@ -102,7 +104,9 @@ class Stream(eio_aiohttp.WebSocket):  # type: ignore[misc]
         return self._sock
 
     def write(self, data: bytes) -> bool:
-        """Write a ready frame now if the connection is idle; False: it was not written.
+        """Write a ready frame, in this turn of the event loop, if the connection is idle.
+
+        False: it was not written.
 
         Idle: upgraded, open, nothing in its Engine.IO queue, its writer task waiting for the
         next packet (not between taking one and writing it), and the transport not paused.
@@ -119,8 +123,20 @@ class Stream(eio_aiohttp.WebSocket):  # type: ignore[misc]
         transport = writer.transport
         if transport is None or transport.is_closing():
             return False
-        transport.write(data)
+        if self._pending is None:
+            self._pending = [data]
+            asyncio.get_running_loop().call_soon(self._flush, transport)
+        else:
+            self._pending.append(data)
         return True
+
+    def _flush(self, transport: asyncio.Transport) -> None:
+        # One send for every frame of the loop's turn: with many messages a second, a member
+        # gets several per system call. Scheduled at the first, so it runs before anything
+        # queued after it (Engine.IO's writer is woken by callbacks scheduled later).
+        pending, self._pending = self._pending, None
+        if pending and not transport.is_closing():
+            transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
 
 class Engine(engineio.AsyncServer):  # type: ignore[misc]
