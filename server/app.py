@@ -12,10 +12,11 @@ from aiohttp import web
 
 from signaling.ice import IceConfig
 
-from . import api, events
+from . import api, broadcast, events
 from .archive import Archive
 from .archive.postgres import PostgresArchive
 from .archive.sqlite import SqliteArchive
+from .broadcast import Broadcast
 from .chat import Chat
 from .config import Settings
 from .control import Control
@@ -73,7 +74,7 @@ class Percolate:
         )
         self.sio = Server(
             async_mode="aiohttp",
-            client_manager=self.fanout,
+            client_manager=self.fanout or Broadcast(),
             serializer=Packet,
             max_http_buffer_size=settings.max_packet_bytes,
             cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
@@ -115,6 +116,7 @@ class Percolate:
     # -- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        broadcast.check()
         await self.archive.open()
         try:
             await self.presence.start()

@@ -9,6 +9,7 @@ with ``filterwarnings = error``) needs.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +17,7 @@ from typing import Any
 
 import socketio
 
+from .broadcast import Broadcast
 from .control import CHANNEL
 from .tasks import cancel
 
@@ -25,7 +27,7 @@ RETRY = 1.0
 """Seconds between attempts to subscribe again after losing Redis."""
 
 
-class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
+class RedisFanout(socketio.AsyncRedisManager, Broadcast):  # type: ignore[misc]
     def __init__(self, url: str, channel: str, json: Any) -> None:
         super().__init__(url, channel=channel, json=json)
         self._emitting = asyncio.Lock()
@@ -64,17 +66,60 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
             return
         await super()._handle_emit(message)
 
-    async def emit(self, *args: Any, **kwargs: Any) -> Any:
-        # The stock emit delivers locally, awaits those sends, then publishes; a later emit can
-        # publish meanwhile and reach the other processes first. One emit at a time (the lock
-        # is FIFO) keeps the order of emits everywhere, so every process delivers a room's
-        # messages in the order they were stored.
-        if kwargs.get("ignore_queue"):
-            # Local only (and what a command applies while the lock is held): no ordering
-            # between processes to keep.
-            return await super().emit(*args, **kwargs)
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        # The stock emit delivers to this process's connections first, then publishes: two
+        # processes emitting at once each deliver their own first, and their members see the
+        # two messages in opposite orders. Here every process, this one included, delivers
+        # an emit when it comes back from the channel, whose order is one for all: every
+        # member of a room sees the same sequence. One emit at a time (the lock is FIFO) keeps
+        # this process's emits in the order it made them.
+        room = to or room
+        if kwargs.get("ignore_queue") or callback is not None:
+            # Local only (and what a command applies while the lock is held), or an emit
+            # with an ack (never used for a room): the stock way.
+            await super().emit(
+                event,
+                data,
+                namespace=namespace or "/",
+                room=room,
+                skip_sid=skip_sid,
+                callback=callback,
+                **kwargs,
+            )
+            return
+        data = list(data) if isinstance(data, tuple) else [data]
+        binary = socketio.packet.Packet.data_is_binary(data)
+        if binary:
+            data, attachments = socketio.packet.Packet.deconstruct_binary(data)
+            data = [data, *[base64.b64encode(a).decode() for a in attachments]]
+        message = {
+            "method": "emit",
+            "event": event,
+            "data": data,
+            "binary": binary,
+            "namespace": namespace or "/",
+            "room": room,
+            "skip_sid": skip_sid,
+            "callback": None,
+            # No host: the listener of every process, this one's too, delivers it.
+            "host_id": None,
+        }
         async with self._emitting:
-            return await super().emit(*args, **kwargs)
+            published = await self._publish(message)
+            if published is None or not self.subscribed.is_set():
+                # Redis is away (or this process is not listening): this process's own
+                # connections still get it, now; the others fill the gap by seq later.
+                await self._handle_emit(message)
 
     async def close(self) -> None:
         thread = getattr(self, "thread", None)

@@ -10,10 +10,12 @@ one interpreter (the tests) do not mix their figures.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
 from signaling.metrics import SfuCollector, Snapshot
@@ -22,6 +24,25 @@ if TYPE_CHECKING:
     from .app import Percolate
 
 log = logging.getLogger(__name__)
+
+
+class _Sends:
+    """How packets reached clients: written directly, or through Engine.IO's queue."""
+
+    def __init__(self, app: Percolate) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        engine = self.app.sio.eio
+        family = CounterMetricFamily(
+            "percolate_sent_packets",
+            "Engine.IO packets sent to clients, by path: written straight to an idle "
+            "WebSocket (direct) or through the connection's queue (queued)",
+            labels=["path"],
+        )
+        family.add_metric(["direct"], getattr(engine, "direct", 0))
+        family.add_metric(["queued"], getattr(engine, "queued", 0))
+        yield family
 
 
 class Metrics:
@@ -35,6 +56,7 @@ class Metrics:
             registry=self.registry,
         )
         connections.set_function(lambda: len(app.sessions))
+        self.registry.register(_Sends(app))
         self.snapshot = Snapshot(app.media.stats)
         self.registry.register(SfuCollector(self.snapshot, app.placement.process))
         self._runner: web.AppRunner | None = None

@@ -12,6 +12,7 @@ import msgspec
 import socketio
 from socketio import packet
 
+from .broadcast import Engine
 from .errors import Code, error_ack
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,13 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
       inside the library: both get a ``bad_request`` ack and go no further.
     - A packet that does not decode is dropped with a one-line warning instead of a logged
       traceback.
+
+    Its Engine.IO server is ``server.broadcast.Engine``, which writes to WebSocket
+    connections directly.
     """
+
+    def _engineio_server_class(self) -> type[Engine]:
+        return Engine
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         event = data[0] if isinstance(data, list) and data else None

@@ -116,6 +116,29 @@ async def test_people_on_two_processes_meet_as_if_there_were_one(cluster: Cluste
     assert left["member"]["name"] == "Bob"
 
 
+async def test_every_member_sees_a_rooms_messages_in_the_same_order(
+    cluster: Cluster, connect
+) -> None:
+    one, two = await cluster.start(2)
+    members = [await connect(p.url, f"M{n}") for n, p in enumerate([one, two, one, two])]
+    for member in members:
+        await member.ok("room:join", {"room": "lobby"})
+    # Two senders on two processes at once: each process stores and emits its own.
+    count = 25
+
+    async def send(sender: Client, tag: str) -> list[str]:
+        return [(await say(sender, f"{tag}{i}", f"{tag}{i}"))["id"] for i in range(count)]
+
+    sent = await asyncio.gather(send(members[0], "a"), send(members[1], "b"))
+    # Sent after both were acked, so published after all of theirs: once it is here, all is.
+    end = await say(members[2], "end", "end")
+    for member in members:
+        await member.wait("chat:message", lambda m: m["id"] == end["id"])
+    seen = [[m["id"] for m in member.events("chat:message")] for member in members]
+    assert all(sorted(ids) == sorted(sent[0] + sent[1]) for ids in seen)
+    assert seen[1] == seen[0] and seen[2] == seen[0] and seen[3] == seen[0]
+
+
 async def test_a_killed_process_loses_no_acknowledged_message(cluster: Cluster, connect) -> None:
     one, two, three = await cluster.start(3)
     ann = await connect(one.url, "Ann")

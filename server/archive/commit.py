@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..errors import Unavailable
 from ..protocol import Message, User
 
 log = logging.getLogger(__name__)
 
-Result = tuple[Message, bool] | Exception
-"""A stored message and whether it was stored just now, or why this append failed."""
+Result = tuple[Message, bool] | Any
+"""A stored message and whether it was stored just now, what a ``Work`` returned, or the
+exception that failed the item."""
 
 
 class Pending:
@@ -36,11 +38,24 @@ class Pending:
         )
 
 
+class Work:
+    """Another write that shares a batch's transaction: the backend calls ``run`` with it."""
+
+    __slots__ = ("future", "run")
+
+    def __init__(self, run: Callable[[Any], Any]) -> None:
+        self.run = run
+        self.future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+
+Item = Pending | Work
+
+
 class GroupCommit:
     def __init__(
         self,
         name: str,
-        write: Callable[[list[Pending]], Awaitable[list[Result]]],
+        write: Callable[[list[Item]], Awaitable[list[Result]]],
         failure: Callable[[Exception], Exception],
         batch: int,
     ) -> None:
@@ -49,7 +64,7 @@ class GroupCommit:
         """Most appends committed in one transaction (1 turns group commit off)."""
         self._write = write
         self._failure = failure
-        self._pending: asyncio.Queue[Pending] = asyncio.Queue()
+        self._pending: asyncio.Queue[Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -72,6 +87,14 @@ class GroupCommit:
         self._pending.put_nowait(item)
         return await item.future
 
+    async def do(self, run: Callable[[Any], Any]) -> Any:
+        """Have ``run`` done in the next batch's transaction (one commit for many writes)."""
+        if self._task is None:
+            raise Unavailable("archive is closed")
+        item = Work(run)
+        self._pending.put_nowait(item)
+        return await item.future
+
     async def _loop(self) -> None:
         while True:
             batch = [await self._pending.get()]
@@ -88,9 +111,9 @@ class GroupCommit:
                 # This loop must outlive any failure: the batch fails, the next may not.
                 failure = self._failure(exc)
                 if isinstance(failure, Unavailable):
-                    log.warning("%s: commit of %d messages failed: %s", self.name, len(batch), exc)
+                    log.warning("%s: commit of %d writes failed: %s", self.name, len(batch), exc)
                 else:
-                    log.exception("%s: commit of %d messages failed", self.name, len(batch))
+                    log.exception("%s: commit of %d writes failed", self.name, len(batch))
                 results = [failure for _ in batch]
             for item, result in zip(batch, results, strict=True):
                 if not item.future.done():

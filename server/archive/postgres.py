@@ -31,7 +31,7 @@ from .. import keys
 from ..errors import Unavailable
 from ..protocol import Message, RoomKind, User
 from . import NoSuchRoom, RoomState, StoredRoom
-from .commit import GroupCommit, Pending, Result
+from .commit import GroupCommit, Item, Pending, Result
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +376,12 @@ class PostgresArchive:
     ) -> tuple[Message, bool]:
         return await self._commits.append(room, user, text, client_msg_id)
 
-    async def _append_batch(self, batch: list[Pending]) -> list[Result]:
+    async def _append_batch(self, items: list[Item]) -> list[Result]:
+        # Only messages: a new user is a write of its own here (PostgreSQL commits
+        # concurrent transactions together anyway).
+        batch = [item for item in items if isinstance(item, Pending)]
+        assert len(batch) == len(items), "a PostgreSQL batch carries messages only"
+
         async def write(conn: asyncpg.Connection) -> list[Result]:
             results: dict[int, Result] = {}
             async with conn.transaction():

@@ -27,7 +27,7 @@ from .. import keys
 from ..errors import Unavailable
 from ..protocol import Message, RoomKind, User
 from . import NoSuchRoom, RoomState, StoredRoom
-from .commit import GroupCommit, Pending, Result
+from .commit import GroupCommit, Item, Pending, Result, Work
 
 log = logging.getLogger(__name__)
 
@@ -252,13 +252,14 @@ class SqliteArchive:
     async def create_user(self, name: str, token_digest: str) -> User:
         user = User(id=keys.new_id("u"), name=name)
 
-        def insert() -> None:
-            self._conn().execute(
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO users (id, name, token_digest, created_at) VALUES (?, ?, ?, ?)",
                 (user.id, name, token_digest, now_ms()),
             )
 
-        await self._write(insert)
+        # In the commit loop's next transaction: many new users, one fsync.
+        await self._commits.do(insert)
         return user
 
     async def user_by_token(self, token_digest: str) -> User | None:
@@ -434,18 +435,21 @@ class SqliteArchive:
     ) -> tuple[Message, bool]:
         return await self._commits.append(room, user, text, client_msg_id)
 
-    async def _append_batch(self, batch: list[Pending]) -> list[Result]:
+    async def _append_batch(self, batch: list[Item]) -> list[Result]:
         return await asyncio.get_running_loop().run_in_executor(
             self._writer, self._append_batch_sync, batch
         )
 
-    def _append_batch_sync(self, batch: list[Pending]) -> list[Result]:
+    def _append_batch_sync(self, batch: list[Item]) -> list[Result]:
         conn = self._conn()
         results: list[Result] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             for item in batch:
-                results.append(self._append_one(conn, item))
+                if isinstance(item, Work):
+                    results.append(item.run(conn))
+                else:
+                    results.append(self._append_one(conn, item))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -1,0 +1,190 @@
+"""Fan-out at wire speed (server/broadcast.py): one frame for every idle WebSocket recipient,
+the queue for the others, and the same messages in the same order for everybody."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+from typing import Any
+
+import aiohttp
+import socketio
+from yarl import URL
+
+from server.app import APP_KEY
+from server.broadcast import Engine, frame
+
+from .conftest import WAIT, Client, Running
+
+
+def engine_of(server: Running) -> Engine:
+    engine = server.server.app[APP_KEY].sio.eio
+    assert isinstance(engine, Engine)
+    return engine
+
+
+async def say(client: Client, text: str, msg_id: str) -> dict[str, Any]:
+    ack = await client.ok("chat:send", {"room": "lobby", "text": text, "client_msg_id": msg_id})
+    return dict(ack["message"])
+
+
+def test_frames_are_what_aiohttp_would_write() -> None:
+    assert frame("42") == b"\x81\x0242"
+    assert frame("4" + "x" * 200)[:4] == b"\x81\x7e\x00\xc9"
+    assert frame(b"\x04" * 70000)[:10] == b"\x82\x7f" + (70000).to_bytes(8, "big")
+
+
+async def test_a_broadcast_is_written_directly_to_every_websocket_member(
+    server: Running, connect
+) -> None:
+    clients = [await connect(server.url, f"P{n}") for n in range(5)]
+    for client in clients:
+        await client.ok("room:join", {"room": "lobby"})
+    engine = engine_of(server)
+    before = engine.direct
+    sent = await say(clients[0], "hello everybody", "m-1")
+    for client in clients:
+        assert await client.wait("chat:message", lambda m: m["id"] == sent["id"]) == sent
+    # Five recipients and the ack: each written straight to its WebSocket.
+    assert engine.direct - before >= 6
+
+
+async def test_long_polling_and_websocket_members_get_the_same_messages(
+    server: Running, connect
+) -> None:
+    ann = await connect(server.url, "Ann")
+    await ann.ok("room:join", {"room": "lobby"})
+    http = aiohttp.ClientSession()
+    polling = socketio.AsyncClient(reconnection=False, http_session=http)
+    received: list[dict[str, Any]] = []
+    polling.on("chat:message", received.append)
+    try:
+        await polling.connect(
+            server.url, auth={"name": "Pol"}, transports=["polling"], wait_timeout=WAIT
+        )
+        ack = await polling.call("room:join", {"room": "lobby"}, timeout=WAIT)
+        assert ack["ok"] is True
+        engine = engine_of(server)
+        queued = engine.queued
+        messages = [await say(ann, f"number {n}", f"p-{n}") for n in range(5)]
+        await ann.wait("chat:message", lambda m: m["id"] == messages[-1]["id"])
+        reply = await polling.call(
+            "chat:send", {"room": "lobby", "text": "from polling", "client_msg_id": "q"}
+        )
+        assert reply["ok"] is True
+        assert await ann.wait("chat:message", lambda m: m["client_msg_id"] == "q")
+        assert [m["seq"] for m in received[:5]] == [m["seq"] for m in messages]
+        assert engine.queued - queued >= 5  # the polling member's went through the queue
+    finally:
+        await polling.disconnect()
+        await http.close()
+
+
+class RawMember:
+    """A Socket.IO client over a bare WebSocket, read only when the test says so.
+
+    python-socketio's client cannot stop reading (aiohttp resumes its transport), so this one
+    speaks Engine.IO 4 and Socket.IO 5 itself, on a socket with a small receive buffer: while
+    it does not read, the server's buffer for it fills.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, url: str, name: str) -> RawMember:
+        address = URL(url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (address.host, address.port))
+        # limit: the stream stops reading from the socket past 2 KiB it holds.
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {address.host}\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        status = await reader.readuntil(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 101"), status
+        member = cls(reader, writer)
+        assert (await member.receive()).startswith("0")  # Engine.IO open
+        member.send("40" + json.dumps({"name": name}))
+        assert (await member.receive()).startswith("40")  # Socket.IO connected
+        return member
+
+    def send(self, text: str) -> None:
+        payload, mask = text.encode(), os.urandom(4)
+        assert len(payload) < 126
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+    async def receive(self) -> str:
+        """The next text message; answers pings on the way."""
+        while True:
+            _, second = await self.reader.readexactly(2)
+            length = second & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            text = (await self.reader.readexactly(length)).decode()
+            if text == "2":  # Engine.IO ping
+                self.send("3")
+                continue
+            return text
+
+    async def event(self) -> tuple[str, Any]:
+        while True:
+            text = await self.receive()
+            if text.startswith("42"):
+                name, *args = json.loads(text[2:])
+                return name, args[0] if args else None
+
+    async def call(self, event: str, payload: Any) -> Any:
+        self.send("420" + json.dumps([event, payload]))
+        while True:
+            text = await self.receive()
+            if text.startswith("430"):
+                return json.loads(text[3:])[0]
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_a_member_that_stops_reading_gets_everything_in_order_and_holds_nobody_up(
+    start_server, settings, connect
+) -> None:
+    server = await start_server(settings, chat_rate=1000.0, chat_burst=1000)
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    slow = await RawMember.connect(server.url, "Sid")
+    try:
+        assert (await slow.call("room:join", {"room": "lobby"}))["ok"] is True
+        for client in (ann, bob):
+            await client.ok("room:join", {"room": "lobby"})
+        engine = engine_of(server)
+        queued = engine.queued
+        # Sid reads nothing now: his socket fills, then the server's buffer for him.
+        sent = []
+        for n in range(3000):  # bounded: 9 MB fills any loopback connection
+            sent.append(await say(ann, "x" * 3000, f"s-{n}"))
+            if engine.queued - queued >= 5:
+                break
+        assert engine.queued - queued >= 5, "Sid's connection never filled up"
+        # Bob is not held up: he has every message already.
+        await bob.wait("chat:message", lambda m: m["id"] == sent[-1]["id"])
+        sent.append(await say(ann, "the end", "end"))
+        # Sid reads again: everything, once each, in order, the direct and the queued alike.
+        received = []
+        while len(received) < len(sent):
+            name, data = await asyncio.wait_for(slow.event(), WAIT)
+            if name == "chat:message":
+                received.append(data)
+        assert [m["seq"] for m in received] == [m["seq"] for m in sent]
+    finally:
+        slow.close()
