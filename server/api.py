@@ -71,6 +71,10 @@ def _secure_with(
     headers["Content-Security-Policy"] = CSP.format(connect=_connect_sources(origins))
 
     async def secure(request: web.Request, response: web.StreamResponse) -> None:
+        if response.status == 101:
+            # A WebSocket's upgrade: these headers mean nothing there, and the response
+            # lives as long as the connection (some 1 KiB each, times every member).
+            return
         for name, value in headers.items():
             response.headers.setdefault(name, value)
 

@@ -98,7 +98,9 @@ class RedisFanout(socketio.AsyncRedisManager, Broadcast):  # type: ignore[misc]
             )
             return
         data = list(data) if isinstance(data, tuple) else [data]
-        binary = socketio.packet.Packet.data_is_binary(data)
+        binary = self.server.packet_class.uses_binary_events and (
+            socketio.packet.Packet.data_is_binary(data)
+        )
         if binary:
             data, attachments = socketio.packet.Packet.deconstruct_binary(data)
             data = [data, *[base64.b64encode(a).decode() for a in attachments]]

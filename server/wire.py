@@ -41,6 +41,10 @@ class Json:
 
 class Packet(socketio.packet.Packet):  # type: ignore[misc]
     json = Json
+    # Percolate sends no binary data: skip python-socketio's walk of every outgoing payload
+    # looking for bytes (a join's ack holds the whole member list and history). Binary
+    # packets from clients still decode.
+    uses_binary_events = False
 
 
 class Server(socketio.AsyncServer):  # type: ignore[misc]
