@@ -51,11 +51,17 @@ def die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of all the threads of ``pid``, in seconds (proc(5): fields 14, 15)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(utime, stime) of all the threads of ``pid``, in seconds (proc(5): fields 14, 15)."""
     text = Path(f"/proc/{pid}/stat").read_text()
     fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of all the threads of ``pid``, in seconds."""
+    return sum(cpu_times(pid))
 
 
 def rss_kib(pid: int) -> int:
@@ -113,6 +119,9 @@ def ensure_node_modules() -> None:
 class Child:
     """A process this benchmark started; ``stop`` ends it, politely first."""
 
+    quit = b""
+    """What ``stop`` writes to a controlled child's stdin before closing it."""
+
     def __init__(self, name: str, proc: asyncio.subprocess.Process, log: Path) -> None:
         self.name = name
         self.proc = proc
@@ -163,6 +172,9 @@ class Child:
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 
+    def cpu_times(self) -> tuple[float, float]:
+        return cpu_times(self.pid)
+
     def rss(self) -> int:
         return rss_kib(self.pid)
 
@@ -173,6 +185,8 @@ class Child:
     async def stop(self) -> None:
         if self.proc.returncode is None and self.proc.stdin is not None:
             with contextlib.suppress(Exception):
+                if self.quit:
+                    self.proc.stdin.write(self.quit)
                 self.proc.stdin.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.proc.wait(), 3)

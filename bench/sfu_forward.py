@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import datetime
 import json
@@ -38,8 +37,6 @@ import math
 import os
 import platform
 import shlex
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,7 +46,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+from children import Child, free_port, machine_busy, wait_healthy
 from sfu_peers import BITRATE, FPS, HEIGHT, LOOPBACK, WAIT, WIDTH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,109 +59,15 @@ FULL_RATE = 0.95
 # --- Processes ---------------------------------------------------------------------------------
 
 
-def die_with_parent() -> None:
-    """In a child before exec: SIGKILL it if this process dies without cleaning up (Linux)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+class Peer(Child):
+    """A process of ``bench/sfu_peers.py`` (or the server): told to quit before it is ended."""
 
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(utime, stime) of all the threads of ``pid``, in seconds (proc(5): fields 14, 15)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
-
-
-def machine_busy() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    total = sum(values[:8])
-    return total - values[3] - values[4], total
-
-
-class Child:
-    """A process this benchmark started; ``stop`` ends it, politely first."""
-
-    def __init__(self, name: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-        self.name = name
-        self.proc = proc
-        self.log = log
-
-    @classmethod
-    async def start(cls, name: str, argv: Sequence[str], log: Path, control: bool) -> Child:
-        with log.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=ROOT,
-                # This checkout's server and signaling packages, whatever the virtualenv has
-                # installed.
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                stdin=subprocess.PIPE if control else subprocess.DEVNULL,
-                stdout=subprocess.PIPE if control else out,
-                stderr=out,
-                preexec_fn=die_with_parent,
-            )
-        return cls(name, proc, log)
+    quit = b'{"cmd": "quit"}\n'
 
     @classmethod
     async def peer(cls, name: str, role: str, config: dict[str, Any], logs: Path) -> Child:
         argv = [sys.executable, str(PEERS), role, json.dumps(config)]
         return await cls.start(name, argv, logs / f"{name}.log", control=True)
-
-    async def call(self, command: dict[str, Any], within: float = WAIT) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write((json.dumps(command) + "\n").encode())
-        await self.proc.stdin.drain()
-        line = await asyncio.wait_for(self.proc.stdout.readline(), within)
-        if not line:
-            raise RuntimeError(f"{self.name} exited:\n{self.tail()}")
-        reply: dict[str, Any] = json.loads(line)
-        if "error" in reply:
-            raise RuntimeError(f"{self.name}: {command['cmd']}: {reply['error']}")
-        return reply
-
-    def cpu(self) -> tuple[float, float]:
-        return cpu_seconds(self.proc.pid)
-
-    def tail(self, lines: int = 20) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None and self.proc.stdin is not None:
-            with contextlib.suppress(Exception):
-                self.proc.stdin.write(b'{"cmd": "quit"}\n')
-                self.proc.stdin.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), 5)
-        for end in (self.proc.terminate, self.proc.kill):
-            if self.proc.returncode is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                end()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), 5)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
-
-
-async def wait_healthy(child: Child, url: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            if child.proc.returncode is not None:
-                break
-            await asyncio.sleep(0.1)  # polling a process that is starting up
-    raise RuntimeError(f"{child.name} did not start:\n{child.tail()}")
 
 
 async def start_server(mode: str, most: int, logs: Path) -> tuple[Child, str]:
@@ -178,9 +81,9 @@ async def start_server(mode: str, most: int, logs: Path) -> tuple[Child, str]:
             "--new-users-per-minute", "100000", "--join-rate", "1000", "--join-burst", "1000",
             "--max-members", str(max(200, most + 10)),
         ]  # fmt: skip
-        server = await Child.start("server", argv, logs / "server.log", control=False)
+        server = await Peer.start("server", argv, logs / "server.log")
     else:
-        server = await Child.peer("server", "serve", {"mode": mode, "port": port}, logs)
+        server = await Peer.peer("server", "serve", {"mode": mode, "port": port}, logs)
     await wait_healthy(server, url)
     return server, url
 
@@ -203,7 +106,7 @@ async def sample(server: Child, others: list[Child]) -> Sample:
     replies = await asyncio.gather(*(child.call({"cmd": "snapshot"}) for child in others))
     return Sample(
         time=time.monotonic(),
-        cpu={child.name: child.cpu() for child in [server, *others]},
+        cpu={child.name: child.cpu_times() for child in [server, *others]},
         machine=machine_busy(),
         replies={child.name: reply for child, reply in zip(others, replies, strict=True)},
     )
@@ -312,14 +215,14 @@ async def ramp(
     try:
         server, url = await start_server(mode, max(ns), logs)
         children.append(server)
-        publisher = await Child.peer("publisher", "publisher", {"mode": mode, "url": url}, logs)
+        publisher = await Peer.peer("publisher", "publisher", {"mode": mode, "url": url}, logs)
         children.append(publisher)
         room = (await publisher.call({"cmd": "start"}, 2 * WAIT)).get("room")
         processes = min(args.processes, max(ns))
         subscribers = []
         for index in range(processes):
             config = {"mode": mode, "url": url, "room": room, "index": index}
-            subscribers.append(await Child.peer(f"subscriber-{index}", "subscriber", config, logs))
+            subscribers.append(await Peer.peer(f"subscriber-{index}", "subscriber", config, logs))
             children.append(subscribers[-1])
         held = [0] * processes
         for step, n in enumerate(ns):
