@@ -65,6 +65,8 @@ class Settings:
     """Rooms a user may create per hour."""
     max_members: int = 200
     """People in one room (hosts and co-hosts may always join their workshop)."""
+    max_backlog_kib: int = 16 * 1024
+    """KiB unsent to one connection past which it is dropped (a client that stopped reading)."""
     max_connections_per_ip: int = 50
     """Connections to one server process from one address."""
     new_users_per_minute: int = 20
@@ -119,6 +121,7 @@ _OPTIONS = {
     "passcode_failures": "wrong passcodes or host keys an address may try per minute",
     "rooms_per_hour": "rooms a user may create per hour",
     "max_members": "people in one room",
+    "max_backlog_kib": "KiB unsent to one connection before it is dropped as too slow",
     "max_connections_per_ip": "connections to one process from one address",
     "new_users_per_minute": "fresh identities one address may make per minute",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",

@@ -36,7 +36,7 @@ class _Sends:
         engine = self.app.sio.eio
         family = CounterMetricFamily(
             "percolate_sent_packets",
-            "Engine.IO packets sent to clients, by path: written straight to an idle "
+            "Engine.IO packets sent to clients, by path: written straight to a "
             "WebSocket (direct) or through the connection's queue (queued)",
             labels=["path"],
         )

@@ -1,5 +1,6 @@
-"""Fan-out at wire speed (server/broadcast.py): one frame for every idle WebSocket recipient,
-the queue for the others, and the same messages in the same order for everybody."""
+"""Fan-out at wire speed (server/broadcast.py): one frame for every WebSocket recipient, the
+queue for long-polling ones, the same messages in the same order for everybody, and a member
+that stops reading cut off before it costs the server without bound."""
 
 from __future__ import annotations
 
@@ -156,6 +157,14 @@ class RawMember:
         self.writer.close()
 
 
+def unsent(engine: Engine) -> int:
+    """The most bytes the server holds for one member, written but not yet taken."""
+    sizes = [
+        stream._sock._writer.transport.get_write_buffer_size() for stream in engine.streams.values()
+    ]
+    return max(sizes, default=0)
+
+
 async def test_a_member_that_stops_reading_gets_everything_in_order_and_holds_nobody_up(
     start_server, settings, connect
 ) -> None:
@@ -168,23 +177,55 @@ async def test_a_member_that_stops_reading_gets_everything_in_order_and_holds_no
         for client in (ann, bob):
             await client.ok("room:join", {"room": "lobby"})
         engine = engine_of(server)
-        queued = engine.queued
-        # Sid reads nothing now: his socket fills, then the server's buffer for him.
+        # Sid reads nothing now: his socket fills, then the server holds what is left.
         sent = []
         for n in range(3000):  # bounded: 9 MB fills any loopback connection
             sent.append(await say(ann, "x" * 3000, f"s-{n}"))
-            if engine.queued - queued >= 5:
+            if unsent(engine) > 64 * 1024:
                 break
-        assert engine.queued - queued >= 5, "Sid's connection never filled up"
+        assert unsent(engine) > 64 * 1024, "Sid's connection never filled up"
         # Bob is not held up: he has every message already.
         await bob.wait("chat:message", lambda m: m["id"] == sent[-1]["id"])
         sent.append(await say(ann, "the end", "end"))
-        # Sid reads again: everything, once each, in order, the direct and the queued alike.
+        # Sid reads again: everything, once each, in order.
         received = []
         while len(received) < len(sent):
             name, data = await asyncio.wait_for(slow.event(), WAIT)
             if name == "chat:message":
                 received.append(data)
         assert [m["seq"] for m in received] == [m["seq"] for m in sent]
+    finally:
+        slow.close()
+
+
+async def test_a_member_that_stops_reading_for_too_long_is_disconnected(
+    start_server, settings, connect
+) -> None:
+    server = await start_server(settings, chat_rate=1000.0, chat_burst=1000, max_backlog_kib=256)
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    slow = await RawMember.connect(server.url, "Sid")
+    try:
+        assert (await slow.call("room:join", {"room": "lobby"}))["ok"] is True
+        for client in (ann, bob):
+            await client.ok("room:join", {"room": "lobby"})
+        sid_id = next(
+            m
+            for m in (await bob.ok("room:join", {"room": "lobby"}))["members"]
+            if m["name"] == "Sid"
+        )["id"]
+
+        def gone(event: dict[str, Any]) -> bool:
+            return event["event"] == "leave" and event["member"]["id"] == sid_id
+
+        for n in range(3000):  # bounded: 9 MB is far past 256 KiB
+            await say(ann, "x" * 3000, f"s-{n}")
+            if any(gone(e) for e in bob.events("presence")):
+                break
+        # The server let Sid go (the room is told, as for any lost connection); the others
+        # chat on.
+        await bob.wait("presence", gone)
+        last = await say(ann, "still here", "after")
+        assert (await bob.wait("chat:message", lambda m: m["id"] == last["id"]))["seq"] > 0
     finally:
         slow.close()
