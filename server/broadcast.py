@@ -49,6 +49,9 @@ from socketio import packet
 
 log = logging.getLogger(__name__)
 
+_EMPTY: asyncio.Queue[Any] = asyncio.Queue()
+"""Every taken-over socket's queue: never put to, so ``join`` returns at once."""
+
 BACKLOG = 16 * 1024 * 1024
 """Bytes unsent to one connection past which it is dropped, by default (``MAX_BACKLOG_KIB``)."""
 
@@ -201,6 +204,9 @@ class Stream(eio_aiohttp.WebSocket):  # type: ignore[misc]
                 self.write(frame(pkt.encode()))
         socket.send = self._send
         socket.schedule_ping = self._schedule_ping
+        # Nothing is queued from now on: the socket's own queue (four deques and an event,
+        # some 2 KiB) goes, for one that stays empty (``close`` still joins it).
+        socket.queue = _EMPTY
 
     async def _send(self, pkt: eio_packet.Packet) -> None:
         # What engineio's AsyncSocket.send does, writing instead of queueing.
