@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import os
 import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 import socketio
 from yarl import URL
 
@@ -165,67 +168,77 @@ def unsent(engine: Engine) -> int:
     return max(sizes, default=0)
 
 
+@dataclasses.dataclass
+class Lobby:
+    """Ann and Bob, python-socketio clients, and Sid, who can stop reading, in the lobby."""
+
+    server: Running
+    ann: Client
+    bob: Client
+    sid: RawMember
+
+
+@pytest.fixture
+async def lobby(start_server, settings, connect) -> AsyncIterator[Callable[..., Awaitable[Lobby]]]:
+    """``await lobby(**settings)``: a server of its own (chat limits raised), three members."""
+    made: list[RawMember] = []
+
+    async def make(**changes: Any) -> Lobby:
+        server = await start_server(settings, chat_rate=1000.0, chat_burst=1000, **changes)
+        ann = await connect(server.url, "Ann")
+        bob = await connect(server.url, "Bob")
+        sid = await RawMember.connect(server.url, "Sid")
+        made.append(sid)
+        assert (await sid.call("room:join", {"room": "lobby"}))["ok"] is True
+        for client in (ann, bob):
+            await client.ok("room:join", {"room": "lobby"})
+        return Lobby(server, ann, bob, sid)
+
+    yield make
+    for sid in made:
+        sid.close()
+
+
 async def test_a_member_that_stops_reading_gets_everything_in_order_and_holds_nobody_up(
-    start_server, settings, connect
+    lobby,
 ) -> None:
-    server = await start_server(settings, chat_rate=1000.0, chat_burst=1000)
-    ann = await connect(server.url, "Ann")
-    bob = await connect(server.url, "Bob")
-    slow = await RawMember.connect(server.url, "Sid")
-    try:
-        assert (await slow.call("room:join", {"room": "lobby"}))["ok"] is True
-        for client in (ann, bob):
-            await client.ok("room:join", {"room": "lobby"})
-        engine = engine_of(server)
-        # Sid reads nothing now: his socket fills, then the server holds what is left.
-        sent = []
-        for n in range(3000):  # bounded: 9 MB fills any loopback connection
-            sent.append(await say(ann, "x" * 3000, f"s-{n}"))
-            if unsent(engine) > 64 * 1024:
-                break
-        assert unsent(engine) > 64 * 1024, "Sid's connection never filled up"
-        # Bob is not held up: he has every message already.
-        await bob.wait("chat:message", lambda m: m["id"] == sent[-1]["id"])
-        sent.append(await say(ann, "the end", "end"))
-        # Sid reads again: everything, once each, in order.
-        received = []
-        while len(received) < len(sent):
-            name, data = await asyncio.wait_for(slow.event(), WAIT)
-            if name == "chat:message":
-                received.append(data)
-        assert [m["seq"] for m in received] == [m["seq"] for m in sent]
-    finally:
-        slow.close()
+    room = await lobby()
+    ann, bob, slow = room.ann, room.bob, room.sid
+    engine = engine_of(room.server)
+    # Sid reads nothing now: his socket fills, then the server holds what is left.
+    sent = []
+    for n in range(3000):  # bounded: 9 MB fills any loopback connection
+        sent.append(await say(ann, "x" * 3000, f"s-{n}"))
+        if unsent(engine) > 64 * 1024:
+            break
+    assert unsent(engine) > 64 * 1024, "Sid's connection never filled up"
+    # Bob is not held up: he has every message already.
+    await bob.wait("chat:message", lambda m: m["id"] == sent[-1]["id"])
+    sent.append(await say(ann, "the end", "end"))
+    # Sid reads again: everything, once each, in order.
+    received = []
+    while len(received) < len(sent):
+        name, data = await asyncio.wait_for(slow.event(), WAIT)
+        if name == "chat:message":
+            received.append(data)
+    assert [m["seq"] for m in received] == [m["seq"] for m in sent]
 
 
-async def test_a_member_that_stops_reading_for_too_long_is_disconnected(
-    start_server, settings, connect
-) -> None:
-    server = await start_server(settings, chat_rate=1000.0, chat_burst=1000, max_backlog_kib=256)
-    ann = await connect(server.url, "Ann")
-    bob = await connect(server.url, "Bob")
-    slow = await RawMember.connect(server.url, "Sid")
-    try:
-        assert (await slow.call("room:join", {"room": "lobby"}))["ok"] is True
-        for client in (ann, bob):
-            await client.ok("room:join", {"room": "lobby"})
-        sid_id = next(
-            m
-            for m in (await bob.ok("room:join", {"room": "lobby"}))["members"]
-            if m["name"] == "Sid"
-        )["id"]
+async def test_a_member_that_stops_reading_for_too_long_is_disconnected(lobby) -> None:
+    room = await lobby(max_backlog_kib=256)
+    ann, bob = room.ann, room.bob
+    members = (await bob.ok("room:join", {"room": "lobby"}))["members"]
+    sid_id = next(m for m in members if m["name"] == "Sid")["id"]
 
-        def gone(event: dict[str, Any]) -> bool:
-            return event["event"] == "leave" and event["member"]["id"] == sid_id
+    def gone(event: dict[str, Any]) -> bool:
+        return event["event"] == "leave" and event["member"]["id"] == sid_id
 
-        for n in range(3000):  # bounded: 9 MB is far past 256 KiB
-            await say(ann, "x" * 3000, f"s-{n}")
-            if any(gone(e) for e in bob.events("presence")):
-                break
-        # The server let Sid go (the room is told, as for any lost connection); the others
-        # chat on.
-        await bob.wait("presence", gone)
-        last = await say(ann, "still here", "after")
-        assert (await bob.wait("chat:message", lambda m: m["id"] == last["id"]))["seq"] > 0
-    finally:
-        slow.close()
+    for n in range(3000):  # bounded: 9 MB is far past 256 KiB
+        await say(ann, "x" * 3000, f"s-{n}")
+        if any(gone(e) for e in bob.events("presence")):
+            break
+    # The server let Sid go (the room is told, as for any lost connection); the others
+    # chat on.
+    await bob.wait("presence", gone)
+    last = await say(ann, "still here", "after")
+    assert (await bob.wait("chat:message", lambda m: m["id"] == last["id"]))["seq"] > 0
