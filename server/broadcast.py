@@ -294,7 +294,7 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         return False
 
     async def send_packet(self, sid: str, pkt: eio_packet.Packet) -> None:
-        if not self.write(sid, frame(pkt.encode())):
+        if sid not in self.streams or not self.write(sid, frame(pkt.encode())):
             self.queued += 1
             await super().send_packet(sid, pkt)
 

@@ -26,6 +26,7 @@ by ``tests/test_sfu.py``:
 
 from __future__ import annotations
 
+import enum
 import inspect
 import logging
 import struct
@@ -51,6 +52,16 @@ default (``SFU_BACKLOG_KIB``)."""
 
 _HEADER = struct.Struct("!BBHII")
 _SENDER_FIELDS = ("ntp_timestamp", "rtp_timestamp", "packet_count", "octet_count")
+
+
+class Written(enum.Enum):
+    """What became of a frame given to ``PacketWriter.write``."""
+
+    SENT = "sent"
+    DOWN = "down"
+    """Not sent: the connection is not up (or not negotiated yet)."""
+    BEHIND = "behind"
+    """Not sent: the subscriber has too much unsent already."""
 
 
 def check(sender: RTCRtpSender) -> None:
@@ -179,26 +190,25 @@ class PacketWriter:
         """Negotiated, and the connection's DTLS is up: packets written now are sent."""
         return self._payload_type is not None and self._connected
 
-    @property
-    def behind(self) -> bool:
-        """Whether the subscriber's socket holds more than ``backlog`` bytes unsent."""
-        found = _socket(self.sender.transport)
-        return found is not None and found[0].get_write_buffer_size() > self.backlog
+    def write(self, payloads: Sequence[bytes], timestamp: int, ntp: int | None = None) -> Written:
+        """Send one frame's ``payloads`` at ``timestamp``: ``SENT``, or why not.
 
-    def write(self, payloads: Sequence[bytes], timestamp: int, ntp: int | None = None) -> bool:
-        """Send one frame's ``payloads`` at ``timestamp``; False if the connection is not up.
+        ``BEHIND``: the subscriber's socket holds more than ``backlog`` bytes unsent, and the
+        frame was not sent (the caller drops frames until a keyframe).
 
         ``ntp`` is the frame's arrival as an NTP timestamp (``aiortc.clock``), shared by every
         subscriber of the frame; the current time by default.
         """
         if self._payload_type is None:
-            return False
+            return Written.DOWN
         dtls = self.sender.transport
         if dtls._state is not State.CONNECTED:
-            return False
+            return Written.DOWN
         found = _socket(dtls)
         if found is None:
-            return False
+            return Written.DOWN
+        if found[0].get_write_buffer_size() > self.backlog:
+            return Written.BEHIND
         transport, address = found
         sendto = transport.sendto
         protect = dtls._tx_srtp.protect
@@ -229,7 +239,7 @@ class PacketWriter:
         sender._RTCRtpSender__rtp_timestamp = timestamp  # type: ignore[attr-defined]
         sender._RTCRtpSender__packet_count = self.packets  # type: ignore[attr-defined]
         sender._RTCRtpSender__octet_count = self.octets  # type: ignore[attr-defined]
-        return True
+        return Written.SENT
 
     def retransmit(self, sequence_number: int) -> None:
         """Send again a packet the subscriber reported lost (NACK), if it is still kept.

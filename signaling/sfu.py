@@ -47,7 +47,7 @@ from aiortc.sdp import SessionDescription
 
 from server.tasks import cancel
 
-from .packets import BACKLOG_BYTES, PacketWriter
+from .packets import BACKLOG_BYTES, PacketWriter, Written
 
 log = logging.getLogger(__name__)
 
@@ -251,12 +251,12 @@ class ForwardedTrack(MediaStreamTrack):
 
     def _write(self, slot: SlotTrack, frame: EncodedFrame) -> None:
         # The packet path: nothing is queued here; the socket's buffer is the backlog.
-        if slot.behind:
-            self._fell_behind(1)
-            return
-        if slot.write(self, frame):
+        written = slot.write(self, frame)
+        if written is Written.SENT:
             self.stats.forwarded += 1
             self.waiting = False
+        elif written is Written.BEHIND:
+            self._fell_behind(1)
         else:
             self.waiting = True  # not connected yet (or the slot skipped a delta frame)
 
@@ -426,10 +426,6 @@ class SlotTrack(MediaStreamTrack):
             track.publication.catch_up(track)
 
     @property
-    def behind(self) -> bool:
-        return self.writer is not None and self.writer.behind
-
-    @property
     def connected(self) -> bool:
         """Whether a keyframe sent now would reach the subscriber (always, with no writer)."""
         return self.writer is None or self.writer.connected
@@ -454,26 +450,26 @@ class SlotTrack(MediaStreamTrack):
         self.assign(None)
         self._assigned.set()  # wake a waiting recv, which then ends
 
-    def write(self, track: ForwardedTrack, frame: EncodedFrame) -> bool:
-        """Send ``frame`` of the assigned ``track`` as packets; False if it was not sent."""
+    def write(self, track: ForwardedTrack, frame: EncodedFrame) -> Written:
+        """Send ``frame`` of the assigned ``track`` as packets: ``SENT``, or why not."""
         writer = self.writer
         if writer is None or track is not self._track or self.readyState != "live":
-            return False
+            return Written.DOWN
         if self._fresh and self.kind == "video" and not frame.keyframe:
             self.stats.skipped += 1
-            return False
-        timestamp = self._place(frame.timestamp, frame.clock_rate, commit=False)
+            return Written.DOWN
+        timestamp, timeline = self._place(frame.timestamp, frame.clock_rate)
         try:
-            sent = writer.write(frame.payloads, timestamp, frame.ntp or None)
+            written = writer.write(frame.payloads, timestamp, frame.ntp or None)
         except Exception:  # never into the publisher's receive path
             self.stats.failed += 1
             if self.stats.failed == 1:  # once: it fails for every frame that follows
                 log.exception("%r: writing a frame failed", self)
-            return False
-        if sent:
-            self._place(frame.timestamp, frame.clock_rate, commit=True)
+            return Written.DOWN
+        if written is Written.SENT:
+            self._keep(timestamp, timeline)
             self.stats.forwarded += 1
-        return sent
+        return written
 
     async def recv(self) -> av.Packet[Any]:
         while self.readyState == "live":
@@ -513,15 +509,15 @@ class SlotTrack(MediaStreamTrack):
                 track.publication.request_keyframe()
                 return False
         clock_rate = packet.time_base.denominator // packet.time_base.numerator
-        packet.pts = self._place(packet.pts, clock_rate, commit=True)
+        pts, timeline = self._place(packet.pts, clock_rate)
+        self._keep(pts, timeline)
+        packet.pts = pts
         packet.time_base = _time_base(self._clock_rate or clock_rate)
         return True
 
-    def _place(self, timestamp: int, clock_rate: int, *, commit: bool) -> int:
-        """``timestamp`` (``clock_rate`` units, the publisher's) on the slot's timeline.
-
-        With ``commit`` the slot takes it as the last one sent; without, nothing changes.
-        """
+    def _place(self, timestamp: int, clock_rate: int) -> tuple[int, tuple[int, int | None, int]]:
+        """``timestamp`` (``clock_rate`` units, the publisher's) on the slot's timeline, and
+        the timeline's (offset, step, limit) once it is sent: ``_keep`` takes both."""
         if self._clock_rate is None:
             self._clock_rate = clock_rate
         elif clock_rate != self._clock_rate:
@@ -539,11 +535,13 @@ class SlotTrack(MediaStreamTrack):
                 timestamp = self._last + 1  # never backwards, whatever the publisher sent
             else:
                 step = min(timestamp - self._last, limit)
-        if commit:
-            self._fresh = False
-            self._offset, self._step, self._limit = offset, step, limit
-            self._last = timestamp
-        return timestamp
+        return timestamp, (offset, step, limit)
+
+    def _keep(self, timestamp: int, timeline: tuple[int, int | None, int]) -> None:
+        """``timestamp``, placed by ``_place``, was sent: the slot's timeline goes on from it."""
+        self._fresh = False
+        self._offset, self._step, self._limit = timeline
+        self._last = timestamp
 
 
 class Publication:
