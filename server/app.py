@@ -154,6 +154,9 @@ class Percolate:
         # waiting for their queues: a long-polling client may never come to fetch its CLOSE.
         for socket in list(self.sio.eio.sockets.values()):
             await socket.close(wait=False)
+        # WebSocket connections are no longer aiohttp's to close (one still upgrading carries
+        # no socket yet).
+        self.sio.eio.hang_up()
 
     async def stop(self) -> None:
         self.stopping = True

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import socketio
 
-from . import authz
+from . import authz, broadcast
 from . import protocol as p
 from .errors import Code, ProtocolError, Unavailable, error_ack
 from .presence import ONLINE, Attachment
@@ -118,11 +118,10 @@ def client_address(environ: dict[str, Any], trusted: tuple[str, ...]) -> str:
     address that is not one of our proxies is the client (anything further left was written
     by the client and proves nothing).
     """
-    request = environ.get("aiohttp.request")
-    peer: str = (request.remote if request is not None else None) or ""
-    if peer not in trusted or request is None:
+    peer: str = environ.get("REMOTE_ADDR", "")
+    if peer not in trusted:
         return peer
-    forwarded: str = request.headers.get("X-Forwarded-For", "")
+    forwarded: str = environ.get("HTTP_X_FORWARDED_FOR", "")
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
         if hop not in trusted:
@@ -170,6 +169,7 @@ async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: An
     from .app import online_member
 
     address = client_address(environ, app.settings.trusted_proxies)
+    broadcast.release(environ)  # python-socketio keeps the environ as long as the connection
     if app.sessions.count_from(address) >= app.settings.max_connections_per_ip:
         log.warning("connect sid=%s refused: too many connections from %s", sid, address)
         raise _refusal(Code.RATE_LIMITED, "too many connections from your address")

@@ -5,23 +5,19 @@ that stops reading cut off before it costs the server without bound."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
-import json
-import os
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 import socketio
-from yarl import URL
 
 from server.app import APP_KEY
 from server.broadcast import Engine, frame
 
 from .conftest import WAIT, Client, Running
+from .rawws import RawMember
 
 
 def engine_of(server: Running) -> Engine:
@@ -87,83 +83,12 @@ async def test_long_polling_and_websocket_members_get_the_same_messages(
         await http.close()
 
 
-class RawMember:
-    """A Socket.IO client over a bare WebSocket, read only when the test says so.
-
-    python-socketio's client cannot stop reading (aiohttp resumes its transport), so this one
-    speaks Engine.IO 4 and Socket.IO 5 itself, on a socket with a small receive buffer: while
-    it does not read, the server's buffer for it fills.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, url: str, name: str) -> RawMember:
-        address = URL(url)
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (address.host, address.port))
-        # limit: the stream stops reading from the socket past 2 KiB it holds.
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {address.host}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        status = await reader.readuntil(b"\r\n\r\n")
-        assert status.startswith(b"HTTP/1.1 101"), status
-        member = cls(reader, writer)
-        assert (await member.receive()).startswith("0")  # Engine.IO open
-        member.send("40" + json.dumps({"name": name}))
-        assert (await member.receive()).startswith("40")  # Socket.IO connected
-        return member
-
-    def send(self, text: str) -> None:
-        payload, mask = text.encode(), os.urandom(4)
-        assert len(payload) < 126
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
-
-    async def receive(self) -> str:
-        """The next text message; answers pings on the way."""
-        while True:
-            _, second = await self.reader.readexactly(2)
-            length = second & 0x7F
-            if length == 126:
-                length = int.from_bytes(await self.reader.readexactly(2), "big")
-            elif length == 127:
-                length = int.from_bytes(await self.reader.readexactly(8), "big")
-            text = (await self.reader.readexactly(length)).decode()
-            if text == "2":  # Engine.IO ping
-                self.send("3")
-                continue
-            return text
-
-    async def event(self) -> tuple[str, Any]:
-        while True:
-            text = await self.receive()
-            if text.startswith("42"):
-                name, *args = json.loads(text[2:])
-                return name, args[0] if args else None
-
-    async def call(self, event: str, payload: Any) -> Any:
-        self.send("420" + json.dumps([event, payload]))
-        while True:
-            text = await self.receive()
-            if text.startswith("430"):
-                return json.loads(text[3:])[0]
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 def unsent(engine: Engine) -> int:
     """The most bytes the server holds for one member, written but not yet taken."""
     sizes = [
-        stream._sock._writer.transport.get_write_buffer_size() for stream in engine.streams.values()
+        stream.transport.get_write_buffer_size()
+        for stream in engine.streams.values()
+        if stream.transport is not None
     ]
     return max(sizes, default=0)
 

@@ -1,0 +1,135 @@
+"""WebSocket connections served below aiohttp (server/broadcast.py ``Stream``): the protocol
+kept as RFC 6455 says, and a client that breaks it loses its own connection and nothing else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from .conftest import WAIT, Client, Running
+from .rawws import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, RawMember
+
+
+async def joined(server: Running, connect, name: str = "Ann") -> Client:
+    client = await connect(server.url, name)
+    await client.ok("room:join", {"room": "lobby"})
+    return client
+
+
+def left(name: str):
+    def match(event: dict[str, Any]) -> bool:
+        return bool(event["event"] == "leave" and event["member"]["name"] == name)
+
+    return match
+
+
+async def test_a_message_sent_in_several_frames_arrives_whole(server: Running) -> None:
+    member = await RawMember.connect(server.url, "Fay")
+    try:
+        call = ("420" + json.dumps(["room:join", {"room": "lobby"}])).encode()
+        member.send_frame(TEXT, call[:3], fin=False)
+        member.send_frame(PING, b"in between")  # a control frame may come between the parts
+        member.send_frame(CONTINUATION, call[3:10], fin=False)
+        member.send_frame(CONTINUATION, call[10:])
+        assert await member.control() == (PONG, b"in between")
+        while not (text := await member.receive()).startswith("430"):
+            pass
+        assert json.loads(text[3:])[0]["ok"] is True
+    finally:
+        member.close()
+
+
+async def test_a_websocket_ping_is_answered_with_its_payload(server: Running) -> None:
+    async with aiohttp.ClientSession() as http:
+        url = f"{server.url.rstrip('/')}/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(url, autoping=False) as ws:
+            assert (await ws.receive_str(timeout=WAIT)).startswith("0")  # Engine.IO open
+            await ws.ping(b"are you there")
+            pong = await ws.receive(timeout=WAIT)
+            assert (pong.type, pong.data) == (aiohttp.WSMsgType.PONG, b"are you there")
+
+
+@pytest.mark.parametrize(
+    ("send", "code"),
+    [
+        pytest.param(lambda m: m.send_frame(TEXT, b"42\xff\xfe"), 1007, id="text-not-utf8"),
+        pytest.param(lambda m: m.send_frame(TEXT, b"42[]", mask=False), 1002, id="unmasked"),
+        pytest.param(lambda m: m.send_frame(0x3, b"42[]"), 1002, id="unknown-opcode"),
+        pytest.param(lambda m: m.send_frame(CONTINUATION, b"42[]"), 1002, id="nothing-to-continue"),
+        pytest.param(lambda m: m.send("4" + "x" * 2000), 1009, id="too-large"),
+        pytest.param(
+            lambda m: [m.send_frame(BINARY, b"x" * 1500, fin=False) for _ in range(2)],
+            1009,
+            id="too-large-in-parts",
+        ),
+    ],
+)
+async def test_a_client_that_breaks_the_protocol_loses_its_connection_and_nothing_else(
+    start_server, settings, connect, send, code: int
+) -> None:
+    server = await start_server(settings, max_packet_bytes=1024)
+    ann = await joined(server, connect)
+    member = await RawMember.connect(server.url, "Gus")
+    assert (await member.call("room:join", {"room": "lobby"}))["ok"] is True
+    send(member)
+    assert await member.closed() == code
+    await ann.wait("presence", left("Gus"))
+    reply = await ann.ok("chat:send", {"room": "lobby", "text": "still here", "client_msg_id": "a"})
+    assert reply["message"]["text"] == "still here"
+
+
+async def test_a_client_closing_its_websocket_gets_an_answer_and_leaves_the_room(
+    server: Running, connect
+) -> None:
+    ann = await joined(server, connect)
+    member = await RawMember.connect(server.url, "Hal")
+    assert (await member.call("room:join", {"room": "lobby"}))["ok"] is True
+    member.send_frame(CLOSE, (1000).to_bytes(2, "big") + b"bye")
+    assert await member.closed() == 1000
+    await ann.wait("presence", left("Hal"))
+
+
+async def test_a_request_that_is_not_a_websocket_handshake_is_refused(server: Running) -> None:
+    async with aiohttp.ClientSession() as http:
+        response = await http.get(
+            f"{server.url.rstrip('/')}/socket.io/?EIO=4&transport=websocket",
+            headers={"Upgrade": "websocket", "Connection": "Upgrade"},  # no key, no version
+        )
+        assert response.status == 400
+    # and the server serves on
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.url.rstrip('/')}/healthz") as response,
+    ):
+        assert response.status == 200
+
+
+async def test_an_upgrade_without_the_probe_leaves_the_client_on_long_polling(
+    server: Running, connect
+) -> None:
+    ann = await joined(server, connect)
+    http = aiohttp.ClientSession()
+    polling = socketio.AsyncClient(reconnection=False, http_session=http)
+    try:
+        await polling.connect(
+            server.url, auth={"name": "Pol"}, transports=["polling"], wait_timeout=WAIT
+        )
+        member = await RawMember.open(
+            server.url, f"EIO=4&transport=websocket&sid={polling.eio.sid}"
+        )
+        member.send("5")  # UPGRADE before the probe
+        assert await member.closed() == 1000
+        # The session carries on over long polling.
+        assert (await polling.call("room:join", {"room": "lobby"}, timeout=WAIT))["ok"] is True
+        ack = await polling.call(
+            "chat:send", {"room": "lobby", "text": "polling on", "client_msg_id": "p"}, timeout=WAIT
+        )
+        assert ack["ok"] is True
+        assert await ann.wait("chat:message", lambda m: m["text"] == "polling on")
+    finally:
+        await polling.disconnect()
+        await http.close()
