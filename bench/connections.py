@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/connections.py [--members 1000,10000] [--room-size 100]
         [--servers node,relay_sio,percolate] [--workers 2] [--concurrency 50] [--settle 5]
-        [--runs 1] [--json FILE] [--quick]
+        [--runs 1] [--json FILE] [--profile DIR] [--quick]
 
 For each server (the same three as ``bench/chat_fanout.py``: ``node``, the reference;
 ``relay_sio``; ``percolate`` embedded, limits raised) and each M: a fresh server process, its
@@ -16,8 +16,9 @@ time to connect and join all M. The file-descriptor limit is raised to the hard 
 this process and its children (servers and load generator alike).
 
 Percolate tells a room about every join (``presence``) and sends each joiner the room's
-members, so its join work grows with the room size; the relays do neither. ``--quick``:
-M=200, rooms of 50, about a minute.
+members, so its join work grows with the room size; the relays do neither. ``--profile DIR``
+records py-spy on Percolate while everyone connects and joins (and prints a summary).
+``--quick``: M=200, rooms of 50, about a minute.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import profiles
 import servers
 from children import Interrupt, ensure_node_modules, machine, raise_nofile
 from crowd import Crowd
@@ -81,11 +83,18 @@ async def measure(
         result.rss_idle = target.rss()
         crowd = await Crowd.start(args.workers, logs)
         rooms = await crowd.create_rooms(target.urls[0], math.ceil(members / args.room_size))
+        recorder, output = None, None
+        if args.profile and kind == "percolate":
+            output = args.profile / f"{kind}-m{members}-run{run}-joins.txt"
+            recorder = await profiles.record(target.servers[0].pid, 3600, output, logs)
         cpu = target.cpu()
         started = time.monotonic()
         joined = await crowd.connect(target.urls, members, rooms, args.room_size, args.concurrency)
         result.total_seconds = time.monotonic() - started
         result.server_cpu_seconds = target.cpu() - cpu
+        if recorder is not None and output is not None:
+            await profiles.finish(recorder)
+            print(profiles.summarise(output), file=sys.stderr, flush=True)
         result.joined = joined.connected
         result.join_ms, result.connect_ms = joined.median_join(), joined.median_connect()
         if joined.join_ms:
@@ -220,8 +229,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="repeats, interleaved by server")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--logs", type=Path, help="folder for logs (default: a new temp one)")
+    parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of Percolate")
     parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
     args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     if args.quick:
         args.members, args.room_size, args.settle = "200", 50, 2.0
     args.members = [int(part) for part in args.members.split(",") if part.strip()]

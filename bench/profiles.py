@@ -7,9 +7,12 @@ line, root first, with the sample count last; ``--threads`` makes the thread the
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import re
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -52,6 +55,16 @@ async def record(pid: int, seconds: float, output: Path, logs: Path) -> Child | 
         "--rate", "200", "--nonblocking", "--threads", "--format", "raw", "--output", str(output),
     ]  # fmt: skip
     return await Child.start(f"py-spy-{pid}", argv, logs / f"py-spy-{pid}.log")
+
+
+async def finish(recorder: Child) -> None:
+    """Stop a recording now (py-spy writes what it has on SIGINT)."""
+    with contextlib.suppress(ProcessLookupError):
+        recorder.proc.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(recorder.proc.wait(), 30)
+    finally:
+        await recorder.stop()
 
 
 def _frame(text: str) -> tuple[str, str]:

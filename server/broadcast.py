@@ -190,6 +190,10 @@ class Stream(asyncio.Protocol):
         self._pending: list[bytes] | None = None
         """Frames written since the last flush, sent together by the next ``_flush``."""
 
+    @property
+    def ended(self) -> bool:
+        return self.state is State.ENDED
+
     # -- the handshake, in aiohttp's request ------------------------------------------------
 
     async def __call__(self, environ: dict[str, Any]) -> web.StreamResponse:
@@ -244,11 +248,11 @@ class Stream(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         ws = self._ws
-        if ws is None or self.state is State.ENDED:
+        if ws is None or self.ended:
             return
         ws.receive_data(data)
         for event in ws.events():
-            if self.state is State.ENDED:  # a message too large, say: nothing more is read
+            if self.ended:  # a message too large, say: nothing more is read
                 return
             if isinstance(event, wsproto.events.Message):
                 self._message(event)
@@ -309,7 +313,7 @@ class Stream(asyncio.Protocol):
             while self._inbox:
                 batch, self._inbox = self._inbox, None
                 for message in batch:
-                    if self.state is State.ENDED:
+                    if self.ended:
                         return
                     await self._receive(message)
         finally:
@@ -408,7 +412,7 @@ class Stream(asyncio.Protocol):
         close frame and what came before it.
         """
         ws, transport = self._ws, self.transport
-        if self.state is State.ENDED or transport is None:
+        if self.ended or transport is None:
             return
         self.state = State.ENDED
         if ws is not None and ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
