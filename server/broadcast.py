@@ -58,6 +58,8 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet
 from wsproto.connection import ConnectionState
 
+from . import keys
+
 log = logging.getLogger(__name__)
 
 _EMPTY: asyncio.Queue[Any] = asyncio.Queue()
@@ -444,10 +446,17 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         self.streams: dict[str, Stream] = {}
         """The WebSocket connections, by Engine.IO session id."""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._sequence = 0
         self.direct = 0
         """Packets written straight to a WebSocket connection."""
         self.queued = 0
         """Packets that went through Engine.IO's queue (long polling, or before the upgrade)."""
+
+    def generate_id(self) -> str:
+        # engineio's ids (Engine.IO's and Socket.IO's session ids), from the pooled CSPRNG.
+        sequence = self._sequence.to_bytes(3, "big")
+        self._sequence = (self._sequence + 1) & 0xFFFFFF
+        return base64.urlsafe_b64encode(keys.random_bytes(12) + sequence).decode()
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run ``coroutine`` in a task this engine keeps until it is done."""
