@@ -213,7 +213,8 @@ class Stream(asyncio.Protocol):
         transport.set_protocol(self)
         self.transport = transport
         accept = base64.b64encode(hashlib.sha1(key.encode() + WS_KEY).digest())
-        transport.write(SWITCHING + accept + b"\r\n\r\n")
+        # Written with what follows in this turn (the Engine.IO OPEN packet): one send.
+        self._put(SWITCHING + accept + b"\r\n\r\n")
         self._ws = wsproto.connection.Connection(wsproto.connection.ConnectionType.SERVER)
         server.streams[socket.sid] = self
         if socket.connected:  # came by long polling: engineio's upgrade, step by step
