@@ -280,6 +280,18 @@ class Stream(asyncio.Protocol):
         if len(message) > self.server.max_http_buffer_size:
             self.end(wsproto.frame_protocol.CloseReason.MESSAGE_TOO_BIG, "too large")
             return
+        server = self.server
+        if (
+            self._task is None
+            and self.state is State.OPEN
+            and server.async_handlers
+            and (isinstance(message, bytes) or message[:1] == "4")
+        ):
+            # An Engine.IO MESSAGE with nothing waiting before it: engineio's receive would
+            # only start a task for its handler, so that task starts here, in order.
+            pkt = eio_packet.Packet(encoded_packet=message)
+            server.spawn(server._trigger_event("message", self.socket.sid, pkt.data))
+            return
         if self._inbox is None:
             self._inbox = [message]
         else:
