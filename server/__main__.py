@@ -27,7 +27,7 @@ def _redact(url: str) -> str:
 def main() -> None:
     settings = config.parse()
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # Socket.IO and Engine.IO log every packet at INFO; only their warnings are of interest.
     for name in ("socketio", "engineio", "aiohttp.access"):

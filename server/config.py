@@ -97,6 +97,8 @@ class Settings:
     sfu_backlog_kib: int = 256
     """KiB waiting unsent in a subscriber's socket before it counts as fallen behind, has
     frames dropped and resumes at a keyframe."""
+    log_level: str = "info"
+    """``debug`` adds a line for every room join and leave to ``info``'s connections."""
     metrics_host: str = "127.0.0.1"
     """Address of the Prometheus metrics listener."""
     metrics_port: int = 0
@@ -140,9 +142,13 @@ _OPTIONS = {
     "media_ttl": "seconds a room's media placement outlives its process's last heartbeat",
     "sfu_keyframe_interval": "least seconds between keyframe requests to one publisher",
     "sfu_backlog_kib": "KiB unsent to a subscriber before it skips ahead to a keyframe",
+    "log_level": "debug, info, warning or error (debug: every room join and leave too)",
     "metrics_host": "address of the Prometheus metrics listener",
     "metrics_port": "port of the Prometheus metrics listener (0: off)",
 }
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -180,6 +186,9 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
     values = vars(parser.parse_args(argv))
     for name in ("database_url", "redis_url", "turn_secret", "media_url"):
         values[name] = values[name] or None
+    values["log_level"] = values["log_level"].lower()
+    if values["log_level"] not in LOG_LEVELS:
+        parser.error(f"--log-level [LOG_LEVEL] must be one of {', '.join(LOG_LEVELS)}")
     database_url = values["database_url"]
     if database_url and not database_url.startswith(("postgresql://", "postgres://")):
         parser.error("--database-url [DATABASE_URL] must be a postgresql:// URL")

@@ -163,7 +163,7 @@ class Rooms:
                 for name in rooms:
                     await app.sio.leave_room(session.sid, name)
             raise
-        log.info("room=%s user=%s joined as %s", room.id, user.id, role)
+        log.debug("room=%s user=%s joined as %s", room.id, user.id, role)
         answer: dict[str, Any] = {
             "room": room.public(),
             "you": you,
@@ -281,7 +281,7 @@ class Rooms:
         await self.forget(session, room)
         if gone is not None:
             await app.announce(room, "leave", gone)
-        log.info("room=%s user=%s left", room, session.user.id)
+        log.debug("room=%s user=%s left", room, session.user.id)
 
     async def forget(self, session: Session, room: str) -> None:
         """This process's side of leaving: the session and its Socket.IO rooms."""

@@ -50,3 +50,11 @@ def test_a_bad_environment_value_stops_with_a_message_too(
     with pytest.raises(SystemExit):
         parse([], {"DATABASE_URL": "mysql://db/percolate"})
     assert "postgresql://" in capsys.readouterr().err
+
+
+def test_the_log_level_is_one_of_four(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse([], {}).log_level == "info"
+    assert parse([], {"LOG_LEVEL": "DEBUG"}).log_level == "debug"
+    with pytest.raises(SystemExit):
+        parse(["--log-level", "loud"], {})
+    assert "--log-level" in capsys.readouterr().err
