@@ -15,8 +15,9 @@ median ``room:join`` ack (connected to ack) and connect (``io()`` to connected),
 time to connect and join all M. The file-descriptor limit is raised to the hard limit for
 this process and its children (servers and load generator alike).
 
-Percolate tells a room about every join (``presence``) and sends each joiner the room's
-members, so its join work grows with the room size; the relays do neither. ``--profile DIR``
+Every server sends the same events for a join (as Percolate does): a ``session`` event once
+connected, the room's members in the ``room:join`` ack and a ``presence`` event to the rest of
+the room, so the join work grows with the room size for all three. ``--profile DIR``
 records py-spy on Percolate while everyone connects and joins (and prints a summary).
 ``--quick``: M=200, rooms of 50, about a minute.
 """
@@ -64,6 +65,8 @@ class Result:
     total_seconds: float = math.nan
     server_cpu_seconds: float = math.nan
     """Server CPU spent connecting and joining everyone."""
+    crowd_cpu_seconds: float = math.nan
+    """Load generator CPU (all workers) spent connecting and joining everyone."""
     problems: list[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -87,11 +90,12 @@ async def measure(
         if args.profile and kind == "percolate":
             output = args.profile / f"{kind}-m{members}-run{run}-joins.txt"
             recorder = await profiles.record(target.servers[0].pid, 3600, output, logs)
-        cpu = target.cpu()
+        cpu, crowd_cpu = target.cpu(), sum(crowd.cpu())
         started = time.monotonic()
         joined = await crowd.connect(target.urls, members, rooms, args.room_size, args.concurrency)
         result.total_seconds = time.monotonic() - started
         result.server_cpu_seconds = target.cpu() - cpu
+        result.crowd_cpu_seconds = sum(crowd.cpu()) - crowd_cpu
         if recorder is not None and output is not None:
             await profiles.finish(recorder)
             print(profiles.summarise(output), file=sys.stderr, flush=True)
@@ -120,7 +124,8 @@ def log_result(result: Result) -> None:
         f"  {result.server} M={result.members}: {result.joined} joined in "
         f"{result.total_seconds:.1f} s (join median {result.join_ms:.1f} ms, p99 "
         f"{result.join_p99_ms:.1f} ms; connect median {result.connect_ms:.1f} ms; server CPU "
-        f"{result.server_cpu_seconds:.1f} s); RSS {result.rss_idle / 1024:.0f} -> "
+        f"{result.server_cpu_seconds:.1f} s, load generator CPU "
+        f"{result.crowd_cpu_seconds:.1f} s); RSS {result.rss_idle / 1024:.0f} -> "
         f"{result.rss_members / 1024:.0f} MiB = {result.per_member:.1f} KiB per member; load "
         f"generator {result.crowd_rss / 1024:.0f} MiB",
         file=sys.stderr,
@@ -145,6 +150,7 @@ HEADER = [
     "connect+join all (s)",
     "all vs node",
     "server CPU to join all (s)",
+    "load generator CPU (s)",
 ]
 
 
@@ -174,6 +180,7 @@ def cells(group: list[Result], node: list[Result] | None) -> list[str]:
         f"{total:.1f}",
         total_versus,
         f"{med(lambda r: r.server_cpu_seconds):.1f}",
+        f"{med(lambda r: r.crowd_cpu_seconds):.1f}",
     ]
 
 

@@ -2,11 +2,14 @@
 //
 //     node bench/node/relay.js --port 8080 [--host 127.0.0.1]
 //
-// Speaks what bench/node/crowd.js sends, shaped as docs/protocol.md has it: `room:create`
-// (any title; a fresh id), `room:join` (enters the socket.io room; ack {ok, room, you}),
-// `chat:send` (broadcast `chat:message`, a Message with id, seq, room, user, text, ts and
-// client_msg_id, to the whole room, sender included; then ack {ok, message}). Nothing is
-// stored, nothing is checked, no presence. socket.io's defaults otherwise (no
+// Speaks what bench/node/crowd.js sends, shaped as docs/protocol.md has it, with the events
+// Percolate sends for it: on connection a `session` event {user, token, rooms}; `room:create`
+// (any title; a fresh id); `room:join` (enters the socket.io room, tells the rest of the room
+// with `presence` {room, event: "join", member}; ack {ok, room, you, members, history: [],
+// ice_servers: []}, members being everyone in the room); `chat:send` (broadcast
+// `chat:message`, a Message with id, seq, room, user, text, ts and client_msg_id, to the whole
+// room, sender included; then ack {ok, message}); on disconnect `presence` "leave" to each
+// room joined. Nothing is stored, nothing is checked. socket.io's defaults otherwise (no
 // permessage-deflate). `GET /healthz` answers 200 so the benchmark can wait for it.
 "use strict";
 
@@ -34,6 +37,7 @@ const httpServer = http.createServer((request, response) => {
 const io = new Server(httpServer);
 
 const seqs = new Map(); // room id -> last seq
+const rooms = new Map(); // room id -> Map(user id -> member)
 let users = 0;
 let messages = 0;
 
@@ -44,6 +48,10 @@ function roomView(id) {
 io.on("connection", (socket) => {
   const auth = socket.handshake.auth || {};
   const user = { id: `u${++users}`, name: String(auth.name || "anonymous") };
+  const you = { ...user, role: "member", camera: false, mic: false, screen: false };
+  const joined = new Set();
+  const token = crypto.randomBytes(32).toString("base64url");
+  socket.emit("session", { user, token, rooms: [] });
 
   socket.on("room:create", (payload, ack) => {
     const id = crypto.randomBytes(6).toString("base64url");
@@ -51,9 +59,31 @@ io.on("connection", (socket) => {
   });
 
   socket.on("room:join", (payload, ack) => {
-    socket.join(payload.room);
-    const you = { ...user, role: "member", camera: false, mic: false, screen: false };
-    ack({ ok: true, room: roomView(payload.room), you });
+    const room = payload.room;
+    let members = rooms.get(room);
+    if (members === undefined) rooms.set(room, (members = new Map()));
+    const fresh = !members.has(user.id);
+    members.set(user.id, you);
+    socket.join(room);
+    joined.add(room);
+    if (fresh) socket.to(room).emit("presence", { room, event: "join", member: you });
+    ack({
+      ok: true,
+      room: roomView(room),
+      you,
+      members: [...members.values()],
+      history: [],
+      ice_servers: [],
+    });
+  });
+
+  socket.on("disconnect", () => {
+    for (const room of joined) {
+      const members = rooms.get(room);
+      if (members !== undefined && members.delete(user.id)) {
+        io.to(room).emit("presence", { room, event: "leave", member: you });
+      }
+    }
   });
 
   socket.on("chat:send", (payload, ack) => {
