@@ -10,6 +10,8 @@ import aiohttp
 import pytest
 import socketio
 
+from server.app import APP_KEY
+
 from .conftest import WAIT, Client, Running
 from .rawws import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, RawMember
 
@@ -131,5 +133,36 @@ async def test_an_upgrade_without_the_probe_leaves_the_client_on_long_polling(
         assert ack["ok"] is True
         assert await ann.wait("chat:message", lambda m: m["text"] == "polling on")
     finally:
+        await polling.disconnect()
+        await http.close()
+
+
+async def test_pings_keep_members_on_both_transports_and_drop_one_that_stops_answering(
+    server: Running, connect
+) -> None:
+    engine = server.server.app[APP_KEY].sio.eio
+    # A ping every second, answered within half a second (25 and 20 s by default).
+    engine.ping_interval, engine.ping_timeout = 1, 0.5
+    ann = await joined(server, connect)  # WebSocket; her client answers every ping
+    http = aiohttp.ClientSession()
+    polling = socketio.AsyncClient(reconnection=False, http_session=http)
+    silent = await RawMember.connect(server.url, "Jon")  # never reads again: answers nothing
+    try:
+        await polling.connect(
+            server.url, auth={"name": "Pol"}, transports=["polling"], wait_timeout=WAIT
+        )
+        assert (await polling.call("room:join", {"room": "lobby"}, timeout=WAIT))["ok"] is True
+        assert (await silent.call("room:join", {"room": "lobby"}))["ok"] is True
+        # Jon answers no ping: the server drops him, and the room sees him go.
+        await ann.wait("presence", left("Jon"))
+        # Ann and Pol had the same pings and answered them, over WebSocket and long polling.
+        reply = await polling.call(
+            "chat:send", {"room": "lobby", "text": "still here", "client_msg_id": "p"}
+        )
+        assert reply["ok"] is True
+        assert await ann.wait("chat:message", lambda m: m["text"] == "still here")
+        assert not [e for e in ann.events("presence") if left("Pol")(e)]
+    finally:
+        silent.close()
         await polling.disconnect()
         await http.close()
