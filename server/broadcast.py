@@ -339,6 +339,8 @@ class Stream(asyncio.Protocol):
         try:
             pkt = eio_packet.Packet(encoded_packet=message)
         except Exception:
+            pkt = None
+        if pkt is None or not 0 <= pkt.packet_type < len(eio_packet.packet_names):
             log.info("sid=%s: not an Engine.IO packet", socket.sid)
             return
         if self.state is State.PROBE:

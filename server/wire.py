@@ -53,8 +53,8 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
     - An EVENT named ``connect`` or ``disconnect`` would run the connection handlers (only
       the catch-all handler skips those names), and a name that is not a string would raise
       inside the library: both get a ``bad_request`` ack and go no further.
-    - A packet that does not decode is dropped with a one-line warning instead of a logged
-      traceback.
+    - A packet that does not decode, or binary data that is not an announced attachment,
+      is dropped with a one-line warning instead of a logged traceback.
 
     Its Engine.IO server is ``server.broadcast.Engine``, which writes to WebSocket
     connections directly.
@@ -76,6 +76,12 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_event(eio_sid, namespace, id, data)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        binary: dict[str, Any] = getattr(self, "_binary_packet", {})
+        if not isinstance(data, str) and eio_sid not in binary:
+            # Binary data that no packet announced as its attachment: python-socketio would
+            # try to read it as a packet's text.
+            log.warning("eio_sid=%s sent binary data no packet announced", eio_sid)
+            return
         try:
             await super()._handle_eio_message(eio_sid, data)
         except ValueError as exc:

@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+import hypothesis
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from server.errors import Code
 from server.events import table
 
 from .conftest import WAIT, Client, Running
+from .rawws import CLOSE, PING, PONG, RawMember
 
 CODES = {code.value for code in Code} - {Code.INTERNAL.value}
 EVENTS = sorted(
@@ -232,3 +234,68 @@ async def test_malformed_packets_leave_the_server_serving(
     await Bystanders(bea, pat).still_chatting()
     if mal.sio.connected:
         assert (await mal.call("room:list", {}))["ok"] is True
+
+
+# What a hostile client can put in WebSocket frames: Engine.IO packets of every type with
+# anything after the type, Socket.IO packets with anything after them, any text, any bytes.
+eio_texts = st.one_of(
+    st.builds(lambda t, rest: t + rest, st.sampled_from("0123456789"), st.text(max_size=40)),
+    st.builds(lambda t, rest: "4" + t + rest, st.sampled_from("0123456789"), st.text(max_size=40)),
+    st.text(max_size=40),
+)
+frames = st.tuples(
+    # Mostly text, as a Socket.IO client sends; 0x3 and 0xB are reserved opcodes.
+    st.sampled_from([0x1] * 6 + [0x0, 0x2, 0x8, 0x9, 0xA, 0x3, 0xB]),
+    st.sampled_from([True] * 4 + [False]),  # FIN
+    st.sampled_from([True] * 9 + [False]),  # masked, as a client must
+    st.one_of(eio_texts.map(str.encode), st.binary(max_size=200)),
+)
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+@pytest.mark.timeout(300)
+async def test_random_websocket_frames_end_at_most_their_own_connection(
+    start_server, settings, connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(
+        settings, new_users_per_minute=100_000, max_connections_per_ip=100_000
+    )
+    bea = await connect(server.url, "Bea")
+    pat = await connect(server.url, "Pat")
+    for client in (bea, pat):
+        await client.ok("room:join", {"room": "lobby"})
+    bystanders = Bystanders(bea, pat)
+    loop = asyncio.get_running_loop()
+
+    async def one(sent: list[tuple[int, bool, bool, bytes]], garbage: bytes) -> None:
+        member = await RawMember.connect(server.url, "Mal")
+        try:
+            await member.call("room:join", {"room": "lobby"})
+            for opcode, fin, mask, payload in sent:
+                member.send_frame(opcode, payload[:125] if opcode & 0x8 else payload, fin, mask)
+            member.send_frame(PING, b"done?")
+            # The server answers the ping once it read everything before it, or has closed
+            # the connection (with a close frame, or at once).
+            while True:
+                opcode, payload = await asyncio.wait_for(member.frame(), WAIT)
+                if (opcode, payload) == (PONG, b"done?") or opcode == CLOSE:
+                    break
+            member.writer.write(garbage)  # and anything at all, as the connection ends
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            member.close()
+
+    @hypothesis.settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+    )
+    @given(sent=st.lists(frames, max_size=6), garbage=st.binary(max_size=40))
+    def attack(sent: list[tuple[int, bool, bool, bytes]], garbage: bytes) -> None:
+        asyncio.run_coroutine_threadsafe(one(sent, garbage), loop).result(WAIT * 2)
+
+    await asyncio.to_thread(attack)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    await bystanders.still_chatting()

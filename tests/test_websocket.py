@@ -4,6 +4,7 @@ kept as RFC 6455 says, and a client that breaks it loses its own connection and 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import aiohttp
@@ -166,3 +167,18 @@ async def test_pings_keep_members_on_both_transports_and_drop_one_that_stops_ans
         silent.close()
         await polling.disconnect()
         await http.close()
+
+
+async def test_packets_the_server_cannot_read_are_dropped_and_the_connection_carries_on(
+    server: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    member = await RawMember.connect(server.url, "Kit")
+    try:
+        member.send("3")  # an unasked-for PONG: handled in order with what follows
+        for text in ("7", "9 nine", "6", "4", "4x"):  # no such Engine.IO or Socket.IO packet
+            member.send(text)
+        member.send_frame(BINARY, b"\x01\x02")  # binary data no packet announced
+        assert (await member.call("room:join", {"room": "lobby"}))["ok"] is True
+    finally:
+        member.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
