@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
+import functools
 import hashlib
 import inspect
 import logging
@@ -473,6 +474,12 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         self._sequence = (self._sequence + 1) & 0xFFFFFF
         return base64.urlsafe_b64encode(keys.random_bytes(12) + sequence).decode()
 
+    def _get_socket(self, sid: str) -> Any:
+        socket = super()._get_socket(sid)
+        if "receive" not in vars(socket):  # once per socket
+            socket.receive = functools.partial(_receive_known, socket)
+        return socket
+
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run ``coroutine`` in a task this engine keeps until it is done."""
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -523,6 +530,17 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         if sid not in self.streams or not self.write(sid, frame(pkt.encode())):
             self.queued += 1
             await super().send_packet(sid, pkt)
+
+
+async def _receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
+    """``AsyncSocket.receive`` of a packet whose type engineio knows; any other is dropped.
+
+    (engineio's would index its list of type names past the end, and log the traceback.)
+    """
+    if 0 <= pkt.packet_type < len(eio_packet.packet_names):
+        await engineio.async_socket.AsyncSocket.receive(socket, pkt)
+    else:
+        log.info("sid=%s: not an Engine.IO packet", socket.sid)
 
 
 def _environ(request: web.BaseRequest) -> dict[str, Any]:

@@ -182,3 +182,18 @@ async def test_packets_the_server_cannot_read_are_dropped_and_the_connection_car
     finally:
         member.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_over_long_polling_too_packets_nobody_can_read_are_dropped(
+    server: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = f"{server.url.rstrip('/')}/socket.io/?EIO=4&transport=polling"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base) as response:
+            sid = json.loads((await response.text())[1:])["sid"]  # "0{...}": Engine.IO open
+        for body in ("7", "9 nine", '40{"name": "Lee"}'):
+            async with http.post(f"{base}&sid={sid}", data=body) as response:
+                assert response.status == 200
+        async with http.get(f"{base}&sid={sid}") as response:
+            assert (await response.text()).startswith("40")  # Socket.IO connected
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
