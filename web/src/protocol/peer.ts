@@ -6,6 +6,7 @@
 // new connection (after a reload or a lost network) is told apart from the old one; mesh.ts
 // decides which session wins.
 
+import { Serial } from "./serial";
 import type { SignalType } from "./types";
 
 export interface PeerOptions {
@@ -44,7 +45,7 @@ export class Peer {
   private settingRemoteAnswer = false;
   private pendingCandidates: RTCIceCandidateInit[] = [];
   /** Signals are handled one at a time, in the order they came. */
-  private queue: Promise<void> = Promise.resolve();
+  private readonly steps: Serial;
   private closed = false;
   private tracks: { audio: MediaStreamTrack | null; video: MediaStreamTrack | null };
 
@@ -56,10 +57,11 @@ export class Peer {
     this.send = options.send;
     this.changed = options.changed;
     this.tracks = { audio: options.audio, video: options.video };
+    this.steps = new Serial(`Peer(${this.them}) signalling step`, () => this.closed);
     const pc = new RTCPeerConnection({ iceServers: options.iceServers });
     this.pc = pc;
 
-    pc.onnegotiationneeded = () => this.enqueue(() => this.offer());
+    pc.onnegotiationneeded = () => this.steps.add(() => this.offer());
     pc.onicecandidate = ({ candidate }) => {
       // The end of candidates (null) is not sent: nothing waits for it.
       if (candidate) this.send("candidate", { ...candidate.toJSON(), sid: this.sid });
@@ -110,7 +112,7 @@ export class Peer {
   }
 
   receive(type: SignalType, data: Record<string, unknown>): void {
-    this.enqueue(() => (type === "candidate" ? this.candidate(data) : this.description(data)));
+    this.steps.add(() => (type === "candidate" ? this.candidate(data) : this.description(data)));
   }
 
   /** Send our pending offer again (its first copy may have been lost). */
@@ -189,16 +191,5 @@ export class Peer {
     } catch (error) {
       if (!this.ignoreOffer) console.warn(`Peer(${this.them}) addIceCandidate failed`, error);
     }
-  }
-
-  private enqueue(step: () => Promise<void>): void {
-    this.queue = this.queue.then(async () => {
-      if (this.closed) return;
-      try {
-        await step();
-      } catch (error) {
-        console.warn(`Peer(${this.them}) signalling step failed`, error);
-      }
-    });
   }
 }

@@ -12,6 +12,7 @@
 
 import { type Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
+import { Serial } from "./serial";
 import type {
   Description,
   ErrorInfo,
@@ -95,7 +96,7 @@ export class SfuSession extends Emitter<SfuEvents> {
   private started = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Joins, answers and slot changes run one at a time, in the order they came. */
-  private queue: Promise<void> = Promise.resolve();
+  private readonly steps: Serial;
   private closed = false;
 
   constructor(
@@ -103,6 +104,7 @@ export class SfuSession extends Emitter<SfuEvents> {
     readonly link: SfuLink,
   ) {
     super();
+    this.steps = new Serial(`SfuSession(${room}) step`, () => this.closed);
   }
 
   get state(): RTCPeerConnectionState {
@@ -158,7 +160,7 @@ export class SfuSession extends Emitter<SfuEvents> {
   offer(event: SfuOfferEvent): void {
     const pc = this.pc;
     if (this.joining || !pc) return; // for the session being replaced
-    this.enqueue(async () => {
+    this.steps.add(async () => {
       if (pc !== this.pc || event.version <= this.version) return;
       this.setTracks(event.tracks);
       await this.answer(pc, event.version, event.offer);
@@ -170,7 +172,7 @@ export class SfuSession extends Emitter<SfuEvents> {
     const pc = this.pc;
     if (this.joining || !pc) return;
     // Queued, so that it applies after an offer that came before it.
-    this.enqueue(async () => {
+    this.steps.add(async () => {
       if (pc !== this.pc) return;
       this.setTracks(event.tracks);
       this.refresh();
@@ -210,7 +212,7 @@ export class SfuSession extends Emitter<SfuEvents> {
   private join(): void {
     if (this.closed) return;
     clearTimeout(this.retryTimer);
-    this.enqueue(() => this.joinNow());
+    this.steps.add(() => this.joinNow());
   }
 
   private async joinNow(): Promise<void> {
@@ -427,16 +429,5 @@ export class SfuSession extends Emitter<SfuEvents> {
     this.candidates = [];
     this.refresh();
     this.emit("changed", undefined);
-  }
-
-  private enqueue(step: () => Promise<void>): void {
-    this.queue = this.queue.then(async () => {
-      if (this.closed) return;
-      try {
-        await step();
-      } catch (error) {
-        console.warn(`SfuSession(${this.room}) step failed`, error);
-      }
-    });
   }
 }
