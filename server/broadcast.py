@@ -340,8 +340,6 @@ class Stream(asyncio.Protocol):
         try:
             pkt = eio_packet.Packet(encoded_packet=message)
         except Exception:
-            pkt = None
-        if pkt is None or not 0 <= pkt.packet_type < len(eio_packet.packet_names):
             log.info("sid=%s: not an Engine.IO packet", socket.sid)
             return
         if self.state is State.PROBE:
@@ -362,7 +360,7 @@ class Stream(asyncio.Protocol):
             self._take_over()
         else:
             try:
-                await socket.receive(pkt)
+                await _receive_known(socket, pkt)
             except engineio.exceptions.UnknownPacketError:
                 pass
             except engineio.exceptions.SocketIsClosedError:
@@ -475,6 +473,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         return base64.urlsafe_b64encode(keys.random_bytes(12) + sequence).decode()
 
     def _get_socket(self, sid: str) -> Any:
+        # Long polling hands packets to socket.receive (a WebSocket's Stream calls
+        # _receive_known itself).
         socket = super()._get_socket(sid)
         if "receive" not in vars(socket):  # once per socket
             socket.receive = functools.partial(_receive_known, socket)
