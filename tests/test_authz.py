@@ -15,7 +15,8 @@ import pytest
 
 from server.authz import POLICY
 
-from .conftest import Client, Running
+from .support.client import Client
+from .support.servers import Running
 
 EVERYONE = {"member", "host", "cohost", "presenter", "guest"}
 STAGE = {"host", "cohost", "presenter"}

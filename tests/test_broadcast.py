@@ -16,8 +16,10 @@ import socketio
 from server.app import APP_KEY
 from server.broadcast import Engine, frame
 
-from .conftest import WAIT, Client, Running
-from .rawws import RawMember
+from .support import WAIT
+from .support.client import Client
+from .support.rawws import RawMember
+from .support.servers import Running
 
 
 def engine_of(server: Running) -> Engine:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from .conftest import Client, Running
+from .support.client import Client
+from .support.servers import Running
 
 
 async def joined_pair(server: Running, connect) -> tuple[Client, Client]:

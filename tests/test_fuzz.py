@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 from server.errors import Code
 from server.events import table
 
-from .conftest import WAIT, Client, Running
-from .rawws import CLOSE, PING, PONG, RawMember
+from .support import WAIT
+from .support.client import Client
+from .support.rawws import CLOSE, PING, PONG, RawMember
+from .support.servers import Running
 
 CODES = {code.value for code in Code} - {Code.INTERNAL.value}
 EVENTS = sorted(

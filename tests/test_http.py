@@ -10,7 +10,8 @@ import pytest
 
 from server.config import Settings
 
-from .conftest import WAIT, Running
+from .support import WAIT
+from .support.servers import Running
 
 
 async def until_healthy(http: aiohttp.ClientSession, url: str) -> dict[str, object]:

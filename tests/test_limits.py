@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import socketio
 
-from .conftest import Client
+from .support.client import Client
 
 
 async def test_joining_too_often_is_rate_limited(start_server, settings, connect) -> None:

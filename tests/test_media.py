@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .conftest import Client, Running
+from .support.client import Client
+from .support.servers import Running
 
 OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"}
 CANDIDATE = {

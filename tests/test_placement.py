@@ -26,7 +26,7 @@ from server.placement import (
 )
 from server.protocol import MediaMode
 
-from .conftest import RedisProcess
+from .support.services import RedisProcess
 
 pytestmark = pytest.mark.timeout(30)
 

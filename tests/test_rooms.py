@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from .conftest import Running
+from .support.servers import Running
 
 
 async def test_a_public_room_is_listed_with_its_members(server: Running, connect) -> None:

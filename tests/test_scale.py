@@ -16,9 +16,13 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from .conftest import WAIT, Client, PostgresProcess, Process, RedisProcess, free_port
-from .media import Pattern, SfuPeer
-from .media import until as media_until
+from .support import WAIT
+from .support.client import Client
+from .support.media import Pattern, SfuPeer
+from .support.media import until as media_until
+from .support.ports import free_port
+from .support.servers import Process
+from .support.services import PostgresProcess, RedisProcess
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .conftest import Client, Running
+from .support.client import Client
+from .support.servers import Running
 
 
 async def test_connecting_gives_a_user_and_a_resume_token(server: Running, connect) -> None:

@@ -24,7 +24,7 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
 
 from signaling import packets, sfu
 
-from .media import HEIGHT, WIDTH, Pattern
+from .support.media import HEIGHT, WIDTH, Pattern
 
 WAIT = 10.0
 

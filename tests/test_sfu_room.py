@@ -15,8 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.app import APP_KEY
 from server.config import Settings
 
-from .conftest import Client, Running, free_port
-from .media import Pattern, SfuPeer, until
+from .support.client import Client
+from .support.media import Pattern, SfuPeer, until
+from .support.ports import free_port
+from .support.servers import Running
 
 pytestmark = pytest.mark.timeout(60)
 

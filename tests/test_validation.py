@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 import socketio
 
-from .conftest import Client, Running
+from .support.client import Client
+from .support.servers import Running
 
 ACK_WAIT = 2.0  # seconds to wait for an ack before calling it missing (acks take ms)
 # The codes of a refusal; "internal" means the server failed on the input, which it must not.

@@ -13,8 +13,10 @@ import socketio
 
 from server.app import APP_KEY
 
-from .conftest import WAIT, Client, Running
-from .rawws import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, RawMember
+from .support import WAIT
+from .support.client import Client
+from .support.rawws import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, RawMember
+from .support.servers import Running
 
 
 async def joined(server: Running, connect, name: str = "Ann") -> Client:

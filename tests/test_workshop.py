@@ -8,7 +8,8 @@ import pytest
 
 from server.app import APP_KEY
 
-from .conftest import Client, Running
+from .support.client import Client
+from .support.servers import Running
 
 
 @dataclasses.dataclass

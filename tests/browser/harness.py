@@ -17,7 +17,8 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Playwright, expect
 
-from ..conftest import Process, free_port
+from ..support.ports import free_port
+from ..support.servers import Process
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "web" / "dist" / "app.js"

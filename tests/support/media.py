@@ -20,9 +20,9 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_to_sdp
 
-from .conftest import Client
+from . import WAIT
+from .client import Client
 
-WAIT = 10.0
 WIDTH, HEIGHT = 320, 240
 MIDS = {"mic": "0", "camera": "1", "screen": "2"}
 
