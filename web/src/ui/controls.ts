@@ -5,8 +5,8 @@
 import type { Client } from "../protocol/client";
 import type { Moderation, RoomState } from "../protocol/room";
 import { h, uid } from "./elements";
-import type { Moderator } from "./hosting";
 import { icon, type IconName } from "./icons";
+import type { Moderator } from "./moderation";
 
 interface Toggle {
   button: HTMLButtonElement;

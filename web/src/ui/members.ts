@@ -4,9 +4,10 @@
 import type { RoomState } from "../protocol/room";
 import type { Member, Role } from "../protocol/types";
 import { avatar, h, srOnly, syncChildren } from "./elements";
-import { handMark, type Moderator, roleBadge } from "./hosting";
 import { icon } from "./icons";
 import { Menu } from "./menu";
+import type { Moderator } from "./moderation";
+import { handMark, roleBadge } from "./roles";
 
 const ROLE_RANK: Record<Role, number> = { host: 0, cohost: 1, presenter: 2, member: 3, guest: 3 };
 

@@ -8,11 +8,14 @@ import type { RoomState } from "../protocol/room";
 import { ChatPanel } from "./chat";
 import { MediaControls } from "./controls";
 import { h } from "./elements";
-import { HostQueues, HostSwitches, Moderator, type Notify, standing } from "./hosting";
 import { icon, kindIcon, kindLabels } from "./icons";
 import { MemberList } from "./members";
+import { Moderator, type Notify } from "./moderation";
+import { HostQueues } from "./queues";
+import { standing } from "./roles";
 import { Search } from "./search";
 import { Stage } from "./stage";
+import { HostSwitches } from "./switches";
 import { AudioSinks, VideoGrid } from "./video";
 
 export interface RoomActions {

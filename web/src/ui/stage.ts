@@ -6,9 +6,9 @@ import type { Client } from "../protocol/client";
 import { type RoomState, STAGE } from "../protocol/room";
 import type { Member } from "../protocol/types";
 import { avatar, h, syncChildren } from "./elements";
-import { handMark } from "./hosting";
 import { icon } from "./icons";
 import { byRank } from "./members";
+import { handMark } from "./roles";
 import { Tiles } from "./video";
 
 export class Stage {
