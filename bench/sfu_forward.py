@@ -12,8 +12,9 @@ count the complete frames they receive without decoding them (``bench/sfu_peers.
   the subscribers join it as guests;
 * ``reference``: a bare server that feeds the publisher's tracks into aiortc's ``MediaRelay``
   and gives every subscriber a normal sender: decoded once, encoded again per subscriber;
-* ``forward``: the same bare server forwarding with ``signaling.sfu.Publication``, which is
-  the SFU's forwarding without the server around it (Socket.IO, rooms, slots).
+* ``forward``: the same bare server forwarding with a ``signaling.publication.Publication``
+  and a ``signaling.slot.Slot`` per subscriber m-line: the SFU's forwarding without the
+  server around it (Socket.IO, rooms, sessions).
 
 Subscribers join in steps while one server process runs (N grows through the list); each
 process joins its sessions one at a time. After every step and a warm-up, the server's CPU

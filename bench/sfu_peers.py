@@ -9,11 +9,13 @@ line) and reads one JSON answer a line on stdout; a command's failure is answere
 * ``publisher`` sends VP8 (640x360, 30 fps, the encoder pinned at 1 Mbps) and Opus (a tone) on
   the publish m-lines of the session its server offers (mid 0: mic, 1: camera).
 * ``subscriber`` holds any number of subscriber sessions. It never decodes: each receiver's
-  decoder queue is swapped for a ``Tap``, as ``signaling.sfu._FrameTap`` does on the server,
-  which counts the complete frames the jitter buffer reassembles. So subscribers stay cheap
+  receiver is tapped (``signaling.transport.tap``), as the server's publications are, and
+  counts the complete frames the jitter buffer reassembles. So subscribers stay cheap
   (no libvpx), and a frame counts only once all its packets arrived.
 * ``serve`` is a bare media server (offer/answer over HTTP, one publisher, no rooms) that
-  either forwards with ``signaling.sfu.Publication`` (``forward``) or relays decoded frames
+  either forwards with a ``signaling.publication.Publication`` and a ``signaling.slot.Slot``
+  per subscriber m-line (``forward``: the SFU's forwarding without the server around it:
+  Socket.IO, rooms, sessions) or relays decoded frames
   through ``aiortc.contrib.media.MediaRelay`` to a normal sender per subscriber, which encodes
   them again (``reference``, the naive design).
 
@@ -30,7 +32,6 @@ import dataclasses
 import json
 import math
 import os
-import queue
 import signal
 import sys
 import time
@@ -55,7 +56,9 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from signaling import sfu
+from signaling import codecs, transport
+from signaling.publication import Publication
+from signaling.slot import Slot
 
 LOOPBACK = "127.0.0.1"
 WIDTH, HEIGHT = 640, 360
@@ -166,7 +169,7 @@ class Stream:
             self.audio += 1
             return
         if self.first is None:
-            if not sfu.is_keyframe(mime_type, data):
+            if not codecs.is_keyframe(mime_type, data):
                 return
             self.first = time.monotonic() - self.joined
         self.video += 1
@@ -174,23 +177,6 @@ class Stream:
 
     def counts(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-class Tap(queue.Queue[Any]):
-    """Stands in for a receiver's decoder queue, like ``signaling.sfu._FrameTap``: frames are
-    counted, never decoded; the stop sentinel ``None`` still reaches the decoder thread."""
-
-    def __init__(self, stream: Stream, kind: str) -> None:
-        super().__init__()
-        self.stream = stream
-        self.kind = kind
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is None:
-            super().put(None, block, timeout)
-        else:
-            codec, frame = item
-            self.stream.frame(self.kind, codec.mimeType, frame.data)
 
 
 def tap(pc: RTCPeerConnection, track: MediaStreamTrack, stream: Stream) -> None:
@@ -201,10 +187,15 @@ def tap(pc: RTCPeerConnection, track: MediaStreamTrack, stream: Stream) -> None:
     every 0.5 s or so, which neither server mode acts on (forwarding has no encoder to steer;
     the reference's encoders are pinned to the publisher's bitrate).
     """
+    kind = track.kind
+
+    def count(mime_type: str, clock_rate: int, data: bytes, timestamp: int) -> None:
+        stream.frame(kind, mime_type, data)
+
     for transceiver in pc.getTransceivers():
         receiver = transceiver.receiver
-        if receiver.track is track and not getattr(receiver, sfu._RECEIVER_STARTED):
-            setattr(receiver, sfu._DECODER_QUEUE, Tap(stream, track.kind))
+        if receiver.track is track:
+            transport.tap(receiver, count, lambda: None)
             receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
 
 
@@ -449,7 +440,7 @@ class BareServer:
         self.mode = mode
         self.pcs: dict[str, RTCPeerConnection] = {}
         self.tracks: dict[str, MediaStreamTrack] = {}
-        self.publications: dict[str, sfu.Publication] = {}
+        self.publications: dict[str, Publication] = {}
         self.relay = MediaRelay()
         self.ready = asyncio.Event()
         self._drains: list[asyncio.Task[None]] = []
@@ -464,12 +455,12 @@ class BareServer:
     async def publish(self, request: web.Request) -> web.Response:
         pc = peer()
         for kind in PUBLISH_MIDS.values():
-            sfu.prefer(pc.addTransceiver(kind, direction="recvonly"))
+            codecs.prefer(pc.addTransceiver(kind, direction="recvonly"))
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if self.mode == "forward":
-                self.publications[track.kind] = sfu.Publication.for_track(pc, track)
+                self.publications[track.kind] = Publication.for_track(pc, track)
             else:
                 self.tracks[track.kind] = track
                 # Decoding starts now and runs for good, as once-per-publisher work: a relay
@@ -485,10 +476,10 @@ class BareServer:
         pc = peer()
         for kind in PUBLISH_MIDS.values():
             if self.mode == "forward":
-                self.publications[kind].add_to(pc)
+                Slot(pc, kind).assign(self.publications[kind])
             else:
                 track = self.relay.subscribe(self.tracks[kind], buffered=False)
-                sfu.prefer(pc.addTransceiver(track, direction="sendonly"))
+                codecs.prefer(pc.addTransceiver(track, direction="sendonly"))
         return await self.offer(pc)
 
     async def answer(self, request: web.Request) -> web.Response:

@@ -12,16 +12,18 @@ elsewhere is told where (``moved``, the ``media`` event).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCIceServer
 
-from signaling import relay
+from signaling import relay, sources, transport
+from signaling.errors import Refusal, SignalingError
 from signaling.ice import ice_servers
 from signaling.room import MediaRoom, Options, RoomStats
-from signaling.sfu import check_aiortc
 
 from .audiences import member_room
 from .authz import STAGE
@@ -38,8 +40,8 @@ from .protocol import (
     SfuAnswer,
     SfuCandidate,
     Signal,
-    SignalType,
     Source,
+    Track,
 )
 from .sessions import Session
 from .tasks import cancel
@@ -96,11 +98,11 @@ class Media:
         media_room = self.rooms.get(room)
         if media_room is None:
 
-            def may_publish(user: str, source: Source) -> bool:
-                return self._may_publish(room, user, source)
+            def may_publish(user: str, source: sources.Source) -> bool:
+                return self._may_publish(room, user, Source(source.value))
 
             media_room = MediaRoom(
-                room, may_publish=may_publish, send=self._send, options=self.options
+                room, may_publish=may_publish, send=self._tell, options=self.options
             )
             self.rooms[room] = media_room
             self.members.setdefault(room, {})
@@ -117,6 +119,12 @@ class Media:
     async def _send(self, sid: str, event: str, payload: dict[str, Any]) -> None:
         # The session is on this process: its events must not cross the fan-out.
         await self.app.sio.emit(event, payload, to=sid, ignore_queue=True)
+
+    async def _tell(self, sid: str, event: str, payload: dict[str, Any]) -> None:
+        # What a MediaRoom sends: its tracks as the protocol's.
+        if "tracks" in payload:
+            payload = {**payload, "tracks": _tracks(payload["tracks"])}
+        await self._send(sid, event, payload)
 
     # -- client events -------------------------------------------------------------------------
 
@@ -156,7 +164,8 @@ class Media:
         app = self.app
         if request.to == session.user.id:
             raise bad_request("cannot signal yourself")
-        relay.check(request.type, request.data, app.settings.max_signal_bytes)
+        with _refusals():
+            relay.check(relay.Kind(request.type.value), request.data, app.settings.max_signal_bytes)
         kind = await self._kind(request.room)
         if (await self.place(request.room, kind)).mode is MediaMode.SFU:
             raise forbidden("this room's media goes through the server")
@@ -200,24 +209,27 @@ class Media:
         media_room = self._hold(room, kind)
         self.members[room][session.user.id] = member or session.rooms[room]
         self._idle_since.pop(room, None)
-        version, offer, tracks = await media_room.join(
-            session.sid, session.user.id, self._server_ice
-        )
+        with _refusals():
+            version, offer, tracks = await media_room.join(
+                session.sid, session.user.id, self._server_ice
+            )
         return {
             "version": version,
             "offer": offer,
-            "tracks": tracks,
+            "tracks": _tracks(tracks),
             "ice_servers": ice_servers(app.ice, session.user.id),
         }
 
     async def sfu_answer(self, session: Session, request: SfuAnswer) -> dict[str, Any]:
-        relay.check(SignalType.ANSWER, request.answer, self.app.settings.max_signal_bytes)
-        await self._room(request.room).answer(session.sid, request.version, request.answer)
+        with _refusals():
+            relay.check(relay.Kind.ANSWER, request.answer, self.app.settings.max_signal_bytes)
+            await self._room(request.room).answer(session.sid, request.version, request.answer)
         return {}
 
     async def sfu_candidate(self, session: Session, request: SfuCandidate) -> dict[str, Any]:
-        relay.check(SignalType.CANDIDATE, request.candidate, self.app.settings.max_signal_bytes)
-        await self._room(request.room).candidate(session.sid, request.candidate)
+        with _refusals():
+            relay.check(relay.Kind.CANDIDATE, request.candidate, self.app.settings.max_signal_bytes)
+            await self._room(request.room).candidate(session.sid, request.candidate)
         return {}
 
     async def sfu_leave(self, session: Session, request: RoomRef) -> dict[str, Any]:
@@ -252,7 +264,7 @@ class Media:
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        check_aiortc()
+        transport.check()
         settings = self.app.settings
         if settings.redis_url and not settings.media_url:
             log.warning(
@@ -327,3 +339,21 @@ class Media:
 
 def _view(claim: Claim) -> MediaPlace:
     return MediaPlace(mode=claim.mode, url=claim.url, epoch=claim.epoch)
+
+
+# -- the boundary with signaling/: its types and refusals as the protocol's --------------------
+
+_CODES = {Refusal.INVALID: Code.BAD_REQUEST, Refusal.TOO_LARGE: Code.TOO_LARGE}
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """What the signalling package refuses, as the error ack the client gets."""
+    try:
+        yield
+    except SignalingError as exc:
+        raise ProtocolError(_CODES[exc.kind], exc.message) from None
+
+
+def _tracks(tracks: list[sources.Track]) -> list[Track]:
+    return [Track(mid=t.mid, user=t.user, source=Source(t.source.value)) for t in tracks]

@@ -8,29 +8,38 @@ checks the shape and size and passes the rest through untouched.
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import msgspec
 
-from server.errors import bad_request, too_large
-from server.protocol import SignalType
+from .errors import Refusal, SignalingError, invalid
+
+
+class Kind(enum.StrEnum):
+    """What a relayed signal carries."""
+
+    OFFER = "offer"
+    ANSWER = "answer"
+    CANDIDATE = "candidate"
+
 
 _DESCRIPTION_TYPES = {"offer", "answer", "pranswer", "rollback"}
 
 
-def check(kind: SignalType, data: Any, max_bytes: int) -> None:
-    """Raise ``bad_request`` or ``too_large`` unless ``data`` fits ``kind``."""
+def check(kind: Kind, data: Any, max_bytes: int) -> None:
+    """Raise ``SignalingError`` unless ``data`` fits ``kind`` and ``max_bytes``."""
     if len(msgspec.json.encode(data)) > max_bytes:
-        raise too_large(f"signal data must be at most {max_bytes} bytes")
-    if kind is SignalType.CANDIDATE:
+        raise SignalingError(Refusal.TOO_LARGE, f"signal data must be at most {max_bytes} bytes")
+    if kind is Kind.CANDIDATE:
         if data is None:
             return
         if not isinstance(data, dict) or not isinstance(data.get("candidate", ""), str):
-            raise bad_request("data: a candidate must be an object with a string candidate")
+            raise invalid("data: a candidate must be an object with a string candidate")
         return
     if (
         not isinstance(data, dict)
         or data.get("type") not in _DESCRIPTION_TYPES
         or not isinstance(data.get("sdp", ""), str)
     ):
-        raise bad_request(f"data: an {kind.value} must be an object with type and sdp strings")
+        raise invalid(f"data: an {kind.value} must be an object with type and sdp strings")

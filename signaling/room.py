@@ -20,12 +20,10 @@ from typing import Any
 
 from aiortc import RTCIceServer
 
-from server.errors import bad_request
-from server.protocol import Source, Track
-from server.tasks import cancel
-
+from .errors import invalid
 from .packets import BACKLOG_BYTES
 from .session import Key, PeerSession
+from .sources import Source, Track
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +108,7 @@ class MediaRoom:
             if self.sessions.get(sid) is not session:
                 # Left (or replaced) while the offer was being made: nothing to answer.
                 await session.close()
-                raise bad_request("the media session was closed; send sfu:join")
+                raise invalid("the media session was closed; send sfu:join")
             self._offered_at[sid] = time.monotonic()
         log.info("%r: %r joined", self, session)
         return session.version, offer, session.tracks()
@@ -156,7 +154,8 @@ class MediaRoom:
     async def close(self) -> None:
         self.closed = True
         if self._reconciling is not None:
-            await cancel(self._reconciling, what=f"{self!r} reconcile")
+            self._reconciling.cancel()
+            await asyncio.wait([self._reconciling])
         for sid in list(self.sessions):
             session = self.sessions.pop(sid)
             await session.close()
@@ -171,7 +170,7 @@ class MediaRoom:
         stats = dataclasses.replace(self._retired)
         for session in self.sessions.values():
             await self._count(session, stats)
-            stats.subscribers += sum(slot.key is not None for slot in session.slots)
+            stats.subscribers += sum(line.key is not None for line in session.lines)
         stats.publishers = len(self._forwarded())
         stats.sessions = len(self.sessions)
         return stats
@@ -183,9 +182,9 @@ class MediaRoom:
             stats.keyframe_requests += publication.stats.keyframe_requests
             stats.cpu_seconds += publication.stats.cpu_seconds
             stats.dropped += publication.stats.dropped
-        for slot in session.slots:
-            stats.forwarded += slot.track.stats.forwarded
-            for report in (await slot.transceiver.sender.getStats()).values():
+        for line in session.lines:
+            stats.forwarded += line.slot.stats.forwarded
+            for report in (await line.slot.transceiver.sender.getStats()).values():
                 if report.type == "outbound-rtp":
                     stats.packets += report.packetsSent
                     stats.bytes += report.bytesSent
@@ -200,7 +199,7 @@ class MediaRoom:
     def _session(self, sid: str) -> PeerSession:
         session = self.sessions.get(sid)
         if session is None:
-            raise bad_request("no media session; send sfu:join")
+            raise invalid("no media session; send sfu:join")
         return session
 
     def _started(self, session: PeerSession, source: Source) -> None:
@@ -229,9 +228,9 @@ class MediaRoom:
         for key, publisher in wanted.items():
             if key in assigned:
                 continue
-            if len(session.slots) >= self.options.max_slots and not any(
-                s.key is None and s.kind == publisher.publications[key[1]].kind
-                for s in session.slots
+            if len(session.lines) >= self.options.max_slots and not any(
+                line.key is None and line.kind == publisher.publications[key[1]].kind
+                for line in session.lines
             ):
                 log.warning("%r: %r has no room for another slot", self, session)
                 continue

@@ -8,8 +8,8 @@ m-lines are only ever appended, by the server. A session's m-lines, in order:
   Every session has them from the start, so that publishing (or being invited on stage later)
   never needs a renegotiation; the client attaches its tracks with ``replaceTrack``.
 * ``3`` onwards, sent: *slots*, each forwarding one source of another member. A slot outlives
-  what it forwards (``SlotTrack``): when a publisher goes, its slots go idle and are reused
-  for the next publisher of the same kind, without a new m-line.
+  what it forwards (``signaling.slot.Slot``): when a publisher goes, its slots go idle and are
+  reused for the next publisher of the same kind, without a new m-line.
 
 What is forwarded where is decided by ``signaling.room``; this module owns the peer
 connection, its publications and slots, and the offer/answer sequence.
@@ -28,38 +28,38 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 from aiortc.sdp import candidate_from_sdp
 
-from server.errors import bad_request
-from server.protocol import Source, Track
-
-from .sfu import Publication, SlotTrack, prefer
+from .codecs import prefer
+from .errors import invalid
+from .publication import Publication
+from .slot import Slot
+from .sources import KINDS, Source, Track
 
 log = logging.getLogger(__name__)
-
-SOURCES: dict[Source, str] = {Source.MIC: "audio", Source.CAMERA: "video", Source.SCREEN: "video"}
-"""The received m-lines, in order (mids 0, 1, 2), and their kinds."""
 
 Key = tuple[str, Source]
 """A published source: (the publishing session's id, which source)."""
 
 
 @dataclasses.dataclass(slots=True, eq=False)
-class Slot:
-    """One sent m-line and what it forwards now."""
+class Line:
+    """One sent m-line: its slot, and whose source the client is told it carries."""
 
-    transceiver: RTCRtpTransceiver
-    track: SlotTrack
+    slot: Slot
     key: Key | None = None
     user: str | None = None
     """The publisher of ``key``, for the client's track list."""
 
     @property
     def kind(self) -> str:
-        return self.track.kind
+        return self.slot.kind
+
+    @property
+    def mid(self) -> str | None:
+        return self.slot.transceiver.mid
 
 
 class PeerSession:
@@ -90,7 +90,7 @@ class PeerSession:
             RTCConfiguration(iceServers=ice_servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
         self.publications: dict[Source, Publication] = {}
-        self.slots: list[Slot] = []
+        self.lines: list[Line] = []
         self.version = 0
         """The number of the latest offer."""
         self.outstanding: int | None = None
@@ -99,7 +99,7 @@ class PeerSession:
         """The slots' assignment changed since the client was last told."""
         self.lock = asyncio.Lock()
         self.closed = False
-        for source, kind in SOURCES.items():
+        for source, kind in KINDS.items():
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
             prefer(transceiver)
             publication = Publication(self.pc, transceiver, keyframe_interval=keyframe_interval)
@@ -107,50 +107,47 @@ class PeerSession:
             self.publications[source] = publication
 
     def __repr__(self) -> str:
-        return f"PeerSession(sid={self.sid} user={self.user} slots={len(self.slots)})"
+        return f"PeerSession(sid={self.sid} user={self.user} lines={len(self.lines)})"
 
-    # -- slots ------------------------------------------------------------------------------
+    # -- sent m-lines -----------------------------------------------------------------------
 
     @property
-    def assigned(self) -> dict[Key, Slot]:
-        return {slot.key: slot for slot in self.slots if slot.key is not None}
+    def assigned(self) -> dict[Key, Line]:
+        return {line.key: line for line in self.lines if line.key is not None}
 
     def assign(self, key: Key, user: str, publication: Publication) -> bool:
-        """Forward ``publication`` on a free slot of its kind; True if a new m-line was added."""
+        """Forward ``publication`` on a free line of its kind; True if a new m-line was added."""
         added = False
-        slot = next((s for s in self.slots if s.key is None and s.kind == publication.kind), None)
-        if slot is None:
-            track = SlotTrack(publication.kind, backlog=self.backlog)
-            transceiver = self.pc.addTransceiver(track, direction="sendonly")
-            track.attach(transceiver)
-            slot = Slot(transceiver, track)
-            self.slots.append(slot)
+        line = next((s for s in self.lines if s.key is None and s.kind == publication.kind), None)
+        if line is None:
+            line = Line(Slot(self.pc, publication.kind, backlog=self.backlog))
+            self.lines.append(line)
             added = True
-        slot.key, slot.user = key, user
-        slot.track.assign(publication.subscribe(keyframe=False))
+        line.key, line.user = key, user
+        line.slot.assign(publication)
         return added
 
     def unassign(self, key: Key) -> bool:
         """Stop forwarding ``key`` here; True if it was."""
-        for slot in self.slots:
-            if slot.key == key:
-                slot.track.assign(None)
-                slot.key = slot.user = None
+        for line in self.lines:
+            if line.key == key:
+                line.slot.assign(None)
+                line.key = line.user = None
                 return True
         return False
 
     def tracks(self) -> list[Track]:
         """What the client receives, on m-lines it has been offered."""
         return [
-            Track(mid=slot.transceiver.mid, user=slot.user, source=slot.key[1])
-            for slot in self.slots
-            if slot.key is not None and slot.user is not None and slot.transceiver.mid is not None
+            Track(mid=line.mid, user=line.user, source=line.key[1])
+            for line in self.lines
+            if line.key is not None and line.user is not None and line.mid is not None
         ]
 
     @property
     def unoffered(self) -> bool:
-        """Whether some slot's m-line has not been in an offer yet."""
-        return any(slot.transceiver.mid is None for slot in self.slots)
+        """Whether some sent m-line has not been in an offer yet."""
+        return any(line.mid is None for line in self.lines)
 
     # -- negotiation ------------------------------------------------------------------------
 
@@ -166,16 +163,16 @@ class PeerSession:
         """Apply the client's answer to the outstanding offer numbered ``version``."""
         if self.outstanding is None or version != self.outstanding:
             expected = "none" if self.outstanding is None else str(self.outstanding)
-            raise bad_request(f"stale answer: expected version {expected}")
+            raise invalid(f"stale answer: expected version {expected}")
         if answer.get("type") != "answer":
-            raise bad_request("answer: type must be answer")
+            raise invalid("answer: type must be answer")
         try:
             await self.pc.setRemoteDescription(
                 RTCSessionDescription(sdp=answer.get("sdp", ""), type="answer")
             )
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             log.info("%r: the answer does not fit the offer: %s", self, exc)
-            raise bad_request("the answer does not fit the offer") from None
+            raise invalid("the answer does not fit the offer") from None
         self.outstanding = None
 
     async def add_candidate(self, init: Any) -> None:
@@ -184,7 +181,7 @@ class PeerSession:
             await self.pc.addIceCandidate(None)
             return
         if not isinstance(init, dict) or not isinstance(init.get("candidate"), str):
-            raise bad_request("candidate: must be an object with a string candidate, or null")
+            raise invalid("candidate: must be an object with a string candidate, or null")
         line = init["candidate"].removeprefix("candidate:")
         if not line:
             await self.pc.addIceCandidate(None)  # an empty candidate also ends them
@@ -192,7 +189,7 @@ class PeerSession:
         try:
             candidate = candidate_from_sdp(line)
         except (ValueError, IndexError):
-            raise bad_request("candidate: not an ICE candidate line") from None
+            raise invalid("candidate: not an ICE candidate line") from None
         mid, index = init.get("sdpMid"), init.get("sdpMLineIndex")
         candidate.sdpMid = mid if isinstance(mid, str) else None
         candidate.sdpMLineIndex = index if isinstance(index, int) else None
@@ -207,7 +204,7 @@ class PeerSession:
         self.closed = True
         for publication in self.publications.values():
             await publication.stop()
-        for slot in self.slots:
-            slot.track.stop()
+        for line in self.lines:
+            line.slot.stop()
         await self.pc.close()
         log.info("%r closed", self)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import fractions
+import importlib.metadata
 import inspect
 import itertools
-import queue
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -19,10 +18,12 @@ from aiortc.codecs.base import Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.rtcrtpreceiver import RTCRtpReceiver, decoder_worker
+from aiortc.rtcrtpreceiver import decoder_worker
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
 
-from signaling import packets, sfu
+from signaling import codecs, packets, transport
+from signaling.publication import Publication
+from signaling.slot import Slot
 
 from .support.media import HEIGHT, WIDTH, Pattern
 
@@ -70,13 +71,18 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 class Subscriber:
-    def __init__(self, pc: RTCPeerConnection, out: RTCPeerConnection, sender: RTCRtpSender):
-        self.pc = pc
-        self.out = out
-        """The server's side of this subscriber's connection."""
-        self.sender = sender
+    """A client receiving one slot: the slot is on ``out``, the server's side."""
+
+    def __init__(self, stage: Stage, kind: str = "video") -> None:
+        self.out, self.pc = stage.pc(), stage.pc()
+        self.slot = Slot(self.out, kind)
+        self.sender = self.slot.transceiver.sender
         self.track: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pc.on("track", lambda track: self.track.set_result(track))
+        self.pc.on("track", lambda track: self.track.set_result(track))
+
+    async def connect(self) -> Subscriber:
+        await connect(self.out, self.pc)
+        return self
 
     async def frame(self) -> av.VideoFrame:
         frame = await self.any_frame()
@@ -95,7 +101,7 @@ class Stage:
         self.options = options
         self.pcs: list[RTCPeerConnection] = []
         self.source = source or Pattern()
-        self.publication: sfu.Publication | None = None
+        self.publication: Publication | None = None
 
     def pc(self) -> RTCPeerConnection:
         self.pcs.append(RTCPeerConnection())
@@ -104,24 +110,23 @@ class Stage:
     async def start(self) -> None:
         self.publisher, self.server = self.pc(), self.pc()
         transceiver = self.publisher.addTransceiver(self.source, direction="sendonly")
-        sfu.prefer(transceiver)
+        codecs.prefer(transceiver)
         self.publisher_sender = transceiver.sender
         self.pli = count_keyframe_requests(self.publisher_sender)
 
         @self.server.on("track")
         def on_track(track: Any) -> None:
-            self.publication = sfu.Publication.for_track(self.server, track, **self.options)
+            self.publication = Publication.for_track(self.server, track, **self.options)
 
         await connect(self.publisher, self.server)
         assert self.publication is not None
 
     async def subscribe(self) -> Subscriber:
+        """A new subscriber of the publication, connected."""
         assert self.publication is not None
-        out, pc = self.pc(), self.pc()
-        sender = self.publication.add_to(out)
-        subscriber = Subscriber(pc, out, sender)
-        await connect(out, pc)
-        return subscriber
+        subscriber = Subscriber(self, self.publication.kind)
+        subscriber.slot.assign(self.publication)
+        return await subscriber.connect()
 
     async def close(self) -> None:
         if self.publication is not None:
@@ -139,40 +144,59 @@ async def stage() -> AsyncIterator[Stage]:
 
 
 def test_aiortc_still_has_the_seams_the_sfu_uses() -> None:
-    # Fails loudly when an aiortc upgrade moves what signaling/sfu.py reaches into.
-    sfu.check_aiortc()
+    # Fails loudly when an aiortc or aioice upgrade moves what signaling/transport.py uses.
+    transport.check()
+    assert all(seam.present() for seam in transport.SEAMS)
+    # The public ground the seams stand on: the decoder thread ends at the None sentinel
+    # the tap lets through; a frame is (data, timestamp); a connection starts each sender
+    # through its (instance) send method; our VP8 payloads are aiortc's.
     assert list(inspect.signature(decoder_worker).parameters) == [
         "loop",
         "input_q",
         "output_q",
         "decode_error",
     ]
-    source = inspect.getsource(RTCRtpReceiver.receive)
-    assert "self.__decoder_queue," in source  # the thread reads the queue set at receive()
-    assert "encoded_frame.timestamp = self.__timestamp_mapper.map(" in inspect.getsource(
-        RTCRtpReceiver._handle_rtp_packet
-    )
     frame = JitterFrame(data=b"x", timestamp=1)
     assert (frame.data, frame.timestamp) == (b"x", 1)
-    # The sender packs av.Packet without encoding, and libvpx is only opened by encode().
-    assert "self.__encoder.pack(data)" in inspect.getsource(RTCRtpSender._next_encoded_frame)
-    assert Vp8Encoder().codec is None
-    assert "self._send_keyframe()" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
-    # The packet path: a NACK goes to _retransmit; the sender's RTCP loop reports its counters.
-    assert "await self._retransmit(seq)" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
     assert "await transceiver.sender.send(" in inspect.getsource(RTCPeerConnection)
-    assert Vp8Encoder._packetize(b"x" * 3000, 5) == sfu.packetize("video/VP8", b"x" * 3000, 5)
+    assert Vp8Encoder._packetize(b"x" * 3000, 5) == codecs.packetize("video/VP8", b"x" * 3000, 5)
+
+
+@pytest.mark.parametrize(
+    ("cls", "name", "seam"),
+    [
+        (RTCRtpSender, "_retransmit", "aiortc {} no longer has RTCRtpSender._retransmit"),
+        (RTCRtpSender, "_send_keyframe", "aiortc {} no longer has RTCRtpSender._send_keyframe"),
+    ],
+)
+def test_a_missing_seam_is_named_with_its_library_and_version(
+    monkeypatch: pytest.MonkeyPatch, cls: type, name: str, seam: str
+) -> None:
+    monkeypatch.delattr(cls, name)
+    with pytest.raises(transport.MissingSeam) as raised:
+        transport.check()
+    assert str(raised.value).startswith(seam.format(importlib.metadata.version("aiortc")))
 
 
 async def test_seams_exist_on_live_objects() -> None:
     pc = RTCPeerConnection()
     try:
         transceiver = pc.addTransceiver("video")
-        receiver = transceiver.receiver
-        assert isinstance(getattr(receiver, sfu._DECODER_QUEUE), queue.Queue)
-        assert getattr(receiver, sfu._RECEIVER_STARTED) is False
-        assert encoder_of(transceiver.sender) is None
-        packets.check(transceiver.sender)
+        frames: list[Any] = []
+        transport.tap(transceiver.receiver, lambda *frame: frames.append(frame), lambda: None)
+        with pytest.raises(RuntimeError, match="already tapped"):
+            transport.tap(transceiver.receiver, lambda *frame: None, lambda: None)
+        # An Outbound checks its sender's SSRC and report counters when it is made.
+        outbound = transport.Outbound(
+            pc,
+            "video",
+            on_negotiated=lambda negotiated: None,
+            on_ready=lambda: None,
+            on_nack=lambda sequence: None,
+            on_keyframe_request=lambda: None,
+        )
+        assert outbound.ssrc == outbound.sender._ssrc
+        assert encoder_of(outbound.sender) is None
     finally:
         await pc.close()
 
@@ -193,30 +217,13 @@ async def test_subscribers_decode_forwarded_frames_without_an_encoder(stage: Sta
     publisher_encoder = encoder_of(stage.publisher_sender)
     assert isinstance(publisher_encoder, Vp8Encoder) and publisher_encoder.codec is not None
     for subscriber in subscribers:
-        encoder = encoder_of(subscriber.sender)
-        # Packed only: libvpx is opened on the first encode(), which never happened.
-        assert isinstance(encoder, Vp8Encoder) and encoder.codec is None
+        # The slot wrote the packets: the subscriber's sender never had anything to encode.
+        assert encoder_of(subscriber.sender) is None
+        assert subscriber.slot.stats.forwarded >= 16
     assert stage.publication is not None
+    assert stage.publication.sinks == {subscriber.slot for subscriber in subscribers}
     # The server decoded nothing: its receiver's own track never got a frame.
     assert stage.server.getReceivers()[0].track._queue.qsize() == 0  # type: ignore[attr-defined]
-    assert {t.stats.forwarded >= 16 for t in stage.publication.tracks} == {True}
-
-
-async def test_late_subscriber_starts_at_a_requested_keyframe(stage: Stage) -> None:
-    publication = stage.publication
-    assert publication is not None
-    first = await stage.subscribe()
-    for _ in range(10):
-        await first.frame()
-    keyframes, requests = publication.stats.keyframes, len(stage.pli)
-    # The encoder's keyframe interval is 3000 frames: any new keyframe is one we asked for.
-    late = await stage.subscribe()
-    frame = await late.frame()
-    assert (frame.width, frame.height) == (WIDTH, HEIGHT)
-    assert len(stage.pli) > requests
-    assert publication.stats.keyframes > keyframes
-    late_track = next(t for t in publication.tracks if t is late.sender.track)
-    assert late_track.stats.forwarded >= 1
 
 
 async def test_keyframe_requests_are_throttled_per_publication() -> None:
@@ -227,7 +234,7 @@ async def test_keyframe_requests_are_throttled_per_publication() -> None:
         assert publication is not None
         subscriber = await stage.subscribe()
         await subscriber.frame()
-        await until(lambda: not any(t.waiting for t in publication.tracks))
+        await until(lambda: not any(s.wants_keyframe for s in publication.sinks))
         await asyncio.sleep(0.6)  # let the interval of the first request pass
         before, started = len(stage.pli), time.monotonic()
         for _ in range(20):  # many subscribers asking, for about one second
@@ -254,41 +261,18 @@ async def test_a_subscribers_pli_reaches_the_publisher(stage: Stage) -> None:
     await until(lambda: len(stage.pli) > before)
 
 
-async def test_a_slow_subscriber_drops_its_backlog_and_resumes_at_a_keyframe() -> None:
-    stage = Stage(backlog=5)
-    try:
-        await stage.start()
-        publication = stage.publication
-        assert publication is not None
-        track = publication.subscribe()  # read by nobody for a while: a stalled subscriber
-        decoder = av.CodecContext.create("libvpx", "r")
-        first = await asyncio.wait_for(track.recv(), WAIT)
-        assert sfu.is_keyframe("video/VP8", bytes(first))
-        assert first.time_base == fractions.Fraction(1, 90000)
-        decoder.decode(first)
-        await until(lambda: track.stats.dropped > 0)
-        keyframes = publication.stats.keyframes
-        resumed = await asyncio.wait_for(track.recv(), WAIT)
-        assert sfu.is_keyframe("video/VP8", bytes(resumed))
-        assert publication.stats.keyframes > keyframes
-        frames = decoder.decode(resumed)
-        assert [(f.width, f.height) for f in frames] == [(WIDTH, HEIGHT)]
-        assert resumed.pts is not None and first.pts is not None and resumed.pts > first.pts
-    finally:
-        await stage.close()
-
-
-async def test_stop_ends_its_tracks_and_task_and_closes_nothing_else(stage: Stage) -> None:
+async def test_stop_ends_its_task_and_frees_its_slots_and_closes_nothing_else(
+    stage: Stage,
+) -> None:
     publication = stage.publication
     assert publication is not None
     subscribers = [await stage.subscribe() for _ in range(2)]
     for subscriber in subscribers:
         await subscriber.frame()
-    tracks = publication.tracks
     await publication.stop()
     assert publication._task.done()
-    assert all(track.readyState == "ended" for track in tracks)
-    assert not publication.tracks
+    assert all(subscriber.slot.publication is None for subscriber in subscribers)
+    assert not publication.sinks
     assert {pc.connectionState for pc in stage.pcs} == {"connected"}
     # The publisher still sends; the server's receiver simply drops what arrives.
     frames = publication.stats.frames
@@ -299,11 +283,11 @@ async def test_stop_ends_its_tracks_and_task_and_closes_nothing_else(stage: Stag
 
 def test_keyframes_are_recognised() -> None:
     vp8_key = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01])
-    assert sfu.is_keyframe("video/VP8", vp8_key)
-    assert not sfu.is_keyframe("video/VP8", bytes([0x11, 0x02, 0x00, 0, 0, 0]))
-    assert sfu.is_keyframe("video/H264", b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x65\x88")
-    assert not sfu.is_keyframe("video/H264", b"\x00\x00\x00\x01\x41\x9a")
-    assert sfu.is_keyframe("audio/opus", b"\xfc")
+    assert codecs.is_keyframe("video/VP8", vp8_key)
+    assert not codecs.is_keyframe("video/VP8", bytes([0x11, 0x02, 0x00, 0, 0, 0]))
+    assert codecs.is_keyframe("video/H264", b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x65\x88")
+    assert not codecs.is_keyframe("video/H264", b"\x00\x00\x00\x01\x41\x9a")
+    assert codecs.is_keyframe("audio/opus", b"\xfc")
 
 
 async def test_opus_is_forwarded_too() -> None:
@@ -320,7 +304,7 @@ async def test_opus_is_forwarded_too() -> None:
         assert publication.mime_type == "audio/opus"
         # Audio frames stand alone: nobody waits, nothing to ask.
         assert publication.stats.keyframe_requests == 0
-        assert all(track.stats.skipped == 0 for track in publication.tracks)
+        assert all(subscriber.slot.stats.skipped == 0 for subscriber in subscribers)
     finally:
         await stage.close()
 
@@ -328,20 +312,6 @@ async def test_opus_is_forwarded_too() -> None:
 def rtp_running(sender: RTCRtpSender) -> bool:
     task: asyncio.Future[None] | None = sender._RTCRtpSender__rtp_task  # type: ignore[attr-defined]
     return task is not None and not task.done()
-
-
-class Slot:
-    """A subscriber whose server side sends one ``SlotTrack``, assigned by the test."""
-
-    def __init__(self, stage: Stage, *, packets: bool = True) -> None:
-        self.stage = stage
-        self.track = sfu.SlotTrack("video", packets=packets)
-
-    async def connect(self) -> Subscriber:
-        out, pc = self.stage.pc(), self.stage.pc()
-        subscriber = Subscriber(pc, out, self.track.add_to(out))
-        await connect(out, pc)
-        return subscriber
 
 
 async def frames_until_size(
@@ -360,18 +330,17 @@ async def frames_until_size(
     return await asyncio.wait_for(read(), WAIT)
 
 
-@pytest.mark.parametrize("packets", [True, False], ids=["packets", "frames"])
 async def test_a_slot_moves_to_another_publisher_without_its_sender_stopping(
-    stage: Stage, packets: bool
+    stage: Stage,
 ) -> None:
     other = Stage(Pattern(160, 120))
     try:
         a = stage.publication
         assert a is not None
-        slot = Slot(stage, packets=packets)
-        first = a.subscribe()
-        slot.track.assign(first)
-        subscriber = await slot.connect()
+        subscriber = Subscriber(stage)
+        slot = subscriber.slot
+        slot.assign(a)
+        await subscriber.connect()
         pts: list[int] = []
         for _ in range(10):
             await frames_until_size(subscriber, (WIDTH, HEIGHT), pts)
@@ -381,7 +350,7 @@ async def test_a_slot_moves_to_another_publisher_without_its_sender_stopping(
         await other.start()
         b = other.publication
         assert b is not None
-        slot.track.assign(b.subscribe())
+        slot.assign(b)
         frame = await frames_until_size(subscriber, (160, 120), pts)
         switch = pts.index(frame.pts)
         for _ in range(10):  # B keeps coming, decodable, on the same sender
@@ -395,10 +364,10 @@ async def test_a_slot_moves_to_another_publisher_without_its_sender_stopping(
         # B continues about one frame (1/30 s at 90 kHz) after A's last, whatever B's clock.
         assert 0 < pts[switch] - pts[switch - 1] <= 3 * 3000
         assert pts[switch - 1] >= last_a
-        assert rtp_running(subscriber.sender) and slot.track.readyState == "live"
-        # The slot ended the track it replaced; A's publication no longer forwards to it.
-        assert first.readyState == "ended" and not a.tracks
-        assert slot.track.stats.assignments == 2 and slot.track.stats.skipped == 0
+        assert rtp_running(subscriber.sender)
+        # A's publication no longer hands its frames to the slot.
+        assert not a.sinks and b.sinks == {slot}
+        assert slot.stats.assignments == 2 and slot.stats.skipped == 0
     finally:
         await other.close()
 
@@ -408,14 +377,14 @@ async def test_an_idle_slot_sends_nothing_until_assigned_and_outlives_its_publis
 ) -> None:
     publication = stage.publication
     assert publication is not None
-    slot = Slot(stage)
-    subscriber = await slot.connect()
+    subscriber = await Subscriber(stage).connect()
+    slot = subscriber.slot
     remote = await asyncio.wait_for(subscriber.track, WAIT)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(remote.recv(), 0.3)  # media time: an idle slot sends nothing
-    assert slot.track.stats.forwarded == 0 and rtp_running(subscriber.sender)
+    assert slot.stats.forwarded == 0 and rtp_running(subscriber.sender)
 
-    slot.track.assign(publication.subscribe())
+    slot.assign(publication)
     pts: list[int] = []
     await frames_until_size(subscriber, (WIDTH, HEIGHT), pts)
     for _ in range(5):
@@ -423,20 +392,20 @@ async def test_an_idle_slot_sends_nothing_until_assigned_and_outlives_its_publis
 
     # The publication stops: the slot goes idle instead of ending its sender.
     await publication.stop()
-    await until(lambda: slot.track.track is None)
-    assert rtp_running(subscriber.sender) and slot.track.readyState == "live"
+    assert slot.publication is None
+    assert rtp_running(subscriber.sender)
 
     other = Stage(Pattern(160, 120))
     try:
         await other.start()
         assert other.publication is not None
-        slot.track.assign(other.publication.subscribe())
+        slot.assign(other.publication)
         await frames_until_size(subscriber, (160, 120), pts)
         assert all(x < y for x, y in itertools.pairwise(pts)), pts
     finally:
         await other.close()
-    slot.track.stop()
-    assert slot.track.readyState == "ended"
+    slot.stop()
+    await until(lambda: not rtp_running(subscriber.sender))
 
 
 class Heard:
@@ -459,9 +428,9 @@ async def test_written_packets_carry_this_connections_ssrc_payload_type_mid_and_
 ) -> None:
     a = stage.publication
     assert a is not None
-    slot = Slot(stage)
-    slot.track.assign(a.subscribe())
-    subscriber = await slot.connect()
+    subscriber = Subscriber(stage)
+    subscriber.slot.assign(a)
+    await subscriber.connect()
     heard = Heard(subscriber)
     for _ in range(5):
         await subscriber.frame()
@@ -469,7 +438,7 @@ async def test_written_packets_carry_this_connections_ssrc_payload_type_mid_and_
     try:
         await other.start()
         assert other.publication is not None
-        slot.track.assign(other.publication.subscribe())
+        subscriber.slot.assign(other.publication)
         await frames_until_size(subscriber, (160, 120), [])
     finally:
         await other.close()
@@ -490,15 +459,15 @@ async def test_written_packets_carry_this_connections_ssrc_payload_type_mid_and_
     # The sender's own loop sent nothing: no encoder, and its history of packets is empty.
     assert encoder_of(sender) is None
     assert not sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
-    assert slot.track.writer is not None and slot.track.writer.packets == len(received)
+    assert subscriber.slot.writer.packets == len(received)
 
 
 async def test_a_lost_packet_is_sent_again_from_the_writers_history(stage: Stage) -> None:
     a = stage.publication
     assert a is not None
-    slot = Slot(stage)
-    slot.track.assign(a.subscribe())
-    subscriber = await slot.connect()
+    subscriber = Subscriber(stage)
+    subscriber.slot.assign(a)
+    await subscriber.connect()
     heard = Heard(subscriber)
     await subscriber.frame()
     # The subscriber's network loses one packet, before decryption (as on the wire); its
@@ -532,9 +501,7 @@ async def test_a_lost_packet_is_sent_again_from_the_writers_history(stage: Stage
 async def test_sender_reports_count_the_written_packets(stage: Stage) -> None:
     a = stage.publication
     assert a is not None
-    slot = Slot(stage)
-    slot.track.assign(a.subscribe())
-    subscriber = await slot.connect()
+    subscriber = await stage.subscribe()
     await subscriber.frame()
     receiver = subscriber.pc.getReceivers()[0]
 
@@ -549,8 +516,7 @@ async def test_sender_reports_count_the_written_packets(stage: Stage) -> None:
         return count
 
     count = await asyncio.wait_for(poll(), WAIT)
-    writer = slot.track.writer
-    assert writer is not None and 0 < count <= writer.packets
+    assert 0 < count <= subscriber.slot.writer.packets
 
 
 async def test_a_subscriber_behind_on_its_socket_drops_frames_and_resumes_at_a_keyframe(
@@ -558,21 +524,17 @@ async def test_a_subscriber_behind_on_its_socket_drops_frames_and_resumes_at_a_k
 ) -> None:
     a = stage.publication
     assert a is not None
-    slot = Slot(stage)
-    track = a.subscribe()
-    slot.track.assign(track)
-    subscriber = await slot.connect()
+    subscriber = await stage.subscribe()
+    slot = subscriber.slot
     await subscriber.frame()
     keyframes = a.stats.keyframes
-    writer = slot.track.writer
-    assert writer is not None
     # Any unsent byte counts as behind: the socket of a subscriber that stopped reading.
-    writer.backlog = -1
-    await until(lambda: track.stats.dropped >= 3)
-    assert track.waiting
-    writer.backlog = packets.BACKLOG_BYTES
+    slot.writer.backlog = -1
+    await until(lambda: slot.stats.dropped >= 3)
+    assert slot.wants_keyframe and a.stats.dropped >= 3
+    slot.writer.backlog = packets.BACKLOG_BYTES
     # Back under the limit, it waits for the keyframe it asked for and decodes from there.
-    await until(lambda: a.stats.keyframes > keyframes and not track.waiting)
+    await until(lambda: a.stats.keyframes > keyframes and not slot.wants_keyframe)
     frame = await subscriber.frame()
     assert (frame.width, frame.height) == (WIDTH, HEIGHT)
 
@@ -588,11 +550,9 @@ async def test_a_slot_that_connects_starts_from_the_latest_keyframe_or_asks_for_
         assert a is not None
         first = await stage.subscribe()
         await first.frame()
-        await until(lambda: not any(t.waiting for t in a.tracks))
+        await until(lambda: not any(s.wants_keyframe for s in a.sinks))
         keyframes, requests = a.stats.keyframes, len(stage.pli)
-        slot = Slot(stage)
-        slot.track.assign(a.subscribe(keyframe=False))
-        late = await slot.connect()
+        late = await stage.subscribe()
         frame = await late.frame()
         assert (frame.width, frame.height) == (WIDTH, HEIGHT)
         if catch_up:

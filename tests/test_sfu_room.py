@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib.metadata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiortc import AudioStreamTrack
+from aiortc import AudioStreamTrack, RTCRtpSender
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.app import APP_KEY
 from server.config import Settings
+from signaling.transport import MissingSeam
 
 from .support.client import Client
 from .support.media import Pattern, SfuPeer, until
@@ -325,3 +327,18 @@ async def test_racing_joins_of_one_connection_leave_one_session(server: Running,
     assert list(media.rooms[w.id].sessions) == [w.host.sio.get_sid()]
     await w.host.ok("sfu:leave", {"room": w.id})
     assert media.rooms[w.id].sessions == {}
+
+
+async def test_the_server_does_not_start_when_aiortc_lacks_a_seam_the_sfu_uses(
+    start_server: Callable[..., Awaitable[Running]],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As if an aiortc release renamed it: the SFU would answer no NACK, so nothing starts.
+    monkeypatch.delattr(RTCRtpSender, "_retransmit")
+    version = importlib.metadata.version("aiortc")
+    with pytest.raises(MissingSeam) as raised:
+        await start_server(settings)
+    assert str(raised.value).startswith(
+        f"aiortc {version} no longer has RTCRtpSender._retransmit(self, sequence_number)"
+    )
