@@ -17,7 +17,7 @@ and a writer:
 Every private name used is in ``SEAMS``, and ``check`` (run when the server starts, from
 ``server.media``) stops the server when one has moved, naming the library, its installed
 version and the name. ``tests/test_sfu.py`` runs the check and exercises each seam on real
-peers; ``scripts/`` has the canary that runs them against the newest releases.
+peers.
 """
 
 from __future__ import annotations
@@ -45,8 +45,6 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpparameters import RTCRtpSendParameters
 from aiortc.sdp import SessionDescription
-
-__all__ = ["SEAMS", "MissingSeam", "Outbound", "check", "media_ssrcs", "ntp_now", "tap"]
 
 ntp_now = current_ntp_time
 """The present as a 64-bit NTP timestamp, as aiortc's sender reports carry it."""
