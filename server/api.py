@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 from aiohttp import web
 
+from .archive import Archive
+from .config import Settings
 from .errors import Unavailable
+from .presence import Presence
+from .rooms import Rooms
+from .sessions import Sessions
 
-if TYPE_CHECKING:
-    from .app import Percolate
+
+class Listener(Protocol):
+    """The fan-out between processes, as far as health is concerned."""
+
+    subscribed: asyncio.Event
 
 
 def _json(data: object, status: int = 200) -> web.Response:
@@ -81,23 +90,31 @@ def _secure_with(
     return secure
 
 
-def add_routes(app: web.Application, server: Percolate) -> None:
-    web_dir = server.settings.web_dir
+def add_routes(
+    app: web.Application,
+    settings: Settings,
+    archive: Archive,
+    presence: Presence,
+    fanout: Listener | None,
+    sessions: Sessions,
+    rooms: Rooms,
+) -> None:
+    web_dir = settings.web_dir
     app.middlewares.append(_unavailable)
-    app.on_response_prepare.append(_secure_with(server.settings.cors_origins))
+    app.on_response_prepare.append(_secure_with(settings.cors_origins))
 
     async def healthz(request: web.Request) -> web.Response:
-        archive_ok = await server.archive.healthy()
-        presence_ok = await server.presence.healthy()
+        archive_ok = await archive.healthy()
+        presence_ok = await presence.healthy()
         health: dict[str, object] = {
-            "archive": {"backend": type(server.archive).__name__, "ok": archive_ok},
-            "presence": {"backend": server.presence.name, "ok": presence_ok},
-            "connections": len(server.sessions),
+            "archive": {"backend": type(archive).__name__, "ok": archive_ok},
+            "presence": {"backend": presence.name, "ok": presence_ok},
+            "connections": len(sessions),
         }
         ok = archive_ok and presence_ok
-        if server.fanout is not None:
+        if fanout is not None:
             # Emits from other processes reach this one only while it is subscribed.
-            listening = server.fanout.subscribed.is_set()
+            listening = fanout.subscribed.is_set()
             health["fanout"] = {"backend": "redis", "ok": listening}
             ok = ok and listening
         return _json(
@@ -105,8 +122,8 @@ def add_routes(app: web.Application, server: Percolate) -> None:
             status=200 if ok else 503,
         )
 
-    async def rooms(request: web.Request) -> web.Response:
-        return _json({"rooms": await server.rooms.public()})
+    async def public_rooms(request: web.Request) -> web.Response:
+        return _json({"rooms": await rooms.public()})
 
     async def client(request: web.Request) -> web.StreamResponse:
         index = web_dir / "index.html"
@@ -115,7 +132,7 @@ def add_routes(app: web.Application, server: Percolate) -> None:
         return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/api/rooms", rooms)
+    app.router.add_get("/api/rooms", public_rooms)
     app.router.add_get("/", client)
     # A shared room link opens the client, which joins the room named in the path.
     app.router.add_get("/r/{room}", client)

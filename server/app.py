@@ -1,4 +1,8 @@
-"""The running server: settings, backends and the Socket.IO server, wired into aiohttp."""
+"""The running server: settings, backends and the Socket.IO server, wired into aiohttp.
+
+The one place that builds the parts and hands each the collaborators it uses; no other
+module of ``server`` imports this one (docs/architecture.md, "Modules").
+"""
 
 from __future__ import annotations
 
@@ -12,27 +16,29 @@ from aiohttp import web
 
 from signaling.ice import IceConfig
 
-from . import api, broadcast, events
+from . import api, broadcast
 from .archive import Archive
 from .archive.postgres import PostgresArchive
 from .archive.sqlite import SqliteArchive
 from .broadcast import Broadcast
+from .catalog import Catalog
 from .chat import Chat
 from .config import Settings
 from .control import Control
 from .errors import Unavailable
+from .events import Events, table
 from .fanout import RedisFanout
-from .limits import Limiter, LocalLimiter, RedisLimiter
+from .limits import Limits
 from .media import Media
 from .metrics import Metrics
 from .placement import MemoryPlacement, Placement, RedisPlacement, new_process_id
-from .presence import ONLINE, Attachment, Change, Presence
+from .presence import ONLINE, Attachment, Presence, online_member
 from .presence.memory import MemoryPresence
 from .presence.redis import RedisPresence
-from .protocol import Member, Role, User
 from .rooms import Rooms
+from .roster import Roster
 from .sessions import Sessions
-from .tasks import cancel
+from .tasks import Tasks, cancel
 from .wire import Json, Packet, Server
 from .workshop import Workshop
 
@@ -92,24 +98,57 @@ class Percolate:
             if self._redis is not None
             else MemoryPlacement(new_process_id(), settings.media_url, settings.media_ttl)
         )
-        self.sessions = Sessions(self)
-        self.rooms = Rooms(self)
-        self.chat = Chat(self)
-        self.media = Media(self)
-        self.workshop = Workshop(self)
-        self.control = Control(self)
-        self.metrics = Metrics(self)
         self.stopping = False
         """Set while shutting down: connections closed then keep their place for the grace."""
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = Tasks()
         self._loops: list[asyncio.Task[None]] = []
-        events.register(self)
-
-    def limiter(self, name: str, rate: float, burst: int) -> Limiter:
-        """A rate limit: shared through Redis when there is one, else in this process."""
-        if self._redis is not None:
-            return RedisLimiter(self._redis, f"{self.settings.redis_prefix}:rl:{name}", rate, burst)
-        return LocalLimiter(rate, burst)
+        sio, limits = self.sio, Limits(self._redis, settings.redis_prefix)
+        # Each part gets what it uses; the order is the one direction of their dependencies.
+        self.sessions = Sessions(settings, archive, limits)
+        self.catalog = Catalog(archive)
+        self.control = Control(sio, self.fanout)
+        self.roster = Roster(sio, presence, self.control)
+        self.chat = Chat(settings, sio, archive, self.catalog, limits)
+        self.media = Media(
+            settings,
+            sio,
+            presence,
+            self.placement,
+            self.catalog,
+            self.roster,
+            self.control,
+            limits,
+            self.ice,
+        )
+        self.workshop = Workshop(sio, archive, presence, self.roster)
+        self.rooms = Rooms(
+            settings,
+            sio,
+            archive,
+            presence,
+            self.catalog,
+            self.sessions,
+            self.roster,
+            self.media,
+            self.workshop,
+            self.control,
+            limits,
+            self.ice,
+        )
+        self.metrics = Metrics(settings, sio, self.sessions, self.media, self.placement.process)
+        self.events = Events(
+            settings,
+            sio,
+            presence,
+            self.sessions,
+            self.catalog,
+            self.roster,
+            self.rooms,
+            self.media,
+            self.tasks,
+            lambda: self.stopping,
+        )
+        self.events.register(table(self.rooms, self.chat, self.media, self.workshop))
 
     def __repr__(self) -> str:
         return f"Percolate(archive={self.archive!r}, presence={self.presence.name})"
@@ -165,21 +204,13 @@ class Percolate:
         await self.hang_up()
         await self.media.close()
         await self.metrics.stop()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.wait()
         if self.fanout is not None:
             await self.fanout.close()
         await self.placement.close()
         await self.presence.close()
         await self.archive.close()
         log.info("%r stopped", self)
-
-    def spawn(self, awaitable: Awaitable[Any], name: str) -> None:
-        """Run a short task owned by the server, so that ``stop`` can wait for it."""
-        task = asyncio.ensure_future(awaitable)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
         # A loop that must outlive every failure of one step: it logs and carries on, until
@@ -209,29 +240,10 @@ class Percolate:
                 Attachment(room, member, session.sid) for room, member in session.rooms.items()
             )
         added = await self.presence.attach(entries, self.settings.presence_ttl, merge=False)
-        await self.announce_all("join", added)
+        await self.roster.announce_all("join", added)
 
     async def reap(self) -> None:
-        await self.announce_all("leave", await self.presence.reap())
-
-    async def announce_all(self, event: str, changes: list[Change]) -> None:
-        for room, member in changes:
-            if room != ONLINE:
-                await self.announce(room, event, member)
-
-    async def announce(
-        self, room: str, event: str, member: Member, skip_sid: str | None = None
-    ) -> None:
-        await self.sio.emit(
-            "presence",
-            {"room": room, "event": event, "member": member},
-            room=room,
-            skip_sid=skip_sid,
-        )
-
-
-def online_member(user: User) -> Member:
-    return Member(id=user.id, name=user.name, role=Role.MEMBER)
+        await self.roster.announce_all("leave", await self.presence.reap())
 
 
 def make_archive(settings: Settings) -> Archive:
@@ -251,7 +263,15 @@ def make_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[APP_KEY] = server
     server.sio.attach(app)
-    api.add_routes(app, server)
+    api.add_routes(
+        app,
+        settings,
+        archive,
+        presence,
+        server.fanout,
+        server.sessions,
+        server.rooms,
+    )
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await server.start()

@@ -3,30 +3,40 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
 
-from .archive import NoSuchRoom, StoredRoom
+import socketio
+
+from .archive import Archive, NoSuchRoom, StoredRoom
 from .audiences import user_room
 from .authz import HOSTS
+from .catalog import Catalog
+from .config import Settings
 from .errors import Code, ProtocolError, forbidden, not_found
+from .limits import Limits
 from .protocol import ChatHistory, ChatSearch, ChatSend, RoomKind, RoomRef, check_text
+from .replies import Done, Messages, Sent
 from .sessions import Session
-
-if TYPE_CHECKING:
-    from .app import Percolate
 
 log = logging.getLogger(__name__)
 
 
 class Chat:
-    def __init__(self, app: Percolate) -> None:
-        self.app = app
-        settings = app.settings
-        self.limit = app.limiter("chat", settings.chat_rate, settings.chat_burst)
+    def __init__(
+        self,
+        settings: Settings,
+        sio: socketio.AsyncServer,
+        archive: Archive,
+        catalog: Catalog,
+        limits: Limits,
+    ) -> None:
+        self._settings = settings
+        self._sio = sio
+        self._archive = archive
+        self._catalog = catalog
+        self.limit = limits.limiter("chat", settings.chat_rate, settings.chat_burst)
 
-    async def send(self, session: Session, request: ChatSend) -> dict[str, Any]:
-        app = self.app
-        check_text(request.text, app.settings.max_text)
+    async def send(self, session: Session, request: ChatSend) -> Sent:
+        check_text(request.text, self._settings.max_text)
         if not await self.limit.allow(session.user.id):
             raise ProtocolError(Code.RATE_LIMITED, "you are sending too fast; slow down")
         # Everything that may wait happens before the append: between the commit and the
@@ -34,7 +44,7 @@ class Chat:
         stored = await self._may_chat(session, request.room)
         audience = self._audience(stored, request.room)
         try:
-            message, created = await app.archive.append(
+            message, created = await self._archive.append(
                 request.room, session.user, request.text, request.client_msg_id
             )
         except NoSuchRoom:
@@ -42,8 +52,8 @@ class Chat:
         if created:
             # Only a message stored just now is broadcast: a retried client_msg_id gets its
             # ack again but nobody sees the message twice.
-            await app.sio.emit("chat:message", message, room=audience)
-        return {"message": message}
+            await self._sio.emit("chat:message", message, room=audience)
+        return Sent(message=message)
 
     @staticmethod
     def _audience(stored: StoredRoom | None, room: str) -> str | list[str]:
@@ -51,35 +61,36 @@ class Chat:
         pair = stored.dm_users if stored is not None else None
         return [user_room(pair[0]), user_room(pair[1])] if pair else room
 
-    async def history(self, session: Session, request: ChatHistory) -> dict[str, Any]:
-        limit = min(request.limit or self.app.settings.join_history, self.app.settings.max_page)
-        messages = await self.app.archive.history(
+    async def history(self, session: Session, request: ChatHistory) -> Messages:
+        settings = self._settings
+        limit = min(request.limit or settings.join_history, settings.max_page)
+        messages = await self._archive.history(
             request.room, before=request.before, after=request.after, limit=limit
         )
-        return {"messages": messages}
+        return Messages(messages=messages)
 
-    async def search(self, session: Session, request: ChatSearch) -> dict[str, Any]:
-        limit = min(request.limit or 20, self.app.settings.max_page)
-        return {"messages": await self.app.archive.search(request.room, request.query, limit)}
+    async def search(self, session: Session, request: ChatSearch) -> Messages:
+        limit = min(request.limit or 20, self._settings.max_page)
+        return Messages(messages=await self._archive.search(request.room, request.query, limit))
 
     async def _may_chat(self, session: Session, room: str) -> StoredRoom | None:
         """The room, unless a host turned chat off there for everyone but hosts."""
-        stored = await self.app.rooms.stored(room)
+        stored = await self._catalog.get(room)
         if (
             stored is not None
             and stored.kind is RoomKind.WORKSHOP
             and session.rooms[room].role not in HOSTS
-            and not (await self.app.archive.room_state(room)).chat_enabled
+            and not (await self._archive.room_state(room)).chat_enabled
         ):
             raise forbidden("the host turned chat off")
         return stored
 
-    async def typing(self, session: Session, request: RoomRef) -> dict[str, Any]:
+    async def typing(self, session: Session, request: RoomRef) -> Done:
         await self._may_chat(session, request.room)
-        await self.app.sio.emit(
+        await self._sio.emit(
             "chat:typing",
             {"room": request.room, "user": session.user},
             room=request.room,
             skip_sid=session.sid,
         )
-        return {}
+        return Done()

@@ -6,105 +6,239 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import socketio
 
 from . import authz, broadcast
 from . import protocol as p
+from .catalog import Catalog
+from .chat import Chat
+from .config import Settings
 from .errors import Code, ProtocolError, Unavailable, error_ack
-from .presence import ONLINE, Attachment
-from .sessions import Session
-
-if TYPE_CHECKING:
-    from .app import Percolate
+from .media import Media
+from .presence import ONLINE, Attachment, Presence, online_member
+from .replies import Reply
+from .rooms import Rooms
+from .roster import Roster
+from .sessions import Session, Sessions
+from .tasks import Tasks
+from .workshop import Workshop
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, Any], Awaitable[dict[str, Any]]]
+Handler = Callable[[Session, Any], Awaitable[Reply]]
 
 
-def table(app: Percolate) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
+def table(
+    rooms: Rooms, chat: Chat, media: Media, workshop: Workshop
+) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
-        "room:list": (p.Empty, app.rooms.list_public),
-        "room:create": (p.RoomCreate, app.rooms.create),
-        "room:join": (p.RoomJoin, app.rooms.join),
-        "room:leave": (p.RoomRef, app.rooms.leave),
-        "dm:open": (p.DmOpen, app.rooms.open_dm),
-        "dm:list": (p.Empty, app.rooms.list_dms),
-        "chat:send": (p.ChatSend, app.chat.send),
-        "chat:history": (p.ChatHistory, app.chat.history),
-        "chat:search": (p.ChatSearch, app.chat.search),
-        "chat:typing": (p.RoomRef, app.chat.typing),
-        "media:state": (p.MediaState, app.media.state),
-        "signal": (p.Signal, app.media.signal),
-        "sfu:join": (p.RoomRef, app.media.sfu_join),
-        "sfu:answer": (p.SfuAnswer, app.media.sfu_answer),
-        "sfu:candidate": (p.SfuCandidate, app.media.sfu_candidate),
-        "sfu:leave": (p.RoomRef, app.media.sfu_leave),
-        "hand:raise": (p.RoomRef, app.workshop.raise_hand),
-        "hand:lower": (p.OptionalTarget, app.workshop.lower_hand),
-        "stage:invite": (p.Target, app.workshop.invite),
-        "stage:remove": (p.OptionalTarget, app.workshop.send_back),
-        "member:mute": (p.Mute, app.workshop.mute),
-        "member:remove": (p.Target, app.workshop.remove),
-        "member:allow": (p.Target, app.workshop.allow),
-        "member:role": (p.SetRole, app.workshop.set_role),
-        "host:handover": (p.Target, app.workshop.hand_over),
-        "room:lock": (p.Toggle, app.workshop.lock),
-        "room:waiting": (p.Toggle, app.workshop.waiting),
-        "waiting:admit": (p.Target, app.workshop.admit),
-        "waiting:decline": (p.Target, app.workshop.decline),
-        "chat:enable": (p.Toggle, app.workshop.enable_chat),
-        "chat:pin": (p.Pin, app.workshop.pin),
-        "workshop:end": (p.RoomRef, app.workshop.end),
+        "room:list": (p.Empty, rooms.list_public),
+        "room:create": (p.RoomCreate, rooms.create),
+        "room:join": (p.RoomJoin, rooms.join),
+        "room:leave": (p.RoomRef, rooms.leave),
+        "dm:open": (p.DmOpen, rooms.open_dm),
+        "dm:list": (p.Empty, rooms.list_dms),
+        "chat:send": (p.ChatSend, chat.send),
+        "chat:history": (p.ChatHistory, chat.history),
+        "chat:search": (p.ChatSearch, chat.search),
+        "chat:typing": (p.RoomRef, chat.typing),
+        "media:state": (p.MediaState, media.state),
+        "signal": (p.Signal, media.signal),
+        "sfu:join": (p.RoomRef, media.sfu_join),
+        "sfu:answer": (p.SfuAnswer, media.sfu_answer),
+        "sfu:candidate": (p.SfuCandidate, media.sfu_candidate),
+        "sfu:leave": (p.RoomRef, media.sfu_leave),
+        "hand:raise": (p.RoomRef, workshop.raise_hand),
+        "hand:lower": (p.OptionalTarget, workshop.lower_hand),
+        "stage:invite": (p.Target, workshop.invite),
+        "stage:remove": (p.OptionalTarget, workshop.send_back),
+        "member:mute": (p.Mute, workshop.mute),
+        "member:remove": (p.Target, workshop.remove),
+        "member:allow": (p.Target, workshop.allow),
+        "member:role": (p.SetRole, workshop.set_role),
+        "host:handover": (p.Target, workshop.hand_over),
+        "room:lock": (p.Toggle, workshop.lock),
+        "room:waiting": (p.Toggle, workshop.waiting),
+        "waiting:admit": (p.Target, workshop.admit),
+        "waiting:decline": (p.Target, workshop.decline),
+        "chat:enable": (p.Toggle, workshop.enable_chat),
+        "chat:pin": (p.Pin, workshop.pin),
+        "workshop:end": (p.RoomRef, workshop.end),
     }
 
 
-async def answer(
-    app: Percolate,
-    sid: str,
-    event: str,
-    kind: type[msgspec.Struct],
-    handler: Handler,
-    args: tuple[Any, ...],
-) -> dict[str, Any]:
-    """Run one client event and return its ack; never raises."""
-    try:
-        session = app.sessions.get(sid)
-        if session is None:
-            raise ProtocolError(Code.FORBIDDEN, "not connected")
-        if len(args) > 1:
-            raise ProtocolError(Code.BAD_REQUEST, "send one payload object")
-        request = p.decode(args[0] if args else None, kind)
-        if event in authz.POLICY:
-            await authorize(app, session, event, request.room)  # type: ignore[attr-defined]
-        return {"ok": True, **await handler(session, request)}
-    except ProtocolError as exc:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("event=%s sid=%s refused: %s %s", event, sid, exc.code, exc.message)
-        return exc.ack()
-    except Unavailable as exc:
-        log.warning("event=%s sid=%s: backend unavailable: %s", event, sid, exc)
-        return error_ack(Code.UNAVAILABLE, "the server cannot reach its storage; try again")
-    except Exception:
-        log.exception("event=%s sid=%s failed", event, sid)
-        return error_ack(Code.INTERNAL, "internal server error")
+class Events:
+    """The client events of this process's Socket.IO server, and its connections' life."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        sio: socketio.AsyncServer,
+        presence: Presence,
+        sessions: Sessions,
+        catalog: Catalog,
+        roster: Roster,
+        rooms: Rooms,
+        media: Media,
+        tasks: Tasks,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self._settings = settings
+        self._sio = sio
+        self._presence = presence
+        self._sessions = sessions
+        self._catalog = catalog
+        self._roster = roster
+        self._rooms = rooms
+        self._media = media
+        self._tasks = tasks
+        self._stopping = stopping
 
-async def authorize(app: Percolate, session: Session, event: str, room: str) -> None:
-    """The connection joined ``room`` and its role there may send ``event`` (``authz``)."""
-    member = session.rooms.get(room)
-    if member is None:
-        raise ProtocolError(Code.FORBIDDEN, "you are not in this room")
-    stored = await app.rooms.stored(room)
-    if stored is None or not authz.allowed(event, stored.kind, member.role):
-        kind = stored.kind.value if stored is not None else "unknown"
-        raise ProtocolError(
-            Code.FORBIDDEN, f"{event} is not for {_a(member.role.value)} in {_a(kind)} room"
+    async def answer(
+        self,
+        sid: str,
+        event: str,
+        kind: type[msgspec.Struct],
+        handler: Handler,
+        args: tuple[Any, ...],
+    ) -> Reply | dict[str, Any]:
+        """Run one client event and return its ack; never raises."""
+        try:
+            session = self._sessions.get(sid)
+            if session is None:
+                raise ProtocolError(Code.FORBIDDEN, "not connected")
+            if len(args) > 1:
+                raise ProtocolError(Code.BAD_REQUEST, "send one payload object")
+            request = p.decode(args[0] if args else None, kind)
+            if event in authz.POLICY:
+                await self.authorize(session, event, request.room)  # type: ignore[attr-defined]
+            return await handler(session, request)
+        except ProtocolError as exc:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("event=%s sid=%s refused: %s %s", event, sid, exc.code, exc.message)
+            return exc.ack()
+        except Unavailable as exc:
+            log.warning("event=%s sid=%s: backend unavailable: %s", event, sid, exc)
+            return error_ack(Code.UNAVAILABLE, "the server cannot reach its storage; try again")
+        except Exception:
+            log.exception("event=%s sid=%s failed", event, sid)
+            return error_ack(Code.INTERNAL, "internal server error")
+
+    async def authorize(self, session: Session, event: str, room: str) -> None:
+        """The connection joined ``room`` and its role there may send ``event`` (``authz``)."""
+        member = session.rooms.get(room)
+        if member is None:
+            raise ProtocolError(Code.FORBIDDEN, "you are not in this room")
+        stored = await self._catalog.get(room)
+        if stored is None or not authz.allowed(event, stored.kind, member.role):
+            kind = stored.kind.value if stored is not None else "unknown"
+            raise ProtocolError(
+                Code.FORBIDDEN, f"{event} is not for {_a(member.role.value)} in {_a(kind)} room"
+            )
+
+    def register(self, handlers: dict[str, tuple[type[msgspec.Struct], Handler]]) -> None:
+        """Bind the event table (``table``) and the connection handlers to the server."""
+        sio = self._sio
+
+        def bind(event: str, kind: type[msgspec.Struct], handler: Handler) -> None:
+            # Handlers take *args: python-socketio calls them with whatever the client sent,
+            # and a fixed signature would raise TypeError inside the library for a wrong count.
+            async def on_event(sid: str, *args: Any) -> Reply | dict[str, Any]:
+                return await self.answer(sid, event, kind, handler, args)
+
+            sio.on(event, on_event)
+
+        for event, (kind, handler) in handlers.items():
+            bind(event, kind, handler)
+
+        @sio.on("*")  # type: ignore[untyped-decorator]
+        async def on_unknown(event: Any, sid: str, *args: Any) -> dict[str, Any]:
+            name = event if isinstance(event, str) else repr(event)
+            return error_ack(Code.BAD_REQUEST, f"unknown event {name[:64]}")
+
+        sio.on("connect", self.connect)
+        sio.on("disconnect", self.disconnect)
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        settings, sessions, presence = self._settings, self._sessions, self._presence
+        address = client_address(environ, settings.trusted_proxies)
+        broadcast.release(environ)  # python-socketio keeps the environ as long as the connection
+        if sessions.count_from(address) >= settings.max_connections_per_ip:
+            log.warning("connect sid=%s refused: too many connections from %s", sid, address)
+            raise _refusal(Code.RATE_LIMITED, "too many connections from your address")
+        try:
+            user, token = await sessions.authenticate(auth, address)
+        except ProtocolError as exc:
+            raise _refusal(exc.code, exc.message) from None
+        except Unavailable as exc:
+            log.warning("connect sid=%s: archive unavailable: %s", sid, exc)
+            raise _refusal(
+                Code.UNAVAILABLE, "the server cannot reach its storage; try again"
+            ) from None
+        except Exception:
+            log.exception("connect sid=%s failed", sid)
+            raise _refusal(Code.INTERNAL, "internal server error") from None
+        sessions.add(sid, user, address)
+        await self._sio.enter_room(sid, f"u:{user.id}")
+        rooms: list[str] = []
+        try:
+            await presence.attach(
+                [Attachment(ONLINE, online_member(user), sid)], settings.presence_ttl, merge=True
+            )
+            rooms = await presence.rooms_of(user.id)
+        except Unavailable as exc:
+            log.warning("connect sid=%s user=%s: presence unavailable: %s", sid, user.id, exc)
+        log.info("connect sid=%s user=%s address=%s", sid, user.id, address)
+        # The CONNECT packet goes out after this handler returns; an event emitted here would
+        # overtake it, so the session is sent from a task that runs after.
+        # ignore_queue: the connection is ours, and the token must not cross the Redis channel.
+        self._tasks.spawn(
+            self._sio.emit(
+                "session", {"user": user, "token": token, "rooms": rooms}, to=sid, ignore_queue=True
+            ),
+            name=f"session {sid}",
         )
+
+    async def disconnect(self, sid: str, reason: str = "") -> None:
+        session = self._sessions.remove(sid)
+        if session is None:
+            return
+        presence = self._presence
+        # Media has no grace: the peer connections die with the connection that made them.
+        await self._media.leave_all(sid)
+        # A dropped connection keeps its place for the reconnect grace, so a flaky network
+        # does not show everyone a leave and a join; so do the clients of a server shutting
+        # down (they come back on another process). Only a disconnect the server sees as
+        # deliberate leaves at once; over WebSocket the client's goodbye usually races its
+        # socket closing and loses, so a client that wants to leave at once sends room:leave
+        # first (docs/protocol.md).
+        deliberate = not self._stopping() and reason in (
+            self._sio.reason.CLIENT_DISCONNECT,
+            self._sio.reason.SERVER_DISCONNECT,
+        )
+        log.info("disconnect sid=%s user=%s reason=%s", sid, session.user.id, reason)
+        try:
+            for room in [*session.rooms, ONLINE]:
+                if deliberate:
+                    gone = await presence.remove(room, session.user.id, sid)
+                    if gone is not None and room != ONLINE:
+                        await self._roster.announce(room, "leave", gone)
+                else:
+                    await presence.expire(
+                        room, session.user.id, sid, self._settings.reconnect_grace
+                    )
+        except Unavailable as exc:
+            # The attachments run out by themselves once heartbeats stop.
+            log.warning("disconnect sid=%s: presence unavailable: %s", sid, exc)
+        if session.knocking:
+            try:
+                await self._rooms.stop_knocking(session)
+            except Unavailable as exc:
+                log.warning("disconnect sid=%s: waiting list not updated: %s", sid, exc)
 
 
 def _a(word: str) -> str:
@@ -129,111 +263,9 @@ def client_address(environ: dict[str, Any], trusted: tuple[str, ...]) -> str:
     return peer
 
 
-def register(app: Percolate) -> None:
-    sio = app.sio
-
-    def bind(event: str, kind: type[msgspec.Struct], handler: Handler) -> None:
-        # Handlers take *args: python-socketio calls them with whatever the client sent, and a
-        # fixed signature would raise TypeError inside the library for a wrong count.
-        async def on_event(sid: str, *args: Any) -> dict[str, Any]:
-            return await answer(app, sid, event, kind, handler, args)
-
-        sio.on(event, on_event)
-
-    for event, (kind, handler) in table(app).items():
-        bind(event, kind, handler)
-
-    @sio.on("*")  # type: ignore[untyped-decorator]
-    async def on_unknown(event: Any, sid: str, *args: Any) -> dict[str, Any]:
-        name = event if isinstance(event, str) else repr(event)
-        return error_ack(Code.BAD_REQUEST, f"unknown event {name[:64]}")
-
-    @sio.event  # type: ignore[untyped-decorator]
-    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        await on_connect(app, sid, environ, auth)
-
-    @sio.event  # type: ignore[untyped-decorator]
-    async def disconnect(sid: str, reason: str = "") -> None:
-        await on_disconnect(app, sid, reason)
-
-
 def _refusal(code: Code, message: str) -> Exception:
     """What a refused client receives: Socket.IO's CONNECT_ERROR with ``data: {code, message}``."""
     refusal: Exception = socketio.exceptions.ConnectionRefusedError(
         message, {"code": code.value, "message": message}
     )
     return refusal
-
-
-async def on_connect(app: Percolate, sid: str, environ: dict[str, Any], auth: Any) -> None:
-    from .app import online_member
-
-    address = client_address(environ, app.settings.trusted_proxies)
-    broadcast.release(environ)  # python-socketio keeps the environ as long as the connection
-    if app.sessions.count_from(address) >= app.settings.max_connections_per_ip:
-        log.warning("connect sid=%s refused: too many connections from %s", sid, address)
-        raise _refusal(Code.RATE_LIMITED, "too many connections from your address")
-    try:
-        user, token = await app.sessions.authenticate(auth, address)
-    except ProtocolError as exc:
-        raise _refusal(exc.code, exc.message) from None
-    except Unavailable as exc:
-        log.warning("connect sid=%s: archive unavailable: %s", sid, exc)
-        raise _refusal(Code.UNAVAILABLE, "the server cannot reach its storage; try again") from None
-    except Exception:
-        log.exception("connect sid=%s failed", sid)
-        raise _refusal(Code.INTERNAL, "internal server error") from None
-    app.sessions.add(sid, user, address)
-    await app.sio.enter_room(sid, f"u:{user.id}")
-    rooms: list[str] = []
-    try:
-        await app.presence.attach(
-            [Attachment(ONLINE, online_member(user), sid)], app.settings.presence_ttl, merge=True
-        )
-        rooms = await app.presence.rooms_of(user.id)
-    except Unavailable as exc:
-        log.warning("connect sid=%s user=%s: presence unavailable: %s", sid, user.id, exc)
-    log.info("connect sid=%s user=%s address=%s", sid, user.id, address)
-    # The CONNECT packet goes out after this handler returns; an event emitted here would
-    # overtake it, so the session is sent from a task that runs after.
-    # ignore_queue: the connection is ours, and the token must not cross the Redis channel.
-    app.spawn(
-        app.sio.emit(
-            "session", {"user": user, "token": token, "rooms": rooms}, to=sid, ignore_queue=True
-        ),
-        name=f"session {sid}",
-    )
-
-
-async def on_disconnect(app: Percolate, sid: str, reason: str) -> None:
-    session = app.sessions.remove(sid)
-    if session is None:
-        return
-    # Media has no grace: the peer connections die with the connection that made them.
-    await app.media.leave_all(sid)
-    # A dropped connection keeps its place for the reconnect grace, so a flaky network does
-    # not show everyone a leave and a join; so do the clients of a server shutting down (they
-    # come back on another process). Only a disconnect the server sees as deliberate leaves
-    # at once; over WebSocket the client's goodbye usually races its socket closing and loses,
-    # so a client that wants to leave at once sends room:leave first (docs/protocol.md).
-    deliberate = not app.stopping and reason in (
-        app.sio.reason.CLIENT_DISCONNECT,
-        app.sio.reason.SERVER_DISCONNECT,
-    )
-    log.info("disconnect sid=%s user=%s reason=%s", sid, session.user.id, reason)
-    try:
-        for room in [*session.rooms, ONLINE]:
-            if deliberate:
-                gone = await app.presence.remove(room, session.user.id, sid)
-                if gone is not None and room != ONLINE:
-                    await app.announce(room, "leave", gone)
-            else:
-                await app.presence.expire(room, session.user.id, sid, app.settings.reconnect_grace)
-    except Unavailable as exc:
-        # The attachments run out by themselves once heartbeats stop.
-        log.warning("disconnect sid=%s: presence unavailable: %s", sid, exc)
-    if session.knocking:
-        try:
-            await app.rooms.stop_knocking(session)
-        except Unavailable as exc:
-            log.warning("disconnect sid=%s: waiting list not updated: %s", sid, exc)

@@ -101,3 +101,16 @@ class RedisLimiter:
             log.warning("limit=%s not enforced, redis unreachable: %s", self._prefix, exc)
             return True
         return bool(allowed)
+
+
+class Limits:
+    """Makes the server's rate limits: shared through Redis when there is one, else local."""
+
+    def __init__(self, redis: aioredis.Redis | None, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def limiter(self, name: str, rate: float, burst: int) -> Limiter:
+        if self._redis is not None:
+            return RedisLimiter(self._redis, f"{self._prefix}:rl:{name}", rate, burst)
+        return LocalLimiter(rate, burst)

@@ -16,20 +16,25 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import socketio
 from aiortc import RTCIceServer
 
 from signaling import relay, sources, transport
 from signaling.errors import Refusal, SignalingError
-from signaling.ice import ice_servers
+from signaling.ice import IceConfig, ice_servers
 from signaling.room import MediaRoom, Options, RoomStats
 
 from .audiences import member_room
 from .authz import STAGE
-from .control import Restate
+from .catalog import Catalog
+from .config import Settings
+from .control import Control
 from .errors import Code, ProtocolError, Unavailable, bad_request, forbidden
-from .placement import Claim
+from .limits import Limits
+from .placement import Claim, Placement
+from .presence import Presence
 from .protocol import (
     MediaMode,
     MediaPlace,
@@ -43,11 +48,10 @@ from .protocol import (
     Source,
     Track,
 )
+from .replies import Done, MediaChanged, Offer
+from .roster import Recast, Roster
 from .sessions import Session
 from .tasks import cancel
-
-if TYPE_CHECKING:
-    from .app import Percolate
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +59,25 @@ VIDEO = (RoomKind.COFFEE, RoomKind.WORKSHOP)
 
 
 class Media:
-    def __init__(self, app: Percolate) -> None:
-        self.app = app
+    def __init__(
+        self,
+        settings: Settings,
+        sio: socketio.AsyncServer,
+        presence: Presence,
+        placement: Placement,
+        catalog: Catalog,
+        roster: Roster,
+        control: Control,
+        limits: Limits,
+        ice: IceConfig,
+    ) -> None:
+        self._settings = settings
+        self._sio = sio
+        self._presence = presence
+        self._placement = placement
+        self._catalog = catalog
+        self._roster = roster
+        self._ice = ice
         self.rooms: dict[str, MediaRoom] = {}
         """The rooms whose media this process holds."""
         self.members: dict[str, dict[str, Member]] = {}
@@ -64,14 +85,14 @@ class Media:
         self._kinds: dict[str, RoomKind] = {}
         self._idle_since: dict[str, float] = {}
         self._loop: asyncio.Task[None] | None = None
-        settings = app.settings
         self.options = Options(
             keyframe_interval=settings.sfu_keyframe_interval,
             backlog=settings.sfu_backlog_kib * 1024,
         )
         self._server_ice = [RTCIceServer(urls=url) for url in settings.stun_urls]
         # Each sfu:join builds a peer connection: as costly as a room:join, limited alike.
-        self._joins = app.limiter("sfu", settings.join_rate, settings.join_burst)
+        self._joins = limits.limiter("sfu", settings.join_rate, settings.join_burst)
+        control.register(Recast, self._recast)
 
     # -- where a room's media is -------------------------------------------------------------
 
@@ -79,7 +100,7 @@ class Media:
         """What ``room:join`` tells a client about the room's media."""
         if kind not in VIDEO:
             return MediaPlace(mode=MediaMode.NONE)
-        claim = await self.app.placement.read(room)
+        claim = await self._placement.read(room)
         if claim is None:
             mode = MediaMode.SFU if kind is RoomKind.WORKSHOP else MediaMode.MESH
             return MediaPlace(mode=mode)
@@ -87,11 +108,11 @@ class Media:
 
     async def _claim(self, room: str, kind: RoomKind) -> Claim:
         """Claim the room's media for the SFU; whoever's claim it is, tell the room if new."""
-        claim, created = await self.app.placement.claim(room, MediaMode.SFU)
+        claim, created = await self._placement.claim(room, MediaMode.SFU)
         if created:
             log.info("room=%s media claimed by this process (epoch %d)", room, claim.epoch)
             self._hold(room, kind)
-            await self.app.sio.emit("media", {"room": room, "media": _view(claim)}, room=room)
+            await self._sio.emit("media", {"room": room, "media": _view(claim)}, room=room)
         return claim
 
     def _hold(self, room: str, kind: RoomKind) -> MediaRoom:
@@ -118,7 +139,7 @@ class Media:
 
     async def _send(self, sid: str, event: str, payload: dict[str, Any]) -> None:
         # The session is on this process: its events must not cross the fan-out.
-        await self.app.sio.emit(event, payload, to=sid, ignore_queue=True)
+        await self._sio.emit(event, payload, to=sid, ignore_queue=True)
 
     async def _tell(self, sid: str, event: str, payload: dict[str, Any]) -> None:
         # What a MediaRoom sends: its tracks as the protocol's.
@@ -128,14 +149,13 @@ class Media:
 
     # -- client events -------------------------------------------------------------------------
 
-    async def state(self, session: Session, request: MediaState) -> dict[str, Any]:
-        app = self.app
+    async def state(self, session: Session, request: MediaState) -> MediaChanged:
         role = session.rooms[request.room].role
         kind = await self._kind(request.room)
         turning_on = request.camera or request.mic or request.screen
         if turning_on and kind is RoomKind.WORKSHOP and role not in STAGE:
             raise forbidden("in a workshop only people on stage turn on camera, mic or screen")
-        member = await app.presence.update(
+        member = await self._roster.change(
             request.room,
             session.user.id,
             camera=request.camera,
@@ -144,35 +164,33 @@ class Media:
         )
         if member is None:
             raise forbidden("you are not in this room")
-        session.rooms[request.room] = member
-        await app.announce(request.room, "update", member)
-        await app.control.send(Restate(room=request.room, member=member))
         if kind is RoomKind.COFFEE and (request.camera or request.screen):
             await self._maybe_switch(request.room, kind)
-        return {"member": member, "media": await self.place(request.room, kind)}
+        return MediaChanged(member=member, media=await self.place(request.room, kind))
 
     async def _maybe_switch(self, room: str, kind: RoomKind) -> None:
         """Move a coffee room to the SFU once it has more cameras than mesh carries."""
-        members = await self.app.presence.members(room)
+        members = await self._presence.members(room)
         cameras = sum(m.camera or m.screen for m in members)
-        if cameras > self.app.settings.mesh_max_cameras:
-            claim = await self.app.placement.read(room)
+        if cameras > self._settings.mesh_max_cameras:
+            claim = await self._placement.read(room)
             if claim is None or claim.mode is not MediaMode.SFU:
                 await self._claim(room, kind)
 
-    async def signal(self, session: Session, request: Signal) -> dict[str, Any]:
-        app = self.app
+    async def signal(self, session: Session, request: Signal) -> Done:
         if request.to == session.user.id:
             raise bad_request("cannot signal yourself")
         with _refusals():
-            relay.check(relay.Kind(request.type.value), request.data, app.settings.max_signal_bytes)
+            relay.check(
+                relay.Kind(request.type.value), request.data, self._settings.max_signal_bytes
+            )
         kind = await self._kind(request.room)
         if (await self.place(request.room, kind)).mode is MediaMode.SFU:
             raise forbidden("this room's media goes through the server")
-        target = await app.presence.member(request.room, request.to)
+        target = await self._presence.member(request.room, request.to)
         if target is None:
             raise forbidden("that user is not in this room")
-        await app.sio.emit(
+        await self._sio.emit(
             "signal",
             {
                 "room": request.room,
@@ -182,30 +200,29 @@ class Media:
             },
             room=member_room(request.room, request.to),
         )
-        return {}
+        return Done()
 
-    async def sfu_join(self, session: Session, request: RoomRef) -> dict[str, Any]:
-        app = self.app
+    async def sfu_join(self, session: Session, request: RoomRef) -> Offer:
         room = request.room
         if not await self._joins.allow(session.user.id):
             raise ProtocolError(Code.RATE_LIMITED, "too many media sessions; wait a moment")
         kind = await self._kind(room)
         if kind is RoomKind.COFFEE:
-            claim = await app.placement.read(room)
+            claim = await self._placement.read(room)
             if claim is None:
                 # The process that held the room's media went away (or let it go): if the
                 # room still has more cameras than mesh carries, it goes on through the SFU.
                 await self._maybe_switch(room, kind)
-                claim = await app.placement.read(room)
+                claim = await self._placement.read(room)
             if claim is None or claim.mode is not MediaMode.SFU:
                 raise forbidden("this room uses mesh")
         else:
             claim = await self._claim(room, kind)
-        if claim.process != app.placement.process:
+        if claim.process != self._placement.process:
             raise ProtocolError(
                 Code.MOVED, "this room's media is on another server", media=_view(claim)
             )
-        member = await app.presence.member(room, session.user.id)
+        member = await self._presence.member(room, session.user.id)
         media_room = self._hold(room, kind)
         self.members[room][session.user.id] = member or session.rooms[room]
         self._idle_since.pop(room, None)
@@ -213,28 +230,28 @@ class Media:
             version, offer, tracks = await media_room.join(
                 session.sid, session.user.id, self._server_ice
             )
-        return {
-            "version": version,
-            "offer": offer,
-            "tracks": _tracks(tracks),
-            "ice_servers": ice_servers(app.ice, session.user.id),
-        }
+        return Offer(
+            version=version,
+            offer=offer,
+            tracks=_tracks(tracks),
+            ice_servers=ice_servers(self._ice, session.user.id),
+        )
 
-    async def sfu_answer(self, session: Session, request: SfuAnswer) -> dict[str, Any]:
+    async def sfu_answer(self, session: Session, request: SfuAnswer) -> Done:
         with _refusals():
-            relay.check(relay.Kind.ANSWER, request.answer, self.app.settings.max_signal_bytes)
+            relay.check(relay.Kind.ANSWER, request.answer, self._settings.max_signal_bytes)
             await self._room(request.room).answer(session.sid, request.version, request.answer)
-        return {}
+        return Done()
 
-    async def sfu_candidate(self, session: Session, request: SfuCandidate) -> dict[str, Any]:
+    async def sfu_candidate(self, session: Session, request: SfuCandidate) -> Done:
         with _refusals():
-            relay.check(relay.Kind.CANDIDATE, request.candidate, self.app.settings.max_signal_bytes)
+            relay.check(relay.Kind.CANDIDATE, request.candidate, self._settings.max_signal_bytes)
             await self._room(request.room).candidate(session.sid, request.candidate)
-        return {}
+        return Done()
 
-    async def sfu_leave(self, session: Session, request: RoomRef) -> dict[str, Any]:
+    async def sfu_leave(self, session: Session, request: RoomRef) -> Done:
         await self.leave(session.sid, request.room)
-        return {}
+        return Done()
 
     # -- what the rest of the server tells us ------------------------------------------------
 
@@ -250,12 +267,12 @@ class Media:
         for room in list(self.rooms):
             await self.leave(sid, room)
 
-    def restate(self, room: str, member: Member) -> None:
+    async def _recast(self, command: Recast) -> None:
         """A member's flags or role changed (on any process): forward accordingly."""
-        media_room = self.rooms.get(room)
+        media_room = self.rooms.get(command.room)
         if media_room is None:
             return
-        self.members[room][member.id] = member
+        self.members[command.room][command.member.id] = command.member
         media_room.reconcile()
 
     async def stats(self) -> dict[str, RoomStats]:
@@ -265,7 +282,7 @@ class Media:
 
     def start(self) -> None:
         transport.check()
-        settings = self.app.settings
+        settings = self._settings
         if settings.redis_url and not settings.media_url:
             log.warning(
                 "REDIS_URL without MEDIA_URL: clients of other processes are not told how to "
@@ -291,7 +308,7 @@ class Media:
             await self._send(sid, "sfu:closed", {"room": room, "reason": reason})
         if reason != "moved":
             try:
-                await self.app.placement.release(room)
+                await self._placement.release(room)
             except Unavailable as exc:
                 log.warning("room=%s: media placement not released: %s", room, exc)
 
@@ -308,7 +325,7 @@ class Media:
                 log.exception("media placement failed")
 
     async def _tend(self) -> None:
-        ttl = self.app.settings.media_ttl
+        ttl = self._settings.media_ttl
         now = time.monotonic()
         for room, since in list(self._idle_since.items()):
             if room in self.rooms and self.rooms[room].empty and now - since > ttl:
@@ -319,13 +336,13 @@ class Media:
                 log.info("room=%s sid=%s: offer not answered; closing the session", room, sid)
                 await self.leave(sid, room)
                 await self._send(sid, "sfu:closed", {"room": room, "reason": "failed"})
-        for room in await self.app.placement.renew(list(self.rooms)):
+        for room in await self._placement.renew(list(self.rooms)):
             if room in self.rooms:
                 log.warning("room=%s: media placement lost to another process", room)
                 await self._drop(room, "moved")
 
     async def _kind(self, room: str) -> RoomKind:
-        stored = await self.app.rooms.stored(room)
+        stored = await self._catalog.get(room)
         if stored is None:
             raise forbidden("you are not in this room")
         return stored.kind

@@ -3,16 +3,16 @@
 ``GET /metrics`` on ``METRICS_HOST:METRICS_PORT`` (off unless a port is set) serves the
 process's own figures (CPU seconds, memory, file descriptors: prometheus-client's process
 collector), the number of connections, and the SFU's per-room figures
-(``signaling.metrics``). The registry belongs to this process's ``Percolate``, so several in
-one interpreter (the tests) do not mix their figures.
+(``signaling.metrics``). Each ``Metrics`` has its own registry, so several servers in one
+interpreter (the tests) do not mix their figures.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
+import socketio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -20,8 +20,9 @@ from prometheus_client.process_collector import ProcessCollector
 
 from signaling.metrics import SfuCollector, Snapshot
 
-if TYPE_CHECKING:
-    from .app import Percolate
+from .config import Settings
+from .media import Media
+from .sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,11 @@ log = logging.getLogger(__name__)
 class _Sends:
     """How packets reached clients: written directly, or through Engine.IO's queue."""
 
-    def __init__(self, app: Percolate) -> None:
-        self.app = app
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self._sio = sio
 
     def collect(self) -> Iterator[Metric]:
-        engine = self.app.sio.eio
+        engine = self._sio.eio
         family = CounterMetricFamily(
             "percolate_sent_packets",
             "Engine.IO packets sent to clients, by path: written straight to a "
@@ -46,8 +47,15 @@ class _Sends:
 
 
 class Metrics:
-    def __init__(self, app: Percolate) -> None:
-        self.app = app
+    def __init__(
+        self,
+        settings: Settings,
+        sio: socketio.AsyncServer,
+        sessions: Sessions,
+        media: Media,
+        process: str,
+    ) -> None:
+        self._settings = settings
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         connections = Gauge(
@@ -55,10 +63,10 @@ class Metrics:
             "Socket.IO connections to this process",
             registry=self.registry,
         )
-        connections.set_function(lambda: len(app.sessions))
-        self.registry.register(_Sends(app))
-        self.snapshot = Snapshot(app.media.stats)
-        self.registry.register(SfuCollector(self.snapshot, app.placement.process))
+        connections.set_function(lambda: len(sessions))
+        self.registry.register(_Sends(sio))
+        self.snapshot = Snapshot(media.stats)
+        self.registry.register(SfuCollector(self.snapshot, process))
         self._runner: web.AppRunner | None = None
 
     async def render(self, request: web.Request) -> web.Response:
@@ -67,7 +75,7 @@ class Metrics:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self) -> None:
-        settings = self.app.settings
+        settings = self._settings
         if not settings.metrics_port:
             return
         metrics = web.Application()

@@ -1,22 +1,32 @@
-"""Rooms: listing, creating, joining and leaving, and direct-message rooms."""
+"""Rooms: listing, creating, joining and leaving, and direct-message rooms.
+
+This process's view of who is in which room lives here too (``Session.rooms`` and the
+Socket.IO rooms a connection is in): a member changed or evicted on any process is brought
+in line by the roster's commands (``Recast``, ``Evict``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
 
 import msgspec
+import socketio
 
-from signaling.ice import ice_servers
+from signaling.ice import IceConfig, ice_servers
 
 from . import keys
-from .archive import RoomState, StoredRoom
+from .archive import Archive, RoomState, StoredRoom
 from .audiences import host_room, member_room
 from .authz import HOSTS
+from .catalog import Catalog
+from .config import Settings
+from .control import Control
 from .errors import Code, ProtocolError, bad_request, forbidden, not_found
-from .presence import ONLINE, Attachment
+from .limits import Limits
+from .media import Media
+from .presence import ONLINE, Attachment, Presence
 from .protocol import (
     DmOpen,
     Empty,
@@ -28,10 +38,10 @@ from .protocol import (
     RoomKind,
     RoomRef,
 )
-from .sessions import Session
-
-if TYPE_CHECKING:
-    from .app import Percolate
+from .replies import Dm, DmList, DmOpened, Done, Joined, RoomCreated, RoomList, Waiting
+from .roster import Evict, Recast, Roster
+from .sessions import Session, Sessions
+from .workshop import Workshop
 
 log = logging.getLogger(__name__)
 
@@ -49,36 +59,48 @@ class _Knock(Exception):
 
 
 class Rooms:
-    def __init__(self, app: Percolate) -> None:
-        self.app = app
-        self._stored: dict[str, StoredRoom] = {}
-        settings = app.settings
-        self._joins = app.limiter("join", settings.join_rate, settings.join_burst)
-        self._secrets = app.limiter(
+    def __init__(
+        self,
+        settings: Settings,
+        sio: socketio.AsyncServer,
+        archive: Archive,
+        presence: Presence,
+        catalog: Catalog,
+        sessions: Sessions,
+        roster: Roster,
+        media: Media,
+        workshop: Workshop,
+        control: Control,
+        limits: Limits,
+        ice: IceConfig,
+    ) -> None:
+        self._settings = settings
+        self._sio = sio
+        self._archive = archive
+        self._presence = presence
+        self._catalog = catalog
+        self._sessions = sessions
+        self._roster = roster
+        self._media = media
+        self._workshop = workshop
+        self._ice = ice
+        self._joins = limits.limiter("join", settings.join_rate, settings.join_burst)
+        self._secrets = limits.limiter(
             "secret", settings.passcode_failures / 60, settings.passcode_failures
         )
-        self._creates = app.limiter(
+        self._creates = limits.limiter(
             "create", settings.rooms_per_hour / 3600, settings.rooms_per_hour
         )
+        control.register(Recast, self._recast)
+        control.register(Evict, self._evict)
 
-    async def stored(self, room_id: str) -> StoredRoom | None:
-        """A room as the archive has it, cached: nothing of a stored room changes after
-        ``room:create`` (a feature that changes one must drop it from this cache), and every
-        room a connection of this process uses passed through ``join`` here first."""
-        room = self._stored.get(room_id)
-        if room is None:
-            room = await self.app.archive.get_room(room_id)
-            if room is not None:
-                self._stored[room_id] = room
-        return room
-
-    async def list_public(self, session: Session, request: Empty) -> dict[str, Any]:
-        return {"rooms": await self.public()}
+    async def list_public(self, session: Session, request: Empty) -> RoomList:
+        return RoomList(rooms=await self.public())
 
     async def public(self) -> list[RoomInfo]:
         """Public rooms with how many are in each now: the busiest first, the lobby on top."""
-        rooms = await self.app.archive.public_rooms(_LIST_MAX)
-        counts = await self.app.presence.counts([room.id for room in rooms])
+        rooms = await self._archive.public_rooms(_LIST_MAX)
+        counts = await self._presence.counts([room.id for room in rooms])
         infos = [
             RoomInfo(**msgspec.structs.asdict(room.public()), members=count)
             for room, count in zip(rooms, counts, strict=True)
@@ -86,7 +108,7 @@ class Rooms:
         infos.sort(key=lambda r: (r.id != "lobby", -r.members, -r.created_at))
         return infos
 
-    async def create(self, session: Session, request: RoomCreate) -> dict[str, Any]:
+    async def create(self, session: Session, request: RoomCreate) -> RoomCreated:
         if not await self._creates.allow(session.user.id):
             raise ProtocolError(
                 Code.RATE_LIMITED, "you have created many rooms lately; wait a while"
@@ -107,32 +129,30 @@ class Rooms:
             host_key_hash=keys.digest(host_key) if host_key else None,
             created_by=session.user.id,
         )
-        await self.app.archive.create_room(room)
+        await self._archive.create_room(room)
         log.info("room=%s created kind=%s by user=%s", room.id, room.kind, session.user.id)
-        answer: dict[str, Any] = {"room": room.public()}
-        if host_key is not None:
-            answer["host_key"] = host_key
-        return answer
+        if host_key is None:
+            return RoomCreated(room=room.public())
+        return RoomCreated(room=room.public(), host_key=host_key)
 
-    async def join(self, session: Session, request: RoomJoin) -> dict[str, Any]:
-        app = self.app
+    async def join(self, session: Session, request: RoomJoin) -> Joined | Waiting:
         user = session.user
         await self._limit_joins(session)
-        room = await self.stored(request.room)
+        room = await self._catalog.get(request.room)
         if room is None:
             if request.passcode is not None:
                 # "No such room" and "wrong passcode" must look the same: same throttle, same
                 # answer, and the same scrypt work before it.
                 await self._guess(session, request.passcode, _DECOY)
             raise not_found("no such room")
-        present = await app.presence.member(room.id, user.id)
+        present = await self._presence.member(room.id, user.id)
         try:
             role, state = await self._admit(session, room, request, present)
         except _Knock:
             return await self._knock(session, room)
         if present is None and role not in HOSTS:
-            (count,) = await app.presence.counts([room.id])
-            if count >= app.settings.max_members:
+            (count,) = await self._presence.counts([room.id])
+            if count >= self._settings.max_members:
                 raise forbidden("the room is full")
         member = Member(id=user.id, name=user.name, role=role)
         # Enter the Socket.IO rooms before reading history: a message sent meanwhile then
@@ -141,42 +161,42 @@ class Rooms:
         if role in HOSTS:
             rooms.append(host_room(room.id))
         for name in rooms:
-            await app.sio.enter_room(session.sid, name)
+            await self._sio.enter_room(session.sid, name)
         try:
-            added = await app.presence.attach(
-                [Attachment(room.id, member, session.sid)], app.settings.presence_ttl, merge=True
+            added = await self._presence.attach(
+                [Attachment(room.id, member, session.sid)], self._settings.presence_ttl, merge=True
             )
-            members = await app.presence.members(room.id)
+            members = await self._presence.members(room.id)
             you = next((m for m in members if m.id == user.id), member)
             session.rooms[room.id] = you
             if added:
-                await app.announce(room.id, "join", you, skip_sid=session.sid)
+                await self._roster.announce(room.id, "join", you, skip_sid=session.sid)
             elif present is not None and (present.name, present.role) != (you.name, you.role):
                 # Back under a new name, or now with the host key: the others see the change.
-                await app.announce(room.id, "update", you, skip_sid=session.sid)
-            history = await app.archive.history(
-                room.id, before=None, after=None, limit=app.settings.join_history
+                await self._roster.announce(room.id, "update", you, skip_sid=session.sid)
+            history = await self._archive.history(
+                room.id, before=None, after=None, limit=self._settings.join_history
             )
         except Exception:
             # A failed join leaves no trace: no broadcasts for a room the client is not in.
             if room.id not in session.rooms:
                 for name in rooms:
-                    await app.sio.leave_room(session.sid, name)
+                    await self._sio.leave_room(session.sid, name)
             raise
         log.debug("room=%s user=%s joined as %s", room.id, user.id, role)
-        answer: dict[str, Any] = {
-            "room": room.public(),
-            "you": you,
-            "members": members,
-            "history": history,
-            "ice_servers": ice_servers(app.ice, user.id),
-        }
+        answer = Joined(
+            room=room.public(),
+            you=you,
+            members=members,
+            history=history,
+            ice_servers=ice_servers(self._ice, user.id),
+        )
         if room.kind in (RoomKind.COFFEE, RoomKind.WORKSHOP):
-            answer["media"] = await app.media.place(room.id, room.kind)
+            answer.media = await self._media.place(room.id, room.kind)
         if state is not None:
-            answer["workshop"] = state.view()
+            answer.workshop = state.view()
             if role in HOSTS:
-                answer["hosts"] = state.hosts_view()
+                answer.hosts = state.hosts_view()
         return answer
 
     async def _limit_joins(self, session: Session) -> None:
@@ -197,7 +217,7 @@ class Rooms:
             raise forbidden("this is somebody else's conversation")
         state = None
         if room.kind is RoomKind.WORKSHOP:
-            state = await self.app.archive.room_state(room.id)
+            state = await self._archive.room_state(room.id)
             if state.ended:
                 raise forbidden("this workshop has ended")
             if request.host_key is not None:
@@ -239,21 +259,21 @@ class Rooms:
             await self._secrets.allow(session.address)
             raise forbidden("wrong passcode, or no such room")
 
-    async def _knock(self, session: Session, room: StoredRoom) -> dict[str, Any]:
+    async def _knock(self, session: Session, room: StoredRoom) -> Waiting:
         """Put the newcomer in the waiting room and tell the hosts."""
         user = session.user
 
         def change(state: RoomState) -> None:
             if all(u.id != user.id for u in state.knocking):
-                if len(state.knocking) >= self.app.settings.max_members:
+                if len(state.knocking) >= self._settings.max_members:
                     raise forbidden("the waiting room is full")
                 state.knocking.append(user)
 
-        state, _ = await self.app.archive.change_room_state(room.id, change)
+        state, _ = await self._archive.change_room_state(room.id, change)
         session.knocking.add(room.id)
-        await self.app.workshop.publish_hosts(room.id, state)
+        await self._workshop.publish_hosts(room.id, state)
         log.info("room=%s user=%s knocks", room.id, user.id)
-        return {"room": room.public(), "waiting": True}
+        return Waiting(room=room.public())
 
     async def stop_knocking(self, session: Session) -> None:
         """A connection that waited is gone: take it off the hosts' waiting list."""
@@ -265,36 +285,53 @@ class Rooms:
                 state.knocking = [u for u in state.knocking if u.id != user_id]
                 return len(state.knocking) != before
 
-            state, dropped = await self.app.archive.change_room_state(room, change)
+            state, dropped = await self._archive.change_room_state(room, change)
             if dropped:
-                await self.app.workshop.publish_hosts(room, state)
+                await self._workshop.publish_hosts(room, state)
         session.knocking.clear()
 
-    async def leave(self, session: Session, request: RoomRef) -> dict[str, Any]:
+    async def leave(self, session: Session, request: RoomRef) -> Done:
         await self.depart(session, request.room)
-        return {}
+        return Done()
 
     async def depart(self, session: Session, room: str) -> None:
-        app = self.app
         # Presence first: if it is unreachable, nothing has changed and a retry can succeed.
-        gone = await app.presence.remove(room, session.user.id, session.sid)
+        gone = await self._presence.remove(room, session.user.id, session.sid)
         await self.forget(session, room)
         if gone is not None:
-            await app.announce(room, "leave", gone)
+            await self._roster.announce(room, "leave", gone)
         log.debug("room=%s user=%s left", room, session.user.id)
 
     async def forget(self, session: Session, room: str) -> None:
-        """This process's side of leaving: the session and its Socket.IO rooms."""
+        """This process's side of leaving: the session, its Socket.IO rooms, its media."""
         session.rooms.pop(room, None)
         for name in (room, member_room(room, session.user.id), host_room(room)):
-            await self.app.sio.leave_room(session.sid, name)
-        await self.app.media.leave(session.sid, room)
+            await self._sio.leave_room(session.sid, name)
+        await self._media.leave(session.sid, room)
 
-    async def open_dm(self, session: Session, request: DmOpen) -> dict[str, Any]:
-        app = self.app
+    async def _evict(self, command: Evict) -> None:
+        for session in self._sessions.in_room(command.user, command.room):
+            await self.forget(session, command.room)
+            await self._sio.emit(
+                "room:removed",
+                {"room": command.room, "reason": command.reason},
+                to=session.sid,
+                ignore_queue=True,
+            )
+
+    async def _recast(self, command: Recast) -> None:
+        room, member = command.room, command.member
+        for session in self._sessions.in_room(member.id, room):
+            session.rooms[room] = member
+            if member.role in HOSTS:
+                await self._sio.enter_room(session.sid, host_room(room))
+            else:
+                await self._sio.leave_room(session.sid, host_room(room))
+
+    async def open_dm(self, session: Session, request: DmOpen) -> DmOpened:
         if request.user == session.user.id:
             raise bad_request("a direct message needs another user")
-        other = await app.archive.get_user(request.user)
+        other = await self._archive.get_user(request.user)
         if other is None:
             raise not_found("no such user")
         fresh = StoredRoom(
@@ -305,16 +342,16 @@ class Rooms:
             created_at=int(time.time() * 1000),
             created_by=session.user.id,
         )
-        room = await app.archive.open_dm(session.user.id, other.id, fresh)
-        return {"room": room.public(), "user": other}
+        room = await self._archive.open_dm(session.user.id, other.id, fresh)
+        return DmOpened(room=room.public(), user=other)
 
-    async def list_dms(self, session: Session, request: Empty) -> dict[str, Any]:
-        presence = self.app.presence
-        pairs = await self.app.archive.dm_rooms(session.user.id)
+    async def list_dms(self, session: Session, request: Empty) -> DmList:
+        presence = self._presence
+        pairs = await self._archive.dm_rooms(session.user.id)
         online = await asyncio.gather(*(presence.member(ONLINE, other.id) for _, other in pairs))
-        return {
-            "dms": [
-                {"room": room.public(), "user": other, "online": here is not None}
+        return DmList(
+            dms=[
+                Dm(room=room.public(), user=other, online=here is not None)
                 for (room, other), here in zip(pairs, online, strict=True)
             ]
-        }
+        )

@@ -10,14 +10,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import keys
+from .archive import Archive
+from .config import Settings
 from .errors import Code, ProtocolError, bad_request, too_large
+from .limits import Limits
 from .protocol import KEY_MAX, Member, User, clean_name, valid_unicode
-
-if TYPE_CHECKING:
-    from .app import Percolate
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,12 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, app: Percolate) -> None:
-        self.app = app
+    def __init__(self, settings: Settings, archive: Archive, limits: Limits) -> None:
+        self._archive = archive
         self.by_sid: dict[str, Session] = {}
         self._by_user: dict[str, set[str]] = {}
         self._per_address: collections.Counter[str] = collections.Counter()
-        settings = app.settings
-        self._identities = app.limiter(
+        self._identities = limits.limiter(
             "identity", settings.new_users_per_minute / 60, settings.new_users_per_minute
         )
 
@@ -61,7 +60,7 @@ class Sessions:
             raise bad_request("token must be a string")
         if token is not None and len(token) > KEY_MAX:
             raise too_large(f"token must be at most {KEY_MAX} characters")
-        archive = self.app.archive
+        archive = self._archive
         if token:
             user = await archive.user_by_token(keys.digest(token))
             if user is not None:

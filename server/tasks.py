@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -23,3 +25,21 @@ async def cancel(task: asyncio.Task[object], *, what: str, attempts: int = 50) -
                 log.warning("%s ended with %r", what, task.exception())
             return
     log.warning("%s did not stop", what)
+
+
+class Tasks:
+    """Short tasks the server owns (a reply sent after its handler returns), so that stopping
+    can wait for them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, awaitable: Awaitable[Any], name: str) -> None:
+        task = asyncio.ensure_future(awaitable)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

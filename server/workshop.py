@@ -2,21 +2,23 @@
 
 Who may call what is decided by ``server.authz`` before these handlers run; here live the
 rules about the target (present? on stage? the host?) and the changes themselves. Shared
-state goes to the archive (``RoomState``) and presence; processes holding the target's
-connections learn of a change through ``server.control``.
+state goes to the archive (``RoomState``); a change to a member goes everywhere through
+``server.roster``.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import socketio
 
 from . import keys
-from .archive import RoomState
+from .archive import Archive, RoomState
 from .audiences import host_room, member_room, user_room
 from .authz import HOSTS, STAGE
-from .control import Evict, Recast
 from .errors import bad_request, forbidden, not_found
+from .presence import Presence
 from .protocol import (
     Member,
     Mute,
@@ -29,10 +31,9 @@ from .protocol import (
     Toggle,
     User,
 )
+from .replies import Done, Hands, MemberChanged, StateChanged
+from .roster import Roster
 from .sessions import Session
-
-if TYPE_CHECKING:
-    from .app import Percolate
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +46,29 @@ def _drop(users: list[User], user_id: str) -> bool:
 
 
 class Workshop:
-    def __init__(self, app: Percolate) -> None:
-        self.app = app
+    def __init__(
+        self, sio: socketio.AsyncServer, archive: Archive, presence: Presence, roster: Roster
+    ) -> None:
+        self._sio = sio
+        self._archive = archive
+        self._presence = presence
+        self._roster = roster
 
     # -- telling people ----------------------------------------------------------------------
 
     async def publish(self, room: str, state: RoomState, *, hosts: bool = False) -> None:
-        await self.app.sio.emit("workshop", {"room": room, "state": state.view()}, room=room)
+        await self._sio.emit("workshop", {"room": room, "state": state.view()}, room=room)
         if hosts:
             await self.publish_hosts(room, state)
 
     async def publish_hosts(self, room: str, state: RoomState) -> None:
-        await self.app.sio.emit(
+        await self._sio.emit(
             "workshop:hosts", {"room": room, "state": state.hosts_view()}, room=host_room(room)
         )
 
     async def notify(self, room: str, user_id: str, action: str, by: Session, **extra: Any) -> None:
         """Tell one member what a host did to them, so their client can obey and say why."""
-        await self.app.sio.emit(
+        await self._sio.emit(
             "moderation",
             {"room": room, "action": action, "by": by.user, **extra},
             room=member_room(room, user_id),
@@ -71,27 +77,23 @@ class Workshop:
     # -- helpers -----------------------------------------------------------------------------
 
     async def _target(self, room: str, user_id: str) -> Member:
-        member = await self.app.presence.member(room, user_id)
+        member = await self._presence.member(room, user_id)
         if member is None:
             raise not_found("that user is not in this room")
         return member
 
     async def _recast(self, room: str, member: Member, **changes: Any) -> Member:
-        """Change a member everywhere: presence, their processes, everybody's member list."""
-        app = self.app
-        updated = await app.presence.update(room, member.id, **changes)
+        updated = await self._roster.change(room, member.id, **changes)
         if updated is None:
             raise not_found("that user is not in this room")
-        await app.control.send(Recast(room=room, member=updated))
-        await app.announce(room, "update", updated)
         return updated
 
     async def _change(self, room: str, change: Any) -> tuple[RoomState, Any]:
-        return await self.app.archive.change_room_state(room, change)
+        return await self._archive.change_room_state(room, change)
 
     # -- hands -------------------------------------------------------------------------------
 
-    async def raise_hand(self, session: Session, request: RoomRef) -> dict[str, Any]:
+    async def raise_hand(self, session: Session, request: RoomRef) -> Hands:
         user = session.user
 
         def change(state: RoomState) -> None:
@@ -100,19 +102,19 @@ class Workshop:
 
         state, _ = await self._change(request.room, change)
         await self.publish(request.room, state)
-        return {"hands": state.hands}
+        return Hands(hands=state.hands)
 
-    async def lower_hand(self, session: Session, request: OptionalTarget) -> dict[str, Any]:
+    async def lower_hand(self, session: Session, request: OptionalTarget) -> Hands:
         target = request.user or session.user.id
         if target != session.user.id and session.rooms[request.room].role not in HOSTS:
             raise forbidden("only a host can lower somebody else's hand")
         state, _ = await self._change(request.room, lambda s: _drop(s.hands, target))
         await self.publish(request.room, state)
-        return {"hands": state.hands}
+        return Hands(hands=state.hands)
 
     # -- stage -------------------------------------------------------------------------------
 
-    async def invite(self, session: Session, request: Target) -> dict[str, Any]:
+    async def invite(self, session: Session, request: Target) -> MemberChanged:
         member = await self._target(request.room, request.user)
         if member.role is not Role.GUEST:
             raise bad_request("only a guest can be brought on stage")
@@ -125,9 +127,9 @@ class Workshop:
         updated = await self._recast(request.room, member, role=Role.PRESENTER)
         await self.notify(request.room, member.id, "stage_invited", session)
         await self.publish(request.room, state)
-        return {"member": updated}
+        return MemberChanged(member=updated)
 
-    async def send_back(self, session: Session, request: OptionalTarget) -> dict[str, Any]:
+    async def send_back(self, session: Session, request: OptionalTarget) -> MemberChanged:
         target = request.user or session.user.id
         own = target == session.user.id
         if not own and session.rooms[request.room].role not in HOSTS:
@@ -145,11 +147,11 @@ class Workshop:
         )
         if not own:
             await self.notify(request.room, member.id, "stage_removed", session)
-        return {"member": updated}
+        return MemberChanged(member=updated)
 
     # -- moderation --------------------------------------------------------------------------
 
-    async def mute(self, session: Session, request: Mute) -> dict[str, Any]:
+    async def mute(self, session: Session, request: Mute) -> MemberChanged:
         if not (request.camera or request.mic or request.screen):
             raise bad_request("say what to turn off: camera, mic or screen")
         member = await self._target(request.room, request.user)
@@ -168,9 +170,9 @@ class Workshop:
             mic=request.mic,
             screen=request.screen,
         )
-        return {"member": updated}
+        return MemberChanged(member=updated)
 
-    async def remove(self, session: Session, request: Target) -> dict[str, Any]:
+    async def remove(self, session: Session, request: Target) -> Done:
         if request.user == session.user.id:
             raise bad_request("use room:leave to leave")
         member = await self._target(request.room, request.user)
@@ -186,28 +188,21 @@ class Workshop:
                 state.admitted.remove(member.id)
 
         state, _ = await self._change(request.room, change)
-        await self._evict(request.room, member.id, "removed")
+        await self._roster.evict(request.room, member.id, "removed")
         await self.publish(request.room, state, hosts=True)
         log.info("room=%s user=%s removed by user=%s", request.room, member.id, session.user.id)
-        return {}
+        return Done()
 
-    async def _evict(self, room: str, user_id: str, reason: str) -> None:
-        app = self.app
-        gone = await app.presence.evict(room, user_id)
-        await app.control.send(Evict(room=room, user=user_id, reason=reason))
-        if gone is not None:
-            await app.announce(room, "leave", gone)
-
-    async def allow(self, session: Session, request: Target) -> dict[str, Any]:
+    async def allow(self, session: Session, request: Target) -> Done:
         state, was = await self._change(
             request.room, lambda s: s.banned.pop(request.user, None) is not None
         )
         if not was:
             raise not_found("that user was not removed from this room")
         await self.publish_hosts(request.room, state)
-        return {}
+        return Done()
 
-    async def set_role(self, session: Session, request: SetRole) -> dict[str, Any]:
+    async def set_role(self, session: Session, request: SetRole) -> MemberChanged:
         if request.user == session.user.id:
             raise bad_request("use host:handover to give up hosting")
         member = await self._target(request.room, request.user)
@@ -225,10 +220,9 @@ class Workshop:
         media = {} if request.role in STAGE else {"camera": False, "mic": False, "screen": False}
         updated = await self._recast(request.room, member, role=request.role, **media)
         await self.publish(request.room, state, hosts=True)
-        return {"member": updated}
+        return MemberChanged(member=updated)
 
-    async def hand_over(self, session: Session, request: Target) -> dict[str, Any]:
-        app = self.app
+    async def hand_over(self, session: Session, request: Target) -> Done:
         if request.user == session.user.id:
             raise bad_request("you are the host already")
         member = await self._target(request.room, request.user)
@@ -245,27 +239,27 @@ class Workshop:
         me = session.rooms[request.room]
         await self._recast(request.room, me, role=Role.COHOST)
         # The new key goes to the new host's own connections only: it is how they come back.
-        await app.sio.emit(
+        await self._sio.emit(
             "host:key", {"room": request.room, "host_key": host_key}, room=user_room(member.id)
         )
         await self.publish(request.room, state, hosts=True)
         log.info("room=%s host handed from user=%s to user=%s", request.room, me.id, member.id)
-        return {}
+        return Done()
 
     # -- the room ----------------------------------------------------------------------------
 
-    async def _toggle(self, room: str, field: str, enabled: bool) -> dict[str, Any]:
+    async def _toggle(self, room: str, field: str, enabled: bool) -> StateChanged:
         state, _ = await self._change(room, lambda s: setattr(s, field, enabled))
         await self.publish(room, state)
-        return {"state": state.view()}
+        return StateChanged(state=state.view())
 
-    async def lock(self, session: Session, request: Toggle) -> dict[str, Any]:
+    async def lock(self, session: Session, request: Toggle) -> StateChanged:
         return await self._toggle(request.room, "locked", request.enabled)
 
-    async def waiting(self, session: Session, request: Toggle) -> dict[str, Any]:
+    async def waiting(self, session: Session, request: Toggle) -> StateChanged:
         if request.enabled:
             # Whoever is in already need not knock when they come back after a drop.
-            inside = [member.id for member in await self.app.presence.members(request.room)]
+            inside = [member.id for member in await self._presence.members(request.room)]
 
             def close_doors(state: RoomState) -> None:
                 state.waiting_room = True
@@ -273,7 +267,7 @@ class Workshop:
 
             state, _ = await self._change(request.room, close_doors)
             await self.publish(request.room, state)
-            return {"state": state.view()}
+            return StateChanged(state=state.view())
 
         # Opening the doors lets in whoever was waiting.
         def change(state: RoomState) -> list[User]:
@@ -284,22 +278,20 @@ class Workshop:
 
         state, waited = await self._change(request.room, change)
         for user in waited:
-            await self.app.sio.emit(
-                "room:admitted", {"room": request.room}, room=user_room(user.id)
-            )
+            await self._sio.emit("room:admitted", {"room": request.room}, room=user_room(user.id))
         await self.publish(request.room, state, hosts=True)
-        return {"state": state.view()}
+        return StateChanged(state=state.view())
 
-    async def enable_chat(self, session: Session, request: Toggle) -> dict[str, Any]:
+    async def enable_chat(self, session: Session, request: Toggle) -> StateChanged:
         return await self._toggle(request.room, "chat_enabled", request.enabled)
 
-    async def admit(self, session: Session, request: Target) -> dict[str, Any]:
+    async def admit(self, session: Session, request: Target) -> Done:
         return await self._answer_knock(request, admitted=True)
 
-    async def decline(self, session: Session, request: Target) -> dict[str, Any]:
+    async def decline(self, session: Session, request: Target) -> Done:
         return await self._answer_knock(request, admitted=False)
 
-    async def _answer_knock(self, request: Target, *, admitted: bool) -> dict[str, Any]:
+    async def _answer_knock(self, request: Target, *, admitted: bool) -> Done:
         """Take a knocker off the waiting list, let them in or not, and tell them and hosts."""
 
         def change(state: RoomState) -> bool:
@@ -313,22 +305,21 @@ class Workshop:
         if not knocked:
             raise not_found("that user is not waiting")
         event = "room:admitted" if admitted else "room:declined"
-        await self.app.sio.emit(event, {"room": request.room}, room=user_room(request.user))
+        await self._sio.emit(event, {"room": request.room}, room=user_room(request.user))
         await self.publish_hosts(request.room, state)
-        return {}
+        return Done()
 
-    async def pin(self, session: Session, request: Pin) -> dict[str, Any]:
+    async def pin(self, session: Session, request: Pin) -> StateChanged:
         message = None
         if request.message is not None:
-            message = await self.app.archive.message(request.room, request.message)
+            message = await self._archive.message(request.room, request.message)
             if message is None:
                 raise not_found("no such message in this room")
         state, _ = await self._change(request.room, lambda s: setattr(s, "pinned", message))
         await self.publish(request.room, state)
-        return {"state": state.view()}
+        return StateChanged(state=state.view())
 
-    async def end(self, session: Session, request: RoomRef) -> dict[str, Any]:
-        app = self.app
+    async def end(self, session: Session, request: RoomRef) -> Done:
 
         def change(state: RoomState) -> list[User]:
             state.ended = True
@@ -338,8 +329,8 @@ class Workshop:
         state, waited = await self._change(request.room, change)
         await self.publish(request.room, state)
         for user in waited:
-            await app.sio.emit("room:declined", {"room": request.room}, room=user_room(user.id))
-        for member in await app.presence.members(request.room):
-            await self._evict(request.room, member.id, "ended")
+            await self._sio.emit("room:declined", {"room": request.room}, room=user_room(user.id))
+        for member in await self._presence.members(request.room):
+            await self._roster.evict(request.room, member.id, "ended")
         log.info("room=%s ended by user=%s", request.room, session.user.id)
-        return {}
+        return Done()

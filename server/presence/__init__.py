@@ -15,10 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from ..protocol import Member, Role
+from ..protocol import Member, Role, User
 
 ONLINE = "~online"
 """Pseudo-room every connection is attached to: its members are the users online."""
+
+
+def online_member(user: User) -> Member:
+    """What a connection is attached to ``ONLINE`` as."""
+    return Member(id=user.id, name=user.name, role=Role.MEMBER)
 
 
 class Attachment(NamedTuple):

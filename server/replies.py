@@ -1,0 +1,139 @@
+"""The acks the server answers requests with: one Struct per shape (``docs/protocol.md``).
+
+Every ack that succeeds is ``{"ok": true, ...}``; the fields a request sometimes has no value
+for are left out of the JSON, not sent as null (they default to ``UNSET``). A refused request
+gets ``{"ok": false, "error": ...}`` instead (``server.errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from .protocol import (
+    HostsView,
+    MediaPlace,
+    Member,
+    Message,
+    Room,
+    RoomInfo,
+    Track,
+    User,
+    WorkshopView,
+)
+
+
+class Reply(msgspec.Struct, kw_only=True):
+    """What every successful ack has; each kind of ack adds its fields after ``ok``."""
+
+    ok: bool = True
+
+
+class Done(Reply, kw_only=True):
+    """Nothing to say but yes."""
+
+
+class RoomList(Reply, kw_only=True):
+    """``room:list``."""
+
+    rooms: list[RoomInfo]
+
+
+class RoomCreated(Reply, kw_only=True):
+    """``room:create``."""
+
+    room: Room
+    host_key: str | UnsetType = UNSET
+    """A workshop's host key, shown this once."""
+
+
+class Joined(Reply, kw_only=True):
+    """``room:join``, let in."""
+
+    room: Room
+    you: Member
+    members: list[Member]
+    history: list[Message]
+    ice_servers: list[dict[str, Any]]
+    media: MediaPlace | UnsetType = UNSET
+    """Video rooms only."""
+    workshop: WorkshopView | UnsetType = UNSET
+    """Workshops only."""
+    hosts: HostsView | UnsetType = UNSET
+    """Workshops only, for hosts and co-hosts."""
+
+
+class Waiting(Reply, kw_only=True):
+    """``room:join`` of a workshop whose waiting room holds the newcomer."""
+
+    room: Room
+    waiting: bool = True
+
+
+class DmOpened(Reply, kw_only=True):
+    """``dm:open``."""
+
+    room: Room
+    user: User
+
+
+class Dm(msgspec.Struct, kw_only=True):
+    """One of the user's direct-message rooms, with the other user."""
+
+    room: Room
+    user: User
+    online: bool
+
+
+class DmList(Reply, kw_only=True):
+    """``dm:list``."""
+
+    dms: list[Dm]
+
+
+class Sent(Reply, kw_only=True):
+    """``chat:send``."""
+
+    message: Message
+
+
+class Messages(Reply, kw_only=True):
+    """``chat:history`` and ``chat:search``."""
+
+    messages: list[Message]
+
+
+class MediaChanged(Reply, kw_only=True):
+    """``media:state``."""
+
+    member: Member
+    media: MediaPlace
+
+
+class Offer(Reply, kw_only=True):
+    """``sfu:join``: the server's first offer of the media session."""
+
+    version: int
+    offer: dict[str, str]
+    tracks: list[Track]
+    ice_servers: list[dict[str, Any]]
+
+
+class Hands(Reply, kw_only=True):
+    """``hand:raise`` and ``hand:lower``: the raised hands, first raised first."""
+
+    hands: list[User]
+
+
+class MemberChanged(Reply, kw_only=True):
+    """A host's change to one member: ``stage:*``, ``member:mute``, ``member:role``."""
+
+    member: Member
+
+
+class StateChanged(Reply, kw_only=True):
+    """A change to the workshop: ``room:lock``, ``room:waiting``, ``chat:enable``, ``chat:pin``."""
+
+    state: WorkshopView
