@@ -161,6 +161,26 @@ async def test_a_muted_presenter_is_no_longer_forwarded(server: Running, connect
     await until(lambda: viewer.tracks == {})
 
 
+@pytest.mark.parametrize("backend", ["redis"])
+async def test_a_mute_from_another_process_stops_the_forwarding(
+    start_server, settings: Settings, connect, peers
+) -> None:
+    one = await start_server(settings)
+    two = await start_server(settings)
+    w = await workshop(one, connect)
+    gus = await guest(one, connect, w.id, "Gus")
+    await on_stage(w, gus)
+    await peers(gus, w.id, camera=Pattern())
+    viewer = await peers(await guest(one, connect, w.id, "Viewer"), w.id)
+    await until(lambda: viewer.frames_from(gus.user_id, "camera") >= 5)
+
+    # The host's other tab is connected to the other process, and mutes Gus from there.
+    tab = await connect(two.url, "Host", token=w.host.session["token"])
+    await tab.ok("room:join", {"room": w.id, "host_key": w.key})
+    await tab.ok("member:mute", {"room": w.id, "user": gus.user_id, "camera": True})
+    await until(lambda: viewer.mid_of(gus.user_id, "camera") is None)
+
+
 async def test_a_guest_sending_media_anyway_is_not_forwarded(
     server: Running, connect, peers
 ) -> None:

@@ -264,6 +264,24 @@ async def test_a_host_on_one_process_removes_a_guest_on_another(
     assert [m["name"] for m in members] == ["Host"]
 
 
+@pytest.mark.parametrize("backend", ["redis"])
+async def test_a_host_on_one_process_makes_a_guest_on_another_a_cohost(
+    start_server, settings, connect
+) -> None:
+    one = await start_server(settings)
+    two = await start_server(settings)
+    w = await workshop(one, connect)
+    guest = await connect(two.url, "Remote")
+    await guest.ok("room:join", {"room": w.room})
+    refused = await guest.call("room:lock", {"room": w.room, "enabled": True})
+    assert refused["error"]["code"] == "forbidden"
+    await w.host.ok("member:role", {"room": w.room, "user": guest.user_id, "role": "cohost"})
+    assert (await presence_of(guest, guest.user_id))["member"]["role"] == "cohost"
+    # The guest's process took the new role: it hears what only hosts hear, and lets them act.
+    await guest.wait("workshop:hosts")
+    await guest.ok("room:lock", {"room": w.room, "enabled": True})
+
+
 async def test_opening_the_doors_lets_the_waiting_in_and_ending_sends_them_away(
     server: Running, connect
 ) -> None:
