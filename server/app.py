@@ -7,7 +7,6 @@ module of ``server`` imports this one (docs/architecture.md, "Modules").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -16,18 +15,16 @@ from aiohttp import web
 
 from signaling.ice import IceConfig
 
-from . import api, broadcast
+from . import api, wire
 from .archive import Archive
 from .archive.postgres import PostgresArchive
 from .archive.sqlite import SqliteArchive
-from .broadcast import Broadcast
 from .catalog import Catalog
 from .chat import Chat
 from .config import Settings
 from .control import Control
 from .errors import Unavailable
 from .events import Events, table
-from .fanout import RedisFanout
 from .limits import Limits
 from .media import Media
 from .metrics import Metrics
@@ -39,7 +36,6 @@ from .rooms import Rooms
 from .roster import Roster
 from .sessions import Sessions
 from .tasks import Tasks, cancel
-from .wire import Json, Packet, Server
 from .workshop import Workshop
 
 log = logging.getLogger(__name__)
@@ -74,14 +70,12 @@ class Percolate:
             turn_ttl=settings.turn_ttl,
         )
         self.fanout = (
-            RedisFanout(settings.redis_url, f"{settings.redis_prefix}:sio", Json)
+            wire.Fanout(settings.redis_url, f"{settings.redis_prefix}:fanout")
             if settings.redis_url
             else None
         )
-        self.sio = Server(
-            async_mode="aiohttp",
-            client_manager=self.fanout or Broadcast(),
-            serializer=Packet,
+        self.sio = wire.Server(
+            client_manager=self.fanout or wire.Broadcast(),
             max_http_buffer_size=settings.max_packet_bytes,
             backlog=settings.max_backlog_kib * 1024,
             cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
@@ -106,7 +100,7 @@ class Percolate:
         # Each part gets what it uses; the order is the one direction of their dependencies.
         self.sessions = Sessions(settings, archive, limits)
         self.catalog = Catalog(archive)
-        self.control = Control(sio, self.fanout)
+        self.control = Control(self.fanout)
         self.roster = Roster(sio, presence, self.control)
         self.chat = Chat(settings, sio, archive, self.catalog, limits)
         self.media = Media(
@@ -156,20 +150,15 @@ class Percolate:
     # -- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        broadcast.check()
+        wire.check()
         await self.archive.open()
         try:
             await self.presence.start()
         except Unavailable as exc:
             # Keep serving: the heartbeat re-announces everyone once the backend is back.
             log.warning("presence=%s is not reachable at start: %s", self.presence.name, exc)
-        if self.fanout is not None and not self.sio.manager_initialized:
-            # python-socketio starts its Redis listener with the first connection; start it
-            # now, so a new process hears the others (and says so in /healthz) before that.
-            self.sio.manager_initialized = True
-            self.fanout.initialize()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.fanout.subscribed.wait(), 2.0)
+        if self.fanout is not None:
+            await self.fanout.start()
         self.media.start()
         await self.metrics.start()
         self._loops = [

@@ -4,9 +4,9 @@ A host's action changes shared state (presence, the archive) at once, but each p
 keeps its own view of its connections and of the media it holds. A command tells every
 process to bring that view in line. ``Control`` knows no command: features ``register`` a
 handler per command type (a tagged Struct), and ``send`` runs the handlers on every process,
-in registration order. Commands travel on the fan-out channel between processes, in its one
-order; with one process they apply directly. Like every emit there, a command is lost while
-Redis is down (docs/architecture.md).
+in registration order. Commands travel on the fan-out channel between processes, in order
+with its emits (``wire.Fanout.command``); with one process they apply directly. While Redis
+is down a command applies on its own process only, like an emit (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import msgspec
-import socketio
 
 log = logging.getLogger(__name__)
-
-CHANNEL = "~control"
-"""The event name and the room name that carry commands; no client can join that room."""
 
 C = TypeVar("C", bound=msgspec.Struct)
 Handler = Callable[[Any], Awaitable[None]]
@@ -30,17 +26,18 @@ Handler = Callable[[Any], Awaitable[None]]
 class Fanout(Protocol):
     """The fan-out between processes, as far as commands use it."""
 
-    on_control: Callable[[Any], Awaitable[None]] | None
+    on_command: Callable[[Any], Awaitable[None]] | None
+
+    async def command(self, payload: Any) -> None: ...
 
 
 class Control:
-    def __init__(self, sio: socketio.AsyncServer, fanout: Fanout | None) -> None:
-        self._sio = sio
+    def __init__(self, fanout: Fanout | None) -> None:
         self._fanout = fanout
         self._kinds: dict[str, type[msgspec.Struct]] = {}
         self._handlers: dict[type[msgspec.Struct], list[Handler]] = {}
         if fanout is not None:
-            fanout.on_control = self.apply
+            fanout.on_command = self.apply
 
     def register(self, kind: type[C], handler: Callable[[C], Awaitable[None]]) -> None:
         """Run ``handler`` for every ``kind`` command, sent by any process."""
@@ -55,7 +52,7 @@ class Control:
             await self._run(command)
         else:
             # The fan-out hands it to apply() here and on every other process.
-            await self._sio.emit(CHANNEL, msgspec.to_builtins(command), room=CHANNEL)
+            await self._fanout.command(msgspec.to_builtins(command))
 
     async def apply(self, data: Any) -> None:
         """A command as it came over the fan-out."""

@@ -9,9 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-import socketio
 
-from . import authz, broadcast
+from . import authz, wire
 from . import protocol as p
 from .catalog import Catalog
 from .chat import Chat
@@ -77,7 +76,7 @@ class Events:
     def __init__(
         self,
         settings: Settings,
-        sio: socketio.AsyncServer,
+        sio: wire.Server,
         presence: Presence,
         sessions: Sessions,
         catalog: Catalog,
@@ -166,7 +165,7 @@ class Events:
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         settings, sessions, presence = self._settings, self._sessions, self._presence
         address = client_address(environ, settings.trusted_proxies)
-        broadcast.release(environ)  # python-socketio keeps the environ as long as the connection
+        wire.release(environ)  # python-socketio keeps the environ as long as the connection
         if sessions.count_from(address) >= settings.max_connections_per_ip:
             log.warning("connect sid=%s refused: too many connections from %s", sid, address)
             raise _refusal(Code.RATE_LIMITED, "too many connections from your address")
@@ -265,7 +264,4 @@ def client_address(environ: dict[str, Any], trusted: tuple[str, ...]) -> str:
 
 def _refusal(code: Code, message: str) -> Exception:
     """What a refused client receives: Socket.IO's CONNECT_ERROR with ``data: {code, message}``."""
-    refusal: Exception = socketio.exceptions.ConnectionRefusedError(
-        message, {"code": code.value, "message": message}
-    )
-    return refusal
+    return wire.refusal(code.value, message)

@@ -1,4 +1,4 @@
-"""Fan-out at wire speed (server/broadcast.py): one frame for every WebSocket recipient, the
+"""Fan-out at wire speed (server/wire/): one frame for every WebSocket recipient, the
 queue for long-polling ones, the same messages in the same order for everybody, and a member
 that stops reading cut off before it costs the server without bound."""
 
@@ -14,7 +14,8 @@ import pytest
 import socketio
 
 from server.app import APP_KEY
-from server.broadcast import Engine, frame
+from server.wire.engine import Engine
+from server.wire.stream import frame
 
 from .support import WAIT
 from .support.client import Client

@@ -1,4 +1,4 @@
-"""WebSocket connections served below aiohttp (server/broadcast.py ``Stream``): the protocol
+"""WebSocket connections served below aiohttp (server/wire/stream.py ``Stream``): the protocol
 kept as RFC 6455 says, and a client that breaks it loses its own connection and nothing else."""
 
 from __future__ import annotations

@@ -1,35 +1,19 @@
-"""Fan-out at wire speed: one encoding per broadcast, one ready WebSocket frame for everyone.
+"""A WebSocket connection served below aiohttp, with no task while it is idle.
 
-python-socketio encodes a room broadcast once, but then makes one task per recipient; each
-task puts the packet on the recipient's Engine.IO queue, whose writer task wakes up (through
-``asyncio.wait_for``, one more task), encodes the Engine.IO packet again and has aiohttp
-build a WebSocket frame, compressing it if the client offered permessage-deflate. For a room
-of 200 that is 600 task switches and 200 frame builds per message; and every idle member
-costs some six live tasks (the writer, the task under it, one per pending read, one per
-ping) besides the aiohttp request that opened its WebSocket, kept for the connection's life.
+aiohttp only answers the handshake: the 101 is written, aiohttp lets the connection go
+(``_detach``) and the transport's protocol becomes a ``Stream``, which parses frames with
+wsproto and hands each Engine.IO packet to the engineio socket it carries. Once the socket is
+carried (``OPEN``), every packet sent to it is written at once, in call order (nothing
+overtakes anything), a connection's frames of one turn of the event loop in one ``write``;
+a broadcast hands the same ready frame (``frame``) to every member. A member with more than
+the engine's ``backlog`` bytes unsent (it stopped reading) is disconnected. Per-message
+compression is not negotiated (as the Node.js server's default): a compressed frame could not
+be shared.
 
-Here aiohttp only answers a WebSocket handshake; the connection is then served by a
-``Stream``, the transport's protocol, with no task while it is idle: once it is up, every
-packet sent to it is written to its socket at once, in call order (so nothing overtakes
-anything), a connection's frames of one turn of the event loop in one ``write``; pings are
-timers. A broadcast builds its WebSocket frame once and hands the same bytes to every
-WebSocket member. Long-polling members, and WebSocket members until their upgrade is done,
-get packets through Engine.IO's queue as before (``_take_over`` empties it first). A member
-with more than ``backlog`` bytes unsent (``MAX_BACKLOG_KIB``: it stopped reading) is
-disconnected.
-
-Pieces, each on a seam the libraries offer or that ``check`` verifies:
-
-* ``Engine``, the Engine.IO server (``socketio.AsyncServer._engineio_server_class``), keeps
-  each WebSocket connection's ``Stream``, sends single packets (acks, events to one sid)
-  the same direct way, and runs every socket's pings as timers (``start_background_task``);
-* ``Stream``, engineio's WebSocket driver (``engineio_server._async['websocket']``), does
-  what engineio's ``AsyncSocket._websocket_handler`` does (the same upgrade, ``receive`` and
-  ``close``; the socket's ``send`` replaced on the instance), below aiohttp: the handshake's
-  request lets go of the connection (``_detach``) and wsproto reads the frames. It does not
-  negotiate per-message compression (as the Node.js server's default; a compressed frame
-  could not be shared);
-* ``Broadcast``, the Socket.IO manager, writes one frame to every WebSocket recipient.
+engineio gets a ``Stream`` as its WebSocket driver (``engine.Engine``); the ``Stream`` does what
+engineio's ``AsyncSocket._websocket_handler`` does (the same upgrade, ``receive`` and
+``close``; the socket's ``send`` replaced on the instance). Every private name this relies on
+is listed in ``seams``.
 """
 
 from __future__ import annotations
@@ -37,37 +21,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
-import functools
 import hashlib
-import inspect
 import logging
 import struct
-import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 import engineio
-import socketio
 import wsproto.connection
 import wsproto.events
 import wsproto.frame_protocol
 from aiohttp import WSMsgType, web
 from aiohttp.http import WS_KEY
-from aiohttp.web_protocol import RequestHandler
 from engineio import packet as eio_packet
-from engineio.async_drivers import aiohttp as eio_aiohttp
-from socketio import packet
 from wsproto.connection import ConnectionState
-
-from . import keys
 
 log = logging.getLogger(__name__)
 
 _EMPTY: asyncio.Queue[Any] = asyncio.Queue()
 """Every taken-over socket's queue: never put to, so ``join`` returns at once."""
-
-BACKLOG = 16 * 1024 * 1024
-"""Bytes unsent to one connection past which it is dropped, by default (``MAX_BACKLOG_KIB``)."""
 
 CLOSING = 5.0
 """Seconds a closed WebSocket connection waits for the client to hang up (``Stream.end``)."""
@@ -79,28 +51,22 @@ SWITCHING = (
 """The handshake's answer, up to the accept key."""
 
 
-def check() -> None:
-    """Raise ``RuntimeError`` unless engineio and aiohttp work the way this module relies on."""
-    socket, server = engineio.async_socket.AsyncSocket, engineio.AsyncServer
-    problems = []
-    if "server._async['websocket']" not in inspect.getsource(socket._upgrade_websocket):
-        problems.append("engineio takes its WebSocket driver from server._async['websocket']")
-    if "self.schedule_ping()" not in inspect.getsource(socket.receive):
-        problems.append("AsyncSocket.receive schedules the next ping on a PONG")
-    if "start_background_task(self._send_ping)" not in inspect.getsource(socket.schedule_ping):
-        problems.append("AsyncSocket.schedule_ping starts _send_ping as a background task")
-    if "await self.send(packet.Packet(packet.CLOSE))" not in inspect.getsource(socket.close):
-        problems.append("AsyncSocket.close sends CLOSE through self.send")
-    if "check_ping_timeout" not in inspect.getsource(server._service_task):
-        problems.append("AsyncServer._service_task checks every socket's ping timeout")
-    if "_fwdm" not in inspect.getsource(socketio.base_manager.BaseManager.get_participants):
-        problems.append("socketio's get_participants")
-    if not {"_manager", "_message_tail"} <= set(RequestHandler.__slots__):
-        problems.append("aiohttp's RequestHandler keeps _manager and _message_tail")
-    if "if self.transport is not None" not in inspect.getsource(RequestHandler.force_close):
-        problems.append("aiohttp's RequestHandler.force_close leaves a detached transport alone")
-    if problems:
-        raise RuntimeError(f"the fan-out relies on what changed: {problems}")
+class Host(Protocol):
+    """What a ``Stream`` needs of its Engine.IO server (``engine.Engine``)."""
+
+    max_http_buffer_size: int
+    async_handlers: bool
+    backlog: int
+    streams: dict[str, Stream]
+    reason: Any
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None: ...
+
+    def forget(self, socket: Any) -> None: ...
+
+    async def end(self, socket: Any, reason: str) -> None: ...
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def frame(encoded: str | bytes) -> bytes:
@@ -130,7 +96,7 @@ def _detach(request: web.BaseRequest) -> None:
     handler.keep_alive(False)  # and its timer (for a connection that sends no request) goes
     handler.transport = None
     handler.force_close()
-    manager = getattr(handler, "_manager", None)  # private to aiohttp: check() looks
+    manager = getattr(handler, "_manager", None)  # private to aiohttp (seams)
     if manager is not None:
         manager.connection_lost(handler, None)
 
@@ -176,7 +142,7 @@ class Stream(asyncio.Protocol):
     __slots__ = ("_inbox", "_parts", "_pending", "_task", "_ws", "carried", "server", "socket",
                  "state", "transport")  # fmt: skip
 
-    def __init__(self, handler: Any, server: Engine) -> None:
+    def __init__(self, handler: Any, server: Host) -> None:
         self.server = server
         self.socket: Any = handler.__self__
         """The engineio ``AsyncSocket`` this connection carries."""
@@ -360,7 +326,7 @@ class Stream(asyncio.Protocol):
             self._take_over()
         else:
             try:
-                await _receive_known(socket, pkt)
+                await receive_known(socket, pkt)
             except engineio.exceptions.UnknownPacketError:
                 pass
             except engineio.exceptions.SocketIsClosedError:
@@ -373,11 +339,13 @@ class Stream(asyncio.Protocol):
     # -- what the server sends -----------------------------------------------------------
 
     async def _send(self, pkt: eio_packet.Packet) -> None:
-        # What engineio's AsyncSocket.send does, writing instead of queueing.
-        if await self.socket.check_ping_timeout():
-            self.write(frame(pkt.encode()))
-            if pkt.packet_type == eio_packet.CLOSE:  # the socket is closing: so is this
-                self.end()
+        # The socket's send, writing instead of queueing (the ping timeout is the engine's:
+        # ``engine.Pings``).
+        if self.socket.closed:
+            raise engineio.exceptions.SocketIsClosedError()
+        self.write(frame(pkt.encode()))
+        if pkt.packet_type == eio_packet.CLOSE:  # the socket is closing: so is this
+            self.end()
 
     def write(self, data: bytes) -> bool:
         """Write a ready frame in this turn of the event loop; False: it was not written.
@@ -448,91 +416,7 @@ class Stream(asyncio.Protocol):
             self.transport.abort()
 
 
-class Engine(engineio.AsyncServer):  # type: ignore[misc]
-    """The Engine.IO server, writing to WebSocket connections directly."""
-
-    def __init__(self, *, backlog: int = BACKLOG, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.backlog = backlog
-        """Bytes unsent to one WebSocket connection past which it is dropped."""
-        drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped in engineio
-        setattr(self, "_async", {**drivers, "websocket": Stream, "translate_request": _environ})  # noqa: B010
-        self.streams: dict[str, Stream] = {}
-        """The WebSocket connections, by Engine.IO session id."""
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._sequence = 0
-        self.direct = 0
-        """Packets written straight to a WebSocket connection."""
-        self.queued = 0
-        """Packets that went through Engine.IO's queue (long polling, or before the upgrade)."""
-
-    def generate_id(self) -> str:
-        # engineio's ids (Engine.IO's and Socket.IO's session ids), from the pooled CSPRNG.
-        sequence = self._sequence.to_bytes(3, "big")
-        self._sequence = (self._sequence + 1) & 0xFFFFFF
-        return base64.urlsafe_b64encode(keys.random_bytes(12) + sequence).decode()
-
-    def _get_socket(self, sid: str) -> Any:
-        # Long polling hands packets to socket.receive (a WebSocket's Stream calls
-        # _receive_known itself).
-        socket = super()._get_socket(sid)
-        if "receive" not in vars(socket):  # once per socket
-            socket.receive = functools.partial(_receive_known, socket)
-        return socket
-
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coroutine`` in a task this engine keeps until it is done."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def end(self, socket: Any, reason: str) -> None:
-        """Close ``socket`` whose connection is gone, and forget it."""
-        await socket.close(wait=False, abort=True, reason=reason)
-        self.forget(socket)
-
-    def forget(self, socket: Any) -> None:
-        # engineio forgets a closed socket when its request ends, or in its service task.
-        if self.sockets.get(socket.sid) is socket:
-            del self.sockets[socket.sid]
-
-    def hang_up(self) -> None:
-        """Close every WebSocket connection (those still upgrading included)."""
-        for stream in list(self.streams.values()):
-            stream.end(wsproto.frame_protocol.CloseReason.GOING_AWAY, linger=False)
-
-    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        # engineio sleeps in a task of its own until each socket's next ping: a timer is enough.
-        socket = getattr(target, "__self__", None)
-        if getattr(target, "__func__", None) is engineio.async_socket.AsyncSocket._send_ping:
-            asyncio.get_running_loop().call_later(self.ping_interval, self._ping, socket)
-            return None
-        return super().start_background_task(target, *args, **kwargs)
-
-    def _ping(self, socket: Any) -> None:
-        # What AsyncSocket._send_ping does once it has slept.
-        if socket.closing or socket.closed:
-            return
-        socket.last_ping = time.time()
-        pkt = eio_packet.Packet(eio_packet.PING)
-        if not self.write(socket.sid, frame(pkt.encode())):
-            self.spawn(socket.send(pkt))
-
-    def write(self, sid: str, data: bytes) -> bool:
-        """Write a ready frame to ``sid`` if it is a WebSocket connection that is up."""
-        stream = self.streams.get(sid)
-        if stream is not None and stream.write(data):
-            self.direct += 1
-            return True
-        return False
-
-    async def send_packet(self, sid: str, pkt: eio_packet.Packet) -> None:
-        if sid not in self.streams or not self.write(sid, frame(pkt.encode())):
-            self.queued += 1
-            await super().send_packet(sid, pkt)
-
-
-async def _receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
+async def receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
     """``AsyncSocket.receive`` of a packet whose type engineio knows; any other is dropped.
 
     (engineio's would index its list of type names past the end, and log the traceback.)
@@ -541,77 +425,3 @@ async def _receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
         await engineio.async_socket.AsyncSocket.receive(socket, pkt)
     else:
         log.info("sid=%s: not an Engine.IO packet", socket.sid)
-
-
-def _environ(request: web.BaseRequest) -> dict[str, Any]:
-    """engineio's WSGI-like environ of an aiohttp request, with the peer's address.
-
-    (engineio writes 127.0.0.1 for every peer and leaves the real one on the request; the
-    request is not kept once a connection is up: ``release``.)
-    """
-    environ: dict[str, Any] = eio_aiohttp.translate_request(request)
-    environ["REMOTE_ADDR"] = request.remote or ""
-    return environ
-
-
-def release(environ: dict[str, Any]) -> None:
-    """Let go of the aiohttp request an environ kept (python-socketio keeps the environ)."""
-    environ.pop("aiohttp.request", None)
-    environ.pop("wsgi.input", None)
-
-
-class Broadcast(socketio.AsyncManager):  # type: ignore[misc]
-    """python-socketio's manager, writing each broadcast as one frame shared by everybody."""
-
-    async def emit(
-        self,
-        event: str,
-        data: Any,
-        namespace: str,
-        room: Any = None,
-        skip_sid: Any = None,
-        callback: Any = None,
-        to: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        room = to or room
-        given = data
-        engine = getattr(self.server, "eio", None)
-        if callback is not None or not isinstance(engine, Engine):
-            return await super().emit(  # type: ignore[no-any-return]
-                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback
-            )
-        if namespace not in self.rooms:
-            return None
-        if isinstance(data, tuple):
-            data = list(data)
-        elif data is not None:
-            data = [data]
-        else:
-            data = []
-        encoded = self.server.packet_class(
-            packet.EVENT, namespace=namespace, data=[event, *data]
-        ).encode()
-        if isinstance(encoded, list):  # binary attachments: several packets, the stock way
-            return await super().emit(  # type: ignore[no-any-return]
-                event, given, namespace, room=room, skip_sid=skip_sid
-            )
-        eio_pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        ready: bytes | None = None
-        slow = []
-        for sid, eio_sid in self.get_participants(namespace, room):
-            if sid in skip:
-                continue
-            stream = engine.streams.get(eio_sid)
-            if stream is not None:
-                if ready is None:
-                    ready = frame(eio_pkt.encode())
-                if stream.write(ready):
-                    engine.direct += 1
-                    continue
-            slow.append(eio_sid)
-        for eio_sid in slow:
-            engine.queued += 1
-            await super(Engine, engine).send_packet(eio_sid, eio_pkt)
-        return None

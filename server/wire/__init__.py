@@ -1,0 +1,22 @@
+"""The wire: everything that makes Socket.IO, Engine.IO and WebSocket connections work, and
+the only package that touches python-socketio, python-engineio, wsproto or aiohttp's
+internals.
+
+- ``stream``: a WebSocket connection below aiohttp (wsproto, the hand-over ``_detach``);
+- ``engine``: the Engine.IO server and its ping timers;
+- ``sockets``: the Socket.IO server and its one-frame broadcast (``Broadcast``);
+- ``codec``: the JSON codec of Socket.IO packets;
+- ``fanout``: emits and commands between processes on one Redis channel;
+- ``seams``: every private name of those libraries used here, checked at start-up.
+
+The rest of ``server/`` uses what this module exports.
+"""
+
+from __future__ import annotations
+
+from .engine import release
+from .fanout import Fanout
+from .seams import SeamError, check
+from .sockets import Broadcast, Server, refusal
+
+__all__ = ["Broadcast", "Fanout", "SeamError", "Server", "check", "refusal", "release"]

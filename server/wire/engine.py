@@ -1,0 +1,181 @@
+"""The Engine.IO server: python-engineio's, with WebSocket connections carried by ``Stream``
+and every socket's pings on timers of our own.
+
+engineio would keep, per socket, a writer task and a task sleeping until the next ping; here
+a WebSocket's packets are written at once by its ``Stream`` and a ping is a timer (``Pings``).
+Long-polling sockets, and WebSocket ones until their upgrade is done, keep engineio's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import engineio
+import wsproto.frame_protocol
+from aiohttp import web
+from engineio import packet as eio_packet
+from engineio.async_drivers import aiohttp as eio_aiohttp
+
+from .. import keys
+from .stream import Stream, frame, receive_known
+
+log = logging.getLogger(__name__)
+
+BACKLOG = 16 * 1024 * 1024
+"""Bytes unsent to one connection past which it is dropped, by default (``MAX_BACKLOG_KIB``)."""
+
+
+class Pings:
+    """Every socket's heartbeat (Engine.IO v4: the server pings, the client answers).
+
+    A PING goes out ``ping_interval`` seconds after the socket connected or answered the last
+    one; without a PONG within ``ping_timeout`` the socket is closed. One timer per socket at a
+    time, no task. engineio calls a socket's ``schedule_ping`` once the connection is accepted
+    and on every PONG: the engine points it at ``answered``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def answered(self, socket: Any) -> None:
+        """``socket`` connected, or answered: its next ping is due in an interval."""
+        self._set(socket, self.engine.ping_interval, self._ping)
+
+    def _ping(self, socket: Any) -> None:
+        engine = self.engine
+        sid = socket.sid
+        if socket.closing or socket.closed or sid not in engine.sockets:
+            self._timers.pop(sid, None)
+            return
+        pkt = eio_packet.Packet(eio_packet.PING)
+        if not engine.write(sid, frame(pkt.encode())):
+            engine.spawn(socket.send(pkt))
+        self._set(socket, engine.ping_timeout, self._unanswered)
+
+    def _unanswered(self, socket: Any) -> None:
+        self._timers.pop(socket.sid, None)
+        if socket.closing or socket.closed:
+            return
+        log.info("sid=%s answered no ping: closed", socket.sid)
+        # Not aborted: the CLOSE packet tells a half-open client it is disconnected.
+        engine = self.engine
+        engine.spawn(socket.close(wait=False, reason=engine.reason.PING_TIMEOUT))
+
+    def _set(self, socket: Any, delay: float, then: Callable[[Any], None]) -> None:
+        timers = self._timers
+        previous = timers.get(socket.sid)
+        if previous is not None:
+            previous.cancel()
+        timers[socket.sid] = asyncio.get_running_loop().call_later(delay, then, socket)
+
+
+class _Sockets(dict[str, Any]):
+    """engineio's sockets by session id, handing each new one to the engine first."""
+
+    __slots__ = ("_adopt",)
+
+    def __init__(self, adopt: Callable[[Any], None]) -> None:
+        super().__init__()
+        self._adopt = adopt
+
+    def __setitem__(self, sid: str, socket: Any) -> None:
+        if sid not in self:
+            self._adopt(socket)
+        super().__setitem__(sid, socket)
+
+
+class Engine(engineio.AsyncServer):  # type: ignore[misc]
+    """The Engine.IO server, writing to WebSocket connections directly."""
+
+    def __init__(self, *, backlog: int = BACKLOG, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backlog = backlog
+        """Bytes unsent to one WebSocket connection past which it is dropped."""
+        drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped in engineio
+        setattr(self, "_async", {**drivers, "websocket": Stream, "translate_request": _environ})  # noqa: B010
+        self.sockets: dict[str, Any] = _Sockets(self._adopt)
+        self.streams: dict[str, Stream] = {}
+        """The WebSocket connections, by Engine.IO session id."""
+        self.pings = Pings(self)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sequence = 0
+        self.direct = 0
+        """Packets written straight to a WebSocket connection."""
+        self.queued = 0
+        """Packets that went through Engine.IO's queue (long polling, or before the upgrade)."""
+
+    def _adopt(self, socket: Any) -> None:
+        # A new socket: its heartbeat is ours (engineio's own timeout check, which reads
+        # last_ping, stays idle), and a packet of a type engineio does not know is dropped
+        # before its receive sees it.
+        socket.last_ping = None
+        socket.schedule_ping = functools.partial(self.pings.answered, socket)
+        socket.receive = functools.partial(receive_known, socket)
+
+    def generate_id(self) -> str:
+        # engineio's ids (Engine.IO's and Socket.IO's session ids), from the pooled CSPRNG.
+        sequence = self._sequence.to_bytes(3, "big")
+        self._sequence = (self._sequence + 1) & 0xFFFFFF
+        return base64.urlsafe_b64encode(keys.random_bytes(12) + sequence).decode()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` in a task this engine keeps until it is done."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def end(self, socket: Any, reason: str) -> None:
+        """Close ``socket`` whose connection is gone, and forget it."""
+        await socket.close(wait=False, abort=True, reason=reason)
+        self.forget(socket)
+
+    def forget(self, socket: Any) -> None:
+        # engineio forgets a closed socket when its request ends, or in its service task.
+        sid = socket.sid
+        if self.sockets.get(sid) is socket:
+            del self.sockets[sid]
+
+    def hang_up(self) -> None:
+        """Close every WebSocket connection (those still upgrading included)."""
+        for stream in list(self.streams.values()):
+            stream.end(wsproto.frame_protocol.CloseReason.GOING_AWAY, linger=False)
+
+    def write(self, sid: str, data: bytes) -> bool:
+        """Write a ready frame to ``sid`` if it is a WebSocket connection that is up."""
+        stream = self.streams.get(sid)
+        if stream is not None and stream.write(data):
+            self.direct += 1
+            return True
+        return False
+
+    async def send_packet(self, sid: str, pkt: eio_packet.Packet) -> None:
+        if sid not in self.streams or not self.write(sid, frame(pkt.encode())):
+            await self.enqueue(sid, pkt)
+
+    async def enqueue(self, sid: str, pkt: eio_packet.Packet) -> None:
+        """Send through the socket's queue (long polling, or a WebSocket not yet upgraded)."""
+        self.queued += 1
+        await super().send_packet(sid, pkt)
+
+
+def _environ(request: web.BaseRequest) -> dict[str, Any]:
+    """engineio's WSGI-like environ of an aiohttp request, with the peer's address.
+
+    (engineio writes 127.0.0.1 for every peer and leaves the real one on the request; the
+    request is not kept once a connection is up: ``release``.)
+    """
+    environ: dict[str, Any] = eio_aiohttp.translate_request(request)
+    environ["REMOTE_ADDR"] = request.remote or ""
+    return environ
+
+
+def release(environ: dict[str, Any]) -> None:
+    """Let go of the aiohttp request an environ kept (python-socketio keeps the environ)."""
+    environ.pop("aiohttp.request", None)
+    environ.pop("wsgi.input", None)

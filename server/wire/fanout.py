@@ -1,0 +1,207 @@
+"""Fan-out between server processes: emits and commands on one ordered Redis channel.
+
+Every emit to a room (and every command between processes, ``command``) is published on one
+Redis pub/sub channel, through redis-py's public API, in a format of our own (``Emit``,
+``Command``): an emit carries the Socket.IO packet already encoded, so a process receiving it
+only frames it once and writes that frame to its members of the room (``Broadcast.deliver``).
+Every process, the emitting one too, delivers an emit when it comes back from the channel,
+whose order is one for all: every member of a room, on any process, sees the same sequence.
+While Redis is away (or this process is not subscribed), a process delivers to its own
+connections at once; the others catch up by ``seq``.
+
+What one process emits in one turn of the event loop (more under load) travels as one Redis
+message, a JSON array, in the order emitted: one PUBLISH and one decode for many emits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+import redis.asyncio
+
+from ..tasks import cancel
+from .codec import event_packet
+from .sockets import Broadcast
+
+log = logging.getLogger(__name__)
+
+RETRY = 1.0
+"""Seconds between attempts to subscribe again after losing Redis."""
+
+TIMEOUT = 2.0
+"""Seconds a publish may take before Redis counts as away (and this process delivers alone)."""
+
+
+class Emit(msgspec.Struct, tag="emit", omit_defaults=True):
+    """A Socket.IO packet for the members of a room (or of a namespace) on every process."""
+
+    packet: str
+    """The encoded Socket.IO packet, as every recipient gets it."""
+    namespace: str = "/"
+    room: str | list[str] | None = None
+    """A room, several, or ``None``: everyone in the namespace."""
+    skip: list[str] = []
+    """Socket.IO session ids that do not get it (the sender of a presence change, say)."""
+
+
+class Command(msgspec.Struct, tag="command"):
+    """A command for every process (``on_command``), never for a client."""
+
+    payload: Any
+    """JSON-able builtins, the dispatcher's to read."""
+
+
+Message = Emit | Command
+
+
+class Fanout(Broadcast):
+    """The client manager of a process that shares its rooms with others through Redis."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        super().__init__()
+        self.url = url
+        self.channel = channel
+        self.subscribed = asyncio.Event()
+        """Set while this process is subscribed to the channel (``/healthz`` reports it)."""
+        self.on_command: Callable[[Any], Awaitable[None]] | None = None
+        """Receives every ``command``, on every process (the sender's too), in channel order."""
+        self._encode = msgspec.json.Encoder().encode
+        self._decode = msgspec.json.Decoder(list[Message]).decode
+        self._outbox: list[Message] = []
+        self._waiting = asyncio.Event()
+        """Set while the outbox holds something."""
+        self._publisher: redis.asyncio.Redis | None = None
+        self._listener: redis.asyncio.Redis | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, wait: float = 2.0) -> None:
+        """Start publishing and listening; wait up to ``wait`` seconds to be subscribed.
+
+        (So a new process hears the others, and says so in ``/healthz``, before its first
+        connection.)
+        """
+        self._publisher = redis.asyncio.Redis.from_url(
+            self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+        )
+        # No read timeout for the subscription: it waits as long as the channel is quiet.
+        self._listener = redis.asyncio.Redis.from_url(self.url, socket_connect_timeout=TIMEOUT)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._publish(self._publisher), name="fan-out publisher"),
+            loop.create_task(self._listen(self._listener), name="fan-out listener"),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.subscribed.wait(), wait)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            await cancel(task, what=task.get_name())
+        self._tasks = []
+        for client in (self._publisher, self._listener):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+        self._publisher = self._listener = None
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        if kwargs.get("ignore_queue") or callback is not None:
+            # This process's connections only (what a command applies, a token for one
+            # connection), now; or an emit with an ack (never used for a room).
+            await super().emit(event, data, namespace, room, skip_sid, callback)
+            return
+        skip = skip_sid if isinstance(skip_sid, list) else [] if skip_sid is None else [skip_sid]
+        namespace = namespace or "/"
+        await self._send(Emit(event_packet(namespace, event, data), namespace, room, skip))
+
+    async def command(self, payload: Any) -> None:
+        """Run ``on_command(payload)`` on every process, this one too, in channel order."""
+        await self._send(Command(payload))
+
+    async def _send(self, message: Message) -> None:
+        if not self._tasks:  # not started (or closed): there is nobody else to tell
+            await self._apply([message])
+            return
+        self._outbox.append(message)
+        self._waiting.set()
+
+    async def _publish(self, client: redis.asyncio.Redis) -> None:
+        # One publisher, so the channel gets this process's messages in the order they were
+        # made; what piles up while a PUBLISH is under way goes in the next, together.
+        away = False
+        while True:
+            await self._waiting.wait()
+            self._waiting.clear()
+            batch, self._outbox = self._outbox, []
+            try:
+                await client.publish(self.channel, self._encode(batch))
+            except Exception as exc:
+                if not away:
+                    log.warning("fan-out channel=%s: Redis away, delivering here only: %s",
+                                self.channel, exc)  # fmt: skip
+                away = True
+                await self._apply(batch)
+                continue
+            away = False
+            if not self.subscribed.is_set():  # it will not come back to this process
+                await self._apply(batch)
+
+    async def _listen(self, client: redis.asyncio.Redis) -> None:
+        # Subscribed again every RETRY seconds after losing Redis (python-socketio's manager
+        # would double its wait up to a minute: a process deaf that long).
+        while True:
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        await self._received(message["data"])
+                    elif message["type"] == "subscribe":
+                        self.subscribed.set()
+                        log.info("fan-out channel=%s: subscribed", self.channel)
+            except Exception as exc:
+                if self.subscribed.is_set():
+                    log.warning("fan-out channel=%s: lost the subscription: %s", self.channel, exc)
+            finally:
+                self.subscribed.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(RETRY)
+
+    async def _received(self, data: bytes) -> None:
+        try:
+            batch = self._decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("fan-out channel=%s: dropped a message that does not decode: %s",
+                        self.channel, exc)  # fmt: skip
+            return
+        await self._apply(batch)
+
+    async def _apply(self, batch: list[Message]) -> None:
+        for message in batch:
+            try:
+                if isinstance(message, Emit):
+                    await self.deliver(
+                        message.namespace, message.room, message.skip, message.packet
+                    )
+                elif self.on_command is not None:
+                    await self.on_command(message.payload)
+            except Exception:
+                log.exception(
+                    "fan-out channel=%s: a %s failed", self.channel, type(message).__name__
+                )
