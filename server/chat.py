@@ -52,7 +52,9 @@ class Chat:
         if created:
             # Only a message stored just now is broadcast: a retried client_msg_id gets its
             # ack again but nobody sees the message twice.
-            await self._sio.emit("chat:message", message, room=audience)
+            await self._sio.emit_in_order(
+                "chat:message", message, audience, request.room, message.seq
+            )
         return Sent(message=message)
 
     @staticmethod

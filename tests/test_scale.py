@@ -141,6 +141,9 @@ async def test_every_member_sees_a_rooms_messages_in_the_same_order(
     seen = [[m["id"] for m in member.events("chat:message")] for member in members]
     assert all(sorted(ids) == sorted(sent[0] + sent[1]) for ids in seen)
     assert seen[1] == seen[0] and seen[2] == seen[0] and seen[3] == seen[0]
+    # And that order is the room's: every process delivers a room's messages in seq order.
+    seqs = [m["seq"] for m in members[0].events("chat:message")]
+    assert seqs == sorted(seqs)
 
 
 async def test_a_killed_process_loses_no_acknowledged_message(cluster: Cluster, connect) -> None:

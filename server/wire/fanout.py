@@ -26,6 +26,7 @@ import redis.asyncio
 
 from ..tasks import cancel
 from .codec import event_packet
+from .sequencer import Sequencer
 from .sockets import Broadcast
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ class Emit(msgspec.Struct, tag="emit", omit_defaults=True):
     """A room, several, or ``None``: everyone in the namespace."""
     skip: list[str] = []
     """Socket.IO session ids that do not get it (the sender of a presence change, say)."""
+    order: tuple[str, int] | None = None
+    """A key and a position in it: every process delivers a key's emits in position order
+    (``sequencer``)."""
 
 
 class Command(msgspec.Struct, tag="command"):
@@ -78,6 +82,7 @@ class Fanout(Broadcast):
         self._publisher: redis.asyncio.Redis | None = None
         self._listener: redis.asyncio.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._sequencer: Sequencer[Emit] = Sequencer(self._deliver)
 
     async def start(self, wait: float = 2.0) -> None:
         """Start publishing and listening; wait up to ``wait`` seconds to be subscribed.
@@ -85,8 +90,13 @@ class Fanout(Broadcast):
         (So a new process hears the others, and says so in ``/healthz``, before its first
         connection.)
         """
+        # One connection of its own (no pool to take it from and give it back to for every
+        # PUBLISH: a third of the client's time), used by the one publisher task.
         self._publisher = redis.asyncio.Redis.from_url(
-            self.url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
+            self.url,
+            socket_timeout=TIMEOUT,
+            socket_connect_timeout=TIMEOUT,
+            single_connection_client=True,
         )
         # No read timeout for the subscription: it waits as long as the channel is quiet.
         self._listener = redis.asyncio.Redis.from_url(self.url, socket_connect_timeout=TIMEOUT)
@@ -107,6 +117,7 @@ class Fanout(Broadcast):
                 with contextlib.suppress(Exception):
                     await client.aclose()
         self._publisher = self._listener = None
+        self._sequencer.close()
 
     async def emit(
         self,
@@ -127,7 +138,8 @@ class Fanout(Broadcast):
             return
         skip = skip_sid if isinstance(skip_sid, list) else [] if skip_sid is None else [skip_sid]
         namespace = namespace or "/"
-        await self._send(Emit(event_packet(namespace, event, data), namespace, room, skip))
+        packet = event_packet(namespace, event, data)
+        await self._send(Emit(packet, namespace, room, skip, kwargs.get("order")))
 
     async def command(self, payload: Any) -> None:
         """Run ``on_command(payload)`` on every process, this one too, in channel order."""
@@ -195,13 +207,16 @@ class Fanout(Broadcast):
     async def _apply(self, batch: list[Message]) -> None:
         for message in batch:
             try:
-                if isinstance(message, Emit):
-                    await self.deliver(
-                        message.namespace, message.room, message.skip, message.packet
-                    )
-                elif self.on_command is not None:
-                    await self.on_command(message.payload)
+                if not isinstance(message, Emit):
+                    if self.on_command is not None:
+                        await self.on_command(message.payload)
+                elif message.order is not None:
+                    await self._sequencer.put(*message.order, message)
+                else:
+                    await self._deliver(message)
             except Exception:
-                log.exception(
-                    "fan-out channel=%s: a %s failed", self.channel, type(message).__name__
-                )
+                kind = type(message).__name__
+                log.exception("fan-out channel=%s: a %s failed", self.channel, kind)
+
+    async def _deliver(self, emit: Emit) -> None:
+        await self.deliver(emit.namespace, emit.room, emit.skip, emit.packet)

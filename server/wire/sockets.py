@@ -92,6 +92,16 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             async_mode="aiohttp", client_manager=client_manager, serializer=Packet, **kwargs
         )
 
+    async def emit_in_order(
+        self, event: str, data: Any, room: Any, key: str, position: int
+    ) -> None:
+        """Emit to ``room``; every process delivers a ``key``'s emits in ``position`` order.
+
+        (One process emits in the order it stores; between processes the fan-out's
+        ``sequencer`` restores it.)
+        """
+        await self.manager.emit(event, data, "/", room=room, order=(key, position))
+
     def _engineio_server_class(self) -> type[Engine]:
         return Engine
 
