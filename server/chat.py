@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import socketio
-
+from . import wire
 from .archive import Archive, NoSuchRoom, StoredRoom
 from .audiences import user_room
 from .authz import HOSTS
@@ -24,7 +23,7 @@ class Chat:
     def __init__(
         self,
         settings: Settings,
-        sio: socketio.AsyncServer,
+        sio: wire.Server,
         archive: Archive,
         catalog: Catalog,
         limits: Limits,

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import socketio
 from aiortc import RTCIceServer
 
 from signaling import relay, sources, transport
@@ -26,6 +25,7 @@ from signaling.errors import Refusal, SignalingError
 from signaling.ice import IceConfig, ice_servers
 from signaling.room import MediaRoom, Options, RoomStats
 
+from . import wire
 from .audiences import member_room
 from .authz import STAGE
 from .catalog import Catalog
@@ -62,7 +62,7 @@ class Media:
     def __init__(
         self,
         settings: Settings,
-        sio: socketio.AsyncServer,
+        sio: wire.Server,
         presence: Presence,
         placement: Placement,
         catalog: Catalog,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-import socketio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -20,6 +19,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from signaling.metrics import SfuCollector, Snapshot
 
+from . import wire
 from .config import Settings
 from .media import Media
 from .sessions import Sessions
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class _Sends:
     """How packets reached clients: written directly, or through Engine.IO's queue."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: wire.Server) -> None:
         self._sio = sio
 
     def collect(self) -> Iterator[Metric]:
@@ -50,7 +50,7 @@ class Metrics:
     def __init__(
         self,
         settings: Settings,
-        sio: socketio.AsyncServer,
+        sio: wire.Server,
         sessions: Sessions,
         media: Media,
         process: str,

@@ -12,11 +12,10 @@ import logging
 import time
 
 import msgspec
-import socketio
 
 from signaling.ice import IceConfig, ice_servers
 
-from . import keys
+from . import keys, wire
 from .archive import Archive, RoomState, StoredRoom
 from .audiences import host_room, member_room
 from .authz import HOSTS
@@ -62,7 +61,7 @@ class Rooms:
     def __init__(
         self,
         settings: Settings,
-        sio: socketio.AsyncServer,
+        sio: wire.Server,
         archive: Archive,
         presence: Presence,
         catalog: Catalog,

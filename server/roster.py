@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import socketio
 
+from . import wire
 from .control import Control
 from .presence import ONLINE, Change, Presence
 from .protocol import Member
@@ -35,7 +35,7 @@ class Evict(msgspec.Struct, tag="evict"):
 
 
 class Roster:
-    def __init__(self, sio: socketio.AsyncServer, presence: Presence, control: Control) -> None:
+    def __init__(self, sio: wire.Server, presence: Presence, control: Control) -> None:
         self._sio = sio
         self._presence = presence
         self._control = control

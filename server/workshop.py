@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import socketio
-
-from . import keys
+from . import keys, wire
 from .archive import Archive, RoomState
 from .audiences import host_room, member_room, user_room
 from .authz import HOSTS, STAGE
@@ -47,7 +45,7 @@ def _drop(users: list[User], user_id: str) -> bool:
 
 class Workshop:
     def __init__(
-        self, sio: socketio.AsyncServer, archive: Archive, presence: Presence, roster: Roster
+        self, sio: wire.Server, archive: Archive, presence: Presence, roster: Roster
     ) -> None:
         self._sio = sio
         self._archive = archive
