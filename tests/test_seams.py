@@ -14,7 +14,7 @@ from aiohttp import web_protocol
 
 from server.wire import SeamError
 
-from .conftest import Running
+from .support.servers import Running
 
 
 async def test_the_installed_libraries_have_every_checked_name(server: Running, connect) -> None:
