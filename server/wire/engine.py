@@ -26,6 +26,10 @@ from .stream import Stream, frame, receive_known
 
 log = logging.getLogger(__name__)
 
+FLUSH = 0.001
+"""Seconds frames wait to go out together: a member gets everything of about a millisecond in
+one ``write`` (with two processes, what each heard from Redis in that time)."""
+
 BACKLOG = 16 * 1024 * 1024
 """Bytes unsent to one connection past which it is dropped, by default (``MAX_BACKLOG_KIB``)."""
 
@@ -104,6 +108,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """The WebSocket connections, by Engine.IO session id."""
         self.pings = Pings(self)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._dirty: list[Stream] | None = None
+        """Streams with frames to write when the flush timer fires (``dirty``)."""
         self._sequence = 0
         self.direct = 0
         """Packets written straight to a WebSocket connection."""
@@ -145,6 +151,22 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """Close every WebSocket connection (those still upgrading included)."""
         for stream in list(self.streams.values()):
             stream.end(wsproto.frame_protocol.CloseReason.GOING_AWAY, linger=False)
+
+    def dirty(self, stream: Stream) -> None:
+        """``stream`` has frames to write: every such stream writes them within ``FLUSH`` seconds.
+
+        One timer for all of them, not a callback per stream per turn.
+        """
+        if self._dirty is None:
+            self._dirty = [stream]
+            asyncio.get_running_loop().call_later(FLUSH, self._flush)
+        else:
+            self._dirty.append(stream)
+
+    def _flush(self) -> None:
+        streams, self._dirty = self._dirty or [], None
+        for stream in streams:
+            stream.flush()
 
     def write(self, sid: str, data: bytes) -> bool:
         """Write a ready frame to ``sid`` if it is a WebSocket connection that is up."""

@@ -4,7 +4,7 @@ aiohttp only answers the handshake: the 101 is written, aiohttp lets the connect
 (``_detach``) and the transport's protocol becomes a ``Stream``, which parses frames with
 wsproto and hands each Engine.IO packet to the engineio socket it carries. Once the socket is
 carried (``OPEN``), every packet sent to it is written at once, in call order (nothing
-overtakes anything), a connection's frames of one turn of the event loop in one ``write``;
+overtakes anything), a connection's frames of about a millisecond in one ``write``;
 a broadcast hands the same ready frame (``frame``) to every member. A member with more than
 the engine's ``backlog`` bytes unsent (it stopped reading) is disconnected. Per-message
 compression is not negotiated (as the Node.js server's default): a compressed frame could not
@@ -63,6 +63,8 @@ class Host(Protocol):
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None: ...
 
     def forget(self, socket: Any) -> None: ...
+
+    def dirty(self, stream: Stream) -> None: ...
 
     async def end(self, socket: Any, reason: str) -> None: ...
 
@@ -134,9 +136,9 @@ class Stream(asyncio.Protocol):
     engineio socket in order, in a task that lives while there are messages to handle.
 
     Once the Engine.IO socket is carried (``OPEN``), every packet sent to it is written at
-    once, in call order (nothing overtakes anything), a connection's frames of one turn of the
-    event loop in one ``write``. A member with more than the engine's ``backlog`` bytes unsent
-    (it stopped reading) is disconnected.
+    once, in call order (nothing overtakes anything), a connection's frames of about a
+    millisecond in one ``write`` (``Engine.dirty``). A member with more than the engine's
+    ``backlog`` bytes unsent (it stopped reading) is disconnected.
     """
 
     __slots__ = ("_inbox", "_parts", "_pending", "_task", "_ws", "carried", "server", "socket",
@@ -157,7 +159,7 @@ class Stream(asyncio.Protocol):
         """Messages received and not yet handled (by ``_task``)."""
         self._task: asyncio.Task[None] | None = None
         self._pending: list[bytes] | None = None
-        """Frames written since the last flush, sent together by the next ``_flush``."""
+        """Frames written since the last flush, sent together by the next ``flush``."""
 
     @property
     def ended(self) -> bool:
@@ -348,7 +350,7 @@ class Stream(asyncio.Protocol):
             self.end()
 
     def write(self, data: bytes) -> bool:
-        """Write a ready frame in this turn of the event loop; False: it was not written.
+        """Write a ready frame (within ``engine.FLUSH`` seconds); False: it was not written.
 
         Not written: before the socket is carried (the packet goes through the queue, which
         ``_take_over`` empties first), once the connection is down, or when the member has
@@ -374,14 +376,14 @@ class Stream(asyncio.Protocol):
             return False
         if self._pending is None:
             self._pending = [data]
-            asyncio.get_running_loop().call_soon(self._flush)
+            self.server.dirty(self)
         else:
             self._pending.append(data)
         return True
 
-    def _flush(self) -> None:
-        # One send for every frame of the loop's turn: with many messages a second, a member
-        # gets several per system call.
+    def flush(self) -> None:
+        """Write the pending frames in one send (the engine calls it, ``dirty``)."""
+        # With many messages a second, a member gets several per system call.
         pending, self._pending = self._pending, None
         transport = self.transport
         if pending and transport is not None and not transport.is_closing():
@@ -401,7 +403,7 @@ class Stream(asyncio.Protocol):
         self.state = State.ENDED
         if ws is not None and ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             self._put(ws.send(wsproto.events.CloseConnection(code=code, reason=reason)))
-        self._flush()
+        self.flush()
         if linger and transport.can_write_eof():
             transport.write_eof()
             asyncio.get_running_loop().call_later(CLOSING, self._abort)
