@@ -108,6 +108,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """The WebSocket connections, by Engine.IO session id."""
         self.pings = Pings(self)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._active: set[tuple[str, str]] = set()
+        """Long-polling requests being served: (session id, method)."""
         self._dirty: list[Stream] | None = None
         """Streams with frames to write when the flush timer fires (``dirty``)."""
         self._sequence = 0
@@ -123,6 +125,56 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         socket.last_ping = None
         socket.schedule_ping = functools.partial(self.pings.answered, socket)
         socket.receive = functools.partial(receive_known, socket)
+
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        """engineio's, answering as Engine.IO 4 says where engineio does not.
+
+        - A request without ``transport``, or with a method other than GET, POST and OPTIONS,
+          gets 400 (engineio takes long polling as the default, and answers 405); so does one
+          for a session that ended, without engineio's error in the log.
+        - A second GET, or POST, of a session while one is still served gets 400, and the
+          session ends (engineio would hold both, one of them until the ping timeout).
+        - A POST that went through is answered ``ok`` (engineio: ``OK``).
+        """
+        request: web.BaseRequest = args[0]
+        method, query = request.method, request.query
+        if "transport" not in query or method not in ("GET", "POST", "OPTIONS"):
+            return web.Response(status=400, text="Bad Request")
+        sid = query.get("sid")
+        if sid is not None and sid not in self.sockets:
+            # A session that ended (engineio would log an error the first time).
+            return web.Response(status=400, text="Bad Request")
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if sid is None or upgrade or method == "OPTIONS":
+            return await super().handle_request(*args, **kwargs)
+        active = (sid, method)
+        if active in self._active:
+            log.info("sid=%s: a second %s while one is served: session closed", sid, method)
+            await self.drop(sid, self.reason.SERVER_DISCONNECT)
+            return web.Response(status=400, text="Bad Request")
+        self._active.add(active)
+        try:
+            response = await super().handle_request(*args, **kwargs)
+        finally:
+            self._active.discard(active)
+        if method == "POST" and response.status == 200:
+            response.body = b"ok"
+        return response
+
+    async def drop(self, sid: str, reason: str) -> None:
+        """End session ``sid`` at once: for a client that broke the protocol, or went silent.
+
+        A poll that is waiting gets a CLOSE packet, a WebSocket its CLOSE packet and close
+        frame; a later request for the session gets 400, as for any unknown session.
+        """
+        socket = self.sockets.get(sid)
+        if socket is None:
+            return
+        await socket.close(wait=False, abort=False, reason=reason)
+        stream = self.streams.get(sid)
+        if stream is not None:
+            stream.end()  # if its CLOSE packet did not
+        self.forget(socket)
 
     def generate_id(self) -> str:
         # engineio's ids (Engine.IO's and Socket.IO's session ids), from the pooled CSPRNG.

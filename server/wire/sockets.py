@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import socketio
+from aiohttp import web
 from engineio import packet as eio_packet
 from socketio import packet
 
@@ -104,6 +105,12 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
 
     def _engineio_server_class(self) -> type[Engine]:
         return Engine
+
+    def attach(self, app: web.Application, socketio_path: str = "socket.io") -> None:
+        super().attach(app, socketio_path)
+        # engineio routes GET and POST; aiohttp would answer any other method 405, where
+        # Engine.IO says 400 (``Engine.handle_request``).
+        app.router.add_route("*", f"/{socketio_path.strip('/')}/", self.eio.handle_request)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         event = data[0] if isinstance(data, list) and data else None
