@@ -171,31 +171,49 @@ async def test_pings_keep_members_on_both_transports_and_drop_one_that_stops_ans
         await http.close()
 
 
-async def test_packets_the_server_cannot_read_are_dropped_and_the_connection_carries_on(
+async def test_packets_only_a_server_sends_are_dropped_and_the_connection_carries_on(
     server: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     member = await RawMember.connect(server.url, "Kit")
     try:
         member.send("3")  # an unasked-for PONG: handled in order with what follows
-        for text in ("7", "9 nine", "6", "4", "4x"):  # no such Engine.IO or Socket.IO packet
-            member.send(text)
-        member.send_frame(BINARY, b"\x01\x02")  # binary data no packet announced
+        member.send("6")  # a NOOP
         assert (await member.call("room:join", {"room": "lobby"}))["ok"] is True
     finally:
         member.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-async def test_over_long_polling_too_packets_nobody_can_read_are_dropped(
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param(lambda m: m.send("7"), id="engineio-type-7"),
+        pytest.param(lambda m: m.send("9 nine"), id="engineio-type-9"),
+    ],
+)
+async def test_a_packet_the_server_cannot_read_ends_the_session_without_a_traceback(
+    server: Running, connect, caplog: pytest.LogCaptureFixture, send
+) -> None:
+    ann = await joined(server, connect)
+    member = await RawMember.connect(server.url, "Kit")
+    assert (await member.call("room:join", {"room": "lobby"}))["ok"] is True
+    send(member)
+    # Engine.IO and Socket.IO both say: close the connection (docs/protocol.md, Conformance).
+    assert await member.closed() == 1000
+    await ann.wait("presence", left("Kit"))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_over_long_polling_too_a_packet_nobody_can_read_ends_the_session(
     server: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     base = f"{server.url.rstrip('/')}/socket.io/?EIO=4&transport=polling"
     async with aiohttp.ClientSession() as http:
-        async with http.get(base) as response:
-            sid = json.loads((await response.text())[1:])["sid"]  # "0{...}": Engine.IO open
-        for body in ("7", "9 nine", '40{"name": "Lee"}'):
+        for body in ("7", "9 nine", "abc"):
+            async with http.get(base) as response:
+                sid = json.loads((await response.text())[1:])["sid"]  # "0{...}": Engine.IO open
             async with http.post(f"{base}&sid={sid}", data=body) as response:
-                assert response.status == 200
-        async with http.get(f"{base}&sid={sid}") as response:
-            assert (await response.text()).startswith("40")  # Socket.IO connected
+                assert response.status == 400
+            async with http.get(f"{base}&sid={sid}") as response:
+                assert response.status == 400  # the session is gone
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -120,11 +120,12 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
 
     def _adopt(self, socket: Any) -> None:
         # A new socket: its heartbeat is ours (engineio's own timeout check, which reads
-        # last_ping, stays idle), and a packet of a type engineio does not know is dropped
-        # before its receive sees it.
+        # last_ping, stays idle), and a packet engineio cannot read ends the session before
+        # its receive sees it.
         socket.last_ping = None
         socket.schedule_ping = functools.partial(self.pings.answered, socket)
         socket.receive = functools.partial(receive_known, socket)
+        socket.handle_post_request = functools.partial(_receive_payload, socket)
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         """engineio's, answering as Engine.IO 4 says where engineio does not.
@@ -236,6 +237,25 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """Send through the socket's queue (long polling, or a WebSocket not yet upgraded)."""
         self.queued += 1
         await super().send_packet(sid, pkt)
+
+
+async def _receive_payload(socket: Any, environ: dict[str, Any]) -> None:
+    """``AsyncSocket.handle_post_request``; a payload it cannot read ends the session.
+
+    engineio would answer 200 to a payload that does not decode (and log the traceback), and
+    hold the answer to one it refuses until the session's next poll. Here the session is
+    closed (a poll that is waiting gets CLOSE), and engineio answers 400 and forgets it. A
+    CLOSE from the client ends the poll that is waiting with a NOOP, as Engine.IO's close does.
+    """
+    try:
+        await engineio.async_socket.AsyncSocket.handle_post_request(socket, environ)
+    except (ValueError, engineio.exceptions.EngineIOError) as exc:
+        log.info("sid=%s: a payload not read (%r): session closed", socket.sid, exc)
+        reason = socket.server.reason.SERVER_DISCONNECT
+        await socket.close(wait=False, abort=False, reason=reason)
+        raise engineio.exceptions.EngineIOError("unreadable payload") from None
+    if socket.closed:
+        socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
 
 
 def _environ(request: web.BaseRequest) -> dict[str, Any]:

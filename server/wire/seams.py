@@ -66,6 +66,12 @@ SEAMS = (
     Seam(ENGINEIO, "engineio.async_socket.AsyncSocket.handle_post_request",
          "long polling hands packets to the socket's receive (stream.receive_known)",
          source="await self.receive(pkt)"),
+    Seam(ENGINEIO, "engineio.async_server.AsyncServer.handle_request",
+         "a POST goes to the socket's handle_post_request (replaced: engine._receive_payload)",
+         source="await socket.handle_post_request(environ)"),
+    Seam(ENGINEIO, "engineio.async_server.AsyncServer.handle_request",
+         "an EngineIOError from handle_post_request is answered 400",
+         source="except exceptions.EngineIOError:"),
     Seam(ENGINEIO, "engineio.packet.packet_names", "stream.receive_known: the known types"),
     # engineio: the pings (engine.Pings).
     Seam(ENGINEIO, "engineio.async_server.AsyncServer._handle_connect",

@@ -68,6 +68,8 @@ class Host(Protocol):
 
     async def end(self, socket: Any, reason: str) -> None: ...
 
+    async def drop(self, sid: str, reason: str) -> None: ...
+
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
@@ -306,12 +308,11 @@ class Stream(asyncio.Protocol):
     async def _receive(self, message: str | bytes) -> None:
         socket = self.socket
         try:
-            pkt = eio_packet.Packet(encoded_packet=message)
+            pkt: eio_packet.Packet | None = eio_packet.Packet(encoded_packet=message)
         except Exception:
-            log.info("sid=%s: not an Engine.IO packet", socket.sid)
-            return
+            pkt = None
         if self.state is State.PROBE:
-            if pkt.packet_type != eio_packet.PING or pkt.data != "probe":
+            if pkt is None or pkt.packet_type != eio_packet.PING or pkt.data != "probe":
                 log.info("sid=%s: failed WebSocket upgrade, no probe", socket.sid)
                 self.end()
                 return
@@ -319,7 +320,7 @@ class Stream(asyncio.Protocol):
             self.state = State.UPGRADE
             await socket.queue.put(eio_packet.Packet(eio_packet.NOOP))  # end the poll
         elif self.state is State.UPGRADE:
-            if pkt.packet_type != eio_packet.UPGRADE:
+            if pkt is None or pkt.packet_type != eio_packet.UPGRADE:
                 log.info("sid=%s: failed WebSocket upgrade, no UPGRADE", socket.sid)
                 socket.upgraded = False
                 self.end()
@@ -328,9 +329,12 @@ class Stream(asyncio.Protocol):
             self._take_over()
         else:
             try:
+                if pkt is None:
+                    raise ValueError("not an Engine.IO packet")
                 await receive_known(socket, pkt)
-            except engineio.exceptions.UnknownPacketError:
-                pass
+            except ValueError as exc:
+                log.info("sid=%s: %s: session closed", socket.sid, exc)
+                await self.server.drop(socket.sid, self.server.reason.SERVER_DISCONNECT)
             except engineio.exceptions.SocketIsClosedError:
                 self.end()
             except Exception:
@@ -419,11 +423,16 @@ class Stream(asyncio.Protocol):
 
 
 async def receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
-    """``AsyncSocket.receive`` of a packet whose type engineio knows; any other is dropped.
+    """``AsyncSocket.receive``, for the packets a client may send.
 
-    (engineio's would index its list of type names past the end, and log the traceback.)
+    A type past the known ones raises ``ValueError``: the packet is unreadable and the session
+    ends, as Engine.IO's parse error does (engineio's receive would index its list of type
+    names past the end). A known type no client sends (OPEN, PING, NOOP) is dropped.
     """
-    if 0 <= pkt.packet_type < len(eio_packet.packet_names):
+    if not 0 <= pkt.packet_type < len(eio_packet.packet_names):
+        raise ValueError(f"no Engine.IO packet has type {pkt.packet_type}")
+    try:
         await engineio.async_socket.AsyncSocket.receive(socket, pkt)
-    else:
-        log.info("sid=%s: not an Engine.IO packet", socket.sid)
+    except engineio.exceptions.UnknownPacketError:
+        name = eio_packet.packet_names[pkt.packet_type]
+        log.info("sid=%s: a %s packet dropped", socket.sid, name)
