@@ -67,9 +67,10 @@ class Pings:
         if socket.closing or socket.closed:
             return
         log.info("sid=%s answered no ping: closed", socket.sid)
-        # Not aborted: the CLOSE packet tells a half-open client it is disconnected.
+        # Not aborted: the CLOSE packet tells a half-open client it is disconnected; and the
+        # session is forgotten, so that a later poll gets 400 (Engine.IO), not that packet.
         engine = self.engine
-        engine.spawn(socket.close(wait=False, reason=engine.reason.PING_TIMEOUT))
+        engine.spawn(engine.drop(socket.sid, engine.reason.PING_TIMEOUT))
 
     def _set(self, socket: Any, delay: float, then: Callable[[Any], None]) -> None:
         timers = self._timers
