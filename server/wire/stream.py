@@ -210,7 +210,8 @@ class Stream(asyncio.Protocol):
         while not queue.empty():
             pkt = queue.get_nowait()
             queue.task_done()
-            if pkt is not None:
+            # The NOOP that was to end a poll (none came) means nothing here.
+            if pkt is not None and pkt.packet_type != eio_packet.NOOP:
                 self.write(frame(pkt.encode()))
         socket.send = self._send
         # Nothing is queued from now on: the socket's own queue (four deques and an event,
