@@ -189,6 +189,10 @@ async def test_packets_only_a_server_sends_are_dropped_and_the_connection_carrie
     [
         pytest.param(lambda m: m.send("7"), id="engineio-type-7"),
         pytest.param(lambda m: m.send("9 nine"), id="engineio-type-9"),
+        pytest.param(lambda m: m.send("4"), id="socketio-empty"),
+        pytest.param(lambda m: m.send("4x"), id="socketio-type-x"),
+        pytest.param(lambda m: m.send("42{}"), id="socketio-event-not-an-array"),
+        pytest.param(lambda m: m.send_frame(BINARY, b"\x01\x02"), id="binary-unannounced"),
     ],
 )
 async def test_a_packet_the_server_cannot_read_ends_the_session_without_a_traceback(

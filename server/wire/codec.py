@@ -21,7 +21,7 @@ class Json:
         try:
             return msgspec.json.decode(data)
         except RecursionError:
-            # Nesting no request has: refuse the packet (it is dropped, see sockets.Server).
+            # Nesting no request has: the packet does not decode (sockets.Server.refuse).
             raise ValueError("JSON nested too deeply") from None
         except msgspec.DecodeError:
             # msgspec refuses JSON that escapes a lone UTF-16 surrogate ("\ud83d", what a

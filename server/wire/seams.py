@@ -97,7 +97,8 @@ SEAMS = (
          "overridden: events named connect/disconnect or not a string are refused",
          params=("eio_sid", "namespace", "id", "data")),
     Seam(SOCKETIO, "socketio.async_server.AsyncServer._handle_eio_message",
-         "overridden: packets that do not decode are dropped", params=("eio_sid", "data")),
+         "overridden: a packet the protocol has no place for closes the connection",
+         params=("eio_sid", "data")),
     Seam(SOCKETIO, "socketio.base_server.BaseServer.__init__",
          "engineio's messages go to _handle_eio_message",
          source="self.eio.on('message', self._handle_eio_message)"),
@@ -105,7 +106,8 @@ SEAMS = (
          "binary packets awaiting attachments are in _binary_packet",
          source="self._binary_packet = {}"),
     Seam(SOCKETIO, "socketio.async_server.AsyncServer._send_packet",
-         "the refusal of a reserved event is sent as an ACK", params=("eio_sid", "pkt")),
+         "the refusal of a reserved event is sent as an ACK, of an unknown namespace as a "
+         "CONNECT_ERROR", params=("eio_sid", "pkt")),
     # aiohttp: the hand-over of a WebSocket's connection (stream._detach).
     Seam(AIOHTTP, "aiohttp.web_protocol.RequestHandler._manager",
          "the detached connection is no longer counted by aiohttp's server"),

@@ -81,8 +81,11 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
     - An EVENT named ``connect`` or ``disconnect`` would run the connection handlers (only
       the catch-all handler skips those names), and a name that is not a string would raise
       inside the library: both get a ``bad_request`` ack and go no further.
-    - A packet that does not decode, or binary data that is not an announced attachment,
-      is dropped with a one-line warning instead of a logged traceback.
+    - What Socket.IO 5 says closes the connection does (python-socketio drops it, or logs a
+      traceback): a first packet that is not a CONNECT, a packet that does not decode,
+      binary data that is not an announced attachment, an EVENT whose payload is not a
+      non-empty array or whose namespace the client has not connected to. A CONNECT to a
+      namespace there is not gets ``{"message": "Invalid namespace"}``.
 
     Its Engine.IO server is ``engine.Engine``; its client manager a ``Broadcast`` (or the
     ``Fanout`` between processes).
@@ -113,7 +116,13 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         app.router.add_route("*", f"/{socketio_path.strip('/')}/", self.eio.handle_request)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
-        event = data[0] if isinstance(data, list) and data else None
+        if not isinstance(data, list) or not data:
+            await self.refuse(eio_sid, "an EVENT whose payload is not a non-empty array")
+            return
+        if self.manager.sid_from_eio_sid(eio_sid, namespace or "/") is None:
+            await self.refuse(eio_sid, f"an EVENT to {namespace or '/'}, not connected")
+            return
+        event = data[0]
         if not isinstance(event, str) or event in self.reserved_events:
             if id is not None:
                 shown = event if isinstance(event, str) else "with a name that is not a string"
@@ -126,15 +135,44 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         binary: dict[str, Any] = getattr(self, "_binary_packet", {})
-        if not isinstance(data, str) and eio_sid not in binary:
-            # Binary data that no packet announced as its attachment: python-socketio would
-            # try to read it as a packet's text.
-            log.warning("eio_sid=%s sent binary data no packet announced", eio_sid)
+        if not isinstance(data, str):
+            if eio_sid not in binary:  # python-socketio would read it as a packet's text
+                await self.refuse(eio_sid, "binary data no packet announced")
+                return
+        elif data[:1] == "0":
+            if await self._connect_namespace(eio_sid, data) is not None:
+                await super()._handle_eio_message(eio_sid, data)  # the connect handler runs
+            return
+        elif self.manager.sid_from_eio_sid(eio_sid, "/") is None:
+            await self.refuse(eio_sid, "a packet before CONNECT")
             return
         try:
             await super()._handle_eio_message(eio_sid, data)
         except ValueError as exc:
-            log.warning("eio_sid=%s sent a packet that does not decode: %s", eio_sid, exc)
+            await self.refuse(eio_sid, f"a packet that does not decode ({exc})")
+
+    async def _connect_namespace(self, eio_sid: str, data: str) -> str | None:
+        """The namespace of a CONNECT packet, if there is one such; if not, it is refused.
+
+        (python-socketio's refusal carries a string where Socket.IO 5 has an object.)
+        """
+        try:
+            namespace: str = self.packet_class(encoded_packet=data).namespace or "/"
+        except ValueError as exc:
+            await self.refuse(eio_sid, f"a packet that does not decode ({exc})")
+            return None
+        if namespace in self.handlers:
+            return namespace
+        refused = self.packet_class(
+            packet.CONNECT_ERROR, data={"message": "Invalid namespace"}, namespace=namespace
+        )
+        await self._send_packet(eio_sid, refused)
+        return None
+
+    async def refuse(self, eio_sid: str, what: str) -> None:
+        """Close the connection of a client that broke the protocol, as Socket.IO 5 says."""
+        log.warning("eio_sid=%s sent %s: disconnected", eio_sid, what)
+        await self.eio.drop(eio_sid, self.reason.SERVER_DISCONNECT)
 
 
 def refusal(code: str, message: str) -> Exception:
