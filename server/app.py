@@ -78,6 +78,7 @@ class Percolate:
             client_manager=self.fanout or wire.Broadcast(),
             max_http_buffer_size=settings.max_packet_bytes,
             backlog=settings.max_backlog_kib * 1024,
+            connect_timeout=settings.connect_timeout,
             cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
         )
         self._redis = presence.redis if isinstance(presence, RedisPresence) else None

@@ -49,6 +49,9 @@ class Settings:
     """Largest ``limit`` of ``chat:history`` and ``chat:search``."""
     max_packet_bytes: int = 256 * 1024
     """Largest Socket.IO packet accepted; larger ones close the connection."""
+    connect_timeout: float = 45.0
+    """Seconds a new connection has to connect to Socket.IO (its CONNECT accepted) before it
+    is closed (the Node.js server's default)."""
     max_signal_bytes: int = 64 * 1024
     """Largest ``data`` of a ``signal`` event, JSON-encoded."""
     chat_rate: float = 5.0

@@ -33,6 +33,9 @@ one ``write`` (with two processes, what each heard from Redis in that time)."""
 BACKLOG = 16 * 1024 * 1024
 """Bytes unsent to one connection past which it is dropped, by default (``MAX_BACKLOG_KIB``)."""
 
+CONNECT_TIMEOUT = 45.0
+"""Seconds a new session has to be ``Engine.connected``, by default (``connect_timeout``)."""
+
 
 class Pings:
     """Every socket's heartbeat (Engine.IO v4: the server pings, the client answers).
@@ -98,10 +101,17 @@ class _Sockets(dict[str, Any]):
 class Engine(engineio.AsyncServer):  # type: ignore[misc]
     """The Engine.IO server, writing to WebSocket connections directly."""
 
-    def __init__(self, *, backlog: int = BACKLOG, **kwargs: Any) -> None:
+    def __init__(
+        self, *, backlog: int = BACKLOG, connect_timeout: float = CONNECT_TIMEOUT, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.backlog = backlog
         """Bytes unsent to one WebSocket connection past which it is dropped."""
+        self.connect_timeout = connect_timeout
+        """Seconds a new session has to be ``connected`` before it is closed."""
+        self._connecting: dict[str, tuple[float, Any]] = {}
+        """New sessions until they are ``connected``: their deadline and socket, oldest first."""
+        self._connect_timer: asyncio.TimerHandle | None = None
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped in engineio
         setattr(self, "_async", {**drivers, "websocket": Stream, "translate_request": _environ})  # noqa: B010
         self.sockets: dict[str, Any] = _Sockets(self._adopt)
@@ -127,6 +137,32 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         socket.schedule_ping = functools.partial(self.pings.answered, socket)
         socket.receive = functools.partial(receive_known, socket)
         socket.handle_post_request = functools.partial(_receive_payload, socket)
+        self._opening(socket)
+
+    def _opening(self, socket: Any) -> None:
+        # One timer for every session's connect timeout: the deadlines come in the order the
+        # sessions opened, and nearly every session is connected long before its own.
+        loop = asyncio.get_running_loop()
+        self._connecting[socket.sid] = (loop.time() + self.connect_timeout, socket)
+        if self._connect_timer is None:
+            self._connect_timer = loop.call_later(self.connect_timeout, self._connect_timeouts)
+
+    def connected(self, sid: str) -> None:
+        """Session ``sid`` connected to the protocol above (Socket.IO): it stays open."""
+        self._connecting.pop(sid, None)
+
+    def _connect_timeouts(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._connect_timer = None
+        while self._connecting:
+            sid, (deadline, socket) = next(iter(self._connecting.items()))
+            if deadline > loop.time():
+                self._connect_timer = loop.call_at(deadline, self._connect_timeouts)
+                return
+            del self._connecting[sid]
+            if not (socket.closing or socket.closed):
+                log.info("sid=%s: not connected within the connect timeout: closed", sid)
+                self.spawn(self.drop(sid, self.reason.SERVER_DISCONNECT))
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         """engineio's, answering as Engine.IO 4 says where engineio does not.

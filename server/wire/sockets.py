@@ -85,7 +85,8 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
       traceback): a first packet that is not a CONNECT, a packet that does not decode,
       binary data that is not an announced attachment, an EVENT whose payload is not a
       non-empty array or whose namespace the client has not connected to. A CONNECT to a
-      namespace there is not gets ``{"message": "Invalid namespace"}``.
+      namespace there is not gets ``{"message": "Invalid namespace"}``. A connection that is
+      not connected to Socket.IO within the connect timeout is closed (``Engine.connected``).
 
     Its Engine.IO server is ``engine.Engine``; its client manager a ``Broadcast`` (or the
     ``Fanout`` between processes).
@@ -140,8 +141,11 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
                 await self.refuse(eio_sid, "binary data no packet announced")
                 return
         elif data[:1] == "0":
-            if await self._connect_namespace(eio_sid, data) is not None:
+            namespace = await self._connect_namespace(eio_sid, data)
+            if namespace is not None:
                 await super()._handle_eio_message(eio_sid, data)  # the connect handler runs
+                if self.manager.sid_from_eio_sid(eio_sid, namespace) is not None:
+                    self.eio.connected(eio_sid)  # no connect timeout any more
             return
         elif self.manager.sid_from_eio_sid(eio_sid, "/") is None:
             await self.refuse(eio_sid, "a packet before CONNECT")
