@@ -17,12 +17,12 @@ from typing import Any
 
 import engineio
 import wsproto.frame_protocol
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 
 from .. import keys
-from .stream import Stream, frame, receive_known
+from .stream import CLOSING, Stream, frame, receive_known
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         - A second GET, or POST, of a session while one is still served gets 400, and the
           session ends (engineio would hold both, one of them until the ping timeout).
         - A POST that went through is answered ``ok`` (engineio: ``OK``).
+        - A second WebSocket for a session is opened and closed, not answered 400 (which a
+          WebSocket client sees as an error).
         """
         request: web.BaseRequest = args[0]
         method, query = request.method, request.query
@@ -183,6 +185,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
             # A session that ended (engineio would log an error the first time).
             return web.Response(status=400, text="Bad Request")
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if upgrade and sid is not None and self.sockets[sid].upgraded:
+            return await _refuse_websocket(request)
         if sid is None or upgrade or method == "OPTIONS":
             return await super().handle_request(*args, **kwargs)
         active = (sid, method)
@@ -293,6 +297,14 @@ async def _receive_payload(socket: Any, environ: dict[str, Any]) -> None:
         raise engineio.exceptions.EngineIOError("unreadable payload") from None
     if socket.closed:
         socket.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
+async def _refuse_websocket(request: web.BaseRequest) -> web.StreamResponse:
+    """Open a WebSocket and close it at once (Engine.IO: one WebSocket per session)."""
+    ws = web.WebSocketResponse(timeout=CLOSING, compress=False)
+    await ws.prepare(request)
+    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"the session has a WebSocket")
+    return ws
 
 
 def _environ(request: web.BaseRequest) -> dict[str, Any]:
