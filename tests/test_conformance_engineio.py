@@ -26,7 +26,7 @@ import pytest
 
 from server.app import APP_KEY
 
-from .support.conformance import Wire
+from .support.conformance import SEPARATOR, Wire
 from .support.servers import Running
 
 pytestmark = pytest.mark.parametrize("backend", ["memory"])
@@ -67,20 +67,32 @@ async def handshake_status(wire: Wire, query: str) -> int:
 # -- handshake ----------------------------------------------------------------------------
 
 
-async def test_handshake_http_long_polling_successfully_opens_a_session(
-    server: Running, wire: Wire
-) -> None:
+async def test_handshake_polling_successfully_opens_a_session(server: Running, wire: Wire) -> None:
     status, body = await wire.request("GET", "EIO=4&transport=polling")
     assert status == 200
     assert body.startswith("0")
     assert_handshake(server, json.loads(body[1:]), ["websocket"])
 
 
-async def test_handshake_http_long_polling_fails_with_an_invalid_eio_query_parameter(
+async def test_handshake_polling_fails_with_an_invalid_eio_query_parameter(
     wire: Wire,
 ) -> None:
     assert (await wire.request("GET", "transport=polling"))[0] == 400
     assert (await wire.request("GET", "EIO=abc&transport=polling"))[0] == 400
+
+
+async def test_handshake_polling_fails_with_an_invalid_transport_query_parameter(
+    wire: Wire,
+) -> None:
+    assert (await wire.request("GET", "EIO=4"))[0] == 400
+    assert (await wire.request("GET", "EIO=4&transport=abc"))[0] == 400
+
+
+async def test_handshake_polling_fails_with_an_invalid_request_method(
+    wire: Wire,
+) -> None:
+    assert (await wire.request("POST", "EIO=4&transport=polling"))[0] == 400
+    assert (await wire.request("PUT", "EIO=4&transport=polling"))[0] == 400
 
 
 async def test_handshake_websocket_successfully_opens_a_session(
@@ -98,7 +110,73 @@ async def test_handshake_websocket_fails_with_an_invalid_eio_query_parameter(wir
     assert await handshake_status(wire, "EIO=abc&transport=websocket") == 400
 
 
+async def test_handshake_websocket_fails_with_an_invalid_transport_query_parameter(
+    wire: Wire,
+) -> None:
+    assert await handshake_status(wire, "EIO=4") == 400
+    assert await handshake_status(wire, "EIO=4&transport=abc") == 400
+
+
 # -- message ------------------------------------------------------------------------------
+
+
+async def test_message_polling_sends_and_receives_a_payload_containing_one_plain_text_packet(
+    wire: Wire,
+) -> None:
+    sid, _ = await wire.open_polling()
+    assert await wire.push(sid, "40") == (200, "ok")
+    status, body = await wire.poll(sid)
+    assert status == 200
+    assert refused(body)
+
+
+async def test_message_polling_sends_and_receives_a_payload_containing_several_plain_text_packets(
+    wire: Wire,
+) -> None:
+    sid, _ = await wire.open_polling()
+    assert await wire.push(sid, SEPARATOR.join(["40", "40", "40"])) == (200, "ok")
+    packets: list[str] = []
+    while len(packets) < 3:
+        status, body = await wire.poll(sid)
+        assert status == 200
+        packets += body.split(SEPARATOR)
+    assert len(packets) == 3 and all(refused(packet) for packet in packets), packets
+
+
+async def test_message_polling_sends_and_receives_a_payload_containing_plain_text_and_binary_packets(  # noqa: E501 (the case's name)
+    wire: Wire,
+) -> None:
+    sid = await wire.connect_polling("Ann")
+    # An event with one binary attachment, which travels as an Engine.IO binary packet
+    # ("b" and base64): the bytes 1, 2, 3, 4.
+    event = '451-7["room:list",{"_placeholder":true,"num":0}]'
+    assert await wire.push(sid, SEPARATOR.join([event, "bAQIDBA=="])) == (200, "ok")
+    status, body = await wire.poll(sid)
+    assert status == 200
+    assert body.startswith("437[")  # the event's ack: the attachment was read
+    assert json.loads(body[3:])[0]["error"]["code"] == "bad_request"
+
+
+async def test_message_polling_closes_the_session_upon_invalid_packet_format(
+    wire: Wire,
+) -> None:
+    sid, _ = await wire.open_polling()
+    assert (await wire.push(sid, "abc"))[0] == 400
+    assert (await wire.poll(sid))[0] == 400
+
+
+async def test_message_polling_closes_the_session_upon_duplicate_poll_requests(
+    wire: Wire,
+) -> None:
+    sid, _ = await wire.open_polling()
+    first = asyncio.create_task(wire.poll(sid))
+    await asyncio.sleep(0.005)  # the suite's 5 ms; the answers are checked in either order
+    second = await wire.request("GET", f"EIO=4&transport=polling&sid={sid}&t=burst")
+    # One poll (the one that was waiting) is ended with a CLOSE packet, the other refused.
+    answers = sorted([await first, second])
+    assert answers[0] == (200, "1")
+    assert answers[1][0] == 400
+    assert (await wire.poll(sid))[0] == 400
 
 
 async def test_message_websocket_sends_and_receives_a_plain_text_packet(wire: Wire) -> None:
@@ -121,17 +199,26 @@ async def test_message_websocket_sends_and_receives_a_binary_packet(wire: Wire) 
     await socket.close()
 
 
+async def test_message_websocket_closes_the_session_upon_invalid_packet_format(
+    wire: Wire,
+) -> None:
+    socket = await wire.websocket()
+    assert (await socket.text()).startswith("0")  # handshake
+    await socket.send("abc")
+    assert "2" not in await socket.closed()  # closed for the packet, not for a ping unanswered
+
+
 # -- heartbeat ----------------------------------------------------------------------------
 
 
-async def test_heartbeat_http_long_polling_sends_ping_pong_packets(wire: Wire) -> None:
+async def test_heartbeat_polling_sends_ping_pong_packets(wire: Wire) -> None:
     sid, _ = await wire.open_polling()
     for _ in range(3):
         assert await wire.poll(sid) == (200, "2")
         assert (await wire.push(sid, "3"))[0] == 200
 
 
-async def test_heartbeat_http_long_polling_closes_the_session_upon_ping_timeout(
+async def test_heartbeat_polling_closes_the_session_upon_ping_timeout(
     wire: Wire,
 ) -> None:
     sid, _ = await wire.open_polling()
@@ -150,11 +237,72 @@ async def test_heartbeat_websocket_sends_ping_pong_packets(wire: Wire) -> None:
     await socket.close()
 
 
+async def test_heartbeat_websocket_closes_the_session_upon_ping_timeout(wire: Wire) -> None:
+    socket = await wire.websocket()
+    assert "2" in await socket.closed()  # the handshake and a ping come first, and nobody answers
+
+
 # -- close --------------------------------------------------------------------------------
+
+
+async def test_close_polling_forcefully_closes_the_session(wire: Wire) -> None:
+    sid, _ = await wire.open_polling()
+    poll, _ = await asyncio.gather(wire.poll(sid), wire.push(sid, "1"))
+    assert poll == (200, "6")
+    assert (await wire.poll(sid))[0] == 400
 
 
 async def test_close_websocket_forcefully_closes_the_session(wire: Wire) -> None:
     socket = await wire.websocket()
     assert (await socket.text()).startswith("0")  # handshake
     await socket.send("1")
-    await socket.closed()
+    assert "2" not in await socket.closed()
+
+
+# -- upgrade ------------------------------------------------------------------------------
+
+
+async def test_upgrade_successfully_upgrades_from_polling_to_websocket(
+    wire: Wire,
+) -> None:
+    sid, _ = await wire.open_polling()
+    socket = await wire.websocket(f"EIO=4&transport=websocket&sid={sid}")
+    await socket.send("2probe")
+    assert await socket.text() == "3probe"
+    assert await wire.poll(sid) == (200, "6")  # a NOOP ends the waiting poll
+    await socket.send("5")  # the upgrade is complete
+    await socket.send('40{"name":"Ann"}')
+    assert (await socket.text()).startswith("40{")
+    await socket.close()
+
+
+async def test_upgrade_ignores_http_requests_with_same_sid_after_upgrade(wire: Wire) -> None:
+    sid, _ = await wire.open_polling()
+    socket = await wire.websocket(f"EIO=4&transport=websocket&sid={sid}")
+    await socket.send("2probe")
+    await socket.send("5")
+    # The answer to a CONNECT on the WebSocket shows the upgrade done (the suite instead
+    # counts on its poll coming after the UPGRADE packet was read).
+    await socket.send('40{"name":"Ann"}')
+    assert await socket.text() == "3probe"
+    assert (await socket.text()).startswith("40{")
+    assert (await wire.poll(sid))[0] == 400
+    assert (await socket.text()).startswith('42["session"')
+    await socket.close()
+
+
+async def test_upgrade_ignores_websocket_connection_with_same_sid_after_upgrade(
+    wire: Wire,
+) -> None:
+    sid, _ = await wire.open_polling()
+    socket = await wire.websocket(f"EIO=4&transport=websocket&sid={sid}")
+    await socket.send("2probe")
+    await socket.send("5")
+    await socket.send('40{"name":"Ann"}')
+    assert await socket.text() == "3probe"
+    assert (await socket.text()).startswith("40{")
+    # A second WebSocket for the session is closed; the first carries on.
+    second = await wire.websocket(f"EIO=4&transport=websocket&sid={sid}")
+    await second.closed()
+    assert (await socket.text()).startswith('42["session"')
+    await socket.close()

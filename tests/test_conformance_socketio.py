@@ -7,29 +7,38 @@ a bare WebSocket as the suite does. (Its "Engine.IO protocol" section repeats ca
 Engine.IO suite: ``tests/test_conformance_engineio.py`` runs them.)
 
 Adapted is only configuration: the path (``/socket.io/``), the ``auth`` Percolate requires at
-CONNECT (``{"name": ...}``), a short ping interval where a case waits for a ping. The suite's
-demo server answers a connection with an ``auth`` event and echoes events back; Percolate
-answers a connection with its ``session`` event, and a client event with the ack or the
-broadcast the protocol document gives it: those replies stand in for the echo. Not applicable,
-as they test the demo server's own namespace (``/custom``): "should allow connection to a
-custom namespace", "... with a payload", "should connect then disconnect from a custom
-namespace"; and "should send a packet with binary attachments", an echo of binary data, which
-Percolate never sends. ``docs/protocol.md`` (Conformance) lists them."""
+CONNECT (``{"name": ...}``), a short ping interval where a case waits for a ping, a short
+``connect_timeout``. The suite's demo server answers a connection with an ``auth`` event and
+echoes events back; Percolate answers a connection with its ``session`` event, and a client
+event with the ack or the broadcast the protocol document gives it: those replies stand in for
+the echo. Not applicable, as they test the demo server's own namespace (``/custom``): "should
+allow connection to a custom namespace", "... with a payload", "should connect then
+disconnect from a custom namespace"; and "should send a packet with binary attachments", an
+echo of binary data, which Percolate never sends. ``docs/protocol.md`` (Conformance) lists them.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 
 from server.app import APP_KEY
+from server.config import Settings
 
 from .support.conformance import Socket, Wire
 from .support.servers import Running
 
 pytestmark = pytest.mark.parametrize("backend", ["memory"])
+
+CONNECT_TIMEOUT = 0.5
+
+
+@pytest.fixture
+async def server(start_server: Callable[..., Awaitable[Running]], settings: Settings) -> Running:
+    return await start_server(settings, connect_timeout=CONNECT_TIMEOUT)
 
 
 @pytest.fixture
@@ -85,6 +94,26 @@ async def test_connect_should_allow_connection_to_the_main_namespace_with_a_payl
     await socket.close()
 
 
+async def test_connect_should_disallow_connection_to_an_unknown_namespace(wire: Wire) -> None:
+    socket = await opened(wire)
+    await socket.send("40/random")
+    assert await socket.text() == '44/random,{"message":"Invalid namespace"}'
+    await socket.close()
+
+
+async def test_connect_should_disallow_connection_with_an_invalid_handshake(wire: Wire) -> None:
+    socket = await opened(wire)
+    await socket.send("4abc")
+    await socket.closed()
+
+
+async def test_connect_should_close_the_connection_if_no_handshake_is_received(
+    wire: Wire,
+) -> None:
+    socket = await wire.websocket()
+    await socket.closed()  # within connect_timeout, which a ping would not end
+
+
 # -- disconnect ---------------------------------------------------------------------------
 
 
@@ -134,3 +163,27 @@ async def test_message_should_send_a_packet_with_binary_attachments_and_an_ack(
     reply = ack(await socket.text(), 789)
     assert reply["error"] == {"code": "bad_request", "message": "send one payload object"}
     await socket.close()
+
+
+async def test_message_should_close_the_connection_upon_invalid_format_unknown_packet_type(
+    wire: Wire,
+) -> None:
+    socket = await wire.connect_websocket("Ann")
+    await socket.send("4abc")
+    await socket.closed()
+
+
+async def test_message_should_close_the_connection_upon_invalid_format_invalid_payload_format(
+    wire: Wire,
+) -> None:
+    socket = await wire.connect_websocket("Ann")
+    await socket.send("42{}")
+    await socket.closed()
+
+
+async def test_message_should_close_the_connection_upon_invalid_format_invalid_ack_id(
+    wire: Wire,
+) -> None:
+    socket = await wire.connect_websocket("Ann")
+    await socket.send('42abc["message-with-ack",1,"2",{"3":[false]}]')
+    await socket.closed()

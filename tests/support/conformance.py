@@ -95,10 +95,13 @@ class Socket:
         assert message.type == aiohttp.WSMsgType.TEXT, message
         return str(message.data)
 
-    async def closed(self) -> None:
-        """Read on until the server closes the connection (what it sends first is dropped)."""
-        while (await self.message()).type not in (*ENDED, aiohttp.WSMsgType.ERROR):
-            pass
+    async def closed(self) -> list[str]:
+        """Read on until the server closes the connection; the text messages that came first."""
+        texts = []
+        while (message := await self.message()).type not in (*ENDED, aiohttp.WSMsgType.ERROR):
+            if message.type == aiohttp.WSMsgType.TEXT:
+                texts.append(str(message.data))
+        return texts
 
     async def close(self) -> None:
         await self.ws.close()
