@@ -131,12 +131,11 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
 
     def _adopt(self, socket: Any) -> None:
         # A new socket: its heartbeat is ours (engineio's own timeout check, which reads
-        # last_ping, stays idle), and a packet engineio cannot read ends the session before
-        # its receive sees it.
+        # last_ping, stays idle), a packet engineio cannot read ends the session before its
+        # receive sees it, and its connect timeout runs.
         socket.last_ping = None
         socket.schedule_ping = functools.partial(self.pings.answered, socket)
         socket.receive = functools.partial(receive_known, socket)
-        socket.handle_post_request = functools.partial(_receive_payload, socket)
         self._opening(socket)
 
     def _opening(self, socket: Any) -> None:
@@ -194,6 +193,10 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
             log.info("sid=%s: a second %s while one is served: session closed", sid, method)
             await self.drop(sid, self.reason.SERVER_DISCONNECT)
             return web.Response(status=400, text="Bad Request")
+        socket = self.sockets[sid]
+        if method == "POST" and "handle_post_request" not in vars(socket):
+            # Only long-polling sockets POST: the others do without the attribute.
+            socket.handle_post_request = functools.partial(_receive_payload, socket)
         self._active.add(active)
         try:
             response = await super().handle_request(*args, **kwargs)
