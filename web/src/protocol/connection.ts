@@ -173,12 +173,30 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.disconnect();
   }
 
+  /** Resolves once the status is no longer `connecting`, or after `timeoutMs`. */
+  private settled(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const off = this.on("status", (status) => {
+        if (status !== "connecting") done();
+      });
+    });
+  }
+
   /** Send one event and wait for its ack; an error ack or a local failure throws. */
   async request<E extends EventName>(
     event: E,
     payload: object,
     timeoutMs = REQUEST_TIMEOUT_MS,
   ): Promise<Answers[E]> {
+    // A request made while the first connection is still being made (a click right after the
+    // page loaded) waits for it, instead of telling somebody who was never offline they are.
+    if (this.status === "connecting") await this.settled(timeoutMs);
     if (!this.connected) throw new RequestError("offline", "You are offline.");
     let ack: unknown;
     try {
