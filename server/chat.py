@@ -32,7 +32,7 @@ class Chat:
         self._sio = sio
         self._archive = archive
         self._catalog = catalog
-        self.limit = limits.limiter("chat", settings.chat_rate, settings.chat_burst)
+        self.limit = limits.limiter("chat", settings.chat_rate, settings.chat_burst, hot=True)
 
     async def send(self, session: Session, request: ChatSend) -> Sent:
         check_text(request.text, self._settings.max_text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Protocol
@@ -35,6 +36,10 @@ class TokenBucket:
             self._forget_full(now)
         self._buckets[key] = (tokens - 1.0, now)
         return True
+
+    def known(self, key: str) -> bool:
+        """Whether ``key`` has a bucket here (it was charged and not forgotten since)."""
+        return key in self._buckets
 
     def _forget_full(self, now: float) -> None:
         # Buckets that have refilled carry no state worth keeping.
@@ -103,6 +108,107 @@ class RedisLimiter:
         return bool(allowed)
 
 
+SYNC = 0.05
+"""Seconds a ``SyncedLimiter`` gathers what it allowed before telling Redis, in one call."""
+
+# KEYS the buckets; ARGV: rate per second, burst, then per key the tokens spent. Returns per
+# key the tokens left, which may be below zero: what other processes allowed before they
+# heard is paid back before the next token.
+_SPEND = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local left = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(v[1]) or burst
+  local at = tonumber(v[2]) or now
+  tokens = math.min(burst, tokens + (now - at) * rate) - tonumber(ARGV[i + 2])
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(((burst - tokens) / rate + 1) * 1000))
+  left[i] = tostring(tokens)
+end
+return left
+"""
+
+
+class SyncedLimiter:
+    """Buckets in this process, synced with Redis every ``SYNC`` seconds: for a hot path.
+
+    A request is answered at once, from this process's bucket for its key and from what
+    Redis last said of the shared one; what was allowed goes to Redis afterwards, every key
+    together in one call. So no request waits for a round trip, and the limit holds across
+    processes a moment late: a key used on several processes at once may get, on each of
+    them, up to a burst before Redis's answer comes back (docs/security.md, Limits). The
+    first request for a key this process has not charged yet asks Redis first, so a key
+    spent elsewhere is refused here too. If Redis is unreachable, each process still holds
+    its own bucket.
+    """
+
+    def __init__(self, redis: aioredis.Redis, name: str, rate: float, burst: int) -> None:
+        self._prefix = name
+        self._rate = rate
+        self._args = [repr(rate), str(burst)]
+        self._script = redis.register_script(_SPEND)
+        self._bucket = TokenBucket(rate, burst)
+        self._spent: dict[str, int] = {}
+        """Tokens allowed here per key since the last sync."""
+        self._empty: dict[str, float] = {}
+        """Keys whose shared bucket Redis said was empty, and until when (``time.monotonic``)."""
+        self._syncing: asyncio.Task[None] | None = None
+
+    async def allow(self, key: str, *, peek: bool = False) -> bool:
+        until = self._empty.get(key)
+        if until is not None:
+            if time.monotonic() < until:
+                return False
+            del self._empty[key]
+        if not self._bucket.known(key) and not await self._ask(key):
+            return False
+        if not self._bucket.allow(key, peek=peek):
+            return False
+        if not peek:
+            self._spent[key] = self._spent.get(key, 0) + 1
+            if self._syncing is None:
+                self._syncing = asyncio.get_running_loop().create_task(self._sync())
+        return True
+
+    async def _ask(self, key: str) -> bool:
+        """Whether the shared bucket of a key new to this process has a token."""
+        left = await self._spend({key: 0})
+        return left is None or left.get(key, 1.0) >= 1.0
+
+    async def _sync(self) -> None:
+        try:
+            while self._spent:
+                await asyncio.sleep(SYNC)
+                spent, self._spent = self._spent, {}
+                await self._spend(spent)
+        finally:
+            self._syncing = None
+
+    async def _spend(self, spent: dict[str, int]) -> dict[str, float] | None:
+        """Charge the shared buckets; mark the ones left empty. None: Redis is unreachable."""
+        keys = list(spent)
+        try:
+            answer = await self._script(
+                keys=[f"{self._prefix}:{key}" for key in keys],
+                args=[*self._args, *(str(spent[key]) for key in keys)],
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("limit=%s shared across processes not enforced, redis unreachable: %s",
+                        self._prefix, exc)  # fmt: skip
+            return None
+        left = {key: float(tokens) for key, tokens in zip(keys, answer, strict=True)}
+        now = time.monotonic()
+        if len(self._empty) > self._bucket.max_keys:
+            self._empty = {key: until for key, until in self._empty.items() if until > now}
+        for key, tokens in left.items():
+            if tokens < 1.0:
+                self._empty[key] = now + (1.0 - tokens) / self._rate
+        return left
+
+
 class Limits:
     """Makes the server's rate limits: shared through Redis when there is one, else local."""
 
@@ -110,7 +216,10 @@ class Limits:
         self._redis = redis
         self._prefix = prefix
 
-    def limiter(self, name: str, rate: float, burst: int) -> Limiter:
+    def limiter(self, name: str, rate: float, burst: int, *, hot: bool = False) -> Limiter:
+        """A limit per key; ``hot``: on a path where a Redis round trip per request costs
+        throughput, shared a moment late (``SyncedLimiter``) instead of exactly."""
         if self._redis is not None:
-            return RedisLimiter(self._redis, f"{self._prefix}:rl:{name}", rate, burst)
+            kind = SyncedLimiter if hot else RedisLimiter
+            return kind(self._redis, f"{self._prefix}:rl:{name}", rate, burst)
         return LocalLimiter(rate, burst)

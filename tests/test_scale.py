@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
+import redis.asyncio
 
 from .support import WAIT
 from .support.client import Client
@@ -144,6 +145,36 @@ async def test_every_member_sees_a_rooms_messages_in_the_same_order(
     # And that order is the room's: every process delivers a room's messages in seq order.
     seqs = [m["seq"] for m in members[0].events("chat:message")]
     assert seqs == sorted(seqs)
+
+
+async def test_a_chat_rate_limit_spent_on_one_process_holds_on_the_other(
+    cluster: Cluster, connect
+) -> None:
+    slow = ["--chat-rate", "0.01", "--chat-burst", "3"]  # after the cluster's own: these win
+    one = await cluster.run_server(*cluster.flags(), *slow)
+    two = await cluster.run_server(*cluster.flags(), *slow)
+    cluster.processes += [one, two]
+    ann = await connect(one.url, "Ann")
+    await ann.ok("room:join", {"room": "lobby"})
+    for i in range(3):
+        await say(ann, f"hi {i}", f"a{i}")
+    refused = await ann.call("chat:send", {"room": "lobby", "text": "more", "client_msg_id": "a3"})
+    assert refused["error"]["code"] == "rate_limited"
+    # What one process allowed reaches Redis a moment later (``limits.SYNC``), not at once.
+    shared = redis.asyncio.Redis.from_url(cluster.redis.url)
+    bucket = f"{cluster.prefix}:rl:chat:{ann.user_id}"
+
+    async def spent() -> bool:
+        return float(await shared.hget(bucket, "tokens") or 3) < 1
+
+    try:
+        await until(spent, "the first process's messages counted in Redis")
+    finally:
+        await shared.aclose()
+    again = await connect(two.url, "Ann", token=ann.session["token"])
+    await again.ok("room:join", {"room": "lobby"})
+    elsewhere = await again.call("chat:send", {"room": "lobby", "text": "x", "client_msg_id": "b0"})
+    assert elsewhere["error"]["code"] == "rate_limited"
 
 
 async def test_a_killed_process_loses_no_acknowledged_message(cluster: Cluster, connect) -> None:
