@@ -30,6 +30,10 @@ FLUSH = 0.001
 """Seconds frames wait to go out together: a member gets everything of about a millisecond in
 one ``write`` (with two processes, what each heard from Redis in that time)."""
 
+SPACING = 0.005
+"""Seconds at least from one flush to the next: under load a member gets at most about 200
+``write`` calls a second, each with what came meanwhile (docs/benchmarks.md, issue 13)."""
+
 BACKLOG = 16 * 1024 * 1024
 """Bytes unsent to one connection past which it is dropped, by default (``MAX_BACKLOG_KIB``)."""
 
@@ -123,6 +127,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """Long-polling requests being served: (session id, method)."""
         self._dirty: list[Stream] | None = None
         """Streams with frames to write when the flush timer fires (``dirty``)."""
+        self._flushed = 0.0
+        """When the last flush was (the loop's clock)."""
         self._sequence = 0
         self.direct = 0
         """Packets written straight to a WebSocket connection."""
@@ -250,18 +256,21 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
             stream.end(wsproto.frame_protocol.CloseReason.GOING_AWAY, linger=False)
 
     def dirty(self, stream: Stream) -> None:
-        """``stream`` has frames to write: every such stream writes them within ``FLUSH`` seconds.
+        """``stream`` has frames to write: every such stream writes them within ``FLUSH`` seconds,
+        and no sooner than ``SPACING`` seconds after the last flush.
 
         One timer for all of them, not a callback per stream per turn.
         """
         if self._dirty is None:
             self._dirty = [stream]
-            asyncio.get_running_loop().call_later(FLUSH, self._flush)
+            loop = asyncio.get_running_loop()
+            loop.call_later(max(FLUSH, self._flushed + SPACING - loop.time()), self._flush)
         else:
             self._dirty.append(stream)
 
     def _flush(self) -> None:
         streams, self._dirty = self._dirty or [], None
+        self._flushed = asyncio.get_running_loop().time()
         for stream in streams:
             stream.flush()
 
