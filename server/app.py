@@ -97,7 +97,8 @@ class Percolate:
         """Set while shutting down: connections closed then keep their place for the grace."""
         self.tasks = Tasks()
         self._loops: list[asyncio.Task[None]] = []
-        sio, limits = self.sio, Limits(self._redis, settings.redis_prefix)
+        self.limits = Limits(self._redis, settings.redis_prefix)
+        sio, limits = self.sio, self.limits
         # Each part gets what it uses; the order is the one direction of their dependencies.
         self.sessions = Sessions(settings, archive, limits)
         self.catalog = Catalog(archive)
@@ -197,6 +198,7 @@ class Percolate:
         await self.tasks.wait()
         if self.fanout is not None:
             await self.fanout.close()
+        await self.limits.close()
         await self.placement.close()
         await self.presence.close()
         await self.archive.close()

@@ -10,6 +10,8 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .tasks import cancel
+
 log = logging.getLogger(__name__)
 
 
@@ -173,6 +175,11 @@ class SyncedLimiter:
                 self._syncing = asyncio.get_running_loop().create_task(self._sync())
         return True
 
+    async def close(self) -> None:
+        """Stop syncing (what was allowed since the last sync stays this process's)."""
+        if self._syncing is not None:
+            await cancel(self._syncing, what=f"limit={self._prefix} sync")
+
     async def _ask(self, key: str) -> bool:
         """Whether the shared bucket of a key new to this process has a token."""
         left = await self._spend({key: 0})
@@ -215,11 +222,21 @@ class Limits:
     def __init__(self, redis: aioredis.Redis | None, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._synced: list[SyncedLimiter] = []
 
     def limiter(self, name: str, rate: float, burst: int, *, hot: bool = False) -> Limiter:
         """A limit per key; ``hot``: on a path where a Redis round trip per request costs
         throughput, shared a moment late (``SyncedLimiter``) instead of exactly."""
-        if self._redis is not None:
-            kind = SyncedLimiter if hot else RedisLimiter
-            return kind(self._redis, f"{self._prefix}:rl:{name}", rate, burst)
-        return LocalLimiter(rate, burst)
+        if self._redis is None:
+            return LocalLimiter(rate, burst)
+        key = f"{self._prefix}:rl:{name}"
+        if not hot:
+            return RedisLimiter(self._redis, key, rate, burst)
+        limiter = SyncedLimiter(self._redis, key, rate, burst)
+        self._synced.append(limiter)
+        return limiter
+
+    async def close(self) -> None:
+        """Stop the limits' own tasks (before Redis is closed)."""
+        for limiter in self._synced:
+            await limiter.close()
