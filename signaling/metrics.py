@@ -25,12 +25,12 @@ _GAUGES = {
 }
 _COUNTERS = {
     "frames_received": ("frames", "Complete frames received from publishers"),
-    "frames_forwarded": ("forwarded", "Frames handed to subscribers' senders"),
+    "frames_forwarded": ("forwarded", "Frames written to subscribers (as RTP packets)"),
     "frames_dropped": ("dropped", "Frames dropped because a subscriber fell behind"),
     "keyframe_requests": ("keyframe_requests", "Keyframe requests (PLI) sent to publishers"),
     "forwarded_packets": ("packets", "RTP packets sent to subscribers"),
     "forwarded_bytes": ("bytes", "RTP payload and header bytes sent to subscribers"),
-    "cpu_seconds": ("cpu_seconds", "Thread CPU time handing frames on (packetizing excluded)"),
+    "cpu_seconds": ("cpu_seconds", "Thread CPU time packetizing and writing frames"),
 }
 
 
