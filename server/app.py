@@ -19,6 +19,7 @@ from . import api, wire
 from .archive import Archive
 from .archive.postgres import PostgresArchive
 from .archive.sqlite import SqliteArchive
+from .budget import Budget
 from .catalog import Catalog
 from .chat import Chat
 from .config import Settings
@@ -104,7 +105,7 @@ class Percolate:
         self.catalog = Catalog(archive)
         self.control = Control(self.fanout)
         self.roster = Roster(sio, presence, self.control)
-        self.chat = Chat(settings, sio, archive, self.catalog, limits)
+        self.chat = Chat(settings, sio, archive, self.catalog)
         self.media = Media(
             settings,
             sio,
@@ -113,7 +114,6 @@ class Percolate:
             self.catalog,
             self.roster,
             self.control,
-            limits,
             self.ice,
         )
         self.workshop = Workshop(sio, archive, presence, self.roster)
@@ -141,6 +141,7 @@ class Percolate:
             self.roster,
             self.rooms,
             self.media,
+            Budget(settings, limits),
             self.tasks,
             lambda: self.stopping,
         )

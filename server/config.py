@@ -58,6 +58,48 @@ class Settings:
     """Chat messages per second a user may send, sustained."""
     chat_burst: int = 20
     """Chat messages a user may send at once before ``rate_limited``."""
+    typing_rate: float = 2.0
+    """``chat:typing`` notices per second a connection may send, sustained."""
+    typing_burst: int = 20
+    """``chat:typing`` notices a connection may send at once."""
+    media_rate: float = 2.0
+    """``media:state`` requests per second a connection may send, sustained."""
+    media_burst: int = 20
+    """``media:state`` requests a connection may send at once."""
+    hand_rate: float = 2.0
+    """``hand:raise`` and ``hand:lower`` per second a connection may send, sustained."""
+    hand_burst: int = 20
+    """``hand:raise`` and ``hand:lower`` a connection may send at once."""
+    signal_rate: float = 20.0
+    """``signal`` messages per second a connection may send, sustained."""
+    signal_burst: int = 400
+    """``signal`` messages a connection may send at once (a mesh's offers and ICE candidates
+    to some 20 peers)."""
+    sfu_rate: float = 20.0
+    """``sfu:answer``, ``sfu:candidate`` and ``sfu:leave`` per second a connection may send,
+    sustained."""
+    sfu_burst: int = 200
+    """``sfu:answer``, ``sfu:candidate`` and ``sfu:leave`` a connection may send at once."""
+    read_rate: float = 5.0
+    """``room:list``, ``dm:list``, ``chat:history`` and ``chat:search`` per second a connection
+    may send, sustained."""
+    read_burst: int = 100
+    """``room:list``, ``dm:list``, ``chat:history`` and ``chat:search`` a connection may send at
+    once."""
+    room_rate: float = 2.0
+    """``room:leave`` and ``dm:open`` per second a connection may send, sustained."""
+    room_burst: int = 50
+    """``room:leave`` and ``dm:open`` a connection may send at once."""
+    moderation_rate: float = 5.0
+    """Workshop host actions per second a connection may send, sustained."""
+    moderation_burst: int = 50
+    """Workshop host actions a connection may send at once."""
+    flood_refusals: int = 50
+    """Refusals for going over the budget within ``flood_window`` that disconnect a
+    connection."""
+    flood_window: float = 10.0
+    """Seconds within which ``flood_refusals`` disconnect a connection; also how long the
+    user's next connections on this process start with their budget spent."""
     join_rate: float = 2.0
     """``room:join`` attempts per second, sustained, per user and per address."""
     join_burst: int = 20
@@ -121,6 +163,24 @@ _OPTIONS = {
     "presence_ttl": "seconds a member of a crashed process lingers at most",
     "chat_rate": "chat messages per second per user, sustained",
     "chat_burst": "chat messages per user at once",
+    "typing_rate": "chat:typing notices per second per connection, sustained",
+    "typing_burst": "chat:typing notices per connection at once",
+    "media_rate": "media:state requests per second per connection, sustained",
+    "media_burst": "media:state requests per connection at once",
+    "hand_rate": "hand:raise and hand:lower per second per connection, sustained",
+    "hand_burst": "hand:raise and hand:lower per connection at once",
+    "signal_rate": "signal messages per second per connection, sustained",
+    "signal_burst": "signal messages per connection at once",
+    "sfu_rate": "sfu:answer, sfu:candidate and sfu:leave per second per connection, sustained",
+    "sfu_burst": "sfu:answer, sfu:candidate and sfu:leave per connection at once",
+    "read_rate": "room:list, dm:list, chat:history and chat:search per second per connection",
+    "read_burst": "room:list, dm:list, chat:history and chat:search per connection at once",
+    "room_rate": "room:leave and dm:open per second per connection, sustained",
+    "room_burst": "room:leave and dm:open per connection at once",
+    "moderation_rate": "workshop host actions per second per connection, sustained",
+    "moderation_burst": "workshop host actions per connection at once",
+    "flood_refusals": "refusals over the budget within flood-window that disconnect a connection",
+    "flood_window": "seconds in which flood-refusals disconnect; then the user starts spent",
     "join_rate": "room:join attempts per second per user and per address, sustained",
     "join_burst": "room:join attempts at once per user and per address",
     "passcode_failures": "wrong passcodes or host keys an address may try per minute",

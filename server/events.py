@@ -12,6 +12,7 @@ import msgspec
 
 from . import authz, wire
 from . import protocol as p
+from .budget import Budget, OverBudget
 from .catalog import Catalog
 from .chat import Chat
 from .config import Settings
@@ -83,6 +84,7 @@ class Events:
         roster: Roster,
         rooms: Rooms,
         media: Media,
+        budget: Budget,
         tasks: Tasks,
         stopping: Callable[[], bool],
     ) -> None:
@@ -94,6 +96,7 @@ class Events:
         self._roster = roster
         self._rooms = rooms
         self._media = media
+        self._budget = budget
         self._tasks = tasks
         self._stopping = stopping
 
@@ -105,17 +108,24 @@ class Events:
         handler: Handler,
         args: tuple[Any, ...],
     ) -> Reply | dict[str, Any]:
-        """Run one client event and return its ack; never raises."""
+        """Run one client event and return its ack; never raises.
+
+        The event is charged to the connection's budget first: one over it is answered
+        ``rate_limited`` and goes no further (``server/budget.py``).
+        """
         try:
             session = self._sessions.get(sid)
             if session is None:
                 raise ProtocolError(Code.FORBIDDEN, "not connected")
+            await self._budget.charge(session.spending, event, session.user.id, session.address)
             if len(args) > 1:
                 raise ProtocolError(Code.BAD_REQUEST, "send one payload object")
             request = p.decode(args[0] if args else None, kind)
             if event in authz.POLICY:
                 await self.authorize(session, event, request.room)  # type: ignore[attr-defined]
             return await handler(session, request)
+        except OverBudget as exc:
+            return self._over(sid, event, exc)
         except ProtocolError as exc:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("event=%s sid=%s refused: %s %s", event, sid, exc.code, exc.message)
@@ -139,8 +149,48 @@ class Events:
                 Code.FORBIDDEN, f"{event} is not for {_a(member.role.value)} in {_a(kind)} room"
             )
 
+    async def unknown(self, sid: str, name: str) -> dict[str, Any]:
+        """The ack to an event the server does not know, which is charged like any other."""
+        session = self._sessions.get(sid)
+        if session is not None:
+            try:
+                await self._budget.charge(session.spending, name, session.user.id, session.address)
+            except OverBudget as exc:
+                return self._over(sid, name, exc)
+        return error_ack(Code.BAD_REQUEST, f"unknown event {name[:64]}")
+
+    def _over(self, sid: str, event: str, exc: OverBudget) -> dict[str, Any]:
+        """The ack to an event over its budget; the connection is closed if it keeps going."""
+        budget = self._budget
+        shown = event if event in budget.events else "(unknown)"  # a name the client chose
+        if exc.first:
+            log.info("event=%s sid=%s over its budget (%s): refused, and any more at debug",
+                     shown, sid, exc.allowance.name)  # fmt: skip
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("event=%s sid=%s over its budget (%s): refused", shown, sid,
+                      exc.allowance.name)  # fmt: skip
+        if exc.last:
+            log.warning("sid=%s refused %d times within %g s for going over its budget: "
+                        "disconnected", sid, budget.refusals, budget.window)  # fmt: skip
+            self._tasks.spawn(self._hang_up(sid), name=f"hang up {sid}")
+        return exc.ack()
+
+    async def _hang_up(self, sid: str) -> None:
+        """Close a connection that keeps going over its budget, saying why and for how long."""
+        closing = {
+            "code": Code.RATE_LIMITED.value,
+            "message": "you kept sending too fast; disconnected",
+            "retry_after": self._budget.window,
+        }
+        # ignore_queue: the connection is ours.
+        await self._sio.emit("closing", closing, to=sid, ignore_queue=True)
+        await self._sio.disconnect(sid, ignore_queue=True)
+
     def register(self, handlers: dict[str, tuple[type[msgspec.Struct], Handler]]) -> None:
         """Bind the event table (``table``) and the connection handlers to the server."""
+        uncounted = set(handlers) - self._budget.events
+        if uncounted:
+            raise ValueError(f"events with no class in the budget: {sorted(uncounted)}")
         sio = self._sio
 
         def bind(event: str, kind: type[msgspec.Struct], handler: Handler) -> None:
@@ -156,8 +206,7 @@ class Events:
 
         @sio.on("*")  # type: ignore[untyped-decorator]
         async def on_unknown(event: Any, sid: str, *args: Any) -> dict[str, Any]:
-            name = event if isinstance(event, str) else repr(event)
-            return error_ack(Code.BAD_REQUEST, f"unknown event {name[:64]}")
+            return await self.unknown(sid, event if isinstance(event, str) else repr(event))
 
         sio.on("connect", self.connect)
         sio.on("disconnect", self.disconnect)

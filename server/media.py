@@ -32,7 +32,6 @@ from .catalog import Catalog
 from .config import Settings
 from .control import Control
 from .errors import Code, ProtocolError, Unavailable, bad_request, forbidden
-from .limits import Limits
 from .placement import Claim, Placement
 from .presence import Presence
 from .protocol import (
@@ -68,7 +67,6 @@ class Media:
         catalog: Catalog,
         roster: Roster,
         control: Control,
-        limits: Limits,
         ice: IceConfig,
     ) -> None:
         self._settings = settings
@@ -90,8 +88,6 @@ class Media:
             backlog=settings.sfu_backlog_kib * 1024,
         )
         self._server_ice = [RTCIceServer(urls=url) for url in settings.stun_urls]
-        # Each sfu:join builds a peer connection: as costly as a room:join, limited alike.
-        self._joins = limits.limiter("sfu", settings.join_rate, settings.join_burst)
         control.register(Recast, self._recast)
 
     # -- where a room's media is -------------------------------------------------------------
@@ -204,8 +200,6 @@ class Media:
 
     async def sfu_join(self, session: Session, request: RoomRef) -> Offer:
         room = request.room
-        if not await self._joins.allow(session.user.id):
-            raise ProtocolError(Code.RATE_LIMITED, "too many media sessions; wait a moment")
         kind = await self._kind(room)
         if kind is RoomKind.COFFEE:
             claim = await self._placement.read(room)

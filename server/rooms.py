@@ -83,12 +83,8 @@ class Rooms:
         self._media = media
         self._workshop = workshop
         self._ice = ice
-        self._joins = limits.limiter("join", settings.join_rate, settings.join_burst)
         self._secrets = limits.limiter(
             "secret", settings.passcode_failures / 60, settings.passcode_failures
-        )
-        self._creates = limits.limiter(
-            "create", settings.rooms_per_hour / 3600, settings.rooms_per_hour
         )
         control.register(Recast, self._recast)
         control.register(Evict, self._evict)
@@ -108,10 +104,6 @@ class Rooms:
         return infos
 
     async def create(self, session: Session, request: RoomCreate) -> RoomCreated:
-        if not await self._creates.allow(session.user.id):
-            raise ProtocolError(
-                Code.RATE_LIMITED, "you have created many rooms lately; wait a while"
-            )
         nbytes = _PRIVATE_ID_BYTES if request.private else _PUBLIC_ID_BYTES
         passcode_hash = None
         if request.passcode is not None:
@@ -136,7 +128,6 @@ class Rooms:
 
     async def join(self, session: Session, request: RoomJoin) -> Joined | Waiting:
         user = session.user
-        await self._limit_joins(session)
         room = await self._catalog.get(request.room)
         if room is None:
             if request.passcode is not None:
@@ -197,12 +188,6 @@ class Rooms:
             if role in HOSTS:
                 answer.hosts = state.hosts_view()
         return answer
-
-    async def _limit_joins(self, session: Session) -> None:
-        if not (
-            await self._joins.allow(session.user.id) and await self._joins.allow(session.address)
-        ):
-            raise ProtocolError(Code.RATE_LIMITED, "too many joins; wait a moment")
 
     async def _admit(
         self, session: Session, room: StoredRoom, request: RoomJoin, present: Member | None

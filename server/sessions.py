@@ -14,6 +14,7 @@ from typing import Any
 
 from . import keys
 from .archive import Archive
+from .budget import Spending
 from .config import Settings
 from .errors import Code, ProtocolError, bad_request, too_large
 from .limits import Limits
@@ -33,6 +34,8 @@ class Session:
     """Rooms this connection has joined, with the member as this process last set it."""
     knocking: set[str] = dataclasses.field(default_factory=set)
     """Workshops whose waiting room this connection waits in."""
+    spending: Spending = dataclasses.field(default_factory=Spending)
+    """What it has spent of its budget (``server/budget.py``)."""
 
 
 class Sessions:
