@@ -29,6 +29,10 @@ async def server(tmp_path: Path, server_flags: tuple[str, ...]) -> AsyncIterator
     yield process
     await process.stop()
     print(f"--- server log ---\n{process.output}")  # shown by pytest only when the test fails
+    # Every test doubles as a check that the client, used as people use it, stays within the
+    # budget's defaults (docs/security.md, "The budget"): the server logs each connection's
+    # first refusal.
+    assert "over its budget" not in process.output
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import { Emitter } from "./emitter";
 import { storage } from "./storage";
 import type {
   Answers,
+  ClosingEvent,
   ErrorInfo,
   EventName,
   HostKeyEvent,
@@ -81,6 +82,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private networkUp = true;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** How long the server asked us to stay away (`closing`) before the next connection. */
+  private holdOffMs = 0;
 
   /**
    * To this page's own server, or to `url`: the server process holding a room's media when
@@ -100,6 +103,12 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.retries = 0;
       this.setStatus("online");
       this.emit("session", session);
+    });
+    // The server is closing the connection (it kept going over its budget): coming straight
+    // back would find the budget spent, so wait as long as it says (docs/protocol.md).
+    this.socket.on("closing", (event: ClosingEvent) => {
+      console.warn(`Connection: the server is closing the connection: ${event.message}`);
+      this.holdOffMs = Math.max(0, event.retry_after * 1000);
     });
     this.socket.on("disconnect", (reason) => {
       if (reason === "io client disconnect" && (this.status === "connecting" || this.status === "idle"))
@@ -220,7 +229,9 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private retryLater(): void {
     clearTimeout(this.retryTimer);
-    const delay = Math.min(5_000, 500 * 2 ** Math.min(this.retries, 4)) * (0.5 + Math.random());
+    const backoff = Math.min(5_000, 500 * 2 ** Math.min(this.retries, 4)) * (0.5 + Math.random());
+    const delay = Math.max(backoff, this.holdOffMs * (1 + Math.random() / 2));
+    this.holdOffMs = 0;
     this.retryTimer = setTimeout(() => {
       if (this.networkUp && !this.socket.connected) this.socket.connect();
     }, delay);

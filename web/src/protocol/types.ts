@@ -196,6 +196,12 @@ export interface ErrorInfo {
   message: string;
 }
 
+/** The server is about to close this connection: why, and how long to stay away. */
+export interface ClosingEvent extends ErrorInfo {
+  /** Seconds to wait before connecting again. */
+  retry_after: number;
+}
+
 export interface SessionEvent {
   user: User;
   token: string;
