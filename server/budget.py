@@ -60,9 +60,6 @@ class Allowance:
 UNKNOWN = "unknown"
 """The class of event names the server does not know (each answered ``bad_request``)."""
 
-UNKNOWN_RATE, UNKNOWN_BURST = 1.0, 10
-"""Their bucket: a client that speaks the protocol sends none."""
-
 MODERATION = (
     "stage:invite",
     "stage:remove",
@@ -110,7 +107,7 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
                   "too many requests; slow down"),
         Allowance("moderation", MODERATION, s.moderation_rate, s.moderation_burst, connection,
                   "too many host actions; slow down"),
-        Allowance(UNKNOWN, (), UNKNOWN_RATE, UNKNOWN_BURST, connection,
+        Allowance(UNKNOWN, (), s.unknown_rate, s.unknown_burst, connection,
                   "too many unknown events; slow down"),
     )  # fmt: skip
 

@@ -94,6 +94,11 @@ class Settings:
     """Workshop host actions per second a connection may send, sustained."""
     moderation_burst: int = 50
     """Workshop host actions a connection may send at once."""
+    unknown_rate: float = 1.0
+    """Events of a name the server does not know per second a connection may send, sustained
+    (a client that speaks the protocol sends none)."""
+    unknown_burst: int = 10
+    """Events of a name the server does not know a connection may send at once."""
     flood_refusals: int = 50
     """Refusals for going over the budget within ``flood_window`` that disconnect a
     connection."""

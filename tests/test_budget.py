@@ -200,7 +200,7 @@ async def test_coming_straight_back_buys_no_fresh_burst(start_server, settings, 
 
 
 async def test_unknown_events_are_charged_too(start_server, settings, connect) -> None:
-    server = await start_server(settings, flood_refusals=20)
+    server = await start_server(settings, unknown_rate=RATE, unknown_burst=BURST, flood_refusals=20)
     scene = await lobby(server.url, connect)
     flooder = scene.flooder
     first = await flooder.call("no:such:event", {})
