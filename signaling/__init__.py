@@ -19,6 +19,8 @@ Modules, from the outside in:
 * ``slot``: ``Slot``, the frame sink that writes one publication's frames to one subscriber,
   reassigned from publication to publication for the life of its m-line.
 * ``packets``: ``PacketWriter``, one subscriber's RTP packets, SRTP and ``sendto``.
+* ``sdp``: what the server takes from a client's SDP (an answer, a trickled candidate),
+  checked before aiortc reads it.
 * ``codecs``: the one codec per kind (VP8, Opus), keyframes, VP8 packetization.
 * ``transport``: the adapter, the only module that touches aiortc's and aioice's private
   names; it lists each (``SEAMS``) and ``check`` stops the server at start-up when one moved.

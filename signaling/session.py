@@ -30,8 +30,9 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.sdp import candidate_from_sdp
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
+from . import sdp as sdp_check
 from .codecs import prefer
 from .errors import invalid
 from .publication import Publication
@@ -39,6 +40,20 @@ from .slot import Slot
 from .sources import KINDS, Source, Track
 
 log = logging.getLogger(__name__)
+
+_APPLYING = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    AssertionError,
+    RuntimeError,  # a StopIteration inside aiortc's coroutine
+    InvalidAccessError,
+    InvalidStateError,
+    OperationError,
+)
+"""What aiortc raises when it cannot apply an answer that ``signaling.sdp`` let through."""
 
 Key = tuple[str, Source]
 """A published source: (the publishing session's id, which source)."""
@@ -166,12 +181,13 @@ class PeerSession:
             raise invalid(f"stale answer: expected version {expected}")
         if answer.get("type") != "answer":
             raise invalid("answer: type must be answer")
+        sdp = answer.get("sdp", "")
+        sdp_check.answer(sdp, self.pc.localDescription.sdp)
         try:
-            await self.pc.setRemoteDescription(
-                RTCSessionDescription(sdp=answer.get("sdp", ""), type="answer")
-            )
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            log.info("%r: the answer does not fit the offer: %s", self, exc)
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except _APPLYING as exc:
+            # Checked, yet aiortc cannot use it: still the client's answer, not our failure.
+            log.info("%r: the answer does not fit the offer: %r", self, exc)
             raise invalid("the answer does not fit the offer") from None
         self.outstanding = None
 
@@ -182,17 +198,17 @@ class PeerSession:
             return
         if not isinstance(init, dict) or not isinstance(init.get("candidate"), str):
             raise invalid("candidate: must be an object with a string candidate, or null")
+        mid, index = init.get("sdpMid"), init.get("sdpMLineIndex")
+        if mid is not None and not isinstance(mid, str):
+            raise invalid("candidate: sdpMid must be a string or null")
+        if index is not None and (type(index) is not int or not 0 <= index <= 65535):
+            raise invalid("candidate: sdpMLineIndex must be an integer from 0 to 65535, or null")
         line = init["candidate"].removeprefix("candidate:")
         if not line:
             await self.pc.addIceCandidate(None)  # an empty candidate also ends them
             return
-        try:
-            candidate = candidate_from_sdp(line)
-        except (ValueError, IndexError):
-            raise invalid("candidate: not an ICE candidate line") from None
-        mid, index = init.get("sdpMid"), init.get("sdpMLineIndex")
-        candidate.sdpMid = mid if isinstance(mid, str) else None
-        candidate.sdpMLineIndex = index if isinstance(index, int) else None
+        candidate = sdp_check.candidate(line)
+        candidate.sdpMid, candidate.sdpMLineIndex = mid, index
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
             candidate.sdpMid = "0"  # BUNDLE: every m-line shares the first one's transport
         await self.pc.addIceCandidate(candidate)
@@ -206,5 +222,11 @@ class PeerSession:
             await publication.stop()
         for line in self.lines:
             line.slot.stop()
-        await self.pc.close()
+        try:
+            await self.pc.close()
+        except Exception:
+            # Ours or aiortc's bug: logged, and the session is gone all the same, so that its
+            # client can start a new one (sfu:join replaces a session by closing it first).
+            log.exception("%r: closing the peer connection failed", self)
+            return
         log.info("%r closed", self)

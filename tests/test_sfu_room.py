@@ -225,7 +225,7 @@ async def test_requests_that_do_not_fit_get_clear_errors(server: Running, connec
     )
     assert garbage["error"] == {
         "code": "bad_request",
-        "message": "the answer does not fit the offer",
+        "message": "answer: 0 m= lines, the offer has 3",
     }
     # That closed the session: the client must join again.
     again = await w.host.call(

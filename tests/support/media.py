@@ -103,24 +103,24 @@ class SfuPeer:
     def _set_tracks(self, tracks: list[dict[str, Any]]) -> None:
         self.tracks = {t["mid"]: t for t in tracks}
 
-    async def _answer(self, version: int, offer: dict[str, str], tracks: list[Any]) -> None:
-        self.offers += 1
+    async def respond(self, offer: dict[str, str]) -> str:
+        """The SDP of this peer's answer to ``offer``, applied here but not sent."""
         await self.pc.setRemoteDescription(RTCSessionDescription(**offer))
         for transceiver in self.pc.getTransceivers():
             for source, mid in MIDS.items():
                 if transceiver.mid == mid and source in self.publish:
                     transceiver.direction = "sendonly"
                     transceiver.sender.replaceTrack(self.publish[source])
-        self._set_tracks(tracks)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
-        answer = self.pc.localDescription
+        return str(self.pc.localDescription.sdp)
+
+    async def _answer(self, version: int, offer: dict[str, str], tracks: list[Any]) -> None:
+        self.offers += 1
+        sdp = await self.respond(offer)
+        self._set_tracks(tracks)
         await self.client.ok(
             "sfu:answer",
-            {
-                "room": self.room,
-                "version": version,
-                "answer": {"type": "answer", "sdp": answer.sdp},
-            },
+            {"room": self.room, "version": version, "answer": {"type": "answer", "sdp": sdp}},
         )
 
     def _on_track(self, track: MediaStreamTrack) -> None:
