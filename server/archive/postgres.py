@@ -90,15 +90,29 @@ _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
 _ROOM_COLUMNS = "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by"
 _state_decoder = msgspec.json.Decoder(RoomState)
 
-# What says "the database is not there right now" rather than "our SQL is wrong".
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
+# What says "this connection cannot be used any more": the database went away (shut down,
+# crashed, restarted, unreachable, hung past the timeout) or the connection's protocol state
+# is lost. A connection that PostgreSQL's shutdown message reached while idle fails its next
+# command with InternalClientError ("another operation is in progress") until the socket
+# closes. Such a connection is terminated, so that the pool opens a fresh one.
+_BROKEN: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable
     asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and "connection was closed"
+    asyncpg.OperatorInterventionError,  # class 57: admin or crash shutdown, cannot connect now
+    asyncpg.InterfaceError,  # "the underlying connection is closed"
+    asyncpg.InternalClientError,  # the protocol is in a state no command can use
+)
+
+# What says "the database is not there right now" rather than "our SQL is wrong": a broken
+# connection, or a database that cannot take the work now and may later (SQLSTATE class 53,
+# out of disk, memory or connections; 58030, an I/O error; 25006, read-only during a
+# failover; a deadlock or serialization failure, which a retry gets past).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    *_BROKEN,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.PostgresIOError,
+    asyncpg.ReadOnlySQLTransactionError,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
@@ -170,7 +184,11 @@ class PostgresArchive:
             raise Unavailable("archive is closed")
         try:
             async with self._pool.acquire(timeout=self.timeout) as conn:
-                return await work(conn)
+                try:
+                    return await work(conn)
+                except _BROKEN:
+                    conn.terminate()  # not back into the pool: the next request connects anew
+                    raise
         except _UNAVAILABLE as exc:
             log.warning("%r: %r", self, exc)
             raise Unavailable(f"database: {exc!r}") from exc
@@ -179,9 +197,12 @@ class PostgresArchive:
 
     async def open(self) -> None:
         try:
+            # No floor of idle connections: asyncpg restores a floor in the background,
+            # logging a traceback for every try while the database is down. Connections are
+            # opened when a request needs one (and kept while used).
             self._pool = await asyncpg.create_pool(
                 self.url,
-                min_size=1,
+                min_size=0,
                 max_size=10,
                 command_timeout=self.timeout,
                 timeout=self.timeout,
