@@ -211,7 +211,12 @@ class PeerSession:
         candidate.sdpMid, candidate.sdpMLineIndex = mid, index
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
             candidate.sdpMid = "0"  # BUNDLE: every m-line shares the first one's transport
-        await self.pc.addIceCandidate(candidate)
+        try:
+            await self.pc.addIceCandidate(candidate)
+        except OSError as exc:
+            # aioice could not open its mDNS socket to resolve a .local name: a good
+            # candidate this server cannot use (ICE goes on with the others).
+            log.info("%r: an mDNS candidate not used: %r", self, exc)
 
     async def close(self) -> None:
         """End the publications, the slots and the peer connection."""
