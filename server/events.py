@@ -40,6 +40,7 @@ def table(
         "room:create": (p.RoomCreate, rooms.create),
         "room:join": (p.RoomJoin, rooms.join),
         "room:leave": (p.RoomRef, rooms.leave),
+        "goodbye": (p.Empty, rooms.goodbye),
         "dm:open": (p.DmOpen, rooms.open_dm),
         "dm:list": (p.Empty, rooms.list_dms),
         "chat:send": (p.ChatSend, chat.send),
@@ -260,13 +261,14 @@ class Events:
         await self._media.leave_all(sid)
         # A dropped connection keeps its place for the reconnect grace, so a flaky network
         # does not show everyone a leave and a join; so do the clients of a server shutting
-        # down (they come back on another process). Only a disconnect the server sees as
-        # deliberate leaves at once; over WebSocket the client's goodbye usually races its
-        # socket closing and loses, so a client that wants to leave at once sends room:leave
-        # first (docs/protocol.md).
-        deliberate = not self._stopping() and reason in (
-            self._sio.reason.CLIENT_DISCONNECT,
-            self._sio.reason.SERVER_DISCONNECT,
+        # down (they come back on another process). A disconnect the server sees as
+        # deliberate leaves at once, and so does any disconnect after the client's `goodbye`
+        # (a page going away), whatever ended it: a client library may close its socket
+        # before writing its DISCONNECT, and a page may be gone before its close is seen
+        # (docs/protocol.md).
+        deliberate = session.leaving or (
+            not self._stopping()
+            and reason in (self._sio.reason.CLIENT_DISCONNECT, self._sio.reason.SERVER_DISCONNECT)
         )
         log.info("disconnect sid=%s user=%s reason=%s", sid, session.user.id, reason)
         try:

@@ -278,6 +278,13 @@ class Rooms:
         await self.depart(session, request.room)
         return Done()
 
+    async def goodbye(self, session: Session, request: Empty) -> Done:
+        # Only a mark: the page is going away and its transport closes next, so the
+        # disconnect does the leaving (``Events.disconnect``), whichever comes first of the
+        # client's DISCONNECT packet and the server noticing the closed transport.
+        session.leaving = True
+        return Done()
+
     async def depart(self, session: Session, room: str) -> None:
         # Presence first: if it is unreachable, nothing has changed and a retry can succeed.
         gone = await self._presence.remove(room, session.user.id, session.sid)

@@ -36,6 +36,8 @@ class Session:
     """Workshops whose waiting room this connection waits in."""
     spending: Spending = dataclasses.field(default_factory=Spending)
     """What it has spent of its budget (``server/budget.py``)."""
+    leaving: bool = False
+    """The client said ``goodbye``: its disconnect, whatever the cause, leaves at once."""
 
 
 class Sessions:

@@ -33,6 +33,7 @@ EVENTS = sorted(
         "room:create",
         "room:join",
         "room:leave",
+        "goodbye",
         "dm:open",
         "dm:list",
         "chat:send",

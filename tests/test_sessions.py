@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .support.client import Client
+from .support.rawws import CLOSE, RawMember
 from .support.servers import Running
 
 
@@ -131,3 +134,54 @@ async def test_a_client_that_never_joins_sees_nothing_of_the_room(server: Runnin
     # A round trip of the lurker's own proves anything sent to it before has arrived.
     await lurker.ok("room:list", {})
     assert [name for name, _ in lurker.received] == []
+
+
+@pytest.mark.parametrize(
+    "goodbye", ['42["goodbye",{}]', "41"], ids=["goodbye event", "Socket.IO DISCONNECT"]
+)
+async def test_a_goodbye_then_a_closed_socket_leaves_at_once(
+    start_server, settings, connect, goodbye: str
+) -> None:
+    # A page going away says goodbye and closes its socket in the same breath: the close
+    # comes right behind the goodbye (here in the same segment), and the grace does not apply.
+    server = await start_server(settings, reconnect_grace=60.0)
+    ann = await connect(server.url, "Ann")
+    await ann.ok("room:join", {"room": "lobby"})
+    bob = await RawMember.connect(server.url, "Bob")
+    name, session = await bob.event()
+    assert name == "session"
+    bob_id = session["user"]["id"]
+    assert (await bob.call("room:join", {"room": "lobby"}))["ok"] is True
+    await ann.wait("presence", lambda e: e["event"] == "join")
+
+    bob.send(goodbye)
+    bob.send_frame(CLOSE, (1001).to_bytes(2, "big"))  # a browser closing a page: going away
+    bob.close()
+    left = await ann.wait("presence", lambda e: e["event"] == "leave", within=5.0)
+    assert left["member"]["id"] == bob_id
+    await ann.ok("dm:open", {"user": bob_id})
+    (dm,) = (await ann.ok("dm:list"))["dms"]
+    assert (dm["user"]["id"], dm["online"]) == (bob_id, False)  # offline too
+    again = await connect(server.url, "Bob", token=session["token"])
+    assert again.session["rooms"] == []  # gone from every room, not waiting for a reconnect
+
+
+async def test_after_a_goodbye_any_disconnect_leaves_and_other_tabs_stay(
+    start_server, settings, connect
+) -> None:
+    server = await start_server(settings, reconnect_grace=60.0)
+    ann = await connect(server.url, "Ann")
+    tab1 = await connect(server.url, "Bob")
+    tab2 = await connect(server.url, "Bob", token=tab1.session["token"])
+    for client in (ann, tab1, tab2):
+        await client.ok("room:join", {"room": "lobby"})
+    assert await tab1.ok("goodbye") == {"ok": True}
+    await tab1.drop()  # the socket just goes, as a network failure: still no grace
+    # Bob is still here through his other tab.
+    sent = await tab2.ok("chat:send", {"room": "lobby", "text": "still here", "client_msg_id": "s"})
+    await ann.wait("chat:message", lambda m: m["id"] == sent["message"]["id"])
+    assert [e["event"] for e in ann.events("presence")] == ["join"]
+    assert await tab2.ok("goodbye", {}) == {"ok": True}
+    await tab2.drop()
+    left = await ann.wait("presence", lambda e: e["event"] == "leave", within=5.0)
+    assert left["member"]["id"] == tab1.user_id

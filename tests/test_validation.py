@@ -199,6 +199,7 @@ VALID = {
     "room:create": {"title": "New", "kind": "open"},
     "room:join": {"room": LOBBY},
     "room:leave": {"room": LOBBY},
+    "goodbye": {},
     "dm:open": {"user": BEA},
     "dm:list": {},
     "chat:send": {"room": LOBBY, "text": "hi", "client_msg_id": "eve-1"},
@@ -265,6 +266,7 @@ CAM = {"room": COFFEE, "camera": True, "mic": True}
 CASES: dict[str, Cases] = {
     "room:list": {},
     "dm:list": {},
+    "goodbye": {},
     "room:create": {
         "title a number": ({**OPEN, "title": 5}, "bad_request"),
         "title null": ({**OPEN, "title": None}, "bad_request"),

@@ -296,11 +296,17 @@ class Stream(asyncio.Protocol):
 
     async def _handle(self) -> None:
         # Every message in the order received, one at a time (as engineio's read loop).
+        # What came before the client's close frame is handled even though the connection
+        # has ended since: a page going away sends its goodbye (a Socket.IO DISCONNECT, the
+        # `goodbye` event) and closes at once, often in one segment. Only once the socket
+        # itself is closing, or if the connection never carried it (an upgrade that failed),
+        # is the rest dropped.
+        socket = self.socket
         try:
             while self._inbox:
                 batch, self._inbox = self._inbox, None
                 for message in batch:
-                    if self.ended:
+                    if socket.closing or socket.closed or (self.ended and not self.carried):
                         return
                     await self._receive(message)
         finally:
