@@ -29,9 +29,10 @@ import type {
 
 /**
  * - `idle`: not started (no name yet);
- * - `connecting`: the first connection, or a deliberate reconnection (a new name);
+ * - `connecting`: the first connection, or a deliberate reconnection (a new name), until its
+ *   `session` arrives, however many attempts fail;
  * - `online`: connected, and the `session` event has arrived;
- * - `lost`: the connection dropped or cannot be made; retrying;
+ * - `lost`: the connection dropped, or the browser is offline; retrying;
  * - `refused`: the server refused the name; retrying will not help.
  */
 export type ConnectionStatus = "idle" | "connecting" | "online" | "lost" | "refused";
@@ -51,6 +52,8 @@ export class RequestError extends Error {
 
 interface ConnectionEvents {
   status: ConnectionStatus;
+  /** An attempt to connect failed; socket.io-client (or `retryLater`) tries again. */
+  retrying: void;
   session: SessionEvent;
   refused: ErrorInfo;
   presence: PresenceEvent;
@@ -84,6 +87,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private retries = 0;
   /** How long the server asked us to stay away (`closing`) before the next connection. */
   private holdOffMs = 0;
+  /** A `session` has arrived since `start`: the connection was made once. */
+  private made = false;
 
   /**
    * To this page's own server, or to `url`: the server process holding a room's media when
@@ -101,6 +106,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("session", (session: SessionEvent) => {
       storage.token = session.token;
       this.retries = 0;
+      this.made = true;
       this.setStatus("online");
       this.emit("session", session);
     });
@@ -111,9 +117,9 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.holdOffMs = Math.max(0, event.retry_after * 1000);
     });
     this.socket.on("disconnect", (reason) => {
-      if (reason === "io client disconnect" && (this.status === "connecting" || this.status === "idle"))
-        return;
-      this.setStatus("lost");
+      if (this.status === "idle") return; // closed on purpose
+      // One still being made (the first, or again under a new name) is not lost.
+      if (this.status !== "connecting") this.setStatus("lost");
       // socket.io-client does not come back by itself after the server closed the
       // connection; retry after a short, randomised delay (docs/protocol.md).
       if (reason === "io server disconnect") this.retryLater();
@@ -125,8 +131,11 @@ export class Connection extends Emitter<ConnectionEvents> {
         this.emit("refused", refusal);
         return;
       }
-      this.setStatus(this.status === "connecting" && this.retries === 0 ? "connecting" : "lost");
+      // A connection not yet made is still being made: "lost" (and its banner) is for one
+      // that was there.
+      if (this.status !== "connecting") this.setStatus("lost");
       this.retries += 1;
+      this.emit("retrying", undefined);
       // A refusal by the server (`unavailable`) leaves the socket inactive: socket.io-client
       // retries transport failures only.
       if (!this.socket.active) this.retryLater();
@@ -155,6 +164,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** Connect as `name`, or reconnect under a new name (the server renames the user). */
   start(name: string): void {
     this.name = name;
+    this.made = false;
     this.setStatus("connecting");
     if (this.socket.connected || this.socket.active) this.socket.disconnect();
     if (this.networkUp) this.socket.connect();
@@ -172,6 +182,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   networkBack(): void {
     this.networkUp = true;
     if (this.status === "idle" || this.status === "refused") return;
+    // Offline before the first connection was made: it is still being made, not lost.
+    if (!this.made) this.setStatus("connecting");
     if (!this.socket.connected) this.socket.connect();
   }
 
@@ -203,9 +215,12 @@ export class Connection extends Emitter<ConnectionEvents> {
     payload: object,
     timeoutMs = REQUEST_TIMEOUT_MS,
   ): Promise<Answers[E]> {
-    // A request made while the first connection is still being made (a click right after the
-    // page loaded) waits for it, instead of telling somebody who was never offline they are.
+    // A request made while the connection is still being made (a click right after the page
+    // loaded) waits for it, instead of telling somebody who was never offline they are.
     if (this.status === "connecting") await this.settled(timeoutMs);
+    if (this.status === "connecting") {
+      throw new RequestError("timeout", "The server has not answered yet. Try again in a moment.");
+    }
     if (!this.connected) throw new RequestError("offline", "You are offline.");
     let ack: unknown;
     try {

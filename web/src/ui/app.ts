@@ -30,6 +30,8 @@ export class App {
   private gate: { key: string; element: HTMLElement } | null = null;
   private welcome: HTMLElement | null = null;
   private readonly menuBadge = h("span", { class: "menu-badge", attrs: { hidden: true } });
+  /** An attempt at the connection being made failed: it is taking a while. */
+  private slow = false;
 
   constructor(
     private readonly client: Client,
@@ -124,6 +126,10 @@ export class App {
     document.addEventListener("pointerdown", resume, true);
     document.addEventListener("keydown", resume, true);
     client.connection.on("status", (status) => this.statusChanged(status));
+    client.connection.on("retrying", () => {
+      this.slow = true;
+      this.renderBanner();
+    });
     client.connection.on("refused", (error) => {
       this.askName(`The server did not accept this name: ${sentence(error.message)}`);
     });
@@ -181,17 +187,30 @@ export class App {
   }
 
   private statusChanged(status: ConnectionStatus): void {
-    const lost = status === "lost";
-    this.banner.hidden = !lost;
-    this.banner.replaceChildren(
-      h("span", { class: "spinner small", attrs: { "aria-hidden": "true" } }),
-      navigator.onLine === false
-        ? "You are offline. Messages you write will be sent when the connection is back."
-        : "Connection lost. Reconnecting…",
-    );
-    document.body.classList.toggle("offline", lost);
+    this.slow = false;
+    this.renderBanner();
+    document.body.classList.toggle("offline", status === "lost");
     if (status === "online") void this.lobby.refresh();
     for (const view of this.views.values()) view.render();
+  }
+
+  /**
+   * The banner: a lost connection, and a connection still being made once an attempt failed.
+   * Never "offline" for one being made (a click meanwhile waits for it: `Connection.request`).
+   */
+  private renderBanner(): void {
+    const status = this.client.connection.status;
+    const connecting = status === "connecting" && this.slow;
+    this.banner.hidden = status !== "lost" && !connecting;
+    this.banner.dataset.status = status;
+    this.banner.replaceChildren(
+      h("span", { class: "spinner small", attrs: { "aria-hidden": "true" } }),
+      connecting
+        ? "Connecting to the server…"
+        : navigator.onLine === false
+          ? "You are offline. Messages you write will be sent when the connection is back."
+          : "Connection lost. Reconnecting…",
+    );
   }
 
   private routeChanged(route: Route): void {

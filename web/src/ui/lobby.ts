@@ -227,7 +227,9 @@ export class LobbyView {
       this.formError.hidden = false;
       this.formError.textContent =
         error instanceof RequestError && error.code === "offline"
-          ? "You are offline. Try again once the connection is back."
+          ? navigator.onLine === false
+            ? "You are offline. Try again once the connection is back."
+            : "The connection to the server is lost. Try again once it is back."
           : error instanceof Error
             ? sentence(error.message)
             : "The room could not be created.";
