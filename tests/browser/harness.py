@@ -78,9 +78,14 @@ def missing() -> str | None:
     return None
 
 
-async def launch(playwright: Playwright) -> Browser:
+async def launch(playwright: Playwright, *, bfcache: bool = False) -> Browser:
+    """Debian's Chromium, headless. Playwright turns the back/forward cache off unless
+    ``bfcache`` (a page then comes back from it on ``go_back``, as in a person's browser)."""
     return await playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        headless=True,
+        ignore_default_args=["--disable-back-forward-cache"] if bfcache else None,
     )
 
 

@@ -105,6 +105,15 @@ export class Call {
     if (this.session?.link === this.options.main) this.session.pause();
   }
 
+  /**
+   * The page is going away: the media connection says goodbye too (it keeps the user present
+   * in the room on its process otherwise). A page back from the back/forward cache starts
+   * again from the main connection (`start`).
+   */
+  goodbye(): void {
+    this.media?.goodbye();
+  }
+
   /** Local tracks changed, or whether they may be sent here. */
   updateTracks(): void {
     this.session?.setLocal(this.options.sources());

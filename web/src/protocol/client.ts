@@ -110,6 +110,23 @@ export class Client extends Emitter<ClientEvents> {
     this.connection.start(name);
   }
 
+  /**
+   * The page is going away (`pagehide`): leave every room at once, on the page's connection
+   * and on any media connection, rather than staying listed for the reconnect grace.
+   */
+  pageHidden(): void {
+    for (const state of this.rooms.values()) state.call?.goodbye();
+    this.connection.goodbye();
+  }
+
+  /**
+   * The page is back from the back/forward cache: connect again; the rooms it had open are
+   * joined again as after a lost connection (as a newcomer: it left them).
+   */
+  pageShown(): void {
+    this.connection.resume();
+  }
+
   /** The rooms and DMs shown as tabs, in the order they were opened. */
   tabs(): RoomState[] {
     return [...this.rooms.values()].filter((state) => state.isTab);
@@ -136,7 +153,9 @@ export class Client extends Emitter<ClientEvents> {
     }
     this.left.delete(id);
     state.wanted = true;
+    // A room this tab has open was joined with its passcode: a reload joins with it again.
     if (passcode !== undefined) state.passcode = passcode;
+    else state.passcode ??= storage.passcode(id);
     if (state.status !== "joining" && !(state.status === "joined" && state.live)) {
       void this.join(state);
     }
@@ -256,7 +275,7 @@ export class Client extends Emitter<ClientEvents> {
     state.error = null;
     state.everJoined = true;
     state.live = true;
-    if (answer.room.kind !== "dm") storage.roomOpened(state.id);
+    if (answer.room.kind !== "dm") storage.roomOpened(state.id, state.passcode);
     state.iceServers = answer.ice_servers;
     state.workshop = answer.workshop ?? null;
     state.hosts = answer.hosts ?? null;

@@ -1,6 +1,6 @@
 // The Socket.IO connection: auth with the stored resume token, requests with acks, and staying
 // connected (socket.io-client's reconnection, plus what it leaves to us: a refusal by the
-// server, a disconnect by the server, and the browser going offline).
+// server, a disconnect by the server, the browser going offline, and the page going away).
 
 import { io, type Socket } from "socket.io-client";
 import { Emitter } from "./emitter";
@@ -28,14 +28,15 @@ import type {
 } from "./types";
 
 /**
- * - `idle`: not started (no name yet);
- * - `connecting`: the first connection, or a deliberate reconnection (a new name), until its
- *   `session` arrives, however many attempts fail;
+ * - `idle`: not started (no name yet), or closed for good;
+ * - `connecting`: the first connection, or a deliberate reconnection (a new name, the page back
+ *   from the back/forward cache), until its `session` arrives, however many attempts fail;
  * - `online`: connected, and the `session` event has arrived;
  * - `lost`: the connection dropped, or the browser is offline; retrying;
- * - `refused`: the server refused the name; retrying will not help.
+ * - `refused`: the server refused the name; retrying will not help;
+ * - `away`: the page went away (`pagehide`): it said goodbye and disconnected.
  */
-export type ConnectionStatus = "idle" | "connecting" | "online" | "lost" | "refused";
+export type ConnectionStatus = "idle" | "connecting" | "online" | "lost" | "refused" | "away";
 
 /** An error ack (`code` from the protocol's table) or a local failure (`offline`, `timeout`). */
 export class RequestError extends Error {
@@ -117,7 +118,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.holdOffMs = Math.max(0, event.retry_after * 1000);
     });
     this.socket.on("disconnect", (reason) => {
-      if (this.status === "idle") return; // closed on purpose
+      if (this.status === "idle" || this.status === "away") return; // closed on purpose
       // One still being made (the first, or again under a new name) is not lost.
       if (this.status !== "connecting") this.setStatus("lost");
       // socket.io-client does not come back by itself after the server closed the
@@ -166,7 +167,14 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.name = name;
     this.made = false;
     this.setStatus("connecting");
-    if (this.socket.connected || this.socket.active) this.socket.disconnect();
+    if (this.socket.connected) {
+      // A new name needs a new connection. The old one goes without a DISCONNECT, as a lost
+      // one: its place in the rooms is kept for the reconnect grace, so the rooms see a
+      // rename rather than a leave and a join. socket.io-client connects again by itself.
+      this.socket.io.engine.close();
+      return;
+    }
+    if (this.socket.active) this.socket.disconnect();
     if (this.networkUp) this.socket.connect();
   }
 
@@ -174,17 +182,36 @@ export class Connection extends Emitter<ConnectionEvents> {
   networkDown(): void {
     this.networkUp = false;
     clearTimeout(this.retryTimer);
-    if (this.status === "idle" || this.status === "refused") return;
+    if (this.status === "idle" || this.status === "refused" || this.status === "away") return;
     this.socket.disconnect();
     this.setStatus("lost");
   }
 
   networkBack(): void {
     this.networkUp = true;
-    if (this.status === "idle" || this.status === "refused") return;
+    if (this.status === "idle" || this.status === "refused" || this.status === "away") return;
     // Offline before the first connection was made: it is still being made, not lost.
     if (!this.made) this.setStatus("connecting");
     if (!this.socket.connected) this.socket.connect();
+  }
+
+  /**
+   * The page is going away (`pagehide`: closed, reloaded, navigated from): say `goodbye`, so
+   * that the server takes this user out of its rooms at once rather than after the reconnect
+   * grace, and disconnect. There is no time to wait for an ack: socket.io-client writes the
+   * event and its DISCONNECT before the WebSocket's close frame (docs/protocol.md, goodbye).
+   */
+  goodbye(): void {
+    clearTimeout(this.retryTimer);
+    if (this.status === "idle" || this.status === "refused" || this.status === "away") return;
+    if (this.socket.connected) this.socket.emit("goodbye", {});
+    this.setStatus("away");
+    this.socket.disconnect();
+  }
+
+  /** The page is back from the back/forward cache: connect again (`connecting`). */
+  resume(): void {
+    if (this.status === "away") this.start(this.name);
   }
 
   /** Disconnect for good (a media connection no longer needed). */

@@ -1,7 +1,9 @@
 // What the client keeps in localStorage: the display name, the resume token, the host keys of
 // the workshops this browser created, and the chosen devices; and in sessionStorage (this tab
-// only) the rooms it has open, so a reload opens them again. Storage can be unavailable
-// (private windows, disabled cookies): then everything lasts only as long as the page.
+// only) the rooms it has open and the passcodes they were opened with, so a reload opens them
+// again (a page going away leaves its rooms: coming back is a fresh join, passcode and all).
+// Storage can be unavailable (private windows, disabled cookies): then everything lasts only
+// as long as the page.
 
 const PREFIX = "percolate.";
 
@@ -52,6 +54,29 @@ function setTabRooms(rooms: string[]): void {
   }
 }
 
+function tabPasscodes(): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(sessionStorage.getItem(PREFIX + "passcodes") ?? "{}");
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return {};
+    return Object.fromEntries(
+      Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+    );
+  } catch {
+    return {};
+  }
+}
+
+function setTabPasscode(room: string, passcode: string | null): void {
+  const passcodes = tabPasscodes();
+  if (passcode === null) delete passcodes[room];
+  else passcodes[room] = passcode;
+  try {
+    sessionStorage.setItem(PREFIX + "passcodes", JSON.stringify(passcodes));
+  } catch {
+    // Not kept: a reload asks for the passcode again.
+  }
+}
+
 export const storage = {
   get name(): string | null {
     return read("name");
@@ -83,12 +108,18 @@ export const storage = {
   get openRooms(): string[] {
     return tabRooms();
   },
-  roomOpened(room: string): void {
+  /** The passcode a room open in this tab was joined with, if it needed one. */
+  passcode(room: string): string | null {
+    return tabPasscodes()[room] ?? null;
+  },
+  roomOpened(room: string, passcode: string | null = null): void {
     const rooms = tabRooms();
     if (!rooms.includes(room)) setTabRooms([...rooms, room]);
+    if (passcode !== null || room in tabPasscodes()) setTabPasscode(room, passcode);
   },
   roomClosed(room: string): void {
     setTabRooms(tabRooms().filter((id) => id !== room));
+    if (room in tabPasscodes()) setTabPasscode(room, null);
   },
 
   device(kind: "camera" | "mic"): string | null {
