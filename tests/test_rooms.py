@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import aiohttp
 import pytest
 
+from server.app import APP_KEY
+
+from .support import WAIT
 from .support.servers import Running
 
 
@@ -172,3 +178,52 @@ async def test_browsers_connect_from_the_same_origin_and_configured_ones(
         http.get(base + "/socket.io/?EIO=4&transport=polling", headers=headers) as resp,
     ):
         assert (resp.status == 200) is allowed
+
+
+async def test_presence_can_overtake_the_join_ack_and_is_newer_than_its_members(
+    server: Running, connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/protocol.md, room:join: keep a room's presence from sending room:join to its ack,
+    # then apply it, in order, on top of the ack's members.
+    ann = await connect(server.url, "Ann")
+    cleo = await connect(server.url, "Cleo")
+    bob = await connect(server.url, "Bob")
+    for client in (ann, cleo):
+        await client.ok("room:join", {"room": "lobby"})
+    # Bob's join is held after it has read the members and before it answers, as a slow
+    # archive holds it (the history is read last).
+    archive = server.server.app[APP_KEY].archive
+    history = archive.history
+    reading, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_history(room: str, **page: Any) -> Any:
+        reading.set()
+        await go_on.wait()
+        return await history(room, **page)
+
+    monkeypatch.setattr(archive, "history", slow_history)
+    join = asyncio.create_task(bob.call("room:join", {"room": "lobby"}))
+    await asyncio.wait_for(reading.wait(), WAIT)
+    monkeypatch.setattr(archive, "history", history)
+    await cleo.ok("room:leave", {"room": "lobby"})
+    dan = await connect(server.url, "Dan")
+    await dan.ok("room:join", {"room": "lobby"})
+    early = [await bob.wait("presence"), await bob.wait("presence")]
+    assert not join.done()
+    assert [(e["event"], e["member"]["name"]) for e in early] == [
+        ("leave", "Cleo"),
+        ("join", "Dan"),
+    ]
+    go_on.set()
+    ack = await join
+    assert ack["ok"] is True
+    assert sorted(m["name"] for m in ack["members"]) == ["Ann", "Bob", "Cleo"]  # read before
+
+    members = {m["id"]: m for m in ack["members"]}
+    for event in early:
+        if event["event"] == "leave":
+            members.pop(event["member"]["id"], None)
+        else:
+            members[event["member"]["id"]] = event["member"]
+    now = await ann.ok("room:join", {"room": "lobby"})
+    assert members == {m["id"]: m for m in now["members"]} != {m["id"]: m for m in ack["members"]}

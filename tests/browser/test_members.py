@@ -1,11 +1,14 @@
 """Who is in a room, as the member lists show it: a page that goes away (closed, navigated
 from, reloaded) leaves at once, one back from the back/forward cache or reloaded is back, and
-a new name is a rename."""
+presence that overtakes the join's ack is applied on top of the ack's members."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import WebSocketRoute, async_playwright, expect
 
 from .harness import People, Person, Server, launch
 
@@ -129,3 +132,99 @@ async def test_a_new_name_is_a_rename_not_a_leave_and_a_join(
     await expect(ann.member(bob_id)).to_have_attribute("data-name", "Bobby")
     await expect(bob.member(bob_id)).to_have_attribute("data-name", "Bobby")
     assert await ann.page.evaluate("window.__gone") is False
+
+
+class HeldAck:
+    """Bob's WebSocket, passed through, except that the ack of his next ``room:join`` is held
+    back until ``release``: whatever the server sends meanwhile overtakes it, as presence
+    does when it changes while the server is answering the join."""
+
+    def __init__(self) -> None:
+        self.upgraded = asyncio.Event()
+        self.held = asyncio.Event()
+        self.passed: list[str] = []
+        """What the server sent while the ack was held."""
+        self._arrived = asyncio.Condition()
+        self._join: str | None = None
+        self._ack: str | None = None
+        self._server: WebSocketRoute | None = None
+        self._page: WebSocketRoute | None = None
+
+    def route(self, page: WebSocketRoute) -> None:
+        server = page.connect_to_server()
+        self._page, self._server = page, server
+        page.on_message(self._from_page)
+        server.on_message(self._from_server)
+
+    def _from_page(self, message: str | bytes) -> None:
+        assert self._server is not None
+        if message == "5":  # Engine.IO UPGRADE: this socket carries the connection now
+            self.upgraded.set()
+        if isinstance(message, str) and (join := re.match(r'42(\d+)\["room:join"', message)):
+            self._join = join[1]
+        self._server.send(message)
+
+    def _from_server(self, message: str | bytes) -> None:
+        assert self._page is not None
+        join = self._join
+        if isinstance(message, str) and join is not None and message.startswith(f"43{join}["):
+            self._ack, self._join = message, None
+            self.held.set()
+            return
+        self._page.send(message)
+        if isinstance(message, str) and self._ack is not None:
+            self.passed.append(message)
+            asyncio.get_running_loop().create_task(self._tell())
+
+    async def _tell(self) -> None:
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    async def overtaken_by(self, *parts: str) -> None:
+        """Until messages holding each of ``parts`` have gone by the held ack."""
+
+        def seen() -> bool:
+            return all(any(part in m for m in self.passed) for part in parts)
+
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(seen), 15)
+
+    def release(self) -> None:
+        assert self._page is not None and self._ack is not None
+        self._page.send(self._ack)
+        self._ack = None
+
+
+async def test_presence_that_overtakes_the_join_ack_is_applied_on_top_of_it(
+    people: People, server: Server
+) -> None:
+    ann = await people.new("Ann")
+    await ann.enter(server.url)
+    room = await ann.create_room("Standup", "open")
+    cleo = await people.new("Cleo")
+    await cleo.open_room(server.url, room)
+    cleo_id = await cleo.user_id()
+
+    bob = await people.new("Bob")
+    wire = HeldAck()
+    await bob.page.route_web_socket(re.compile(r"/socket\.io/"), wire.route)
+    await bob.enter(server.url)
+    await asyncio.wait_for(wire.upgraded.wait(), 15)
+    await bob.tid("room-list").locator(f'[data-room-id="{room}"]').click()
+    await asyncio.wait_for(wire.held.wait(), 15)
+    # The server has read the members (Ann, Cleo, Bob) and answered; before the answer
+    # arrives, Cleo leaves and Dan comes in.
+    await cleo.tid("leave-room").click()
+    dan = await people.new("Dan")
+    await dan.open_room(server.url, room)
+    dan_id = await dan.user_id()
+    await expect(ann.member(cleo_id)).to_have_count(0)
+    await expect(ann.member(dan_id)).to_be_visible()
+    await wire.overtaken_by('"event":"leave"', '"event":"join"')
+    await expect(bob.page.get_by_test_id("room-view")).to_have_count(0)  # still joining
+    wire.release()
+    await expect(bob.room()).to_have_attribute("data-room-id", room)
+    names = bob.tid("member-list").get_by_test_id("member")
+    await expect(names).to_have_count(3)
+    await expect(bob.member(dan_id)).to_be_visible()
+    await expect(bob.member(cleo_id)).to_have_count(0)

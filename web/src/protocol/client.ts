@@ -169,6 +169,7 @@ export class Client extends Emitter<ClientEvents> {
     storage.roomClosed(id);
     const wasLive = state.live;
     state.live = false;
+    state.earlyPresence = [];
     this.calls.stop(state);
     this.chat.discard(id);
     if (state.kind === "dm") {
@@ -244,6 +245,9 @@ export class Client extends Emitter<ClientEvents> {
     if (!this.connection.connected) return; // joined once the session arrives
     if (this.joining.has(state.id)) return;
     this.joining.add(state.id);
+    // Presence is kept from now until the ack (docs/protocol.md, room:join): what an earlier
+    // join that failed kept is older than this one's member list.
+    state.earlyPresence = [];
     const rejoin = state.everJoined;
     let answer;
     try {
@@ -264,6 +268,7 @@ export class Client extends Emitter<ClientEvents> {
       return;
     }
     if (answer.waiting) {
+      state.earlyPresence = [];
       this.waiting(state, answer.room);
       return;
     }
@@ -289,6 +294,8 @@ export class Client extends Emitter<ClientEvents> {
         answer.members.find((m) => m.id !== me) ?? answer.history.find((m) => m.user.id !== me)?.user;
       if (other) state.dmUser = { id: other.id, name: other.name };
     }
+    // Presence that overtook the ack may be newer than its member list: applied on top of it,
+    // in the order it came (docs/protocol.md, room:join).
     for (const event of state.earlyPresence.splice(0)) this.applyPresence(state, event);
     this.emit("tabs", undefined);
     this.emit("room", state.id);
@@ -297,6 +304,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   private joinFailed(state: RoomState, error: unknown): void {
+    state.earlyPresence = [];
     const info: ErrorInfo =
       error instanceof RequestError
         ? { code: error.code, message: error.message }
