@@ -29,6 +29,13 @@ class RawMember:
     @classmethod
     async def open(cls, url: str, query: str = "EIO=4&transport=websocket") -> RawMember:
         """The WebSocket handshake only."""
+        member = await cls.attempt(url, query)
+        assert isinstance(member, RawMember), f"handshake answered {member}"
+        return member
+
+    @classmethod
+    async def attempt(cls, url: str, query: str = "EIO=4&transport=websocket") -> RawMember | int:
+        """The WebSocket handshake: the member, or the HTTP status that refused it."""
         address = URL(url)
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -42,8 +49,11 @@ class RawMember:
             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n".encode()
         )
-        status = await reader.readuntil(b"\r\n\r\n")
-        assert status.startswith(b"HTTP/1.1 101"), status
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        if status != 101:
+            writer.close()
+            return status
         return cls(reader, writer)
 
     @classmethod
@@ -56,16 +66,7 @@ class RawMember:
         return member
 
     def send_frame(self, opcode: int, payload: bytes, fin: bool = True, mask: bool = True) -> None:
-        assert len(payload) < 65536
-        first = (0x80 if fin else 0) | opcode
-        if len(payload) < 126:
-            header = bytes([first, (0x80 if mask else 0) | len(payload)])
-        else:
-            header = bytes([first, (0x80 if mask else 0) | 126]) + len(payload).to_bytes(2, "big")
-        if mask:
-            key = os.urandom(4)
-            payload = key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-        self.writer.write(header + payload)
+        self.writer.write(encode_frame(opcode, payload, fin, mask))
 
     def send(self, text: str) -> None:
         self.send_frame(TEXT, text.encode())
@@ -123,3 +124,22 @@ class RawMember:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def encode_frame(opcode: int, payload: bytes, fin: bool = True, mask: bool = True) -> bytes:
+    """A WebSocket frame as a client sends it (RFC 6455 section 5.2): masked unless told."""
+    first, length = (0x80 if fin else 0) | opcode, len(payload)
+    masked = 0x80 if mask else 0
+    if length < 126:
+        header = bytes([first, masked | length])
+    elif length < 65536:
+        header = bytes([first, masked | 126]) + length.to_bytes(2, "big")
+    else:
+        header = bytes([first, masked | 127]) + length.to_bytes(8, "big")
+    if mask:
+        key = os.urandom(4)
+        # XOR as one big integer: megabytes in milliseconds.
+        stream = (key * (length // 4 + 1))[:length]
+        xored = int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")
+        payload = key + xored.to_bytes(length, "big")
+    return header + payload
