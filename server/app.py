@@ -7,6 +7,7 @@ module of ``server`` imports this one (docs/architecture.md, "Modules").
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,7 +26,7 @@ from .chat import Chat
 from .config import Settings
 from .control import Control
 from .errors import Unavailable
-from .events import Events, table
+from .events import Events, client_address, table
 from .limits import Limits
 from .media import Media
 from .metrics import Metrics
@@ -78,8 +79,12 @@ class Percolate:
         self.sio = wire.Server(
             client_manager=self.fanout or wire.Broadcast(),
             max_http_buffer_size=settings.max_packet_bytes,
+            bounds=wire.Bounds(depth=settings.max_depth, elements=settings.max_elements),
+            max_strikes=settings.max_strikes,
             backlog=settings.max_backlog_kib * 1024,
             connect_timeout=settings.connect_timeout,
+            address=functools.partial(client_address, trusted=settings.trusted_proxies),
+            max_per_address=settings.max_connections_per_ip,
             cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
         )
         self._redis = presence.redis if isinstance(presence, RedisPresence) else None

@@ -49,9 +49,17 @@ class Settings:
     """Largest ``limit`` of ``chat:history`` and ``chat:search``."""
     max_packet_bytes: int = 256 * 1024
     """Largest Socket.IO packet accepted; larger ones close the connection."""
-    connect_timeout: float = 45.0
-    """Seconds a new connection has to connect to Socket.IO (its CONNECT accepted) before it
-    is closed (the Node.js server's default)."""
+    max_depth: int = 32
+    """Deepest nesting of a packet's JSON (its outer array counts); deeper is ``bad_request``,
+    found before the JSON is decoded. Percolate's own requests nest 3 deep."""
+    max_elements: int = 4096
+    """Most elements of a packet's JSON (the members of all its arrays and objects; an empty
+    one counts as one); more is ``bad_request``, found before the JSON is decoded."""
+    max_strikes: int = 5
+    """Packets past ``max_depth`` or ``max_elements`` after which a connection is closed."""
+    connect_timeout: float = 5.0
+    """Seconds a new Engine.IO session has to connect to Socket.IO (its CONNECT accepted)
+    before it is closed; until then it counts against its address all the same."""
     max_signal_bytes: int = 64 * 1024
     """Largest ``data`` of a ``signal`` event, JSON-encoded."""
     chat_rate: float = 5.0
@@ -118,7 +126,8 @@ class Settings:
     max_backlog_kib: int = 16 * 1024
     """KiB unsent to one connection past which it is dropped (a client that stopped reading)."""
     max_connections_per_ip: int = 50
-    """Connections to one server process from one address."""
+    """Connections to one server process from one address, counted from the first request of
+    each Engine.IO session; past twice as many, the transport itself is refused (HTTP 429)."""
     new_users_per_minute: int = 20
     """Fresh identities (connections without a known token) one address may make per minute."""
     trusted_proxies: tuple[str, ...] = ()

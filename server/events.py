@@ -214,11 +214,10 @@ class Events:
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         settings, sessions, presence = self._settings, self._sessions, self._presence
+        # (The connections per address are counted, and refused past the cap, by the wire
+        # from the request that opens each session: Engine.admitted.)
         address = client_address(environ, settings.trusted_proxies)
         wire.release(environ)  # python-socketio keeps the environ as long as the connection
-        if sessions.count_from(address) >= settings.max_connections_per_ip:
-            log.warning("connect sid=%s refused: too many connections from %s", sid, address)
-            raise _refusal(Code.RATE_LIMITED, "too many connections from your address")
         try:
             user, token = await sessions.authenticate(auth, address)
         except ProtocolError as exc:
@@ -296,7 +295,8 @@ def _a(word: str) -> str:
 
 
 def client_address(environ: dict[str, Any], trusted: tuple[str, ...]) -> str:
-    """Who is connecting: the peer, or behind a trusted proxy what the proxy says.
+    """Who is connecting: the peer, or behind a trusted proxy what the proxy says (the wire
+    counts connections per address with it too).
 
     ``X-Forwarded-For`` is a list each proxy appends to; read from the right, the first
     address that is not one of our proxies is the client (anything further left was written

@@ -7,7 +7,6 @@ same user id. The archive keeps only the token's digest.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 from typing import Any
@@ -45,7 +44,6 @@ class Sessions:
         self._archive = archive
         self.by_sid: dict[str, Session] = {}
         self._by_user: dict[str, set[str]] = {}
-        self._per_address: collections.Counter[str] = collections.Counter()
         self._identities = limits.limiter(
             "identity", settings.new_users_per_minute / 60, settings.new_users_per_minute
         )
@@ -86,7 +84,6 @@ class Sessions:
     def add(self, sid: str, user: User, address: str) -> Session:
         session = self.by_sid[sid] = Session(sid=sid, user=user, address=address)
         self._by_user.setdefault(user.id, set()).add(sid)
-        self._per_address[address] += 1
         return session
 
     def remove(self, sid: str) -> Session | None:
@@ -96,19 +93,12 @@ class Sessions:
             sids.discard(sid)
             if not sids:
                 del self._by_user[session.user.id]
-            self._per_address[session.address] -= 1
-            if self._per_address[session.address] <= 0:
-                del self._per_address[session.address]
         return session
 
     def in_room(self, user_id: str, room: str) -> list[Session]:
         """This process's connections of ``user_id`` that have joined ``room``."""
         sessions = (self.by_sid[sid] for sid in self._by_user.get(user_id, ()))
         return [session for session in sessions if room in session.rooms]
-
-    def count_from(self, address: str) -> int:
-        """Connections of this process from one address (the per-address limit)."""
-        return self._per_address[address]
 
     def __len__(self) -> int:
         return len(self.by_sid)

@@ -101,13 +101,13 @@ texts = st.one_of(
     st.text(min_size=4001, max_size=4100),
     st.just("\U0001f600" * 3000),
 )
+# No bytes: binary data closes the connection by design (tests/test_hostile_edge.py).
 scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False),
     texts,
-    st.binary(max_size=64),
 )
 values = st.recursive(
     scalars,
@@ -177,7 +177,7 @@ async def test_random_payloads_get_an_answer_and_bother_nobody(
     @given(event=events, payload=payloads)
     def attack(event: str, payload: Any) -> None:
         # An oversized packet closes the connection by design (tests/test_limits.py).
-        size = len(json.dumps([event, payload], default=lambda data: "00" * len(data)))
+        size = len(json.dumps([event, payload]))
         assume(size < server.settings.max_packet_bytes - 64)
         sent.append(event)
         if not mal.sio.connected:

@@ -67,10 +67,15 @@ async def test_a_websocket_ping_is_answered_with_its_payload(server: Running) ->
         pytest.param(lambda m: m.send_frame(CONTINUATION, b"42[]"), 1002, id="nothing-to-continue"),
         pytest.param(lambda m: m.send("4" + "x" * 2000), 1009, id="too-large"),
         pytest.param(
-            lambda m: [m.send_frame(BINARY, b"x" * 1500, fin=False) for _ in range(2)],
+            lambda m: [
+                m.send_frame(TEXT, b"4" + b"x" * 1500, fin=False),
+                m.send_frame(CONTINUATION, b"x" * 1500, fin=False),
+            ],
             1009,
             id="too-large-in-parts",
         ),
+        # Percolate's protocol has no binary data (RFC 6455 7.4.1: "cannot accept").
+        pytest.param(lambda m: m.send_frame(BINARY, b"\x01\x02"), 1003, id="binary"),
     ],
 )
 async def test_a_client_that_breaks_the_protocol_loses_its_connection_and_nothing_else(
@@ -192,7 +197,7 @@ async def test_packets_only_a_server_sends_are_dropped_and_the_connection_carrie
         pytest.param(lambda m: m.send("4"), id="socketio-empty"),
         pytest.param(lambda m: m.send("4x"), id="socketio-type-x"),
         pytest.param(lambda m: m.send("42{}"), id="socketio-event-not-an-array"),
-        pytest.param(lambda m: m.send_frame(BINARY, b"\x01\x02"), id="binary-unannounced"),
+        pytest.param(lambda m: m.send('451-["room:list",{}]'), id="socketio-binary-event"),
     ],
 )
 async def test_a_packet_the_server_cannot_read_ends_the_session_without_a_traceback(

@@ -4,8 +4,9 @@ internals.
 
 - ``stream``: a WebSocket connection below aiohttp (wsproto, the hand-over ``_detach``);
 - ``engine``: the Engine.IO server and its ping timers;
+- ``peers``: the clients of its sessions, counted per address from the first request;
 - ``sockets``: the Socket.IO server and its one-frame broadcast (``Broadcast``);
-- ``codec``: the JSON codec of Socket.IO packets;
+- ``codec``: the JSON codec of Socket.IO packets, and their ``Bounds``;
 - ``fanout``: emits and commands between processes on one Redis channel;
 - ``seams``: every private name of those libraries used here, checked at start-up.
 
@@ -14,9 +15,10 @@ The rest of ``server/`` uses what this module exports.
 
 from __future__ import annotations
 
+from .codec import Bounds
 from .engine import release
 from .fanout import Fanout
 from .seams import SeamError, check
 from .sockets import Broadcast, Server, refusal
 
-__all__ = ["Broadcast", "Fanout", "SeamError", "Server", "check", "refusal", "release"]
+__all__ = ["Bounds", "Broadcast", "Fanout", "SeamError", "Server", "check", "refusal", "release"]

@@ -1,28 +1,89 @@
-"""The Socket.IO packet codec: JSON by msgspec, no walk for binary attachments."""
+"""The Socket.IO packet codec: JSON by msgspec, bounded before it is decoded, no walk for binary
+attachments."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from typing import Any
 
 import msgspec
 import socketio
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+"""A JSON string, or what is left of one cut short: one match to the end, never a rescan."""
+
+_RUNS = re.compile(r"[\[{]+|[\]}]+")
+"""A run of opening brackets, or of closing ones."""
+
+
+class Unbounded(ValueError):
+    """A packet whose JSON nests deeper, or holds more elements, than ``Bounds`` allow.
+
+    ``packet``: the packet as far as it was read before its payload (type, namespace, ack id).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.packet: Any = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bounds:
+    """How deep a packet's JSON may nest and how many elements it may hold.
+
+    Checked on the text before it is decoded, in time linear in its length and without
+    recursion: the JSON decoder recurses (a few thousand brackets raise ``RecursionError``),
+    and so does everything that walks a decoded payload.
+    """
+
+    depth: int
+    """Levels of arrays and objects, the outermost counting as one."""
+    elements: int
+    """Members of all arrays and objects, an empty one counting as one."""
+
+    def excess(self, text: str) -> str | None:
+        """What is too much about the JSON ``text``, or None."""
+        opens = text.count("[") + text.count("{")
+        if opens <= self.depth and opens + text.count(",") <= self.elements:
+            return None  # nearly every packet: too few brackets and commas, strings included
+        if '"' in text:  # brackets and commas in strings are text
+            text = _STRING.sub("", text)
+            opens = text.count("[") + text.count("{")
+        # Every member of an array or object but the first follows a comma.
+        if opens + text.count(",") > self.elements:
+            return f"payload has too many elements (at most {self.elements})"
+        if opens > self.depth:
+            # Runs of openings and of closings in turn: at most twice ``elements`` of them.
+            depth = 0
+            for run in _RUNS.findall(text):
+                if run[0] in "[{":
+                    depth += len(run)
+                    if depth > self.depth:
+                        return f"payload nested too deep (at most {self.depth} levels)"
+                else:
+                    depth = max(0, depth - len(run))
+        return None
+
 
 class Json:
-    """JSON for Socket.IO packets: msgspec encodes our Structs directly, and fast."""
+    """JSON for Socket.IO packets: msgspec encodes our Structs directly, and fast; with
+    ``bounds``, a packet past them raises ``Unbounded`` before it is decoded."""
+
+    def __init__(self, bounds: Bounds | None = None) -> None:
+        self.bounds = bounds
 
     @staticmethod
     def dumps(obj: Any, **_: Any) -> str:
         return msgspec.json.encode(obj).decode()
 
-    @staticmethod
-    def loads(data: str | bytes, **_: Any) -> Any:
+    def loads(self, data: str, **_: Any) -> Any:
+        if self.bounds is not None and (excess := self.bounds.excess(data)) is not None:
+            raise Unbounded(excess)
         try:
             return msgspec.json.decode(data)
-        except RecursionError:
-            # Nesting no request has: the packet does not decode (sockets.Server.refuse).
-            raise ValueError("JSON nested too deeply") from None
         except msgspec.DecodeError:
             # msgspec refuses JSON that escapes a lone UTF-16 surrogate ("\ud83d", what a
             # client sends after cutting an emoji in half); the standard library accepts it,
@@ -33,11 +94,24 @@ class Json:
 class Packet(socketio.packet.Packet):  # type: ignore[misc]
     """python-socketio's packet (its documented ``serializer`` option) with our JSON."""
 
-    json = Json
+    json = Json()
     # Percolate sends no binary data: skip python-socketio's walk of every outgoing payload
-    # looking for bytes (a join's ack holds the whole member list and history). Binary
-    # packets from clients still decode.
+    # looking for bytes (a join's ack holds the whole member list and history).
     uses_binary_events = False
+
+    def decode(self, encoded_packet: str) -> int:
+        try:
+            count: int = super().decode(encoded_packet)
+        except Unbounded as exc:
+            # Type, namespace and ack id are read before the payload: the refusal can answer.
+            exc.packet = self
+            raise
+        return count
+
+
+def bounded(bounds: Bounds) -> type[Packet]:
+    """The packet class of a server whose clients' packets are held to ``bounds``."""
+    return type("BoundedPacket", (Packet,), {"json": Json(bounds)})
 
 
 def event_packet(namespace: str, event: str, data: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import functools
 import logging
 from collections.abc import Callable, Coroutine
@@ -19,12 +20,18 @@ import engineio
 import wsproto.frame_protocol
 from aiohttp import WSCloseCode, web
 from engineio import packet as eio_packet
+from engineio import payload as eio_payload
 from engineio.async_drivers import aiohttp as eio_aiohttp
 
 from .. import keys
-from .stream import CLOSING, Stream, frame, receive_known
+from ..logs import Throttle
+from .peers import Peer, Peers
+from .stream import CLOSING, Stream, decode, frame, receive_known
 
 log = logging.getLogger(__name__)
+
+SEPARATOR = "\x1e"
+"""Between the packets of a long-polling payload (Engine.IO 4)."""
 
 FLUSH = 0.001
 """Seconds frames wait to go out together: a member gets everything of about a millisecond in
@@ -37,8 +44,14 @@ SPACING = 0.005
 BACKLOG = 16 * 1024 * 1024
 """Bytes unsent to one connection past which it is dropped, by default (``MAX_BACKLOG_KIB``)."""
 
-CONNECT_TIMEOUT = 45.0
+CONNECT_TIMEOUT = 5.0
 """Seconds a new session has to be ``Engine.connected``, by default (``connect_timeout``)."""
+
+PER_ADDRESS = 50
+"""Sessions from one address admitted at a time, by default (``max_per_address``)."""
+
+_client: contextvars.ContextVar[Peer | None] = contextvars.ContextVar("client", default=None)
+"""The client whose new session the request being handled opens (``Engine._open``)."""
 
 
 class Pings:
@@ -73,7 +86,9 @@ class Pings:
         self._timers.pop(socket.sid, None)
         if socket.closing or socket.closed:
             return
-        log.info("sid=%s answered no ping: closed", socket.sid)
+        self.engine.throttle.info(
+            log, socket.peer.address, "sid=%s answered no ping: closed", socket.sid
+        )
         # Not aborted: the CLOSE packet tells a half-open client it is disconnected; and the
         # session is forgotten, so that a later poll gets 400 (Engine.IO), not that packet.
         engine = self.engine
@@ -88,37 +103,63 @@ class Pings:
 
 
 class _Sockets(dict[str, Any]):
-    """engineio's sockets by session id, handing each new one to the engine first."""
+    """engineio's sockets by session id, handing each new one to the engine first, and each
+    one that goes back to it (however engineio forgets a socket: ``del``)."""
 
-    __slots__ = ("_adopt",)
+    __slots__ = ("_adopt", "_release")
 
-    def __init__(self, adopt: Callable[[Any], None]) -> None:
+    def __init__(self, adopt: Callable[[Any], None], release: Callable[[Any], None]) -> None:
         super().__init__()
         self._adopt = adopt
+        self._release = release
 
     def __setitem__(self, sid: str, socket: Any) -> None:
         if sid not in self:
             self._adopt(socket)
         super().__setitem__(sid, socket)
 
+    def __delitem__(self, sid: str) -> None:
+        socket = self[sid]
+        super().__delitem__(sid)
+        self._release(socket)
+
+    def pop(self, sid: str, *default: Any) -> Any:
+        if sid not in self:
+            return super().pop(sid, *default)
+        socket = self[sid]
+        del self[sid]
+        return socket
+
 
 class Engine(engineio.AsyncServer):  # type: ignore[misc]
     """The Engine.IO server, writing to WebSocket connections directly."""
 
     def __init__(
-        self, *, backlog: int = BACKLOG, connect_timeout: float = CONNECT_TIMEOUT, **kwargs: Any
+        self,
+        *,
+        backlog: int = BACKLOG,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        address: Callable[[dict[str, Any]], str] | None = None,
+        max_per_address: int = PER_ADDRESS,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.backlog = backlog
         """Bytes unsent to one WebSocket connection past which it is dropped."""
         self.connect_timeout = connect_timeout
         """Seconds a new session has to be ``connected`` before it is closed."""
+        self.address = address or _peer
+        """The client's address from a request's environ (behind proxies, what they say)."""
+        self.peers = Peers(max_per_address)
+        """Sessions open from each address, counted from the request that opens one."""
+        self.throttle = Throttle()
+        """Log lines about what clients sent: a few per address (``logs``)."""
         self._connecting: dict[str, tuple[float, Any]] = {}
         """New sessions until they are ``connected``: their deadline and socket, oldest first."""
         self._connect_timer: asyncio.TimerHandle | None = None
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped in engineio
         setattr(self, "_async", {**drivers, "websocket": Stream, "translate_request": _environ})  # noqa: B010
-        self.sockets: dict[str, Any] = _Sockets(self._adopt)
+        self.sockets: dict[str, Any] = _Sockets(self._adopt, self._release)
         self.streams: dict[str, Stream] = {}
         """The WebSocket connections, by Engine.IO session id."""
         self.pings = Pings(self)
@@ -136,13 +177,42 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """Packets that went through Engine.IO's queue (long polling, or before the upgrade)."""
 
     def _adopt(self, socket: Any) -> None:
-        # A new socket: its heartbeat is ours (engineio's own timeout check, which reads
-        # last_ping, stays idle), a packet engineio cannot read ends the session before its
-        # receive sees it, and its connect timeout runs.
+        # A new socket: it takes the place its request holds for its address, its heartbeat
+        # is ours (engineio's own timeout check, which reads last_ping, stays idle), a packet
+        # engineio cannot read ends the session before its receive sees it, and its connect
+        # timeout runs.
+        peer = _client.get()
+        if peer is None or peer.sid is not None:  # not opened by _open (none is): count it
+            peer = Peer("", admitted=True)
+            self.peers.open[peer.address] += 1
+        peer.sid = socket.sid
+        socket.peer = peer
         socket.last_ping = None
         socket.schedule_ping = functools.partial(self.pings.answered, socket)
         socket.receive = functools.partial(receive_known, socket)
         self._opening(socket)
+
+    def _release(self, socket: Any) -> None:
+        # The session ended: its address has a place free.
+        self.peers.leave(socket.peer)
+
+    def admitted(self, sid: str) -> bool:
+        """Whether session ``sid`` opened while its address had places (it may connect)."""
+        socket = self.sockets.get(sid)
+        return socket is not None and bool(socket.peer.admitted)
+
+    def peer(self, sid: str) -> Peer | None:
+        """The client of session ``sid``, while it is open."""
+        socket = self.sockets.get(sid)
+        return socket.peer if socket is not None else None
+
+    def strike(self, sid: str) -> int:
+        """One more packet of ``sid`` refused without closing it: how many so far."""
+        peer = self.peer(sid)
+        if peer is None:
+            return 0
+        peer.strikes += 1
+        return peer.strikes
 
     def _opening(self, socket: Any) -> None:
         # One timer for every session's connect timeout: the deadlines come in the order the
@@ -166,13 +236,15 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
                 return
             del self._connecting[sid]
             if not (socket.closing or socket.closed):
-                log.info("sid=%s: not connected within the connect timeout: closed", sid)
+                self.throttle.info(
+                    log, socket.peer.address, "sid=%s: not connected in time: closed", sid
+                )
                 self.spawn(self.drop(sid, self.reason.SERVER_DISCONNECT))
 
     async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
         """engineio's, answering as Engine.IO 4 says where engineio does not.
 
-        - A request without ``transport``, or with a method other than GET, POST and OPTIONS,
+        - A request without a ``transport``, or with a method other than GET, POST and OPTIONS,
           gets 400 (engineio takes long polling as the default, and answers 405); so does one
           for a session that ended, without engineio's error in the log.
         - A second GET, or POST, of a session while one is still served gets 400, and the
@@ -180,26 +252,51 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         - A POST that went through is answered ``ok`` (engineio: ``OK``).
         - A second WebSocket for a session is opened and closed, not answered 400 (which a
           WebSocket client sees as an error).
+        - A request that opens a session counts against its address from the start
+          (``_open``); past twice the cap it is answered 429.
+        - Requests engineio would refuse with an error in the log (an unknown transport or
+          Engine.IO version, a POST without a session, ``transport=websocket`` without the
+          upgrade, long polling on an upgraded session) get 400 without it: a client must
+          not write the server's log at will.
         """
         request: web.BaseRequest = args[0]
         method, query = request.method, request.query
-        if "transport" not in query or method not in ("GET", "POST", "OPTIONS"):
+        transport = query.get("transport")
+        if transport not in ("polling", "websocket") or method not in ("GET", "POST", "OPTIONS"):
             return web.Response(status=400, text="Bad Request")
         sid = query.get("sid")
+        if sid is None and query.get("EIO") != "4":
+            return web.Response(status=400, text="Bad Request")
         if sid is not None and sid not in self.sockets:
             # A session that ended (engineio would log an error the first time).
             return web.Response(status=400, text="Bad Request")
-        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-        if upgrade and sid is not None and self.sockets[sid].upgraded:
-            return await _refuse_websocket(request)
-        if sid is None or upgrade or method == "OPTIONS":
+        if method == "OPTIONS":
             return await super().handle_request(*args, **kwargs)
-        active = (sid, method)
-        if active in self._active:
-            log.info("sid=%s: a second %s while one is served: session closed", sid, method)
-            await self.drop(sid, self.reason.SERVER_DISCONNECT)
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if upgrade != (transport == "websocket"):
+            return web.Response(status=400, text="Bad Request")
+        if sid is None:
+            if method == "GET":
+                return await self._open(*args, **kwargs)
             return web.Response(status=400, text="Bad Request")
         socket = self.sockets[sid]
+        if upgrade:
+            if socket.upgraded:
+                return await _refuse_websocket(request)
+            return await super().handle_request(*args, **kwargs)
+        if socket.upgraded:
+            return web.Response(status=400, text="Bad Request")
+        active = (sid, method)
+        if active in self._active:
+            self.throttle.info(
+                log,
+                socket.peer.address,
+                "sid=%s: a second %s while one is served: session closed",
+                sid,
+                method,
+            )
+            await self.drop(sid, self.reason.SERVER_DISCONNECT)
+            return web.Response(status=400, text="Bad Request")
         if method == "POST" and "handle_post_request" not in vars(socket):
             # Only long-polling sockets POST: the others do without the attribute.
             socket.handle_post_request = functools.partial(_receive_payload, socket)
@@ -211,6 +308,25 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         if method == "POST" and response.status == 200:
             response.body = b"ok"
         return response
+
+    async def _open(self, *args: Any, **kwargs: Any) -> Any:
+        """Open a session: from here until it ends, it holds a place for its client's address
+        (``peers``), taken before anything is awaited; past ``REFUSED`` times the cap the
+        request is answered 429."""
+        address = self.address(_environ(args[0]))
+        peer = self.peers.enter(address)
+        if peer is None:
+            self.throttle.warning(
+                log, address, "address=%s has too many sessions: one more refused", address
+            )
+            return web.Response(status=429, text="too many connections from your address")
+        token = _client.set(peer)
+        try:
+            return await super().handle_request(*args, **kwargs)
+        finally:
+            _client.reset(token)
+            if peer.sid is None:  # no session came of it
+                self.peers.leave(peer)
 
     async def drop(self, sid: str, reason: str) -> None:
         """End session ``sid`` at once: for a client that broke the protocol, or went silent.
@@ -293,18 +409,34 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
 
 
 async def _receive_payload(socket: Any, environ: dict[str, Any]) -> None:
-    """``AsyncSocket.handle_post_request``; a payload it cannot read ends the session.
+    """``AsyncSocket.handle_post_request``: a long-polling payload's packets to the socket, in
+    order; a payload it cannot read ends the session.
 
-    engineio would answer 200 to a payload that does not decode (and log the traceback), and
-    hold the answer to one it refuses until the session's next poll. Here the session is
-    closed (a poll that is waiting gets CLOSE), and engineio answers 400 and forgets it. A
-    CLOSE from the client ends the poll that is waiting with a NOOP, as Engine.IO's close does.
+    Read here rather than by engineio, whose decoder takes binary packets ("b" and base64,
+    which Percolate's protocol has none of) and tries every packet's data as JSON, recursively
+    (``stream.decode``). engineio would answer 200 to a payload that does not decode (and log
+    the traceback), and hold the answer to one it refuses until the session's next poll. Here
+    the session is closed (a poll that is waiting gets CLOSE), and engineio answers 400 and
+    forgets it. A CLOSE from the client ends the poll that is waiting with a NOOP, as
+    Engine.IO's close does.
     """
+    server = socket.server
     try:
-        await engineio.async_socket.AsyncSocket.handle_post_request(socket, environ)
-    except (ValueError, engineio.exceptions.EngineIOError) as exc:
-        log.info("sid=%s: a payload not read (%r): session closed", socket.sid, exc)
-        reason = socket.server.reason.SERVER_DISCONNECT
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > server.max_http_buffer_size:
+            raise ValueError(f"{length} bytes")
+        body = (await environ["wsgi.input"].readexactly(length)).decode()
+        texts = body.split(SEPARATOR) if body else []
+        if len(texts) > eio_payload.Payload.max_decode_packets:
+            raise ValueError(f"{len(texts)} packets")
+        for pkt in [decode(text) for text in texts]:
+            await receive_known(socket, pkt)
+    except (ValueError, asyncio.IncompleteReadError, engineio.exceptions.EngineIOError) as exc:
+        address = socket.peer.address
+        server.throttle.info(
+            log, address, "sid=%s: a payload not read (%s): session closed", socket.sid, exc
+        )
+        reason = server.reason.SERVER_DISCONNECT
         await socket.close(wait=False, abort=False, reason=reason)
         raise engineio.exceptions.EngineIOError("unreadable payload") from None
     if socket.closed:
@@ -317,6 +449,11 @@ async def _refuse_websocket(request: web.BaseRequest) -> web.StreamResponse:
     await ws.prepare(request)
     await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"the session has a WebSocket")
     return ws
+
+
+def _peer(environ: dict[str, Any]) -> str:
+    """The address of the TCP peer, without proxies (``Engine.address``'s default)."""
+    return str(environ.get("REMOTE_ADDR", ""))
 
 
 def _environ(request: web.BaseRequest) -> dict[str, Any]:

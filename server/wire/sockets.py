@@ -20,11 +20,15 @@ from engineio import packet as eio_packet
 from socketio import packet
 
 from ..errors import Code, error_ack
-from .codec import Packet, event_packet
+from .codec import Bounds, Unbounded, bounded, event_packet
 from .engine import Engine
 from .stream import frame
 
 log = logging.getLogger(__name__)
+
+CONNECT, ACK = str(packet.CONNECT), str(packet.ACK)
+BINARY = (str(packet.BINARY_EVENT), str(packet.BINARY_ACK))
+"""The first character of Socket.IO packets by type."""
 
 
 class Broadcast(socketio.AsyncManager):  # type: ignore[misc]
@@ -82,20 +86,34 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
       the catch-all handler skips those names), and a name that is not a string would raise
       inside the library: both get a ``bad_request`` ack and go no further.
     - What Socket.IO 5 says closes the connection does (python-socketio drops it, or logs a
-      traceback): a first packet that is not a CONNECT, a packet that does not decode,
-      binary data that is not an announced attachment, an EVENT whose payload is not a
-      non-empty array or whose namespace the client has not connected to. A CONNECT to a
-      namespace there is not gets ``{"message": "Invalid namespace"}``. A connection that is
-      not connected to Socket.IO within the connect timeout is closed (``Engine.connected``).
+      traceback): a first packet that is not a CONNECT, a packet that does not decode, an
+      EVENT whose payload is not a non-empty array or whose namespace the client has not
+      connected to. So does binary data of any kind (BINARY_EVENT, BINARY_ACK, an
+      attachment): Percolate's protocol has none, and python-socketio would keep every
+      attachment announced. A CONNECT to a namespace there is not gets
+      ``{"message": "Invalid namespace"}``. A connection that is not connected to Socket.IO
+      within the connect timeout is closed (``Engine.connected``).
+    - A packet whose JSON is past ``bounds`` is not decoded: an EVENT with an ack id is
+      answered ``bad_request``, a CONNECT refused with it, anything else dropped; after
+      ``max_strikes`` of them the connection is closed.
+    - A CONNECT of a session opened past the cap of its address (``Engine.admitted``) is
+      refused ``rate_limited``. ACKs are dropped: the server asks clients for none.
 
     Its Engine.IO server is ``engine.Engine``; its client manager a ``Broadcast`` (or the
     ``Fanout`` between processes).
     """
 
-    def __init__(self, client_manager: Broadcast, **kwargs: Any) -> None:
+    def __init__(
+        self, client_manager: Broadcast, *, bounds: Bounds, max_strikes: int, **kwargs: Any
+    ) -> None:
         super().__init__(
-            async_mode="aiohttp", client_manager=client_manager, serializer=Packet, **kwargs
+            async_mode="aiohttp",
+            client_manager=client_manager,
+            serializer=bounded(bounds),
+            **kwargs,
         )
+        self.max_strikes = max_strikes
+        """Packets past the bounds after which a connection is closed."""
 
     async def emit_in_order(
         self, event: str, data: Any, room: Any, key: str, position: int
@@ -135,48 +153,94 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_event(eio_sid, namespace, id, data)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
-        binary: dict[str, Any] = getattr(self, "_binary_packet", {})
-        if not isinstance(data, str):
-            if eio_sid not in binary:  # python-socketio would read it as a packet's text
-                await self.refuse(eio_sid, "binary data no packet announced")
-                return
-        elif data[:1] == "0":
-            namespace = await self._connect_namespace(eio_sid, data)
-            if namespace is not None:
-                await super()._handle_eio_message(eio_sid, data)  # the connect handler runs
-                if self.manager.sid_from_eio_sid(eio_sid, namespace) is not None:
-                    self.eio.connected(eio_sid)  # no connect timeout any more
-            return
+        kind = data[:1] if isinstance(data, str) else None
+        if kind is None or kind in BINARY:
+            await self.refuse(eio_sid, "binary data")
+        elif kind == CONNECT:
+            await self._connect(eio_sid, data)
         elif self.manager.sid_from_eio_sid(eio_sid, "/") is None:
             await self.refuse(eio_sid, "a packet before CONNECT")
-            return
+        elif kind != ACK:  # the server asks for no acks: any that comes is dropped
+            await self._receive(eio_sid, data)
+
+    async def _receive(self, eio_sid: str, data: str) -> None:
         try:
             await super()._handle_eio_message(eio_sid, data)
+        except Unbounded as exc:
+            await self._unbounded(eio_sid, exc)
         except ValueError as exc:
             await self.refuse(eio_sid, f"a packet that does not decode ({exc})")
 
-    async def _connect_namespace(self, eio_sid: str, data: str) -> str | None:
-        """The namespace of a CONNECT packet, if there is one such; if not, it is refused.
+    async def _connect(self, eio_sid: str, data: str) -> None:
+        """A CONNECT: to ``/``, from a session opened within the cap of its address, with
+        ``auth`` within the bounds, it goes on to the connect handler; else it is refused.
 
-        (python-socketio's refusal carries a string where Socket.IO 5 has an object.)
+        (python-socketio's refusal of a namespace carries a string where Socket.IO 5 has an
+        object.)
         """
         try:
             namespace: str = self.packet_class(encoded_packet=data).namespace or "/"
+        except Unbounded as exc:
+            await self._unbounded(eio_sid, exc)
+            return
         except ValueError as exc:
             await self.refuse(eio_sid, f"a packet that does not decode ({exc})")
-            return None
-        if namespace in self.handlers:
-            return namespace
-        refused = self.packet_class(
-            packet.CONNECT_ERROR, data={"message": "Invalid namespace"}, namespace=namespace
+            return
+        if namespace not in self.handlers:
+            refused = {"message": "Invalid namespace"}
+        elif not self.eio.admitted(eio_sid):
+            peer = self.eio.peer(eio_sid)
+            address = peer.address if peer is not None else ""
+            self.eio.throttle.warning(
+                log, address, "connect eio_sid=%s refused: too many from %s", eio_sid, address
+            )
+            refused = _refused(Code.RATE_LIMITED, "too many connections from your address")
+        else:
+            await super()._handle_eio_message(eio_sid, data)  # the connect handler runs
+            if self.manager.sid_from_eio_sid(eio_sid, namespace) is not None:
+                self.eio.connected(eio_sid)  # no connect timeout any more
+            return
+        await self._send_packet(
+            eio_sid, self.packet_class(packet.CONNECT_ERROR, data=refused, namespace=namespace)
         )
-        await self._send_packet(eio_sid, refused)
-        return None
+
+    async def _unbounded(self, eio_sid: str, exc: Unbounded) -> None:
+        """A packet past the bounds: answered if it asks for an answer, and a strike."""
+        pkt = exc.packet
+        namespace = pkt.namespace or "/"
+        if pkt.packet_type == packet.CONNECT:
+            refused = _refused(Code.BAD_REQUEST, exc.message)
+            await self._send_packet(
+                eio_sid, self.packet_class(packet.CONNECT_ERROR, data=refused, namespace=namespace)
+            )
+        elif self.manager.sid_from_eio_sid(eio_sid, namespace) is None:
+            await self.refuse(eio_sid, f"a packet to {namespace}, not connected")
+            return
+        elif pkt.packet_type == packet.EVENT and pkt.id is not None:
+            ack = error_ack(Code.BAD_REQUEST, exc.message)
+            await self._send_packet(
+                eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=pkt.id, data=[ack])
+            )
+        strikes = self.eio.strike(eio_sid)
+        if strikes >= self.max_strikes:
+            await self.refuse(eio_sid, f"{strikes} packets past the bounds, the last {exc}")
+        else:
+            self._note(eio_sid, "eio_sid=%s sent a packet past the bounds: %s", eio_sid, exc)
 
     async def refuse(self, eio_sid: str, what: str) -> None:
         """Close the connection of a client that broke the protocol, as Socket.IO 5 says."""
-        log.warning("eio_sid=%s sent %s: disconnected", eio_sid, what)
+        self._note(eio_sid, "eio_sid=%s sent %s: disconnected", eio_sid, what)
         await self.eio.drop(eio_sid, self.reason.SERVER_DISCONNECT)
+
+    def _note(self, eio_sid: str, msg: str, *args: object) -> None:
+        # A line about what a client sent: a few per address (logs.Throttle).
+        peer = self.eio.peer(eio_sid)
+        self.eio.throttle.warning(log, peer.address if peer is not None else "", msg, *args)
+
+
+def _refused(code: Code, message: str) -> dict[str, Any]:
+    """The data of a CONNECT_ERROR, as python-socketio sends a ``ConnectionRefusedError``."""
+    return {"message": message, "data": {"code": code.value, "message": message}}
 
 
 def refusal(code: str, message: str) -> Exception:

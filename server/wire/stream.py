@@ -8,7 +8,8 @@ overtakes anything), a connection's frames of about a millisecond in one ``write
 a broadcast hands the same ready frame (``frame``) to every member. A member with more than
 the engine's ``backlog`` bytes unsent (it stopped reading) is disconnected. Per-message
 compression is not negotiated (as the Node.js server's default): a compressed frame could not
-be shared.
+be shared. Percolate's protocol has no binary data: the first frame of a binary message ends
+the connection (1003), and nothing of it is kept.
 
 engineio gets a ``Stream`` as its WebSocket driver (``engine.Engine``); the ``Stream`` does what
 engineio's ``AsyncSocket._websocket_handler`` does (the same upgrade, ``receive`` and
@@ -36,6 +37,8 @@ from aiohttp.http import WS_KEY
 from engineio import packet as eio_packet
 from wsproto.connection import ConnectionState
 
+from ..logs import Throttle
+
 log = logging.getLogger(__name__)
 
 _EMPTY: asyncio.Queue[Any] = asyncio.Queue()
@@ -59,6 +62,7 @@ class Host(Protocol):
     backlog: int
     streams: dict[str, Stream]
     reason: Any
+    throttle: Throttle
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None: ...
 
@@ -155,9 +159,9 @@ class Stream(asyncio.Protocol):
         self.carried = False
         """Set once this connection carries the socket (its packets are written here)."""
         self._ws: wsproto.connection.Connection | None = None
-        self._parts: list[str | bytes] | None = None
+        self._parts: list[str] | None = None
         """The frames so far of a message sent in several (rare)."""
-        self._inbox: list[str | bytes] | None = None
+        self._inbox: list[str] | None = None
         """Messages received and not yet handled (by ``_task``)."""
         self._task: asyncio.Task[None] | None = None
         self._pending: list[bytes] | None = None
@@ -229,7 +233,10 @@ class Stream(asyncio.Protocol):
         for event in ws.events():
             if self.ended:  # a message too large, say: nothing more is read
                 return
-            if isinstance(event, wsproto.events.Message):
+            if isinstance(event, wsproto.events.BytesMessage):
+                self._binary()
+                return
+            if isinstance(event, wsproto.events.TextMessage):
                 self._message(event)
             elif isinstance(event, wsproto.events.Ping):
                 self._put(ws.send(event.response()))
@@ -237,10 +244,21 @@ class Stream(asyncio.Protocol):
                 self.end(event.code, event.reason or "")
                 return
 
-    def _message(self, event: wsproto.events.Message[Any]) -> None:
+    def _binary(self) -> None:
+        # Percolate's protocol has no binary data: the first part of a binary message ends
+        # the connection, and nothing of it is kept. 1003: "a type of data it cannot accept"
+        # (RFC 6455 section 7.4.1).
+        socket, server = self.socket, self.server
+        server.throttle.info(
+            log, socket.peer.address, "sid=%s sent binary data: disconnected", socket.sid
+        )
+        self.end(wsproto.frame_protocol.CloseReason.UNSUPPORTED_DATA, "binary data")
+        server.spawn(server.drop(socket.sid, server.reason.SERVER_DISCONNECT))
+
+    def _message(self, event: wsproto.events.TextMessage) -> None:
         parts = self._parts
         if parts is None and event.message_finished:
-            message: str | bytes = event.data
+            message = event.data
         else:
             parts = self._parts = [*(parts or ()), event.data]
             if not event.message_finished:
@@ -248,7 +266,7 @@ class Stream(asyncio.Protocol):
                     self.end(wsproto.frame_protocol.CloseReason.MESSAGE_TOO_BIG, "too large")
                 return
             self._parts = None
-            message = "".join(parts) if isinstance(event.data, str) else b"".join(parts)  # type: ignore[arg-type]
+            message = "".join(parts)
         if len(message) > self.server.max_http_buffer_size:
             self.end(wsproto.frame_protocol.CloseReason.MESSAGE_TOO_BIG, "too large")
             return
@@ -257,12 +275,11 @@ class Stream(asyncio.Protocol):
             self._task is None
             and self.state is State.OPEN
             and server.async_handlers
-            and (isinstance(message, bytes) or message[:1] == "4")
+            and message[:1] == "4"
         ):
             # An Engine.IO MESSAGE with nothing waiting before it: engineio's receive would
             # only start a task for its handler, so that task starts here, in order.
-            pkt = eio_packet.Packet(encoded_packet=message)
-            server.spawn(server._trigger_event("message", self.socket.sid, pkt.data))
+            server.spawn(server._trigger_event("message", self.socket.sid, message[1:]))
             return
         if self._inbox is None:
             self._inbox = [message]
@@ -312,15 +329,18 @@ class Stream(asyncio.Protocol):
         finally:
             self._task = None
 
-    async def _receive(self, message: str | bytes) -> None:
+    async def _receive(self, message: str) -> None:
         socket = self.socket
+        throttle, address = self.server.throttle, socket.peer.address
         try:
-            pkt: eio_packet.Packet | None = eio_packet.Packet(encoded_packet=message)
-        except Exception:
+            pkt: eio_packet.Packet | None = decode(message)
+        except ValueError:
             pkt = None
         if self.state is State.PROBE:
             if pkt is None or pkt.packet_type != eio_packet.PING or pkt.data != "probe":
-                log.info("sid=%s: failed WebSocket upgrade, no probe", socket.sid)
+                throttle.info(
+                    log, address, "sid=%s: failed WebSocket upgrade, no probe", socket.sid
+                )
                 self.end()
                 return
             self._put(frame(eio_packet.Packet(eio_packet.PONG, data="probe").encode()))
@@ -328,7 +348,9 @@ class Stream(asyncio.Protocol):
             await socket.queue.put(eio_packet.Packet(eio_packet.NOOP))  # end the poll
         elif self.state is State.UPGRADE:
             if pkt is None or pkt.packet_type != eio_packet.UPGRADE:
-                log.info("sid=%s: failed WebSocket upgrade, no UPGRADE", socket.sid)
+                throttle.info(
+                    log, address, "sid=%s: failed WebSocket upgrade, no UPGRADE", socket.sid
+                )
                 socket.upgraded = False
                 self.end()
                 return
@@ -340,7 +362,7 @@ class Stream(asyncio.Protocol):
                     raise ValueError("not an Engine.IO packet")
                 await receive_known(socket, pkt)
             except ValueError as exc:
-                log.info("sid=%s: %s: session closed", socket.sid, exc)
+                throttle.info(log, address, "sid=%s: %s: session closed", socket.sid, exc)
                 await self.server.drop(socket.sid, self.server.reason.SERVER_DISCONNECT)
             except engineio.exceptions.SocketIsClosedError:
                 self.end()
@@ -378,7 +400,9 @@ class Stream(asyncio.Protocol):
             return False
         unsent = transport.get_write_buffer_size()
         if unsent > self.server.backlog:
-            log.warning(
+            self.server.throttle.warning(
+                log,
+                self.socket.peer.address,
                 "sid=%s has %d bytes unsent: too slow a reader, disconnected",
                 self.socket.sid,
                 unsent,
@@ -429,6 +453,21 @@ class Stream(asyncio.Protocol):
             self.transport.abort()
 
 
+def decode(message: str) -> eio_packet.Packet:
+    """The Engine.IO packet of a text a client sent; ``ValueError`` if it is not one.
+
+    Engine.IO 4 packets are a type digit and text. engineio's decoder would also try the text
+    as JSON where it does not start with a digit (a relic of Engine.IO 3: the JSON decoder
+    recurses, and a few thousand brackets raise ``RecursionError``), and take "b" and base64
+    as binary data, which Percolate's protocol has none of: here the text stays text, and
+    "b" is refused like anything else that is not a packet.
+    """
+    kind = message[:1]
+    if not "0" <= kind <= "9":
+        raise ValueError("binary data" if kind == "b" else "not an Engine.IO packet")
+    return eio_packet.Packet(int(kind), message[1:])
+
+
 async def receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
     """``AsyncSocket.receive``, for the packets a client may send.
 
@@ -442,4 +481,6 @@ async def receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
         await engineio.async_socket.AsyncSocket.receive(socket, pkt)
     except engineio.exceptions.UnknownPacketError:
         name = eio_packet.packet_names[pkt.packet_type]
-        log.info("sid=%s: a %s packet dropped", socket.sid, name)
+        socket.server.throttle.info(
+            log, socket.peer.address, "sid=%s: a %s packet dropped", socket.sid, name
+        )
