@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import hypothesis
 import pytest
 import socketio
+from hypothesis import strategies as st
 
 from server.config import Settings
+from server.wire.codec import Bounds
 
 from .support import WAIT
 from .support.client import Client
@@ -223,6 +226,41 @@ async def test_a_packet_past_the_bounds_is_answered_bad_request(
     text = json.dumps({"room": "lobby", "text": "[{," * 1000, "client_msg_id": "brackets"})
     assert (await answer(mal, f'421["chat:send",{text}]'))["error"]["code"] == "forbidden"
     assert tracebacks(caplog) == []
+
+
+def shape(value: Any) -> tuple[int, int]:
+    """The depth and the element count of a JSON value, as ``Bounds`` define them."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, list):
+        return 0, 0
+    inner = [shape(item) for item in value]
+    return 1 + max((d for d, _ in inner), default=0), max(len(value), 1) + sum(n for _, n in inner)
+
+
+# Text with everything that could fool a scanner: brackets, commas, quotes, backslashes.
+tricky = st.text(alphabet=st.sampled_from('[]{},"\\:ab\n\u00e9\U0001f600'), max_size=12)
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), tricky),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5), st.dictionaries(tricky, inner, max_size=5)
+    ),
+    max_leaves=40,
+)
+
+
+@hypothesis.settings(max_examples=1000, deadline=None, database=None)
+@hypothesis.given(value=json_values, ascii_only=st.booleans())
+def test_the_bounds_are_measured_exactly_on_the_text(value: Any, ascii_only: bool) -> None:
+    bounds = Bounds(depth=4, elements=12)
+    depth, elements = shape(value)
+    excess = bounds.excess(json.dumps(value, ensure_ascii=ascii_only))
+    if elements > bounds.elements:
+        assert excess is not None and "too many elements" in excess
+    elif depth > bounds.depth:
+        assert excess is not None and "nested too deep" in excess
+    else:
+        assert excess is None
 
 
 @pytest.mark.parametrize("backend", ["memory"])

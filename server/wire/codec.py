@@ -11,9 +11,6 @@ from typing import Any
 import msgspec
 import socketio
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-"""A JSON string, or what is left of one cut short: one match to the end, never a rescan."""
-
 _RUNS = re.compile(r"[\[{]+|[\]}]+")
 """A run of opening brackets, or of closing ones."""
 
@@ -47,14 +44,19 @@ class Bounds:
     def excess(self, text: str) -> str | None:
         """What is too much about the JSON ``text``, or None."""
         opens = text.count("[") + text.count("{")
-        if opens <= self.depth and opens + text.count(",") <= self.elements:
+        commas = text.count(",")
+        if opens <= self.depth and opens + commas <= self.elements:
             return None  # nearly every packet: too few brackets and commas, strings included
-        if '"' in text:  # brackets and commas in strings are text
-            text = _STRING.sub("", text)
-            opens = text.count("[") + text.count("{")
+        quotes = text.count('"')
+        if quotes:
+            # Every string is a key or a value: at most two for each element, and one more.
+            if quotes > 2 * (2 * self.elements + 1):
+                return self._too_many()
+            text = _outside_strings(text)  # brackets and commas in strings are text
+            opens, commas = text.count("[") + text.count("{"), text.count(",")
         # Every member of an array or object but the first follows a comma.
-        if opens + text.count(",") > self.elements:
-            return f"payload has too many elements (at most {self.elements})"
+        if opens + commas > self.elements:
+            return self._too_many()
         if opens > self.depth:
             # Runs of openings and of closings in turn: at most twice ``elements`` of them.
             depth = 0
@@ -66,6 +68,22 @@ class Bounds:
                 else:
                     depth = max(0, depth - len(run))
         return None
+
+    def _too_many(self) -> str:
+        return f"payload has too many elements (at most {self.elements})"
+
+
+def _outside_strings(text: str) -> str:
+    """JSON ``text`` without its strings.
+
+    Each run of backslashes pairs up from its left, as a decoder reads escapes: with the
+    escaped backslashes and then the escaped quotes gone, every quote left opens or closes a
+    string. (JSON that is not valid may come out otherwise; the decoder stops at its first
+    mistake, which is no deeper than what is counted here.)
+    """
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    return "".join(text.split('"')[::2])
 
 
 class Json:
