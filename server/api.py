@@ -12,6 +12,7 @@ from aiohttp import web
 from .archive import Archive
 from .config import Settings
 from .errors import Unavailable
+from .headers import security_headers
 from .presence import Presence
 from .rooms import Rooms
 from .sessions import Sessions
@@ -41,43 +42,10 @@ async def _unavailable(
         )
 
 
-# The client is one bundle from this origin: nothing inline, no other origin, no framing.
-# Media from the camera and peers arrive as MediaStreams, which media-src does not govern.
-# The one exception: connect-src also names the configured CORS_ORIGINS, which is how a
-# scaled-out deployment lists the other processes' MEDIA_URLs a page may open its media
-# connection to (docs/deployment.md).
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src {connect}; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP.format(connect="'self'"),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
-}
-
-
-def _connect_sources(origins: tuple[str, ...]) -> str:
-    """``'self'`` and each origin over HTTP(S) and its WebSocket scheme."""
-    sources = ["'self'"]
-    for origin in origins:
-        origin = origin.rstrip("/")
-        sources.append(origin)
-        for http, ws in (("https://", "wss://"), ("http://", "ws://")):
-            if origin.startswith(http):
-                sources.append(ws + origin.removeprefix(http))
-    return " ".join(sources)
-
-
 def _secure_with(
     origins: tuple[str, ...],
 ) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    headers = dict(SECURITY_HEADERS)
-    headers["Content-Security-Policy"] = CSP.format(connect=_connect_sources(origins))
+    headers = security_headers(origins)
 
     async def secure(request: web.Request, response: web.StreamResponse) -> None:
         if response.status == 101:

@@ -159,6 +159,7 @@ class Percolate:
 
     async def start(self) -> None:
         wire.check()
+        wire.install()  # aiohttp's own error answers (wire.http), once the check passed
         await self.archive.open()
         try:
             await self.presence.start()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 
 import aiohttp
 import pytest
 
 from server.config import Settings
+from server.headers import SECURITY_HEADERS
 
 from .support import WAIT
 from .support.servers import Running
@@ -88,3 +90,50 @@ async def test_pages_may_connect_to_the_configured_media_origins(
         csp = resp.headers["Content-Security-Policy"]
     (connect,) = [part.strip() for part in csp.split(";") if "connect-src" in part]
     assert connect == "connect-src 'self' https://m2.example.org wss://m2.example.org"
+
+
+MARK = b"zq7Echo"
+"""Bytes of the request that must not come back in the answer."""
+
+
+async def raw_answer(server: Running, request: bytes) -> tuple[bytes, dict[str, str], bytes]:
+    """Send ``request`` as it is on a TCP connection: the answer's status line, headers, body."""
+    reader, writer = await asyncio.open_connection(server.server.host, server.server.port)
+    try:
+        writer.write(request)
+        answer = await asyncio.wait_for(reader.read(), WAIT)  # the server hangs up after it
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    return status.encode(), headers, body
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(b"G\x01T /" + MARK + b" HTTP/1.1\r\nHost: x\r\n\r\n", id="bad-method"),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + MARK * 2000 + b"\r\n\r\n",
+            id="over-long-header-line",
+        ),
+        pytest.param(MARK + b" not a request line\r\n\r\n", id="malformed-request-line"),
+        pytest.param(b"GET /" + MARK * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", id="over-long-url"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n" + MARK + b"\r\n\r\n", id="malformed-header"),
+        pytest.param(b"GET / HTTP/9." + MARK + b"\r\nHost: x\r\n\r\n", id="bad-version"),
+    ],
+)
+async def test_aiohttps_own_answers_to_broken_http_carry_the_headers_and_echo_nothing(
+    server: Running, request_bytes: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, headers, body = await raw_answer(server, request_bytes)
+    assert status.endswith(b" 400 Bad Request"), status
+    assert body == b"400: Bad Request"
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name] == value, name
+    assert MARK.lower() not in (status + body).lower()
+    assert not any(MARK.decode().lower() in value.lower() for value in headers.values())
+    # A client's broken request is no error of the server's: no traceback in the log.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

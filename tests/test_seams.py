@@ -30,6 +30,7 @@ async def test_the_installed_libraries_have_every_checked_name(server: Running, 
         ("python-engineio", engineio.async_server.AsyncServer, "_trigger_event"),
         ("python-socketio", socketio.async_server.AsyncServer, "_handle_event"),
         ("aiohttp", web_protocol.RequestHandler, "_message_tail"),
+        ("aiohttp", web_protocol.RequestHandler, "handle_error"),
     ],
 )
 async def test_a_server_whose_library_lost_a_checked_name_does_not_start(

@@ -8,6 +8,7 @@ internals.
 - ``sockets``: the Socket.IO server and its one-frame broadcast (``Broadcast``);
 - ``codec``: the JSON codec of Socket.IO packets, and their ``Bounds``;
 - ``fanout``: emits and commands between processes on one Redis channel;
+- ``http``: aiohttp's own answers to HTTP it cannot read (the security headers, no echo);
 - ``seams``: every private name of those libraries used here, checked at start-up.
 
 The rest of ``server/`` uses what this module exports.
@@ -18,7 +19,18 @@ from __future__ import annotations
 from .codec import Bounds
 from .engine import release
 from .fanout import Fanout
+from .http import install
 from .seams import SeamError, check
 from .sockets import Broadcast, Server, refusal
 
-__all__ = ["Bounds", "Broadcast", "Fanout", "SeamError", "Server", "check", "refusal", "release"]
+__all__ = [
+    "Bounds",
+    "Broadcast",
+    "Fanout",
+    "SeamError",
+    "Server",
+    "check",
+    "install",
+    "refusal",
+    "release",
+]

@@ -128,6 +128,18 @@ SEAMS = (
     Seam(AIOHTTP, "aiohttp.web_server.Server.connection_lost",
          "the detached connection is no longer counted by aiohttp's server"),
     Seam(AIOHTTP, "aiohttp.http.WS_KEY", "the handshake's accept key"),
+    # aiohttp: its own answers to requests it cannot read (http.Handler).
+    Seam(AIOHTTP, "aiohttp.web_server.RequestHandler",
+         "replaced by http.Handler (http.install)"),
+    Seam(AIOHTTP, "aiohttp.web_server.Server.__call__",
+         "every connection's handler is built from web_server's RequestHandler (http.Handler)",
+         source="RequestHandler(self, loop=self._loop"),
+    Seam(AIOHTTP, "aiohttp.web_protocol.RequestHandler.handle_error",
+         "overridden: http.Handler's answers carry the security headers and echo nothing",
+         params=("request", "status", "exc", "message")),
+    Seam(AIOHTTP, "aiohttp.web_protocol.RequestHandler._make_error_handler",
+         "a request that does not parse is answered by handle_error",
+         source="self.handle_error("),
 )  # fmt: skip
 
 
