@@ -85,6 +85,8 @@ class Percolate:
             connect_timeout=settings.connect_timeout,
             address=functools.partial(client_address, trusted=settings.trusted_proxies),
             max_per_address=settings.max_connections_per_ip,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
             cors_allowed_origins=_origins(settings.cors_origins) if settings.cors_origins else None,
         )
         self._redis = presence.redis if isinstance(presence, RedisPresence) else None

@@ -49,6 +49,11 @@ class Settings:
     """Largest ``limit`` of ``chat:history`` and ``chat:search``."""
     max_packet_bytes: int = 256 * 1024
     """Largest Socket.IO packet accepted; larger ones close the connection."""
+    ping_interval: int = 25
+    """Seconds between the server's Engine.IO pings of a connection (whole seconds: the
+    handshake announces them so)."""
+    ping_timeout: float = 20.0
+    """Seconds a connection has to answer a ping; then it counts as gone and is closed."""
     max_depth: int = 32
     """Deepest nesting of a packet's JSON (its outer array counts); deeper is ``bad_request``,
     found before the JSON is decoded. Percolate's own requests nest 3 deep."""
@@ -201,6 +206,8 @@ _OPTIONS = {
     "rooms_per_hour": "rooms a user may create per hour",
     "max_members": "people in one room",
     "max_backlog_kib": "KiB unsent to one connection before it is dropped as too slow",
+    "ping_interval": "seconds between pings of a connection (whole seconds)",
+    "ping_timeout": "seconds a connection has to answer a ping before it is closed as gone",
     "max_connections_per_ip": "connections to one process from one address",
     "new_users_per_minute": "fresh identities one address may make per minute",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
