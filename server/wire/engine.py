@@ -13,7 +13,7 @@ import base64
 import contextvars
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import engineio
@@ -221,6 +221,31 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         self._connecting[socket.sid] = (loop.time() + self.connect_timeout, socket)
         if self._connect_timer is None:
             self._connect_timer = loop.call_later(self.connect_timeout, self._connect_timeouts)
+
+    def on(self, event: str, handler: Any = None) -> Any:
+        """engineio's (its documented registration), with the ``message`` handler guarded.
+
+        A message whose handling raised (python-socketio decoding a packet, or our connect
+        handler) ends its session: engineio would log it and keep the connection open, in
+        whatever state the failure left it.
+        """
+        if event != "message":
+            return super().on(event, handler)
+        if handler is None:
+            return lambda handler: super(Engine, self).on(event, self._guarded(handler))
+        return super().on(event, self._guarded(handler))
+
+    def _guarded(self, handler: Callable[[str, Any], Awaitable[Any]]) -> Callable[..., Any]:
+        async def message(sid: str, data: Any) -> Any:
+            try:
+                return await handler(sid, data)
+            except Exception:
+                # Not foreseen (a packet we can refuse is refused before this), so ours to fix.
+                log.exception("sid=%s: a message failed: session closed", sid)
+                await self.drop(sid, self.reason.SERVER_DISCONNECT)
+                return None
+
+        return message
 
     def connected(self, sid: str) -> None:
         """Session ``sid`` connected to the protocol above (Socket.IO): it stays open."""

@@ -367,7 +367,10 @@ class Stream(asyncio.Protocol):
             except engineio.exceptions.SocketIsClosedError:
                 self.end()
             except Exception:
-                log.exception("sid=%s: a packet failed", socket.sid)
+                # Not foreseen, so ours to fix; the session ends, as for any packet that
+                # cannot be handled (a connection left open after it is in an unknown state).
+                log.exception("sid=%s: a packet failed: session closed", socket.sid)
+                await self.server.drop(socket.sid, self.server.reason.SERVER_DISCONNECT)
             if socket.closed:  # the client said goodbye (CLOSE)
                 self.end()
 
@@ -430,7 +433,9 @@ class Stream(asyncio.Protocol):
         With ``linger``, the server's side ends first (FIN) and what the client still sends
         is read and dropped until it hangs up too (within ``CLOSING`` seconds): closing a
         socket with unread data would reset the connection, and the client could lose the
-        close frame and what came before it.
+        close frame and what came before it. Either way the connection is gone within
+        ``CLOSING`` seconds: a client that reads nothing (its process stopped, its network
+        gone) would otherwise keep the unsent bytes, and the socket, for good.
         """
         ws, transport = self._ws, self.transport
         if self.ended or transport is None:
@@ -440,10 +445,14 @@ class Stream(asyncio.Protocol):
             self._put(ws.send(wsproto.events.CloseConnection(code=code, reason=reason)))
         self.flush()
         if linger and transport.can_write_eof():
-            transport.write_eof()
-            asyncio.get_running_loop().call_later(CLOSING, self._abort)
+            try:
+                transport.write_eof()
+            except OSError:  # the client reset the connection, and the loop has not seen it
+                transport.abort()
+                return
         else:
             transport.close()  # after the buffer is written
+        asyncio.get_running_loop().call_later(CLOSING, self._abort)
 
     def eof_received(self) -> None:
         return None  # the transport closes itself
