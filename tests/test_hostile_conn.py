@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from yarl import URL
 
+from server.app import APP_KEY
 from server.config import Settings
 
 from .support import WAIT
@@ -58,10 +61,18 @@ class Poller:
         self.sid = ""
 
     @classmethod
-    async def connect(cls, url: str, name: str) -> Poller:
-        """A long-polling session connected to Socket.IO as ``name``, its session event read."""
+    async def connect(cls, url: str, name: str, receive_buffer: int = 0) -> Poller:
+        """A long-polling session connected to Socket.IO as ``name``, its session event read.
+
+        With ``receive_buffer``, its socket holds at most about that much unread.
+        """
         address = URL(url)
-        poller = cls(*await asyncio.open_connection(address.host, address.port))
+        sock = socket.socket()
+        if receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (address.host, address.port))
+        poller = cls(*await asyncio.open_connection(sock=sock))
         status, body = await poller.call("GET", "")
         assert status == 200 and body.startswith(b"0"), (status, body)
         poller.sid = json.loads(body[1:])["sid"]
@@ -298,3 +309,49 @@ async def test_connections_reset_by_their_clients_do_not_stop_a_shutdown(
         member.close()
     await server.close()  # raised OSError (ENOTCONN) from the first one
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def tcp_state(sock: socket.socket) -> int:
+    """The kernel's state of a TCP socket (``tcpi_state`` of ``TCP_INFO``: 1 is ESTABLISHED)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+async def test_a_long_polling_client_that_reads_no_answer_is_closed_once_gone(
+    start_server, settings: Settings
+) -> None:
+    # The interval leaves time to fill the queue (on a busy machine) before the first ping.
+    server: Running = await start_server(settings, ping_interval=8, ping_timeout=1.0)
+    poller = await Poller.connect(server.url, "Pat", receive_buffer=4096)
+    engine = server.server.app[APP_KEY].sio.eio
+    try:
+        queue = engine.sockets[poller.sid].queue
+
+        async def post(events: list[tuple[str, Any]], answers: int) -> None:
+            """Each event with an ack id, then until ``answers`` more are queued for Pat."""
+            expected = queue.qsize() + answers
+            for event in events:
+                assert await poller.call("POST", "421" + json.dumps(event)) == (200, b"ok")
+            await until(lambda: queue.qsize() >= expected, WAIT, "the answers are not all queued")
+
+        # Pat fills her own queue, the way a client that stops reading would have it filled
+        # by a busy room: 100 messages of 4,000 characters, then their history, 20 times.
+        await post([("room:join", {"room": "lobby"})], 1)
+        text = "x" * 4000
+        sends = [
+            ("chat:send", {"room": "lobby", "text": text, "client_msg_id": f"c{i}"})
+            for i in range(100)
+        ]
+        await post(sends, 2 * len(sends))  # an ack and a chat:message each
+        await post([("chat:history", {"room": "lobby", "limit": 100})] * 20, 20)
+        # Then she asks for it all (some 9 MB) and reads none of it. The server cannot write
+        # it; her ping goes unanswered, her session ends, and so does the connection.
+        poller.send("GET")
+        connection = poller.writer.get_extra_info("socket")
+        await until(
+            lambda: tcp_state(connection) != 1,
+            8 + 1.0 + WAIT,
+            "the server still holds the connection of a client that is gone",
+        )
+    finally:
+        poller.close()

@@ -3,7 +3,9 @@ and every socket's pings on timers of our own.
 
 engineio would keep, per socket, a writer task and a task sleeping until the next ping; here
 a WebSocket's packets are written at once by its ``Stream`` and a ping is a timer (``Pings``).
-Long-polling sockets, and WebSocket ones until their upgrade is done, keep engineio's queue.
+Long-polling sockets, and WebSocket ones until their upgrade is done, keep engineio's queue;
+a poll's answer still unwritten when its session ends resets its connection
+(``Engine._respond``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 from .. import keys
 from ..logs import Throttle
 from .peers import Peer, Peers
-from .stream import CLOSING, Stream, decode, frame, receive_known
+from .stream import CLOSING, Stream, decode, frame, receive_known, reset
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,24 @@ class _Sockets(dict[str, Any]):
         return socket
 
 
+class _Poll(web.Response):
+    """A long-polling answer, known to its engine until aiohttp has written it all."""
+
+    def __init__(
+        self, polls: dict[str, asyncio.Transport], sid: str, transport: asyncio.Transport, **kw: Any
+    ) -> None:
+        super().__init__(**kw)
+        self._polls, self._sid, self._transport = polls, sid, transport
+        polls[sid] = transport
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        try:
+            await super().write_eof(data)
+        finally:
+            if self._polls.get(self._sid) is self._transport:
+                del self._polls[self._sid]
+
+
 class Engine(engineio.AsyncServer):  # type: ignore[misc]
     """The Engine.IO server, writing to WebSocket connections directly."""
 
@@ -158,7 +178,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """New sessions until they are ``connected``: their deadline and socket, oldest first."""
         self._connect_timer: asyncio.TimerHandle | None = None
         drivers: dict[str, Any] = getattr(self, "_async")  # noqa: B009 - untyped in engineio
-        setattr(self, "_async", {**drivers, "websocket": Stream, "translate_request": _environ})  # noqa: B010
+        setattr(self, "_async", {**drivers, "websocket": Stream, "translate_request": _environ,  # noqa: B010
+                                 "make_response": self._respond})  # fmt: skip
         self.sockets: dict[str, Any] = _Sockets(self._adopt, self._release)
         self.streams: dict[str, Stream] = {}
         """The WebSocket connections, by Engine.IO session id."""
@@ -166,6 +187,8 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._active: set[tuple[str, str]] = set()
         """Long-polling requests being served: (session id, method)."""
+        self._polls: dict[str, asyncio.Transport] = {}
+        """Long-polling answers being written, by session id: the connection each goes out on."""
         self._dirty: list[Stream] | None = None
         """Streams with frames to write when the flush timer fires (``dirty``)."""
         self._flushed = 0.0
@@ -193,8 +216,13 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         self._opening(socket)
 
     def _release(self, socket: Any) -> None:
-        # The session ended: its address has a place free.
+        # The session ended: its address has a place free, and a poll's answer still being
+        # written will not be read (``_respond``).
         self.peers.leave(socket.peer)
+        transport = self._polls.pop(socket.sid, None)
+        if transport is not None and not transport.is_closing():
+            log.info("sid=%s: gone with its poll's answer unread: connection reset", socket.sid)
+            reset(transport)
 
     def admitted(self, sid: str) -> bool:
         """Whether session ``sid`` opened while its address had places (it may connect)."""
@@ -246,6 +274,25 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
                 return None
 
         return message
+
+    def _respond(
+        self, status: str, headers: list[tuple[str, str]], payload: bytes, environ: dict[str, Any]
+    ) -> web.Response:
+        """engineio's aiohttp ``make_response``; a live session's poll answer is a ``_Poll``.
+
+        aiohttp writes an answer with no deadline: to a client that reads nothing (its
+        process stopped) it waits for good, holding the connection and what it could not
+        send (a poll can carry all that was queued since the last). So while a session's
+        answer is being written, its connection is known (``_polls``), and reset if the
+        session ends first (``_release``): a client that stops reading stops answering pings.
+        """
+        request = environ.get("aiohttp.request")
+        code = int(status.split()[0])
+        sid = request.query.get("sid") if request is not None and request.method == "GET" else None
+        transport = request.transport if request is not None else None
+        if sid is None or transport is None or sid not in self.sockets:
+            return web.Response(body=payload, status=code, headers=headers)
+        return _Poll(self._polls, sid, transport, body=payload, status=code, headers=headers)
 
     def connected(self, sid: str) -> None:
         """Session ``sid`` connected to the protocol above (Socket.IO): it stays open."""

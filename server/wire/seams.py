@@ -77,6 +77,12 @@ SEAMS = (
          "an EngineIOError from handle_post_request is answered 400",
          source="except exceptions.EngineIOError:"),
     Seam(ENGINEIO, "engineio.packet.packet_names", "stream.receive_known: the known types"),
+    Seam(ENGINEIO, "engineio.async_server.AsyncServer._make_response",
+         "answers are made by _async['make_response'] (engine.Engine._respond)",
+         source="self._async['make_response']"),
+    Seam(ENGINEIO, "engineio.async_server.AsyncServer.handle_request",
+         "engineio forgets a socket with del (engine._Sockets tells the engine)",
+         source="del self.sockets[sid]"),
     # engineio: the pings (engine.Pings).
     Seam(ENGINEIO, "engineio.async_server.AsyncServer._handle_connect",
          "a new socket is stored in sockets (engine._Sockets adopts it, and its client's "

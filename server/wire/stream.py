@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import enum
 import hashlib
 import logging
 import struct
 from collections.abc import Coroutine
+from socket import SO_LINGER, SOL_SOCKET
 from typing import Any, Protocol
 
 import engineio
@@ -410,7 +412,7 @@ class Stream(asyncio.Protocol):
                 self.socket.sid,
                 unsent,
             )
-            transport.abort()
+            reset(transport)
             return False
         if self._pending is None:
             self._pending = [data]
@@ -475,6 +477,17 @@ def decode(message: str) -> eio_packet.Packet:
     if not "0" <= kind <= "9":
         raise ValueError("binary data" if kind == "b" else "not an Engine.IO packet")
     return eio_packet.Packet(int(kind), message[1:])
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Close a connection nobody reads at once, with a reset (RST): what it could not send is
+    dropped, the kernel's share too (a plain close would keep sending it, for minutes, to a
+    peer whose window stays shut)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def receive_known(socket: Any, pkt: eio_packet.Packet) -> None:
