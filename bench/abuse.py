@@ -512,7 +512,9 @@ async def one_attack(
         sys.executable, __file__, "--attacker", config, stdout=asyncio.subprocess.PIPE
     )
     reading = asyncio.create_task(attacker.communicate())
-    while not reading.done():
+    # The bystanders chat for the attack's whole time even when the server cut it short.
+    until_at = time.monotonic() + args.seconds
+    while not reading.done() or time.monotonic() < until_at:
         peak = max(peak, server.rss())
         await asyncio.wait({reading}, timeout=0.1)
     out, _ = reading.result()
