@@ -403,12 +403,14 @@ class Bystander:
     async def chat(self, room: str, stop: asyncio.Event) -> None:
         tasks: set[asyncio.Task[None]] = set()
         start = time.monotonic()
+        sends = 0
         while not stop.is_set():
+            sends += 1
             self._count += 1
             task = asyncio.create_task(self._send(room, self._count))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-            next_at = start + self._count * SEND_EVERY
+            next_at = start + sends * SEND_EVERY
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(0.0, next_at - time.monotonic()))
         await asyncio.gather(*tasks)
