@@ -440,6 +440,10 @@ UNKNOWN_EVENTS: dict[str, tuple[Any, Any, str]] = {
     # events must get the same refusal, not run the server's connect or disconnect handler.
     "'connect', as if connecting anew": ("connect", Args([{}, {"name": "Mal"}]), "bad_request"),
     "'disconnect'": ("disconnect", "client disconnect", "bad_request"),
+    # The catch-all handler's name: python-socketio would call it with the session id
+    # where the event name goes.
+    "'*'": ("*", {}, "bad_request"),
+    "'*' without payload": ("*", NOTHING, "bad_request"),
 }
 
 

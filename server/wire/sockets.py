@@ -83,8 +83,9 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
     """python-socketio's server, guarded at the two seams where a client could reach it.
 
     - An EVENT named ``connect`` or ``disconnect`` would run the connection handlers (only
-      the catch-all handler skips those names), and a name that is not a string would raise
-      inside the library: both get a ``bad_request`` ack and go no further.
+      the catch-all handler skips those names), one named ``*`` the catch-all handler with
+      the wrong arguments, and a name that is not a string would raise inside the library:
+      all get a ``bad_request`` ack and go no further.
     - What Socket.IO 5 says closes the connection does (python-socketio drops it, or logs a
       traceback): a first packet that is not a CONNECT, a packet that does not decode, an
       EVENT whose payload is not a non-empty array or whose namespace the client has not
@@ -142,7 +143,9 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             await self.refuse(eio_sid, f"an EVENT to {namespace or '/'}, not connected")
             return
         event = data[0]
-        if not isinstance(event, str) or event in self.reserved_events:
+        # "*" names the catch-all handler: python-socketio would call it with the wrong
+        # arguments (the session id where the event name goes).
+        if not isinstance(event, str) or event in self.reserved_events or event == "*":
             if id is not None:
                 shown = event if isinstance(event, str) else "with a name that is not a string"
                 ack = error_ack(Code.BAD_REQUEST, f"unknown event {shown}"[:80])
