@@ -134,7 +134,13 @@ class Events:
         except Unavailable as exc:
             log.warning("event=%s sid=%s: backend unavailable: %s", event, sid, exc)
             return error_ack(Code.UNAVAILABLE, "the server cannot reach its storage; try again")
-        except Exception:
+        except Exception as exc:
+            if self._sessions.get(sid) is None:
+                # The connection ended while the handler ran (a page that joins and goes
+                # away at once): its Socket.IO session is gone from under the handler, and
+                # nobody is left to answer.
+                log.info("event=%s sid=%s: the connection closed meanwhile (%s)", event, sid, exc)
+                return error_ack(Code.UNAVAILABLE, "the connection closed")
             log.exception("event=%s sid=%s failed", event, sid)
             return error_ack(Code.INTERNAL, "internal server error")
 

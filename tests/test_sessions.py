@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import pytest
 
 from .support.client import Client
@@ -185,3 +188,20 @@ async def test_after_a_goodbye_any_disconnect_leaves_and_other_tabs_stay(
     await tab2.drop()
     left = await ann.wait("presence", lambda e: e["event"] == "leave", within=5.0)
     assert left["member"]["id"] == tab1.user_id
+
+
+async def test_a_join_cut_short_by_its_connection_closing_is_no_error(
+    server: Running, connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A page that joins a room and goes away at once: the join is still running when the
+    # connection ends. Nobody is left to answer, and nothing failed.
+    ann = await connect(server.url, "Ann")
+    await ann.ok("room:join", {"room": "lobby"})
+    for n in range(20):
+        bob = await RawMember.connect(server.url, f"Bob{n}")
+        bob.send("421" + json.dumps(["room:join", {"room": "lobby"}]))
+        bob.send_frame(CLOSE, (1001).to_bytes(2, "big"))
+        bob.close()
+        await bob.reader.read()  # the server hung up
+    await ann.ok("chat:send", {"room": "lobby", "text": "anyone?", "client_msg_id": "c1"})
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
