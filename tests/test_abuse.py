@@ -15,9 +15,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-RSS_GROWTH_MIB = 64
+RSS_GROWTH_MIB = 32
 """Most the server's resident memory may grow above its level before an attack, at the peak."""
-LOG_KIB = 64
+LOG_KIB = 32
 """Most the server's log may grow during one attack (its lines about the attacker are few
 and rate-limited per address)."""
 STALL_S = 1.0
