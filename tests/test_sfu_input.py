@@ -11,19 +11,15 @@ error, and the room must go on: the viewer keeps receiving, and Mal can start ag
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import hypothesis
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import strategies as st
 
-from .support import WAIT
 from .support.client import Client
 from .support.media import Pattern, SfuPeer, until
 from .support.servers import Running
@@ -337,64 +333,65 @@ async def test_malformed_candidates_are_refused_and_the_session_goes_on(
 
 
 # -- fuzzed ---------------------------------------------------------------------------------------
+# Random changes from a seeded generator (the same every run, so a failure can be replayed; a
+# new seed explores anew). Not hypothesis: its check that strategies leave the global
+# ``random`` alone trips over aiortc drawing SSRCs on the event loop meanwhile.
 
-# Changes a hostile client makes to a real answer, line by line: drop a line, repeat it,
-# replace it, or change one of its words (to other text, a number, or nothing).
-line_edits = st.lists(
-    st.tuples(
-        st.sampled_from(["drop", "repeat", "replace", "word"]),
-        st.integers(min_value=0, max_value=200),
-        st.one_of(
-            st.text(max_size=30),
-            st.sampled_from(["m=video", "a=mid:9", "a=group:BUNDLE 9", "0", "-1", "99999"]),
-            st.integers(min_value=-(2**40), max_value=2**40).map(str),
-        ),
-    ),
-    min_size=1,
-    max_size=4,
-)
+SEED = 20261207
+WORDS = ["m=video", "a=mid:9", "a=group:BUNDLE 9", "0", "-1", "99999", "udp", "tcp", "typ",
+         "host", "srflx", "raddr", "::1", "", "x", "\u202e", "a=", "=", ":", "9" * 30]  # fmt: skip
 
 
-def edit(sdp: str, edits: list[tuple[str, int, str]]) -> str:
+def some_text(rng: random.Random) -> str:
+    """A word a hostile client might put anywhere: a known one, a number, or noise."""
+    choice = rng.random()
+    if choice < 0.4:
+        return rng.choice(WORDS)
+    if choice < 0.7:
+        return str(rng.randint(-(2**40), 2**40))
+    return "".join(chr(rng.randint(0x20, 0x2FF)) for _ in range(rng.randint(0, 30)))
+
+
+def edit(sdp: str, rng: random.Random) -> str:
+    """Drop, repeat or replace a line, or change one of its words, one to four times."""
     lines = sdp.split("\r\n")
-    for op, at, text in edits:
-        i = at % len(lines)
+    for _ in range(rng.randint(1, 4)):
+        i = rng.randrange(len(lines))
+        op = rng.choice(["drop", "repeat", "replace", "word"])
         if op == "drop":
             del lines[i]
         elif op == "repeat":
             lines.insert(i, lines[i])
         elif op == "replace":
-            lines[i] = text
+            lines[i] = some_text(rng)
         else:
             words = lines[i].split(" ")
-            words[at % len(words)] = text
+            words[rng.randrange(len(words))] = some_text(rng)
             lines[i] = " ".join(words)
         if not lines:
             lines = [""]
     return "\r\n".join(lines)
 
 
-# A trickled candidate's words, one or more of them changed, dropped or added to.
-candidate_words = st.lists(
-    st.tuples(
-        st.integers(min_value=0, max_value=20),
-        st.one_of(
-            st.text(max_size=12),
-            st.integers(min_value=-(2**70), max_value=2**70).map(str),
-            st.sampled_from(["udp", "tcp", "typ", "host", "srflx", "raddr", "::1", "", "x"]),
-        ),
-    ),
-    min_size=1,
-    max_size=4,
-)
-candidate_inits = st.fixed_dictionaries(
-    {},
-    optional={
-        "sdpMid": st.one_of(st.none(), st.sampled_from(["0", "1", "2", "9"]), st.integers()),
-        "sdpMLineIndex": st.one_of(st.none(), st.integers(min_value=-3, max_value=9), st.text()),
-        "usernameFragment": st.one_of(st.none(), st.text(max_size=8)),
-    },
-)
+def mangle(rng: random.Random) -> dict[str, Any]:
+    """A trickled candidate with one to four of its words changed or added, odd mids too."""
+    words = GOOD.split(" ")
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randrange(len(words) + 2)
+        if at < len(words):
+            words[at] = some_text(rng)
+        else:
+            words.append(some_text(rng))
+    init: dict[str, Any] = {"candidate": " ".join(words)}
+    if rng.random() < 0.5:
+        init["sdpMid"] = rng.choice([None, "0", "1", "2", "9", 0, 7])
+    if rng.random() < 0.5:
+        init["sdpMLineIndex"] = rng.choice([None, -3, 0, 1, 9, "0", 2**40])
+    if rng.random() < 0.2:
+        init["usernameFragment"] = rng.choice([None, "", some_text(rng)])
+    return init
+
+
 KNOWN = {"bad_request", "too_large", "forbidden", "not_found", "rate_limited"}
 
 
@@ -412,64 +409,30 @@ def settled(ack: Any) -> bool:
 async def test_fuzzed_answers_and_candidates_never_fail_the_server(
     stage: Stage, peers, caplog: pytest.LogCaptureFixture
 ) -> None:
-    loop = asyncio.get_running_loop()
-    odd: list[tuple[str, Any]] = []
-
-    async def one_answer(edits: list[tuple[str, int, str]]) -> None:
+    rng = random.Random(SEED)
+    odd: list[tuple[Any, Any]] = []
+    for _ in range(60):
         joined = await stage.mal.call("sfu:join", {"room": stage.room})
         assert settled(joined), joined
         if not joined.get("ok"):
-            return
+            continue
         peer = await peers(stage.mal, stage.room, join=False)
-        try:
-            sdp = edit(await peer.respond(joined["offer"]), edits)
-            answer = {"type": "answer", "sdp": sdp}
-            ack = await stage.mal.call(
-                "sfu:answer", {"room": stage.room, "version": joined["version"], "answer": answer}
-            )
-            if not settled(ack):
-                odd.append((sdp, ack))
-        finally:
-            await peer.close()
-
-    @hypothesis.settings(
-        max_examples=60,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        database=None,
-    )
-    @given(edits=line_edits)
-    def answers(edits: list[tuple[str, int, str]]) -> None:
-        asyncio.run_coroutine_threadsafe(one_answer(edits), loop).result(WAIT * 2)
-
-    await asyncio.to_thread(answers)
+        sdp = edit(await peer.respond(joined["offer"]), rng)
+        answer = {"type": "answer", "sdp": sdp}
+        ack = await stage.mal.call(
+            "sfu:answer", {"room": stage.room, "version": joined["version"], "answer": answer}
+        )
+        if not settled(ack):
+            odd.append((sdp, ack))
+        await peer.close()
     # And trickled candidates, to a working session.
     mal = await peers(stage.mal, stage.room)
     await until(lambda: mal.frames_from(stage.host.user_id) >= 5)
-
-    async def one_candidate(changes: list[tuple[int, str]], init: dict[str, Any]) -> None:
-        words = GOOD.split(" ")
-        for at, text in changes:
-            if at < len(words):
-                words[at] = text
-            else:
-                words.append(text)
-        sent = {"candidate": " ".join(words), **init}
+    for _ in range(300):
+        sent = mangle(rng)
         ack = await stage.mal.call("sfu:candidate", {"room": stage.room, "candidate": sent})
         if not settled(ack):
             odd.append((sent, ack))
-
-    @hypothesis.settings(
-        max_examples=300,
-        deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        database=None,
-    )
-    @given(changes=candidate_words, init=candidate_inits)
-    def candidates(changes: list[tuple[int, str]], init: dict[str, Any]) -> None:
-        asyncio.run_coroutine_threadsafe(one_candidate(changes, init), loop).result(WAIT)
-
-    await asyncio.to_thread(candidates)
     assert odd == []
     await stage.still_live()
     assert errors(caplog) == []
