@@ -145,6 +145,8 @@ def round_robin(people: Sequence[str], rng: random.Random) -> list[list[list[str
     n = len(people)
     if n % 2 or len(set(people)) != n:
         raise ValueError(f"a round robin needs an even number of distinct people, not {n}")
+    if n == 0:
+        return []
     order = list(people)
     rng.shuffle(order)
     fixed, circle = order[0], order[1:]

@@ -268,5 +268,7 @@ def test_impossible_requests_are_refused(call: object, message: str) -> None:
         call()  # type: ignore[operator]
 
 
-def test_seat_of_nobody_is_no_table() -> None:
+def test_nobody_gets_no_table() -> None:
     assert seat([], 3, set(), random.Random()) == []
+    assert split([], tables=3, rng=random.Random()) == []
+    assert round_robin([], random.Random()) == []
