@@ -1,5 +1,5 @@
 // A workshop's stage and audience. The stage holds a tile for everybody on it (host, co-hosts,
-// presenters): the main one large (a screen being shared, else the host), the others in a row
+// presenters): the main one large (a screen being shared, else a camera that is on, else the host), the others in a row
 // beneath. The audience lists the guests, raised hands first in the order they went up.
 
 import type { Client } from "../protocol/client";
@@ -26,7 +26,7 @@ export class Stage {
     private readonly state: RoomState,
   ) {
     this.tiles = new Tiles(client, state);
-    this.main = h("div", { class: "stage-main" });
+    this.main = h("div", { class: "stage-main", testid: "stage-main" });
     this.strip = h("div", { class: "stage-strip" });
     this.empty = h(
       "div",
@@ -65,7 +65,15 @@ export class Stage {
     const members = [...this.state.members.values()].map((m) => this.tiles.member(m)).sort(byRank(me));
     const onStage = members.filter((m) => STAGE.has(m.role));
     const guests = members.filter((m) => !STAGE.has(m.role));
-    const main = onStage.find((m) => m.screen) ?? onStage.find((m) => m.role === "host") ?? onStage[0];
+    // The big tile shows a picture when there is one: a shared screen, else somebody's camera
+    // (the host's first, somebody else's before one's own), else the host's initial.
+    const host = (list: Member[]) => list.find((m) => m.role === "host") ?? list[0];
+    const playing = onStage.filter((m) => m.camera);
+    const main =
+      onStage.find((m) => m.screen) ??
+      host(playing.filter((m) => m.id !== me)) ??
+      host(playing) ??
+      host(onStage);
     const others = onStage.filter((m) => m !== main);
     this.tiles.prune(new Set(onStage.map((m) => m.id)));
     syncChildren(this.main, main ? [this.tiles.tile(main).element] : []);
