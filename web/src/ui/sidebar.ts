@@ -1,4 +1,5 @@
-// The sidebar: the lobby, a tab per joined room and per direct message (with unread counts),
+// The sidebar: Home (the lobby page: public rooms and the create form; not the room called
+// "Lobby", which has a tab like any other room once joined), a tab per joined room and per direct message (with unread counts),
 // and who you are (with a way to change your name).
 
 import type { Client } from "../protocol/client";
@@ -25,7 +26,12 @@ export class Sidebar {
     private readonly navigated: () => void,
   ) {
     this.lobbyLink = router.link(
-      h("a", { class: "nav-item", attrs: { href: "/" } }, icon("home"), h("span", {}, "Lobby")),
+      h(
+        "a",
+        { class: "nav-item", testid: "home-link", attrs: { href: "/" } },
+        icon("home"),
+        h("span", {}, "Home"),
+      ),
     );
     this.lobbyLink.addEventListener("click", () => this.navigated());
     this.roomTabs = h("ul", { class: "tabs", attrs: { "aria-label": "Your rooms" } });
@@ -43,7 +49,7 @@ export class Sidebar {
         "Percolate",
       ),
       this.lobbyLink,
-      h("h2", { class: "section-title" }, "Rooms"),
+      h("h2", { class: "section-title" }, "Your rooms"),
       this.roomsEmpty,
       this.roomTabs,
       h("h2", { class: "section-title" }, "Direct messages"),
