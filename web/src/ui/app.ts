@@ -23,6 +23,8 @@ export class App {
   private readonly menuButton: HTMLButtonElement;
   private readonly sidebar: Sidebar;
   private readonly lobby: LobbyView;
+  /** Rooms this page just created: their view opens with the invite panel. */
+  private readonly justCreated = new Set<string>();
   private readonly views = new Map<string, RoomView>();
   private readonly shell: HTMLElement;
   /** Every room's audio elements: outside the views, so a call goes on while another view shows. */
@@ -239,12 +241,18 @@ export class App {
       this.setGate(null);
       let view = this.views.get(state.id);
       if (!view) {
-        view = new RoomView(this.client, state, {
-          leave: (room) => void this.leave(room),
-          openDm: (user) => void this.openDm(user),
-          copyLink: (room) => this.copyLink(room),
-          notify: (text, kind) => this.toasts.show(text, kind),
-        });
+        view = new RoomView(
+          this.client,
+          state,
+          {
+            leave: (room) => void this.leave(room),
+            openDm: (user) => void this.openDm(user),
+            copyLink: (room) => this.copyLink(room),
+            linkOf: (room) => this.linkOf(room),
+            notify: (text, kind) => this.toasts.show(text, kind),
+          },
+          { created: this.justCreated.delete(state.id) },
+        );
         this.views.set(state.id, view);
         if (view.audio) this.audio.append(view.audio.element);
         view.renderMessages();
@@ -283,6 +291,7 @@ export class App {
   }
 
   private created(room: Room, passcode: string | null): void {
+    this.justCreated.add(room.id);
     this.client.open(room.id, passcode ?? undefined);
     this.router.go(roomPath(room.id));
   }
@@ -313,13 +322,16 @@ export class App {
     }
   }
 
-  private copyLink(room: string): void {
-    const url = `${location.origin}${roomPath(room)}`;
-    const done = () => this.toasts.show("Link copied. Share it to invite people.");
-    if (navigator.clipboard?.writeText) {
-      navigator.clipboard.writeText(url).then(done, () => this.toasts.show(url));
-    } else {
-      this.toasts.show(url);
+  private linkOf(room: string): string {
+    return `${location.origin}${roomPath(room)}`;
+  }
+
+  private async copyLink(room: string): Promise<boolean> {
+    try {
+      await navigator.clipboard.writeText(this.linkOf(room));
+      return true;
+    } catch {
+      return false; // no clipboard here (or not allowed): the room shows the link instead
     }
   }
 
@@ -332,7 +344,7 @@ export class App {
   private updateTitle(): void {
     const route = this.router.route;
     const state = route.view === "room" ? this.client.rooms.get(route.room) : undefined;
-    const title = state?.status === "joined" ? state.title : route.view === "room" ? "Room" : "Lobby";
+    const title = state?.status === "joined" ? state.title : route.view === "room" ? "Room" : "Home";
     const unread = this.client.tabs().reduce((sum, tab) => sum + tab.unread, 0);
     document.title = `${unread > 0 ? `(${unread}) ` : ""}${title} · Percolate`;
     this.menuBadge.hidden = unread === 0;

@@ -143,7 +143,8 @@ export class MediaControls {
     const why = audience ? "Only people on stage can use camera, microphone and screen" : null;
     this.set(this.mic, flags.mic, flags.mic ? "Mute" : "Unmute", why);
     this.set(this.camera, flags.camera, flags.camera ? "Stop video" : "Start video", why);
-    this.set(this.screen, flags.screen, flags.screen ? "Stop sharing" : "Share screen", why);
+    const share = flags.screen ? "Stop sharing" : "Share screen";
+    this.set(this.screen, flags.screen, flags.screen ? share : "Share", why, share);
     this.renderWorkshop(audience);
   }
 
@@ -232,15 +233,22 @@ export class MediaControls {
     return { button, caption, on, off };
   }
 
-  private set(toggle: Toggle, pressed: boolean, caption: string, locked: string | null): void {
+  private set(
+    toggle: Toggle,
+    pressed: boolean,
+    caption: string,
+    locked: string | null,
+    title = caption,
+  ): void {
     toggle.button.setAttribute("aria-pressed", String(pressed));
     toggle.button.replaceChildren(icon(pressed ? toggle.on : toggle.off), toggle.caption);
     toggle.caption.textContent = caption;
-    toggle.button.title = locked ?? caption;
+    toggle.button.title = locked ?? title;
     toggle.button.disabled = this.busy || locked !== null;
   }
 
   private async choose(kind: "camera" | "mic"): Promise<void> {
+    showChoice(kind === "camera" ? this.cameraSelect : this.micSelect);
     const media = this.client.media;
     if (kind === "camera") await media.useCamera(this.cameraSelect.value);
     else await media.useMic(this.micSelect.value);
@@ -254,7 +262,10 @@ function fill(
   fallback: string,
 ): void {
   const options = devices.length
-    ? devices.map((d, i) => h("option", { attrs: { value: d.deviceId } }, d.label || `${fallback} ${i + 1}`))
+    ? devices.map((d, i) => {
+        const label = d.label || `${fallback} ${i + 1}`;
+        return h("option", { attrs: { value: d.deviceId, title: label } }, label);
+      })
     : [h("option", { attrs: { value: "" } }, fallback)];
   const signature = options.map((o) => `${o.value}|${o.textContent}`).join("\n");
   if (select.dataset.signature !== signature) {
@@ -262,6 +273,12 @@ function fill(
     select.dataset.signature = signature;
   }
   if (chosen && devices.some((d) => d.deviceId === chosen)) select.value = chosen;
+  showChoice(select);
+}
+
+/** A long device name is cut short in the picker: the whole of it is its tooltip. */
+function showChoice(select: HTMLSelectElement): void {
+  select.title = select.selectedOptions[0]?.textContent ?? "";
 }
 
 /** What a host did, as the person it was done to reads it. */

@@ -21,7 +21,10 @@ import { AudioSinks, VideoGrid } from "./video";
 export interface RoomActions {
   leave(room: string): void;
   openDm(user: string): void;
-  copyLink(room: string): void;
+  /** Put the room's link on the clipboard; false when the browser would not. */
+  copyLink(room: string): Promise<boolean>;
+  /** The room's shareable address. */
+  linkOf(room: string): string;
   notify: Notify;
 }
 
@@ -37,6 +40,9 @@ export class RoomView {
   private readonly video: VideoGrid | Stage | null = null;
   readonly audio: AudioSinks | null = null;
   private readonly peopleToggle: HTMLButtonElement;
+  private readonly copyLink: () => Promise<boolean>;
+  /** The panel with the room's link (shown to a new room's creator, or when copying failed). */
+  private readonly share: { panel: HTMLElement; title: HTMLElement; url: HTMLInputElement } | null;
   private readonly side: HTMLElement;
   private readonly summaryCount = h("span", { class: "count" });
   private readonly summaryQueue = h("span", { class: "summary-queue" });
@@ -55,6 +61,7 @@ export class RoomView {
     private readonly client: Client,
     readonly state: RoomState,
     actions: RoomActions,
+    options: { created?: boolean } = {},
   ) {
     const kind = state.kind ?? "open";
     const moderator = kind === "workshop" ? new Moderator(client, state, actions.notify) : null;
@@ -113,12 +120,20 @@ export class RoomView {
         : h(
             "button",
             {
-              class: "icon-button",
-              attrs: { type: "button", "aria-label": "Copy the room's link", title: "Copy link" },
-              on: { click: () => actions.copyLink(state.id) },
+              class: "button quiet invite",
+              testid: "invite-button",
+              attrs: {
+                type: "button",
+                "aria-label": "Invite: copy the room's link",
+                title: "Copy the room's link to invite people",
+              },
+              on: { click: (event) => void this.invite(event.currentTarget as HTMLButtonElement) },
             },
             icon("link"),
+            h("span", { class: "caption" }, "Invite"),
           );
+    this.copyLink = () => actions.copyLink(state.id);
+    this.share = kind === "dm" ? null : this.invitePanel(actions.linkOf(state.id));
     const video = state.isVideo;
     const header = h(
       "header",
@@ -177,6 +192,8 @@ export class RoomView {
       header,
       body,
     );
+    // The creator of a new room is shown its link and asked to share it, once.
+    if (options.created) this.showInvite("Your room is ready. Share this link to invite people:");
     this.element.dataset.roomId = state.id;
     this.element.dataset.kind = kind;
     this.render();
@@ -262,9 +279,94 @@ export class RoomView {
     this.element.remove();
   }
 
+  /** The header's Invite: copy the link, or show it to be copied by hand. */
+  private async invite(button: HTMLButtonElement): Promise<void> {
+    if (await this.copyLink()) flash(button, "Link copied");
+    else this.showInvite("Copy this link to invite people:");
+  }
+
+  private showInvite(title: string): void {
+    if (!this.share) return;
+    this.share.title.textContent = title;
+    this.element.querySelector(".room-header")?.after(this.share.panel);
+  }
+
+  private invitePanel(url: string): NonNullable<RoomView["share"]> {
+    const state = this.state;
+    const inputId = `invite-url-${state.id}`;
+    const title = h("label", { class: "invite-title", attrs: { for: inputId } });
+    const input = h("input", {
+      class: "invite-url",
+      testid: "invite-url",
+      attrs: { id: inputId, value: url, readonly: true, spellcheck: "false" },
+      on: { focus: () => input.select() },
+    });
+    const copy: HTMLButtonElement = h(
+      "button",
+      {
+        class: "button primary small",
+        testid: "invite-copy",
+        attrs: { type: "button" },
+        on: {
+          click: () =>
+            void this.copyLink().then((copied) => {
+              if (copied) flash(copy, "Link copied");
+              else input.select();
+            }),
+        },
+      },
+      h("span", { class: "caption" }, "Copy link"),
+    );
+    const panel: HTMLElement = h(
+      "section",
+      { class: "invite-panel", testid: "invite-panel", attrs: { "aria-label": "Invite people" } },
+      icon("link", "icon invite-icon"),
+      h(
+        "div",
+        { class: "invite-body" },
+        title,
+        h("div", { class: "invite-row" }, input, copy),
+        state.room?.has_passcode
+          ? h("p", { class: "invite-note" }, "They will also need the passcode you chose.")
+          : null,
+      ),
+      h(
+        "button",
+        {
+          class: "icon-button invite-close",
+          testid: "invite-dismiss",
+          attrs: { type: "button", "aria-label": "Close", title: "Close" },
+          on: { click: () => panel.remove() },
+        },
+        icon("close"),
+      ),
+    );
+    return { panel, title, url: input };
+  }
+
   private toggleSide(): void {
     const open = this.side.classList.toggle("open");
     this.peopleToggle.setAttribute("aria-expanded", String(open));
     this.peopleToggle.setAttribute("aria-label", open ? "Hide people" : "Show people");
   }
 }
+
+/** Say on the button itself that it worked ("Link copied"), for a moment: covers nothing. */
+function flash(button: HTMLButtonElement, text: string): void {
+  const caption = button.querySelector(".caption");
+  if (!caption) return;
+  const before = button.dataset.caption ?? caption.textContent ?? "";
+  button.dataset.caption = before;
+  button.dataset.done = "true";
+  caption.textContent = text;
+  clearTimeout(Number(button.dataset.timer));
+  button.dataset.timer = String(
+    setTimeout(() => {
+      caption.textContent = before;
+      delete button.dataset.done;
+      delete button.dataset.caption;
+    }, COPIED_MS),
+  );
+}
+
+const COPIED_MS = 2_500;

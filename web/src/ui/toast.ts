@@ -1,4 +1,5 @@
-// Short notes at the bottom of the screen ("Link copied", an action that failed).
+// Short notes at the top of the screen ("You left the room.", an action that failed), where
+// they cover neither the media buttons nor the chat box.
 
 import { h } from "./elements";
 
