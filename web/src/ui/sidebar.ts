@@ -1,6 +1,6 @@
-// The sidebar: Home (the lobby page: public rooms and the create form; not the room called
-// "Lobby", which has a tab like any other room once joined), a tab per joined room and per direct message (with unread counts),
-// and who you are (with a way to change your name).
+// The sidebar: Home (the page of public rooms and the create form; not the room called "Lobby",
+// which has a tab like any other room once joined), a tab per joined room and per direct message
+// (with unread counts), and who you are (with a way to change your name).
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
