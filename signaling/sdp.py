@@ -30,6 +30,9 @@ from aiortc.sdp import MediaDescription, SessionDescription
 from .codecs import CODECS
 from .errors import SignalingError, invalid
 
+PARSING = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError)
+"""What aiortc's parsers raise on text they cannot read."""
+
 MAX_CANDIDATE = 1024
 """Characters in one candidate line; a browser's longest are about 200."""
 MAX_SECTION_LINES = 256
@@ -329,15 +332,7 @@ def answer(sdp: str, offer: str) -> None:
                 raise invalid(f"answer: an a=fmtp of payload type {pt}, which has no a=rtpmap")
     try:
         parsed = SessionDescription.parse(sdp)
-    except (
-        ValueError,
-        TypeError,
-        KeyError,
-        IndexError,
-        AttributeError,
-        AssertionError,
-        StopIteration,
-    ):
+    except (*PARSING, StopIteration):
         raise invalid("answer: does not parse") from None
     expected = SessionDescription.parse(offer)
     if [(m.kind, m.rtp.muxId) for m in parsed.media] != [

@@ -42,12 +42,7 @@ from .sources import KINDS, Source, Track
 log = logging.getLogger(__name__)
 
 _APPLYING = (
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    AssertionError,
+    *sdp_check.PARSING,
     RuntimeError,  # a StopIteration inside aiortc's coroutine
     InvalidAccessError,
     InvalidStateError,
