@@ -37,6 +37,7 @@ from .presence.redis import RedisPresence
 from .rooms import Rooms
 from .roster import Roster
 from .sessions import Sessions
+from .tables import Tables
 from .tasks import Tasks, cancel
 from .workshop import Workshop
 
@@ -124,6 +125,7 @@ class Percolate:
             self.ice,
         )
         self.workshop = Workshop(sio, archive, presence, self.roster)
+        self.tables = Tables(settings, sio, archive, presence, self.catalog, self.roster)
         self.rooms = Rooms(
             settings,
             sio,
@@ -134,6 +136,7 @@ class Percolate:
             self.roster,
             self.media,
             self.workshop,
+            self.tables,
             self.control,
             limits,
             self.ice,
@@ -152,7 +155,7 @@ class Percolate:
             self.tasks,
             lambda: self.stopping,
         )
-        self.events.register(table(self.rooms, self.chat, self.media, self.workshop))
+        self.events.register(table(self.rooms, self.chat, self.media, self.workshop, self.tables))
 
     def __repr__(self) -> str:
         return f"Percolate(archive={self.archive!r}, presence={self.presence.name})"
@@ -177,6 +180,9 @@ class Percolate:
                 self._every(self.settings.heartbeat_interval, self.heartbeat), name="heartbeat"
             ),
             asyncio.create_task(self._every(self.settings.reap_interval, self.reap), name="reap"),
+            asyncio.create_task(
+                self._every(self.settings.tables_tick, self.tables.tick), name="tables"
+            ),
         ]
 
     async def hang_up(self) -> None:

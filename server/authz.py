@@ -24,8 +24,9 @@ ROLES: dict[RoomKind, frozenset[Role]] = {
     RoomKind.COFFEE: MEMBER,
     RoomKind.DM: MEMBER,
     RoomKind.WORKSHOP: WORKSHOP,
+    RoomKind.TABLE: MEMBER,
 }
-"""The roles a member can have in each kind of room."""
+"""The roles a member can have in each kind of room (at a table everybody is equal)."""
 
 
 def _everywhere() -> dict[RoomKind, frozenset[Role]]:
@@ -33,7 +34,7 @@ def _everywhere() -> dict[RoomKind, frozenset[Role]]:
 
 
 def _video() -> dict[RoomKind, frozenset[Role]]:
-    return {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP}
+    return {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP, RoomKind.TABLE: MEMBER}
 
 
 def _workshop(roles: frozenset[Role]) -> dict[RoomKind, frozenset[Role]]:
@@ -47,7 +48,7 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:search": _everywhere(),
     "chat:typing": _everywhere(),
     "media:state": _video(),
-    "signal": {RoomKind.COFFEE: MEMBER},  # workshops always use the SFU
+    "signal": {RoomKind.COFFEE: MEMBER, RoomKind.TABLE: MEMBER},  # workshops: always the SFU
     "sfu:join": _video(),
     "sfu:answer": _video(),
     "sfu:candidate": _video(),
@@ -68,6 +69,17 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:enable": _workshop(HOSTS),
     "chat:pin": _workshop(HOSTS),
     "workshop:end": _workshop(frozenset({Role.HOST})),
+    "tables:open": _workshop(HOSTS),
+    "tables:move": _workshop(HOSTS),
+    "tables:choose": _workshop(frozenset({Role.GUEST, Role.PRESENTER})),
+    "tables:notice": _workshop(HOSTS),
+    "tables:close": _workshop(HOSTS),
+    # Anybody in a coffee room starts a series (and only who started it stops it: the
+    # handler checks); in a workshop the hosts run them.
+    "rounds:start": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: HOSTS},
+    "rounds:join": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP},
+    "rounds:leave": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP},
+    "rounds:stop": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: HOSTS},
 }
 
 

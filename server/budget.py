@@ -78,6 +78,21 @@ MODERATION = (
 )
 
 
+TABLES = (
+    "tables:open",
+    "tables:move",
+    "tables:choose",
+    "tables:notice",
+    "tables:close",
+    "rounds:start",
+    "rounds:join",
+    "rounds:leave",
+    "rounds:stop",
+    "people:stay",
+    "people:list",
+)
+
+
 def allowances(settings: Settings) -> tuple[Allowance, ...]:
     """The budget: the class and bucket of every client event."""
     s, connection = settings, Scope.CONNECTION
@@ -107,6 +122,8 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
                   connection, "too many requests; slow down"),
         Allowance("moderation", MODERATION, s.moderation_rate, s.moderation_burst, connection,
                   "too many host actions; slow down"),
+        Allowance("tables", TABLES, s.tables_rate, s.tables_burst, connection,
+                  "too many table requests; slow down"),
         Allowance(UNKNOWN, (), s.unknown_rate, s.unknown_burst, connection,
                   "too many unknown events; slow down"),
     )  # fmt: skip

@@ -79,6 +79,11 @@ class Chat:
             and not (await self._archive.room_state(room)).chat_enabled
         ):
             raise forbidden("the host turned chat off")
+        if stored is not None and stored.kind is RoomKind.TABLE and stored.parent is not None:
+            # Those who sat at a table may come back to read its chat, not to add to it.
+            sitting = (await self._archive.room_state(stored.parent)).sitting
+            if sitting is None or sitting.table(stored.id) is None:
+                raise forbidden("this table has closed")
         return stored
 
     async def typing(self, session: Session, request: RoomRef) -> Done:

@@ -107,6 +107,11 @@ class Settings:
     """Workshop host actions per second a connection may send, sustained."""
     moderation_burst: int = 50
     """Workshop host actions a connection may send at once."""
+    tables_rate: float = 5.0
+    """``tables:*``, ``rounds:*`` and ``people:*`` requests per second a connection may send,
+    sustained."""
+    tables_burst: int = 50
+    """``tables:*``, ``rounds:*`` and ``people:*`` requests a connection may send at once."""
     unknown_rate: float = 1.0
     """Events of a name the server does not know per second a connection may send, sustained
     (a client that speaks the protocol sends none)."""
@@ -148,6 +153,23 @@ class Settings:
     """Lifetime in seconds of minted TURN credentials."""
     cors_origins: tuple[str, ...] = ()
     """Extra origins allowed to open Socket.IO connections; same origin is always allowed."""
+
+    tables_max: int = 50
+    """Tables one room may have at once."""
+    table_size_max: int = 12
+    """Most people at one breakout table."""
+    breakout_max_seconds: int = 4 * 3600
+    """Longest duration of breakout tables."""
+    rounds_max: int = 20
+    """Rounds in one speed-networking series."""
+    round_min_seconds: int = 10
+    """Shortest speed-networking round (and shortest duration of breakout tables)."""
+    round_max_seconds: int = 3600
+    """Longest speed-networking round."""
+    break_min_seconds: int = 5
+    """Shortest break between rounds (and time to say yes before the first one)."""
+    tables_tick: float = 0.5
+    """Seconds between looks for rounds and tables whose time has come (every process)."""
 
     mesh_max_cameras: int = 4
     """Cameras (or screens) a coffee room sends peer to peer; one more switches it to the SFU."""
@@ -198,6 +220,16 @@ _OPTIONS = {
     "room_burst": "room:leave and dm:open per connection at once",
     "moderation_rate": "workshop host actions per second per connection, sustained",
     "moderation_burst": "workshop host actions per connection at once",
+    "tables_rate": "tables:*, rounds:* and people:* requests per second per connection",
+    "tables_burst": "tables:*, rounds:* and people:* requests per connection at once",
+    "tables_max": "tables one room may have at once",
+    "table_size_max": "most people at one breakout table",
+    "breakout_max_seconds": "longest duration of breakout tables, seconds",
+    "rounds_max": "rounds in one speed-networking series",
+    "round_min_seconds": "shortest speed-networking round (and breakout duration), seconds",
+    "round_max_seconds": "longest speed-networking round, seconds",
+    "break_min_seconds": "shortest break between speed-networking rounds, seconds",
+    "tables_tick": "seconds between looks for rounds and tables whose time has come",
     "flood_refusals": "refusals over the budget within flood-window that disconnect a connection",
     "flood_window": "seconds in which flood-refusals disconnect; then the user starts spent",
     "join_rate": "room:join attempts per second per user and per address, sustained",

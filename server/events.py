@@ -23,6 +23,7 @@ from .replies import Reply
 from .rooms import Rooms
 from .roster import Roster
 from .sessions import Session, Sessions
+from .tables import Tables
 from .tasks import Tasks
 from .workshop import Workshop
 
@@ -32,7 +33,7 @@ Handler = Callable[[Session, Any], Awaitable[Reply]]
 
 
 def table(
-    rooms: Rooms, chat: Chat, media: Media, workshop: Workshop
+    rooms: Rooms, chat: Chat, media: Media, workshop: Workshop, tables: Tables
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -69,6 +70,17 @@ def table(
         "chat:enable": (p.Toggle, workshop.enable_chat),
         "chat:pin": (p.Pin, workshop.pin),
         "workshop:end": (p.RoomRef, workshop.end),
+        "tables:open": (p.TablesOpen, tables.open),
+        "tables:move": (p.TablesMove, tables.move),
+        "tables:choose": (p.TablesChoose, tables.choose),
+        "tables:notice": (p.TablesNotice, tables.notice),
+        "tables:close": (p.RoomRef, tables.close),
+        "rounds:start": (p.RoundsStart, tables.start),
+        "rounds:join": (p.RoomRef, tables.join),
+        "rounds:leave": (p.RoomRef, tables.leave),
+        "rounds:stop": (p.RoomRef, tables.stop),
+        "people:stay": (p.PeopleStay, tables.stay),
+        "people:list": (p.Empty, tables.people),
     }
 
 

@@ -54,7 +54,10 @@ from .tasks import cancel
 
 log = logging.getLogger(__name__)
 
-VIDEO = (RoomKind.COFFEE, RoomKind.WORKSHOP)
+VIDEO = (RoomKind.COFFEE, RoomKind.WORKSHOP, RoomKind.TABLE)
+MESHED = (RoomKind.COFFEE, RoomKind.TABLE)
+"""Rooms whose media goes peer to peer until too many cameras are on (tables are small coffee
+rooms)."""
 
 
 class Media:
@@ -160,7 +163,7 @@ class Media:
         )
         if member is None:
             raise forbidden("you are not in this room")
-        if kind is RoomKind.COFFEE and (request.camera or request.screen):
+        if kind in MESHED and (request.camera or request.screen):
             await self._maybe_switch(request.room, kind)
         return MediaChanged(member=member, media=await self.place(request.room, kind))
 
@@ -201,7 +204,7 @@ class Media:
     async def sfu_join(self, session: Session, request: RoomRef) -> Offer:
         room = request.room
         kind = await self._kind(room)
-        if kind is RoomKind.COFFEE:
+        if kind in MESHED:
             claim = await self._placement.read(room)
             if claim is None:
                 # The process that held the room's media went away (or let it go): if the

@@ -42,6 +42,8 @@ class RoomKind(enum.StrEnum):
     """Hosted: a host presents, guests watch and chat."""
     DM = "dm"
     """A private two-person chat (made by ``dm:open``, never by ``room:create``)."""
+    TABLE = "table"
+    """A few people of a coffee room or workshop face to face (made by the server's tables)."""
 
 
 class Role(enum.StrEnum):
@@ -138,9 +140,11 @@ class Room(msgspec.Struct, frozen=True):
     has_passcode: bool
     created_at: int
     """Milliseconds since the Unix epoch."""
+    parent: str | None = None
+    """A table's room: the coffee room or workshop it belongs to."""
 
 
-class RoomInfo(Room, frozen=True):
+class RoomInfo(Room, frozen=True, kw_only=True):
     """A room as ``room:list`` shows it: with the number of people in it now."""
 
     members: int
@@ -196,6 +200,83 @@ class HostsView(msgspec.Struct, frozen=True):
     """Who waits in the waiting room, first come first."""
     banned: list[User]
     """Removed users, who cannot come back until allowed."""
+
+
+class SittingKind(enum.StrEnum):
+    BREAKOUT = "breakout"
+    """Breakout tables a workshop's host opened."""
+    ROUND = "round"
+    """One round of a speed-networking series."""
+
+
+class Assign(enum.StrEnum):
+    """How people get their seats at breakout tables."""
+
+    RANDOM = "random"
+    MANUAL = "manual"
+    CHOOSE = "choose"
+
+
+class Phase(enum.StrEnum):
+    GATHERING = "gathering"
+    """Asking everybody to take part; the first round starts at the phase's end."""
+    ROUND = "round"
+    BREAK = "break"
+    DONE = "done"
+    """Over; kept until the next series, so people can still ask to stay in touch."""
+
+
+class Table(msgspec.Struct, frozen=True):
+    id: str
+    """The table's room id."""
+    name: str
+    seats: list[User]
+
+
+class SittingView(msgspec.Struct, frozen=True):
+    id: str
+    kind: SittingKind
+    tables: list[Table]
+    assign: Assign
+    size: int | None
+    started_at: int
+    ends_at: int | None
+
+
+class SeriesView(msgspec.Struct, frozen=True):
+    id: str
+    by: User
+    size: int
+    round_seconds: int
+    rounds: int
+    break_seconds: int
+    participants: list[User]
+    round: int
+    phase: Phase
+    phase_ends_at: int | None
+    last: list[Table]
+
+
+class TablesView(msgspec.Struct, frozen=True):
+    """The tables of a room as everybody in it sees them (``tables`` event, ``room:join``)."""
+
+    sitting: SittingView | None
+    series: SeriesView | None
+    now: int
+    """The server's clock when the view was made, in ms since the epoch."""
+
+
+class RoomBrief(msgspec.Struct, frozen=True):
+    id: str
+    title: str
+
+
+class Met(msgspec.Struct, frozen=True):
+    """Somebody both sides said "stay in touch" with."""
+
+    user: User
+    room: RoomBrief
+    at: int
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +426,52 @@ class Pin(msgspec.Struct):
     room: Id
     message: Id | None
     """The id of the message to pin, or null to unpin."""
+
+
+NOTICE_MAX = 500
+
+
+class TablesOpen(msgspec.Struct):
+    room: Id
+    tables: int | None = None
+    size: int | None = None
+    assign: Assign = Assign.RANDOM
+    seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.tables is None) == (self.size is None):
+            raise bad_request("give tables or size")
+
+
+class TablesMove(msgspec.Struct):
+    room: Id
+    user: Id
+    table: Id | None
+
+
+class TablesChoose(msgspec.Struct):
+    room: Id
+    table: Id
+
+
+class TablesNotice(msgspec.Struct):
+    room: Id
+    text: str
+
+    def __post_init__(self) -> None:
+        self.text = check_text(self.text, NOTICE_MAX).strip()
+
+
+class RoundsStart(msgspec.Struct):
+    room: Id
+    size: int = 2
+    round_seconds: int = 300
+    rounds: int = 3
+    break_seconds: int = 30
+
+
+class PeopleStay(msgspec.Struct):
+    user: Id
 
 
 T = TypeVar("T", bound=msgspec.Struct)

@@ -17,8 +17,10 @@ from .protocol import (
     MediaPlace,
     Member,
     Message,
+    Met,
     Room,
     RoomInfo,
+    TablesView,
     Track,
     User,
     WorkshopView,
@@ -63,6 +65,8 @@ class Joined(Reply, kw_only=True):
     """Workshops only."""
     hosts: HostsView | UnsetType = UNSET
     """Workshops only, for hosts and co-hosts."""
+    tables: TablesView | UnsetType = UNSET
+    """Coffee rooms and workshops: their tables and round series."""
 
 
 class Waiting(Reply, kw_only=True):
@@ -137,3 +141,15 @@ class StateChanged(Reply, kw_only=True):
     """A change to the workshop: ``room:lock``, ``room:waiting``, ``chat:enable``, ``chat:pin``."""
 
     state: WorkshopView
+
+
+class TablesReply(Reply, kw_only=True):
+    """``tables:*`` and ``rounds:*``: the room's tables as they are now."""
+
+    tables: TablesView
+
+
+class People(Reply, kw_only=True):
+    """``people:list``."""
+
+    people: list[Met]

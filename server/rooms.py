@@ -24,7 +24,7 @@ from .config import Settings
 from .control import Control
 from .errors import Code, ProtocolError, bad_request, forbidden, not_found
 from .limits import Limits
-from .media import Media
+from .media import VIDEO, Media
 from .presence import ONLINE, Attachment, Presence
 from .protocol import (
     DmOpen,
@@ -40,6 +40,7 @@ from .protocol import (
 from .replies import Dm, DmList, DmOpened, Done, Joined, RoomCreated, RoomList, Waiting
 from .roster import Evict, Recast, Roster
 from .sessions import Session, Sessions
+from .tables import Tables, now_ms
 from .workshop import Workshop
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Rooms:
         roster: Roster,
         media: Media,
         workshop: Workshop,
+        tables: Tables,
         control: Control,
         limits: Limits,
         ice: IceConfig,
@@ -82,6 +84,7 @@ class Rooms:
         self._roster = roster
         self._media = media
         self._workshop = workshop
+        self._tables = tables
         self._ice = ice
         self._secrets = limits.limiter(
             "secret", settings.passcode_failures / 60, settings.passcode_failures
@@ -181,12 +184,15 @@ class Rooms:
             history=history,
             ice_servers=ice_servers(self._ice, user.id),
         )
-        if room.kind in (RoomKind.COFFEE, RoomKind.WORKSHOP):
+        if room.kind in VIDEO:
             answer.media = await self._media.place(room.id, room.kind)
         if state is not None:
             answer.workshop = state.view()
             if role in HOSTS:
                 answer.hosts = state.hosts_view()
+        if room.kind in (RoomKind.COFFEE, RoomKind.WORKSHOP):
+            tables = state if state is not None else await self._archive.room_state(room.id)
+            answer.tables = tables.tables_view(now_ms())
         return answer
 
     async def _admit(
@@ -199,6 +205,10 @@ class Rooms:
         user_id = session.user.id
         if room.dm_users is not None and user_id not in room.dm_users:
             raise forbidden("this is somebody else's conversation")
+        if room.kind is RoomKind.TABLE:
+            # Seated there, a host visiting, or somebody who sat there coming back to read.
+            await self._tables.admit(session, room)
+            return Role.MEMBER, None
         state = None
         if room.kind is RoomKind.WORKSHOP:
             state = await self._archive.room_state(room.id)

@@ -101,6 +101,8 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
         room_burst=1000,
         moderation_rate=1000.0,
         moderation_burst=1000,
+        tables_rate=1000.0,
+        tables_burst=1000,
         unknown_rate=1000.0,
         unknown_burst=1000,
         max_connections_per_ip=10_000,

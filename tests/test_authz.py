@@ -25,13 +25,19 @@ HOSTS = {"host", "cohost"}
 # event -> kind -> roles that may send it
 EXPECTED: dict[str, dict[str, set[str]]] = {
     **{
-        event: {"open": {"member"}, "coffee": {"member"}, "dm": {"member"}, "workshop": EVERYONE}
+        event: {
+            "open": {"member"},
+            "coffee": {"member"},
+            "dm": {"member"},
+            "workshop": EVERYONE,
+            "table": {"member"},
+        }
         for event in ("room:leave", "chat:send", "chat:history", "chat:search", "chat:typing")
     },
-    "media:state": {"coffee": {"member"}, "workshop": EVERYONE},
-    "signal": {"coffee": {"member"}},
+    "media:state": {"coffee": {"member"}, "workshop": EVERYONE, "table": {"member"}},
+    "signal": {"coffee": {"member"}, "table": {"member"}},
     **{
-        event: {"coffee": {"member"}, "workshop": EVERYONE}
+        event: {"coffee": {"member"}, "workshop": EVERYONE, "table": {"member"}}
         for event in ("sfu:join", "sfu:answer", "sfu:candidate", "sfu:leave")
     },
     "hand:raise": {"workshop": {"guest"}},
@@ -50,6 +56,15 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "chat:enable": {"workshop": HOSTS},
     "chat:pin": {"workshop": HOSTS},
     "workshop:end": {"workshop": {"host"}},
+    "tables:open": {"workshop": HOSTS},
+    "tables:move": {"workshop": HOSTS},
+    "tables:choose": {"workshop": {"guest", "presenter"}},
+    "tables:notice": {"workshop": HOSTS},
+    "tables:close": {"workshop": HOSTS},
+    "rounds:start": {"coffee": {"member"}, "workshop": HOSTS},
+    "rounds:join": {"coffee": {"member"}, "workshop": EVERYONE},
+    "rounds:leave": {"coffee": {"member"}, "workshop": EVERYONE},
+    "rounds:stop": {"coffee": {"member"}, "workshop": HOSTS},
 }
 # Where the role may send the event but the handler still says no, and why.
 REFUSED_BY_HANDLER = {
@@ -58,12 +73,33 @@ REFUSED_BY_HANDLER = {
     ("coffee", "sfu:candidate"): "bad_request",
     ("workshop", "sfu:answer"): "bad_request",
     ("workshop", "sfu:candidate"): "bad_request",
+    ("table", "sfu:join"): "forbidden",  # a table is meshed like a coffee room
+    ("table", "sfu:answer"): "bad_request",
+    ("table", "sfu:candidate"): "bad_request",
+    # Allowed, but there is nothing to act on in a fresh room: no tables open, no series
+    # (test_tables.py runs them).
+    **{
+        ("workshop", event): "bad_request"
+        for event in (
+            "tables:move",
+            "tables:choose",
+            "tables:notice",
+            "tables:close",
+            "rounds:join",
+            "rounds:leave",
+            "rounds:stop",
+        )
+    },
+    **{
+        ("coffee", event): "bad_request" for event in ("rounds:join", "rounds:leave", "rounds:stop")
+    },
 }
 ROLES = {
     "open": ["member"],
     "coffee": ["member"],
     "dm": ["member"],
     "workshop": sorted(EVERYONE - {"member"}),
+    "table": ["member"],
 }
 
 
@@ -93,6 +129,21 @@ async def scene(server: Running, connect, kind: str, role: str) -> Scene:
         for client in (actor, peer):
             await client.ok("room:join", {"room": room})
         return await _with_message(Scene(room, actor, peer, peer))
+    if kind == "table":
+        # Two people at one table of a speed-networking round in a coffee room.
+        room = (await peer.ok("room:create", {"title": "R", "kind": "coffee"}))["room"]["id"]
+        for client in (actor, peer):
+            await client.ok("room:join", {"room": room})
+        await peer.ok(
+            "rounds:start",
+            {"room": room, "round_seconds": 600, "rounds": 1, "break_seconds": 1},
+        )
+        await actor.ok("rounds:join", {"room": room})
+        seated = await actor.wait("tables", lambda e: e["state"]["sitting"] is not None)
+        (table,) = seated["state"]["sitting"]["tables"]
+        for client in (actor, peer):
+            await client.ok("room:join", {"room": table["id"]})
+        return await _with_message(Scene(table["id"], actor, peer, peer))
     if kind != "workshop":
         room = (await peer.ok("room:create", {"title": "R", "kind": kind}))["room"]["id"]
         for client in (actor, peer):
@@ -171,7 +222,22 @@ def payload(event: str, s: Scene, role: str) -> dict[str, Any]:
         "sfu:answer": {"room": room, "version": 1, "answer": {"type": "answer", "sdp": ""}},
         "sfu:candidate": {"room": room, "candidate": None},
         "sfu:leave": {"room": room},
+        "tables:open": {"room": room, "tables": 2},
+        "tables:move": {"room": room, "user": other, "table": None},
+        "tables:choose": {"room": room, "table": "t1"},
+        "tables:notice": {"room": room, "text": "five minutes"},
+        "tables:close": {"room": room},
+        "rounds:start": {"room": room},
+        "rounds:join": {"room": room},
+        "rounds:leave": {"room": room},
+        "rounds:stop": {"room": room},
     }[event]
+
+
+@pytest.fixture
+async def server(start_server, settings) -> Running:
+    """Rounds may start a second after they are called (the table scene needs one)."""
+    return await start_server(settings, break_min_seconds=1, tables_tick=0.05)
 
 
 @pytest.mark.parametrize("backend", ["memory"])

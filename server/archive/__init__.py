@@ -11,7 +11,23 @@ from typing import Protocol, TypeVar
 
 import msgspec
 
-from ..protocol import HostsView, Message, Role, Room, RoomKind, User, WorkshopView
+from ..protocol import (
+    Assign,
+    HostsView,
+    Message,
+    Met,
+    Phase,
+    Role,
+    Room,
+    RoomKind,
+    SeriesView,
+    SittingKind,
+    SittingView,
+    Table,
+    TablesView,
+    User,
+    WorkshopView,
+)
 
 T = TypeVar("T")
 
@@ -33,6 +49,8 @@ class StoredRoom(msgspec.Struct, frozen=True):
     created_by: str | None = None
     dm_users: tuple[str, str] | None = None
     """The two users of a direct-message room, sorted."""
+    parent: str | None = None
+    """A table's room (the coffee room or workshop it belongs to)."""
 
     def public(self) -> Room:
         return Room(
@@ -42,7 +60,96 @@ class StoredRoom(msgspec.Struct, frozen=True):
             private=self.private,
             has_passcode=self.passcode_hash is not None,
             created_at=self.created_at,
+            parent=self.parent,
         )
+
+
+class TableRecord(msgspec.Struct):
+    """One table of a sitting: its room and who sits there now."""
+
+    id: str
+    name: str
+    seats: list[User] = msgspec.field(default_factory=list)
+
+    def view(self) -> Table:
+        return Table(id=self.id, name=self.name, seats=list(self.seats))
+
+
+class Sitting(msgspec.Struct):
+    """Tables running now in a room: a breakout or one round of a series (``server.tables``)."""
+
+    id: str
+    kind: SittingKind
+    tables: list[TableRecord]
+    assign: Assign
+    size: int | None
+    started_at: int
+    ends_at: int | None
+    warn_at: int | None = None
+    """When everybody is told the end is near; None once told (or never)."""
+    made: bool = False
+    """The tables' rooms exist in the archive (made just after the sitting is stored)."""
+
+    def view(self) -> SittingView:
+        return SittingView(
+            id=self.id,
+            kind=self.kind,
+            tables=[table.view() for table in self.tables],
+            assign=self.assign,
+            size=self.size,
+            started_at=self.started_at,
+            ends_at=self.ends_at,
+        )
+
+    def table(self, table_id: str) -> TableRecord | None:
+        return next((t for t in self.tables if t.id == table_id), None)
+
+    def seat_of(self, user_id: str) -> TableRecord | None:
+        return next((t for t in self.tables if any(u.id == user_id for u in t.seats)), None)
+
+    def unseat(self, user_id: str) -> TableRecord | None:
+        """Take the user from their table; the table they sat at, if any."""
+        table = self.seat_of(user_id)
+        if table is not None:
+            table.seats = [u for u in table.seats if u.id != user_id]
+        return table
+
+
+class Series(msgspec.Struct):
+    """A speed-networking series of rounds (``server.tables``)."""
+
+    id: str
+    by: User
+    size: int
+    round_seconds: int
+    rounds: int
+    break_seconds: int
+    participants: list[User]
+    round: int
+    phase: Phase
+    phase_ends_at: int | None
+    last: list[TableRecord] = msgspec.field(default_factory=list)
+    met: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    """Every pair (sorted) that sat at one table in an earlier round."""
+
+    def view(self) -> SeriesView:
+        return SeriesView(
+            id=self.id,
+            by=self.by,
+            size=self.size,
+            round_seconds=self.round_seconds,
+            rounds=self.rounds,
+            break_seconds=self.break_seconds,
+            participants=list(self.participants),
+            round=self.round,
+            phase=self.phase,
+            phase_ends_at=self.phase_ends_at,
+            last=[table.view() for table in self.last],
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.phase is not Phase.DONE
 
 
 class RoomState(msgspec.Struct):
@@ -69,6 +176,37 @@ class RoomState(msgspec.Struct):
     """Who waits in the waiting room, first come first."""
     admitted: list[str] = msgspec.field(default_factory=list)
     """Users a host let in from the waiting room."""
+    sitting: Sitting | None = None
+    """Tables running now (a coffee room or workshop)."""
+    series: Series | None = None
+    """The speed-networking series, running or done (a coffee room or workshop)."""
+    sat: list[str] = msgspec.field(default_factory=list)
+    """A table's room: everybody who sat at it, who may read its chat afterwards."""
+
+    def due(self) -> int | None:
+        """When the server must next act on its own (ms since the epoch), or None.
+
+        Stored beside the state (``Archive.due_rooms``), so that any process finds it.
+        """
+        times: list[int] = []
+        sitting, series = self.sitting, self.series
+        if sitting is not None:
+            if not sitting.made:
+                return 0
+            if sitting.warn_at is not None:
+                times.append(sitting.warn_at)
+            if sitting.ends_at is not None:
+                times.append(sitting.ends_at)
+        if series is not None and series.running and series.phase_ends_at is not None:
+            times.append(series.phase_ends_at)
+        return min(times, default=None)
+
+    def tables_view(self, now: int) -> TablesView:
+        return TablesView(
+            sitting=self.sitting.view() if self.sitting is not None else None,
+            series=self.series.view() if self.series is not None else None,
+            now=now,
+        )
 
     def view(self) -> WorkshopView:
         return WorkshopView(
@@ -147,3 +285,18 @@ class Archive(Protocol):
 
     async def search(self, room: str, query: str, limit: int) -> list[Message]:
         """Messages of ``room`` matching every word of ``query``, newest first."""
+
+    async def due_rooms(self, now: int, limit: int) -> list[str]:
+        """Rooms whose state is due (``RoomState.due`` at or before ``now``), soonest first."""
+
+    async def sat_together(self, pairs: list[tuple[str, str]], room: str, at: int) -> None:
+        """Remember that each pair (of user ids) sat at one of ``room``'s tables."""
+
+    async def have_sat_together(self, a: str, b: str) -> str | None:
+        """The room where users ``a`` and ``b`` last sat at one table, or None."""
+
+    async def stay(self, user: str, other: str, room: str, at: int) -> bool:
+        """Store that ``user`` wants to stay in touch with ``other``; True if both now do."""
+
+    async def people_met(self, user: str, limit: int) -> list[Met]:
+        """Everybody with whom ``user`` and they both said "stay in touch", latest first."""

@@ -29,7 +29,7 @@ import msgspec
 
 from .. import keys
 from ..errors import Unavailable
-from ..protocol import Message, RoomKind, User
+from ..protocol import Message, Met, RoomBrief, RoomKind, User
 from . import NoSuchRoom, RoomState, StoredRoom
 from .commit import GroupCommit, Item, Pending, Result
 
@@ -84,10 +84,31 @@ _MIGRATIONS = [
     );
     CREATE INDEX messages_search ON messages USING GIN (search);
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN parent TEXT;
+    ALTER TABLE rooms ADD COLUMN due_at BIGINT;
+    CREATE INDEX rooms_due ON rooms (due_at) WHERE due_at IS NOT NULL;
+    CREATE TABLE encounters (
+        user_a TEXT NOT NULL,
+        user_b TEXT NOT NULL,
+        room TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (user_a, user_b)
+    );
+    CREATE TABLE wishes (
+        from_user TEXT NOT NULL,
+        to_user TEXT NOT NULL,
+        room TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (from_user, to_user)
+    );
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
-_ROOM_COLUMNS = "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by"
+_ROOM_COLUMNS = (
+    "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by, parent"
+)
 _state_decoder = msgspec.json.Decoder(RoomState)
 
 # What says "this connection cannot be used any more": the database went away (shut down,
@@ -161,6 +182,7 @@ def _room(row: asyncpg.Record, dm_users: tuple[str, str] | None = None) -> Store
         host_key_hash=row["host_key_hash"],
         created_by=row["created_by"],
         dm_users=dm_users,
+        parent=row["parent"],
     )
 
 
@@ -225,7 +247,7 @@ class PostgresArchive:
                 log.info("%r: schema migrated to version %d", self, number)
             await conn.execute(
                 f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES ('lobby', 'Lobby', 'open', false, "
-                "0, NULL, NULL, NULL) ON CONFLICT DO NOTHING"
+                "0, NULL, NULL, NULL, NULL) ON CONFLICT DO NOTHING"
             )
 
     async def close(self) -> None:
@@ -277,7 +299,7 @@ class PostgresArchive:
     @staticmethod
     async def _insert_room(conn: asyncpg.Connection, room: StoredRoom) -> None:
         await conn.execute(
-            f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             room.id,
             room.title,
             room.kind.value,
@@ -286,6 +308,7 @@ class PostgresArchive:
             room.passcode_hash,
             room.host_key_hash,
             room.created_by,
+            room.parent,
         )
 
     async def create_room(self, room: StoredRoom) -> None:
@@ -340,8 +363,9 @@ class PostgresArchive:
                 state = _state_decoder.decode(row["state"]) if row["state"] else RoomState()
                 result = change(state)
                 await conn.execute(
-                    "UPDATE rooms SET state = $1 WHERE id = $2",
+                    "UPDATE rooms SET state = $1, due_at = $2 WHERE id = $3",
                     msgspec.json.encode(state).decode(),
+                    state.due(),
                     room_id,
                 )
             return state, result
@@ -517,3 +541,82 @@ class PostgresArchive:
             )
         )
         return [_message(row) for row in rows]
+
+    # -- tables ----------------------------------------------------------------------------
+
+    async def due_rooms(self, now: int, limit: int) -> list[str]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                "SELECT id FROM rooms WHERE due_at IS NOT NULL AND due_at <= $1 "
+                "ORDER BY due_at LIMIT $2",
+                now,
+                limit,
+            )
+        )
+        return [row["id"] for row in rows]
+
+    async def sat_together(self, pairs: list[tuple[str, str]], room: str, at: int) -> None:
+        async def insert(conn: asyncpg.Connection) -> None:
+            await conn.executemany(
+                "INSERT INTO encounters (user_a, user_b, room, at) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (user_a, user_b) DO UPDATE SET room = excluded.room, "
+                "at = excluded.at",
+                [(*sorted(pair), room, at) for pair in pairs],
+            )
+
+        await self._with(insert)
+
+    async def have_sat_together(self, a: str, b: str) -> str | None:
+        first, second = sorted((a, b))
+        room: str | None = await self._with(
+            lambda c: c.fetchval(
+                "SELECT room FROM encounters WHERE user_a = $1 AND user_b = $2", first, second
+            )
+        )
+        return room
+
+    async def stay(self, user: str, other: str, room: str, at: int) -> bool:
+        async def upsert(conn: asyncpg.Connection) -> bool:
+            async with conn.transaction():
+                # The pair's lock: of two wishes at once, the second sees the first.
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext($1))", " ".join(sorted((user, other)))
+                )
+                await conn.execute(
+                    "INSERT INTO wishes (from_user, to_user, room, at) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (from_user, to_user) DO NOTHING",
+                    user,
+                    other,
+                    room,
+                    at,
+                )
+                found = await conn.fetchval(
+                    "SELECT 1 FROM wishes WHERE from_user = $1 AND to_user = $2", other, user
+                )
+            return found is not None
+
+        mutual: bool = await self._with(upsert)
+        return mutual
+
+    async def people_met(self, user: str, limit: int) -> list[Met]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                "SELECT mine.to_user, users.name, mine.room, rooms.title, "
+                "greatest(mine.at, theirs.at) AS at FROM wishes AS mine "
+                "JOIN wishes AS theirs ON theirs.from_user = mine.to_user "
+                "AND theirs.to_user = mine.from_user "
+                "JOIN users ON users.id = mine.to_user "
+                "LEFT JOIN rooms ON rooms.id = mine.room "
+                "WHERE mine.from_user = $1 ORDER BY at DESC LIMIT $2",
+                user,
+                limit,
+            )
+        )
+        return [
+            Met(
+                user=User(id=r["to_user"], name=r["name"]),
+                room=RoomBrief(id=r["room"], title=r["title"] or ""),
+                at=r["at"],
+            )
+            for r in rows
+        ]

@@ -25,7 +25,7 @@ import msgspec
 
 from .. import keys
 from ..errors import Unavailable
-from ..protocol import Message, RoomKind, User
+from ..protocol import Message, Met, RoomBrief, RoomKind, User
 from . import NoSuchRoom, RoomState, StoredRoom
 from .commit import GroupCommit, Item, Pending, Result, Work
 
@@ -89,10 +89,31 @@ _MIGRATIONS = [
     """
     ALTER TABLE rooms ADD COLUMN state BLOB;
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN parent TEXT;
+    ALTER TABLE rooms ADD COLUMN due_at INTEGER;
+    CREATE INDEX rooms_due ON rooms (due_at) WHERE due_at IS NOT NULL;
+    CREATE TABLE encounters (
+        user_a TEXT NOT NULL,
+        user_b TEXT NOT NULL,
+        room TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (user_a, user_b)
+    );
+    CREATE TABLE wishes (
+        from_user TEXT NOT NULL,
+        to_user TEXT NOT NULL,
+        room TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (from_user, to_user)
+    );
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
-_ROOM_COLUMNS = "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by"
+_ROOM_COLUMNS = (
+    "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by, parent"
+)
 
 
 # Errors of the storage, not of our SQL: the request may succeed later.
@@ -148,6 +169,7 @@ def _room(row: tuple[Any, ...], dm_users: tuple[str, str] | None = None) -> Stor
         host_key_hash=row[6],
         created_by=row[7],
         dm_users=dm_users,
+        parent=row[8],
     )
 
 
@@ -243,8 +265,8 @@ class SqliteArchive:
             conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
             log.info("%r: schema migrated to version %d", self, number)
         conn.execute(
-            f"INSERT OR IGNORE INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (_LOBBY.id, _LOBBY.title, _LOBBY.kind.value, 0, 0, None, None, None),
+            f"INSERT OR IGNORE INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_LOBBY.id, _LOBBY.title, _LOBBY.kind.value, 0, 0, None, None, None, None),
         )
 
     async def close(self) -> None:
@@ -310,7 +332,7 @@ class SqliteArchive:
     @staticmethod
     def _insert_room(conn: sqlite3.Connection, room: StoredRoom) -> None:
         conn.execute(
-            f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 room.id,
                 room.title,
@@ -320,6 +342,7 @@ class SqliteArchive:
                 room.passcode_hash,
                 room.host_key_hash,
                 room.created_by,
+                room.parent,
             ),
         )
 
@@ -383,8 +406,8 @@ class SqliteArchive:
                 state = _state_decoder.decode(row[0]) if row[0] else RoomState()
                 result = change(state)
                 conn.execute(
-                    "UPDATE rooms SET state = ? WHERE id = ?",
-                    (msgspec.json.encode(state), room_id),
+                    "UPDATE rooms SET state = ?, due_at = ? WHERE id = ?",
+                    (msgspec.json.encode(state), state.due(), room_id),
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -439,7 +462,7 @@ class SqliteArchive:
                 )
                 .fetchall()
             )
-            return [(_room(r[:8], (r[8], r[9])), User(id=r[10], name=r[11])) for r in rows]
+            return [(_room(r[:9], (r[9], r[10])), User(id=r[11], name=r[12])) for r in rows]
 
         return await self._read(select)
 
@@ -564,5 +587,98 @@ class SqliteArchive:
                 .fetchall()
             )
             return [_message(row) for row in rows]
+
+        return await self._read(select)
+
+    # -- tables ----------------------------------------------------------------------------
+
+    async def due_rooms(self, now: int, limit: int) -> list[str]:
+        def select() -> list[str]:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT id FROM rooms WHERE due_at IS NOT NULL AND due_at <= ? "
+                    "ORDER BY due_at LIMIT ?",
+                    (now, limit),
+                )
+                .fetchall()
+            )
+            return [row[0] for row in rows]
+
+        return await self._read(select)
+
+    async def sat_together(self, pairs: list[tuple[str, str]], room: str, at: int) -> None:
+        def insert() -> None:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO encounters (user_a, user_b, room, at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (user_a, user_b) DO UPDATE SET room = excluded.room, "
+                    "at = excluded.at",
+                    [(*sorted(pair), room, at) for pair in pairs],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self._write(insert)
+
+    async def have_sat_together(self, a: str, b: str) -> str | None:
+        def select() -> str | None:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT room FROM encounters WHERE user_a = ? AND user_b = ?",
+                    tuple(sorted((a, b))),
+                )
+                .fetchone()
+            )
+            return row[0] if row else None
+
+        return await self._read(select)
+
+    async def stay(self, user: str, other: str, room: str, at: int) -> bool:
+        def upsert() -> bool:
+            # Under the write lock (``_write``): the other side's wish is read after ours is
+            # stored, so of two wishes at once, the second sees the first.
+            conn = self._conn()
+            conn.execute(
+                "INSERT INTO wishes (from_user, to_user, room, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (from_user, to_user) DO NOTHING",
+                (user, other, room, at),
+            )
+            row = conn.execute(
+                "SELECT 1 FROM wishes WHERE from_user = ? AND to_user = ?", (other, user)
+            ).fetchone()
+            return row is not None
+
+        return await self._write(upsert)
+
+    async def people_met(self, user: str, limit: int) -> list[Met]:
+        def select() -> list[Met]:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT mine.to_user, users.name, mine.room, rooms.title, "
+                    "max(mine.at, theirs.at) AS at FROM wishes AS mine "
+                    "JOIN wishes AS theirs ON theirs.from_user = mine.to_user "
+                    "AND theirs.to_user = mine.from_user "
+                    "JOIN users ON users.id = mine.to_user "
+                    "LEFT JOIN rooms ON rooms.id = mine.room "
+                    "WHERE mine.from_user = ? ORDER BY at DESC LIMIT ?",
+                    (user, limit),
+                )
+                .fetchall()
+            )
+            return [
+                Met(
+                    user=User(id=r[0], name=r[1]),
+                    room=RoomBrief(id=r[2], title=r[3] or ""),
+                    at=r[4],
+                )
+                for r in rows
+            ]
 
         return await self._read(select)
