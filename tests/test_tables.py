@@ -162,3 +162,193 @@ async def test_staying_in_touch_needs_both_and_tells_nobody_who_did_not_ask(
     assert (await bob.wait("people:met"))["person"]["user"]["id"] == ann.user_id
     listed = (await bob.ok("people:list"))["people"]
     assert [p["user"]["name"] for p in listed] == ["Ann"]
+
+
+async def workshop(server: Running, connect, *guests: str) -> tuple[str, Client, list[Client]]:
+    host = await connect(server.url, "Host")
+    created = await host.ok("room:create", {"title": "Pricing", "kind": "workshop"})
+    room = created["room"]["id"]
+    await host.ok("room:join", {"room": room, "host_key": created["host_key"]})
+    clients = [await connect(server.url, name) for name in guests]
+    for guest in clients:
+        await guest.ok("room:join", {"room": room})
+    return room, host, clients
+
+
+async def test_a_workshop_of_nine_splits_into_tables_of_three_and_is_recalled(
+    server: Running, connect
+) -> None:
+    names = ["Ada", "Ben", "Cat", "Dan", "Eli", "Fay", "Gil", "Hal", "Ida"]
+    room, host, guests = await workshop(server, connect, *names)
+    opened = (await host.ok("tables:open", {"room": room, "size": 3}))["tables"]
+    tables = seats(opened)
+    assert sorted(len(users) for users in tables.values()) == [3, 3, 3]
+    # Everybody but the host is seated, once; the host visits.
+    assert sorted(u for users in tables.values() for u in users) == sorted(
+        g.user_id for g in guests
+    )
+    for guest in guests:
+        view = (await guest.wait("tables", lambda e: e["state"]["sitting"] is not None))["state"]
+        mine = table_of(view, guest.user_id)
+        assert mine is not None
+        joined = await guest.ok("room:join", {"room": mine})
+        assert {m["id"] for m in joined["members"]} <= set(tables[mine])
+        # Guests may use their camera at their table, though not on the workshop's stage.
+        await guest.ok("media:state", {"room": mine, "camera": True, "mic": True})
+    ada, ben = guests[0], guests[1]
+    theirs = table_of(opened, ada.user_id)
+    elsewhere = next(t for t in tables if t != theirs)
+    refused = await ada.call("room:join", {"room": elsewhere})
+    assert refused["error"]["code"] == "forbidden"
+    refused = await ada.call("chat:history", {"room": elsewhere})
+    assert refused["error"]["code"] == "forbidden"
+    refused = await ada.call("tables:move", {"room": room, "user": ben.user_id, "table": None})
+    assert refused["error"]["code"] == "forbidden"
+    # The host visits any table, and talks to every table at once.
+    visit = await host.ok("room:join", {"room": elsewhere})
+    assert visit["room"]["kind"] == "table"
+    await host.ok("tables:notice", {"room": room, "text": "Five more minutes"})
+    for guest in guests:
+        notice = await guest.wait("tables:notice")
+        assert (notice["text"], notice["by"]["name"]) == ("Five more minutes", "Host")
+    # Recall: everybody back in the main room, the host's visit ended too.
+    closed = (await host.ok("tables:close", {"room": room}))["tables"]
+    assert closed["sitting"] is None
+    for guest in guests:
+        removed = await guest.wait("room:removed", lambda e: e["reason"] == "table_closed")
+        assert removed["room"] == table_of(opened, guest.user_id)
+    assert (await host.wait("room:removed"))["room"] == elsewhere
+    # What was said at a table stays readable for who sat there, not for anybody else.
+    back = await ada.ok("room:join", {"room": theirs})
+    assert back["room"]["id"] == theirs
+    said = await ada.call("chat:send", {"room": theirs, "text": "too late", "client_msg_id": "x"})
+    assert said["error"] == {"code": "forbidden", "message": "this table has closed"}
+    stranger = next(g for g in guests if g.user_id not in tables[theirs])
+    refused = await stranger.call("room:join", {"room": theirs})
+    assert refused["error"]["code"] == "forbidden"
+
+
+async def test_a_host_moves_people_places_late_joiners_and_guests_can_choose(
+    server: Running, connect
+) -> None:
+    room, host, (ada, ben, cat) = await workshop(server, connect, "Ada", "Ben", "Cat")
+    opened = (await host.ok("tables:open", {"room": room, "tables": 2, "assign": "manual"}))[
+        "tables"
+    ]
+    first, second = [t["id"] for t in opened["sitting"]["tables"]]
+    assert all(not users for users in seats(opened).values())  # nobody seated yet
+    moved = (await host.ok("tables:move", {"room": room, "user": ada.user_id, "table": first}))[
+        "tables"
+    ]
+    assert seats(moved)[first] == [ada.user_id]
+    await ada.ok("room:join", {"room": first})
+    # Moved to the other table: out of the first at once, in the second after a join.
+    await host.ok("tables:move", {"room": room, "user": ada.user_id, "table": second})
+    removed = await ada.wait("room:removed")
+    assert (removed["room"], removed["reason"]) == (first, "table_moved")
+    assert (await ada.call("room:join", {"room": first}))["error"]["code"] == "forbidden"
+    await ada.ok("room:join", {"room": second})
+    # Somebody who arrives late lands in the main room, and the host seats them.
+    dee = await connect(server.url, "Dee")
+    joined = await dee.ok("room:join", {"room": room})
+    assert table_of(joined["tables"], dee.user_id) is None
+    await host.ok("tables:move", {"room": room, "user": dee.user_id, "table": second})
+    await dee.ok("room:join", {"room": second})
+    # Back to the main room.
+    await host.ok("tables:move", {"room": room, "user": dee.user_id, "table": None})
+    assert (await dee.wait("room:removed"))["reason"] == "table_moved"
+    # Guests may not choose at tables the host fills.
+    refused = await ben.call("tables:choose", {"room": room, "table": first})
+    assert refused["error"] == {
+        "code": "forbidden",
+        "message": "the host seats people at these tables",
+    }
+    await host.ok("tables:close", {"room": room})
+
+    chosen = (await host.ok("tables:open", {"room": room, "size": 2, "assign": "choose"}))["tables"]
+    assert chosen["sitting"]["size"] == 2
+    table = chosen["sitting"]["tables"][0]["id"]
+    await ben.ok("tables:choose", {"room": room, "table": table})
+    await cat.ok("tables:choose", {"room": room, "table": table})
+    full = await ada.call("tables:choose", {"room": room, "table": table})
+    assert full["error"] == {"code": "bad_request", "message": "that table is full"}
+    await ben.ok("room:join", {"room": table})
+
+
+async def test_somebody_who_drops_comes_back_to_their_table(server: Running, connect) -> None:
+    room, host, (ada, ben) = await workshop(server, connect, "Ada", "Ben")
+    opened = (await host.ok("tables:open", {"room": room, "tables": 1}))["tables"]
+    (table,) = seats(opened)
+    await ada.ok("room:join", {"room": table})
+    token = ada.session["token"]
+    await ada.drop()
+    again = await connect(server.url, "Ada", token=token)
+    joined = await again.ok("room:join", {"room": room})
+    assert table_of(joined["tables"], again.user_id) == table
+    await again.ok("room:join", {"room": table})
+    said = await again.ok("chat:send", {"room": table, "text": "back", "client_msg_id": "b"})
+    await ben.ok("room:join", {"room": table})
+    history = (await ben.ok("chat:history", {"room": table}))["messages"]
+    assert [m["id"] for m in history] == [said["message"]["id"]]
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+async def test_bad_table_requests_get_a_clear_error_and_change_nothing(
+    fast: Running, connect
+) -> None:
+    room, host, (ada, ben) = await workshop(fast, connect, "Ada", "Ben")
+    bad = {
+        "give tables or size": {"room": room},
+        "tables must be 1 to 50": {"room": room, "tables": 51},
+        "size must be 2 to 12": {"room": room, "size": 1},
+        "seconds must be 1 to 14400": {"room": room, "tables": 2, "seconds": 14401},
+    }
+    for message, payload in bad.items():
+        ack = await host.call("tables:open", payload)
+        assert ack["error"] == {"code": "bad_request", "message": message}, payload
+    ack = await host.call("tables:open", {"room": room, "tables": "two"})
+    assert ack["error"]["code"] == "bad_request"
+    ack = await host.call("tables:move", {"room": room, "user": ada.user_id, "table": None})
+    assert ack["error"] == {"code": "bad_request", "message": "no tables are open here"}
+    opened = (await host.ok("tables:open", {"room": room, "tables": 2}))["tables"]
+    again = await host.call("tables:open", {"room": room, "tables": 2})
+    assert again["error"] == {"code": "bad_request", "message": "tables are already open here"}
+    series = await host.call("rounds:start", {"room": room})
+    assert series["error"] == {"code": "bad_request", "message": "tables are already open here"}
+    unknown = await host.call("tables:move", {"room": room, "user": ada.user_id, "table": "nope"})
+    assert unknown["error"] == {"code": "not_found", "message": "no such table here"}
+    await ben.ok("room:leave", {"room": room})
+    await host.ok("tables:move", {"room": room, "user": ben.user_id, "table": None})
+    gone = await host.call(
+        "tables:move",
+        {"room": room, "user": ben.user_id, "table": opened["sitting"]["tables"][0]["id"]},
+    )
+    assert gone["error"] == {"code": "not_found", "message": "that user is not in this room"}
+    # The tables are as they were after the last change that succeeded.
+    now = (await ada.ok("room:join", {"room": room}))["tables"]
+    assert seats(now) == {
+        t: [u for u in users if u != ben.user_id] for t, users in seats(opened).items()
+    }
+
+    coffee_room, (cy, dee) = await coffee(fast, connect, "Cy", "Dee")
+    for payload, message in [
+        ({"size": 5}, "size must be 2, 3 or 4"),
+        ({"round_seconds": 0}, "round_seconds must be 1 to 3600"),
+        ({"rounds": 21}, "rounds must be 1 to 20"),
+        ({"break_seconds": 601}, "break_seconds must be 1 to 600"),
+    ]:
+        ack = await cy.call("rounds:start", {"room": coffee_room, **payload})
+        assert ack["error"] == {"code": "bad_request", "message": message}
+    await cy.ok("rounds:start", {"room": coffee_room, "round_seconds": 60})
+    twice = await dee.call("rounds:start", {"room": coffee_room})
+    assert twice["error"] == {"code": "bad_request", "message": "a round series is running here"}
+    refused = await dee.call("rounds:stop", {"room": coffee_room})
+    assert refused["error"] == {
+        "code": "forbidden",
+        "message": "only who started the series can stop it",
+    }
+    assert (await cy.call("people:stay", {"user": cy.user_id}))["error"]["code"] == "bad_request"
+    stopped = (await cy.ok("rounds:stop", {"room": coffee_room}))["tables"]
+    assert stopped["series"]["phase"] == "done"
+    late = await dee.call("rounds:join", {"room": coffee_room})
+    assert late["error"] == {"code": "bad_request", "message": "no round series is running here"}
