@@ -36,7 +36,7 @@ from .audiences import user_room
 from .authz import HOSTS
 from .catalog import Catalog
 from .config import Settings
-from .errors import bad_request, forbidden, not_found
+from .errors import Unavailable, bad_request, forbidden, not_found
 from .presence import Presence
 from .protocol import (
     Assign,
@@ -99,6 +99,8 @@ class Tables:
         self._catalog = catalog
         self._roster = roster
         self._rng = random.SystemRandom()
+        self._stalled = False
+        """The archive was unavailable at the last tick."""
 
     # -- telling people ----------------------------------------------------------------------
 
@@ -404,10 +406,26 @@ class Tables:
     # -- the clock ---------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """Move on every room whose time has come (every process runs this)."""
-        for room in await self._archive.due_rooms(now_ms(), _DUE_BATCH):
+        """Move on every room whose time has come (every process runs this).
+
+        While the archive is unreachable nothing moves (the rooms stay due and move on once
+        it is back); that is said once, not at every tick.
+        """
+        try:
+            due = await self._archive.due_rooms(now_ms(), _DUE_BATCH)
+        except Unavailable as exc:
+            if not self._stalled:
+                log.warning("tables: the archive is unavailable, rounds wait for it: %s", exc)
+            self._stalled = True
+            return
+        if self._stalled:
+            log.info("tables: the archive is back, rounds move on")
+            self._stalled = False
+        for room in due:
             try:
                 await self.advance(room)
+            except Unavailable as exc:
+                log.warning("room=%s: tables could not move on: %s", room, exc)
             except Exception:
                 log.exception("room=%s: tables could not move on", room)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from server.archive import Archive, NoSuchRoom, RoomState, StoredRoom
+from server.archive import Archive, NoSuchRoom, RoomState, Series, StoredRoom
 from server.archive.postgres import PostgresArchive, ts_query
 from server.archive.sqlite import SqliteArchive, fts_query
-from server.protocol import RoomKind, User
+from server.protocol import Phase, RoomKind, User
 
 ANN = User(id="ann", name="Ann")
 
@@ -208,3 +208,55 @@ async def test_users_and_direct_messages(archive: Archive) -> None:
     assert (await archive.get_room(first.id)).dm_users == first.dm_users  # type: ignore[union-attr]
     [(room, partner)] = await archive.dm_rooms(bob.id)
     assert (room.id, partner.name) == (first.id, "Ann B.")
+
+
+async def test_a_room_whose_time_has_come_is_found_by_any_process(
+    archive: Archive, database: str
+) -> None:
+    def ends_at(when: int):  # type: ignore[no-untyped-def]
+        def change(state: RoomState) -> None:
+            state.series = Series(
+                id="s", by=ANN, size=2, round_seconds=60, rounds=1, break_seconds=5,
+                participants=[ANN], round=0, phase=Phase.GATHERING, phase_ends_at=when,
+            )  # fmt: skip
+
+        return change
+
+    await archive.create_room(
+        StoredRoom(id="cafe", title="Cafe", kind=RoomKind.COFFEE, private=False, created_at=1)
+    )
+    assert await archive.due_rooms(10_000, 10) == []
+    await archive.change_room_state("cafe", ends_at(5_000))
+    assert await archive.due_rooms(4_999, 10) == []
+    assert await archive.due_rooms(5_000, 10) == ["cafe"]
+    # A second archive on the same store (another process) sees the same.
+    other = open_archive(database)
+    await other.open()
+    try:
+        assert await other.due_rooms(6_000, 10) == ["cafe"]
+    finally:
+        await other.close()
+
+    def done(state: RoomState) -> None:
+        assert state.series is not None
+        state.series.phase, state.series.phase_ends_at = Phase.DONE, None
+
+    await archive.change_room_state("cafe", done)
+    assert await archive.due_rooms(10**12, 10) == []
+
+
+async def test_staying_in_touch_is_mutual_and_only_after_a_table(archive: Archive) -> None:
+    ann, bob, cy = [await archive.create_user(name, f"digest-{name}") for name in ("A", "B", "C")]
+    assert await archive.have_sat_together(ann.id, bob.id) is None
+    first, second = sorted((ann.id, bob.id))
+    await archive.sat_together([(first, second)], "lobby", 1_000)
+    assert await archive.have_sat_together(bob.id, ann.id) == "lobby"
+    assert await archive.have_sat_together(ann.id, cy.id) is None
+    assert await archive.stay(ann.id, bob.id, "lobby", 2_000) is False
+    assert await archive.stay(ann.id, bob.id, "lobby", 2_500) is False  # asking twice
+    assert await archive.people_met(ann.id, 10) == []
+    assert await archive.stay(bob.id, ann.id, "lobby", 3_000) is True
+    (met,) = await archive.people_met(ann.id, 10)
+    assert (met.user, met.room.id, met.room.title, met.at) == (bob, "lobby", "Lobby", 3_000)
+    assert [m.user for m in await archive.people_met(bob.id, 10)] == [ann]
+    assert await archive.people_met(cy.id, 10) == []
