@@ -154,8 +154,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     """Extra origins allowed to open Socket.IO connections; same origin is always allowed."""
 
-    tables_max: int = 50
-    """Tables one room may have at once."""
+    tables_max: int = 100
+    """Tables one room may have at once (a round of pairs for ``max_members`` needs half as
+    many)."""
     table_size_max: int = 12
     """Most people at one breakout table."""
     breakout_max_seconds: int = 4 * 3600

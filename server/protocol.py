@@ -297,6 +297,8 @@ class RoomCreate(msgspec.Struct):
         self.title = clean_name(self.title, "title", TITLE_MAX)
         if self.kind is RoomKind.DM:
             raise bad_request("direct message rooms are made with dm:open")
+        if self.kind is RoomKind.TABLE:
+            raise bad_request("tables are made with tables:open and rounds:start")
         if self.passcode is not None:
             if len(self.passcode) > PASSCODE_MAX:
                 raise too_large(f"passcode must be at most {PASSCODE_MAX} characters")

@@ -140,6 +140,8 @@ class Tables:
         parent, own = await asyncio.gather(
             self._archive.room_state(table.parent), self._archive.room_state(table.id)
         )
+        if user_id in parent.banned:
+            raise forbidden("a host removed you from this room")
         sitting = parent.sitting
         record = sitting.table(table.id) if sitting is not None else None
         if record is not None:
@@ -178,9 +180,15 @@ class Tables:
             groups = seating.split(
                 [u.id for u in people], tables=request.tables, size=request.size, rng=rng
             )
+            if max(map(len, groups)) > settings.table_size_max:
+                raise bad_request(
+                    f"that seats more than {settings.table_size_max} at a table; open more tables"
+                )
         else:
             count = request.tables or max(1, -(-len(people) // (request.size or 1)))
             groups = [[] for _ in range(min(count, settings.tables_max))]
+        if len(groups) > settings.tables_max:
+            raise bad_request(f"that makes more than {settings.tables_max} tables")
         by_id = {u.id: u for u in people}
         now = now_ms()
         ends_at = now + request.seconds * 1000 if request.seconds is not None else None
@@ -469,6 +477,11 @@ class Tables:
     async def _next_round(self, room: str, series: Series) -> None:
         present = {m.id for m in await self._presence.members(room)}
         people = [u for u in series.participants if u.id in present]
+        grace = int(self._settings.reconnect_grace * 1000)
+        if len(people) < 2 and now_ms() < (series.phase_ends_at or 0) + grace:
+            # People may be on their way back (a process restarted, and with it the
+            # presence it kept): look again at the next tick, for a reconnect grace.
+            return
         if len(people) < 2:
 
             def finish(state: RoomState) -> bool:
@@ -564,23 +577,21 @@ class Tables:
         """Make the rooms of a sitting's tables, mark it made, and tell everybody."""
         parent = await self._catalog.get(room)
         title = parent.title if parent is not None else ""
-        for table in sitting.tables:
-            if await self._archive.get_room(table.id) is not None:
-                continue
-            stored = StoredRoom(
-                id=table.id,
-                title=f"{title} · {table.name}" if title else table.name,
-                kind=RoomKind.TABLE,
-                private=True,
-                created_at=now_ms(),
-                parent=room,
-            )
-            try:
-                await self._archive.create_room(stored)
-            except Exception:
-                # Another process made it in the meantime (after the grace): fine if so.
-                if await self._archive.get_room(table.id) is None:
-                    raise
+        made = now_ms()
+        # In one write, and made again harmlessly by another process after the grace.
+        await self._archive.create_rooms(
+            [
+                StoredRoom(
+                    id=table.id,
+                    title=f"{title} · {table.name}" if title else table.name,
+                    kind=RoomKind.TABLE,
+                    private=True,
+                    created_at=made,
+                    parent=room,
+                )
+                for table in sitting.tables
+            ]
+        )
 
         def change(state: RoomState) -> None:
             if state.sitting is not None and state.sitting.id == sitting.id:

@@ -9,6 +9,7 @@ state goes to the archive (``RoomState``); a change to a member goes everywhere 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from . import keys, wire
@@ -21,6 +22,7 @@ from .protocol import (
     Member,
     Mute,
     OptionalTarget,
+    Phase,
     Pin,
     Role,
     RoomRef,
@@ -177,15 +179,23 @@ class Workshop:
         if member.role is Role.HOST:
             raise forbidden("the host cannot be removed")
 
-        def change(state: RoomState) -> None:
+        def change(state: RoomState) -> str | None:
             state.banned[member.id] = member.name
             state.roles.pop(member.id, None)
             _drop(state.hands, member.id)
             _drop(state.knocking, member.id)
             if member.id in state.admitted:
                 state.admitted.remove(member.id)
+            if state.series is not None:
+                _drop(state.series.participants, member.id)
+            table = state.sitting.unseat(member.id) if state.sitting is not None else None
+            return table.id if table is not None else None
 
-        state, _ = await self._change(request.room, change)
+        state, table = await self._change(request.room, change)
+        if table is not None:
+            await self._roster.evict(table, member.id, "removed")
+            view = state.tables_view(int(time.time() * 1000))
+            await self._sio.emit("tables", {"room": request.room, "state": view}, room=request.room)
         await self._roster.evict(request.room, member.id, "removed")
         await self.publish(request.room, state, hosts=True)
         log.info("room=%s user=%s removed by user=%s", request.room, member.id, session.user.id)
@@ -319,15 +329,23 @@ class Workshop:
 
     async def end(self, session: Session, request: RoomRef) -> Done:
 
-        def change(state: RoomState) -> list[User]:
+        def change(state: RoomState) -> tuple[list[User], list[str]]:
             state.ended = True
             waited, state.knocking = state.knocking, []
-            return waited
+            # Its tables end with it (everybody at them is sent away below).
+            tables = [t.id for t in state.sitting.tables] if state.sitting is not None else []
+            state.sitting = None
+            if state.series is not None and state.series.running:
+                state.series.phase, state.series.phase_ends_at = Phase.DONE, None
+            return waited, tables
 
-        state, waited = await self._change(request.room, change)
+        state, (waited, tables) = await self._change(request.room, change)
         await self.publish(request.room, state)
         for user in waited:
             await self._sio.emit("room:declined", {"room": request.room}, room=user_room(user.id))
+        for table in tables:
+            for member in await self._presence.members(table):
+                await self._roster.evict(table, member.id, "ended")
         for member in await self._presence.members(request.room):
             await self._roster.evict(request.room, member.id, "ended")
         log.info("room=%s ended by user=%s", request.room, session.user.id)

@@ -299,7 +299,7 @@ async def test_bad_table_requests_get_a_clear_error_and_change_nothing(
     room, host, (ada, ben) = await workshop(fast, connect, "Ada", "Ben")
     bad = {
         "give tables or size": {"room": room},
-        "tables must be 1 to 50": {"room": room, "tables": 51},
+        "tables must be 1 to 100": {"room": room, "tables": 101},
         "size must be 2 to 12": {"room": room, "size": 1},
         "seconds must be 1 to 14400": {"room": room, "tables": 2, "seconds": 14401},
     }
@@ -330,6 +330,12 @@ async def test_bad_table_requests_get_a_clear_error_and_change_nothing(
         t: [u for u in users if u != ben.user_id] for t, users in seats(opened).items()
     }
 
+    made = await host.call("room:create", {"title": "My table", "kind": "table"})
+    assert made["error"] == {
+        "code": "bad_request",
+        "message": "tables are made with tables:open and rounds:start",
+    }
+
     coffee_room, (cy, dee) = await coffee(fast, connect, "Cy", "Dee")
     for payload, message in [
         ({"size": 5}, "size must be 2, 3 or 4"),
@@ -352,3 +358,25 @@ async def test_bad_table_requests_get_a_clear_error_and_change_nothing(
     assert stopped["series"]["phase"] == "done"
     late = await dee.call("rounds:join", {"room": coffee_room})
     assert late["error"] == {"code": "bad_request", "message": "no round series is running here"}
+
+
+async def test_a_removed_guest_loses_their_seat_and_an_ended_workshop_ends_its_tables(
+    server: Running, connect
+) -> None:
+    room, host, (ada, ben, cat) = await workshop(server, connect, "Ada", "Ben", "Cat")
+    opened = (await host.ok("tables:open", {"room": room, "tables": 1}))["tables"]
+    (table,) = seats(opened)
+    for guest in (ada, ben, cat):
+        await guest.ok("room:join", {"room": table})
+    await host.ok("member:remove", {"room": room, "user": ada.user_id})
+    gone = [e["room"] for e in [await ada.wait("room:removed"), await ada.wait("room:removed")]]
+    assert sorted(gone) == sorted([room, table])
+    view = await ben.wait("tables", lambda e: ada.user_id not in seats(e["state"])[table])
+    assert seats(view["state"])[table] == sorted([ben.user_id, cat.user_id])
+    refused = await ada.call("room:join", {"room": table})
+    assert refused["error"] == {"code": "forbidden", "message": "a host removed you from this room"}
+
+    await host.ok("workshop:end", {"room": room})
+    for guest in (ben, cat):
+        ended = await guest.wait("room:removed", lambda e: e["room"] == table)
+        assert ended["reason"] == "ended"

@@ -243,6 +243,9 @@ class Archive(Protocol):
 
     async def create_room(self, room: StoredRoom) -> None: ...
 
+    async def create_rooms(self, rooms: list[StoredRoom]) -> None:
+        """Store several rooms in one transaction; a room whose id exists is left as it is."""
+
     async def get_room(self, room_id: str) -> StoredRoom | None: ...
 
     async def public_rooms(self, limit: int) -> list[StoredRoom]: ...

@@ -314,6 +314,21 @@ class PostgresArchive:
     async def create_room(self, room: StoredRoom) -> None:
         await self._with(lambda c: self._insert_room(c, room))
 
+    async def create_rooms(self, rooms: list[StoredRoom]) -> None:
+        async def insert(conn: asyncpg.Connection) -> None:
+            async with conn.transaction():
+                await conn.executemany(
+                    f"INSERT INTO rooms ({_ROOM_COLUMNS}) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+                    [
+                        (r.id, r.title, r.kind.value, r.private, r.created_at, r.passcode_hash,
+                         r.host_key_hash, r.created_by, r.parent)
+                        for r in rooms
+                    ],
+                )  # fmt: skip
+
+        await self._with(insert)
+
     async def get_room(self, room_id: str) -> StoredRoom | None:
         async def select(conn: asyncpg.Connection) -> StoredRoom | None:
             row = await conn.fetchrow(f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE id = $1", room_id)

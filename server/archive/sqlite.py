@@ -349,6 +349,22 @@ class SqliteArchive:
     async def create_room(self, room: StoredRoom) -> None:
         await self._write(lambda: self._insert_room(self._conn(), room))
 
+    async def create_rooms(self, rooms: list[StoredRoom]) -> None:
+        def insert() -> None:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for room in rooms:
+                    if conn.execute("SELECT 1 FROM rooms WHERE id = ?", (room.id,)).fetchone():
+                        continue
+                    self._insert_room(conn, room)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self._write(insert)
+
     async def get_room(self, room_id: str) -> StoredRoom | None:
         def select() -> StoredRoom | None:
             conn = self._conn()
