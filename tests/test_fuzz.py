@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from server.config import Settings
 from server.errors import Code
 from server.events import table
 
@@ -62,6 +63,17 @@ EVENTS = sorted(
         "chat:enable",
         "chat:pin",
         "workshop:end",
+        "tables:open",
+        "tables:move",
+        "tables:choose",
+        "tables:notice",
+        "tables:close",
+        "rounds:start",
+        "rounds:join",
+        "rounds:leave",
+        "rounds:stop",
+        "people:stay",
+        "people:list",
     }
 )
 FIELDS = [
@@ -92,6 +104,14 @@ FIELDS = [
     "version",
     "answer",
     "candidate",
+    "tables",
+    "size",
+    "assign",
+    "seconds",
+    "table",
+    "round_seconds",
+    "rounds",
+    "break_seconds",
 ]
 
 texts = st.one_of(
@@ -149,7 +169,7 @@ def test_the_fuzzed_events_are_the_real_ones() -> None:
         def __getattr__(self, name: str) -> Any:
             return self
 
-    assert set(table(Fake(), Fake(), Fake(), Fake())) == set(EVENTS)  # type: ignore[arg-type]
+    assert set(table(Fake(), Fake(), Fake(), Fake(), Fake())) == set(EVENTS)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("backend", ["memory"])
@@ -302,3 +322,61 @@ async def test_random_websocket_frames_end_at_most_their_own_connection(
     await asyncio.to_thread(attack)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     await bystanders.still_chatting()
+
+
+TABLE_EVENTS = [e for e in EVENTS if e.startswith(("tables:", "rounds:", "people:"))]
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+@pytest.mark.timeout(300)
+async def test_random_table_requests_from_a_host_get_an_answer_and_break_nothing(
+    start_server, settings: Settings, connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tables and rounds, fuzzed where they are allowed: Mal hosts a workshop and sits in a
+    coffee room, Bea is a guest in both, and the requests name those rooms and their tables."""
+    server = await start_server(settings, round_min_seconds=1, break_min_seconds=1)
+    fuzz = hypothesis.settings
+    mal = await connect(server.url, "Mal")
+    bea = await connect(server.url, "Bea")
+    created = await mal.ok("room:create", {"title": "W", "kind": "workshop"})
+    workshop, key = created["room"]["id"], created["host_key"]
+    cafe = (await mal.ok("room:create", {"title": "C", "kind": "coffee"}))["room"]["id"]
+    await mal.ok("room:join", {"room": workshop, "host_key": key})
+    for room in (workshop, cafe):
+        await bea.ok("room:join", {"room": room})
+    await mal.ok("room:join", {"room": cafe})
+    loop = asyncio.get_running_loop()
+
+    async def tables_now() -> list[str]:
+        joined = await mal.ok("room:join", {"room": workshop})
+        sitting = joined["tables"]["sitting"]
+        return [t["id"] for t in sitting["tables"]] if sitting else []
+
+    @fuzz(
+        max_examples=400,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+    )
+    @given(data=st.data(), event=st.sampled_from(TABLE_EVENTS), payload=payloads)
+    def attack(data: st.DataObject, event: str, payload: Any) -> None:
+        if isinstance(payload, dict):
+            payload["room"] = data.draw(st.sampled_from([workshop, cafe, "lobby"]))
+            tables = asyncio.run_coroutine_threadsafe(tables_now(), loop).result(WAIT)
+            if tables and data.draw(st.booleans()):
+                payload["table"] = data.draw(st.sampled_from(tables))
+            if data.draw(st.booleans()):
+                payload["user"] = data.draw(st.sampled_from([bea.user_id, mal.user_id]))
+        call = mal.sio.call(event, payload, timeout=WAIT)
+        ack = asyncio.run_coroutine_threadsafe(call, loop).result(WAIT + 5)
+        assert isinstance(ack, dict), ack
+        if ack["ok"] is not True:
+            assert ack["ok"] is False and set(ack) == {"ok", "error"}, ack
+            assert ack["error"]["code"] in CODES, ack
+            assert ack["error"]["code"] != "internal", (event, payload, ack)
+
+    await asyncio.to_thread(attack)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    # The rooms still work: Bea can chat in both.
+    for room in (workshop, cafe):
+        await bea.ok("chat:send", {"room": room, "text": "still fine", "client_msg_id": room})
