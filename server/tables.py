@@ -18,6 +18,10 @@ A step that needs more than one write (a new round: the sitting, then its tables
 stored first with ``made`` false; if the process dies before the rooms exist, the sitting
 stays due and another process makes them (``_MAKE_GRACE`` later).
 
+A process that just started does not know yet who is present: embedded presence starts empty,
+and people come back within their reconnect grace. So for that long it seats nobody (and ends
+no series for want of people); a round that fell due while it was down starts after that.
+
 Who may call which event is in ``server.authz``; the rules about targets and tables are here.
 """
 
@@ -101,6 +105,8 @@ class Tables:
         self._rng = random.SystemRandom()
         self._stalled = False
         """The archive was unavailable at the last tick."""
+        self._settled = now_ms() + int(settings.reconnect_grace * 1000)
+        """Until then, who is present is not known yet (see the module's docstring)."""
 
     # -- telling people ----------------------------------------------------------------------
 
@@ -454,7 +460,7 @@ class Tables:
         if series is not None and series.running and (series.phase_ends_at or 0) <= now:
             if series.phase is Phase.ROUND:
                 await self._end_round(room, series)
-            else:
+            elif now >= self._settled:
                 await self._next_round(room, series)
         elif sitting is not None and sitting.ends_at is not None and sitting.ends_at <= now:
             await self._end_breakout(room, sitting)

@@ -1,5 +1,6 @@
-"""Tables across restarts and processes: ``python -m server`` restarted in the middle of a round,
-killed during one, and a workshop's tables opened on one process for guests on another.
+"""Tables across restarts and processes: ``python -m server`` restarted in the middle of a round
+or while one falls due, killed during one, and a workshop's tables opened on one process for
+guests on another.
 
 Seats, timers and series live in the archive (docs/protocol.md, "Tables and speed networking"):
 what the people notice is that nobody loses their seat, the clock goes on, and everybody sees
@@ -9,6 +10,7 @@ the same tables whichever process they are connected to.
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import pytest
 from .support import WAIT
 from .support.client import Client
 from .support.servers import Process
-from .test_scale import Cluster
+from .test_scale import Cluster, until
 from .test_tables import fewest_repeats, pairs, round_view, seats, table_of
 
 pytestmark = pytest.mark.slow
@@ -28,6 +30,8 @@ FAST = [
 ]  # fmt: skip
 ROUND = 10
 """Seconds of a round: long enough for a restart (or a failover) and everybody's return."""
+EMBEDDED = ["--reconnect-grace", "2"]
+"""A restarted server seats nobody for its reconnect grace: short, so rounds are not held up."""
 
 
 @pytest.fixture
@@ -35,8 +39,8 @@ async def cluster(run_server, redis_server, postgres_server) -> Cluster:
     return Cluster(run_server, redis_server, await postgres_server.new_database())
 
 
-async def restart(process: Process) -> None:
-    """SIGTERM, then the same server again on the same port (as ``Cluster.restart``)."""
+async def stop(process: Process) -> None:
+    """SIGTERM, as an operator does, and the process ends cleanly."""
     assert process.proc is not None
     process.proc.send_signal(signal.SIGTERM)
     try:
@@ -44,6 +48,11 @@ async def restart(process: Process) -> None:
     except TimeoutError:
         raise AssertionError(f"did not stop on SIGTERM:\n{process.output}") from None
     assert process.proc.returncode == 0, process.output
+
+
+async def restart(process: Process) -> None:
+    """The same server again on the same port (as ``Cluster.restart``)."""
+    await stop(process)
     await process.start()
 
 
@@ -116,7 +125,7 @@ async def back_in_room(people: list[Client], view: dict[str, Any], within: float
 async def test_a_restart_in_the_middle_of_a_round_loses_nobodys_seat(
     run_server, connect, tmp_path: Path
 ) -> None:
-    server = await run_server("--data-dir", str(tmp_path / "data"), *FAST)
+    server = await run_server("--data-dir", str(tmp_path / "data"), *FAST, *EMBEDDED)
     names = ["Ann", "Bob", "Cyd", "Dee", "Eve"]
     people = [await connect(server.url, name) for name in names]
     room = await coffee(people)
@@ -153,6 +162,34 @@ async def test_a_restart_in_the_middle_of_a_round_loses_nobodys_seat(
         "tables", lambda e: e["state"]["series"]["phase"] == "done", within=ROUND + WAIT
     )
     assert done["state"]["sitting"] is None and done["state"]["series"]["round"] == 3
+
+
+async def test_a_round_due_while_the_server_was_down_waits_for_its_people(
+    run_server, connect, tmp_path: Path
+) -> None:
+    # Embedded presence starts empty: the restarted server must let people come back first.
+    grace = ["--reconnect-grace", "5"]
+    server = await run_server("--data-dir", str(tmp_path / "data"), *FAST, *grace)
+    names = ["Ann", "Bob", "Cyd", "Dee"]
+    people = [await connect(server.url, name) for name in names]
+    room = await coffee(people)
+    await start_series(people, room, rounds=1)
+    due = people[0].events("tables")[-1]["state"]["series"]["phase_ends_at"]
+
+    await stop(server)
+
+    async def passed() -> bool:
+        return time.time() * 1000 > due
+
+    await until(passed, "the first round due while the server is down")
+    await server.start()
+    returned = []
+    for before in people:
+        client, tables = await come_back(connect, server.url, before, room)
+        returned.append(client)
+        assert tables["series"]["phase"] == "gathering"  # not over for want of people
+    first = await same_round(returned, room, 1)
+    assert_valid(first, [p.user_id for p in people], [2, 2])
 
 
 async def test_a_killed_process_loses_no_seat_and_the_other_keeps_the_time(
