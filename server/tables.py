@@ -485,8 +485,8 @@ class Tables:
         people = [u for u in series.participants if u.id in present]
         grace = int(self._settings.reconnect_grace * 1000)
         if len(people) < 2 and now_ms() < (series.phase_ends_at or 0) + grace:
-            # People may be on their way back (a process restarted, and with it the
-            # presence it kept): look again at the next tick, for a reconnect grace.
+            # People may be on their way back (connections that dropped, within their
+            # grace): look again at the next tick, for a reconnect grace.
             return
         if len(people) < 2:
 
