@@ -205,7 +205,8 @@ async def main() -> None:
                  "--data-dir", str(data), "--round-min-seconds", "1", "--break-min-seconds",
                  "1", "--tables-tick", str(args.tick), "--max-connections-per-ip", "1000",
                  "--new-users-per-minute", "100000", "--join-rate", "1000", "--join-burst",
-                 "1000", "--max-members", "1000", "--log-level", "warning"],
+                 "1000", "--max-members", "1000", "--reconnect-grace", "1",
+                 "--log-level", "warning"],
                 Path(folder) / f"server{people}.log",
             )  # fmt: skip
             url = f"http://{LOOPBACK}:{port}"
