@@ -504,9 +504,7 @@ class Tables:
             return
         met = {frozenset(pair) for pair in series.met}
         rng = random.Random(self._rng.random())
-        groups = await asyncio.to_thread(
-            seating.seat, [u.id for u in people], series.size, met, rng
-        )
+        groups, plan = await asyncio.to_thread(_seat, series, [u.id for u in people], met, rng)
         by_id = {u.id: u for u in people}
         now = now_ms()
         ends_at = now + series.round_seconds * 1000
@@ -541,6 +539,7 @@ class Tables:
                 return False
             current.round += 1
             current.phase, current.phase_ends_at = Phase.ROUND, ends_at
+            current.plan = plan
             state.sitting = sitting
             return True
 
@@ -629,6 +628,25 @@ def _free(state: RoomState) -> None:
         raise bad_request("a round series is running here")
     if state.sitting is not None:
         raise bad_request("tables are already open here")
+
+
+def _seat(
+    series: Series, people: list[str], met: set[frozenset[str]], rng: random.Random
+) -> tuple[list[list[str]], list[list[list[str]]]]:
+    """The next round's tables, and the plan of rounds still ahead.
+
+    Pairs for an even group nobody of which has met: a round robin planned for the whole
+    series (everybody meets everybody once in ``n - 1`` rounds, which no round-by-round
+    choice can promise), followed while the same people are there. Otherwise, or once the
+    group changed, one round at a time with the fewest repeats (``seating.seat``).
+    """
+    plan = [tables for tables in series.plan if seating.repeats(tables, met) == 0]
+    if plan and {p for table in plan[0] for p in table} == set(people):
+        return plan[0], plan[1:]
+    if series.size == 2 and len(people) % 2 == 0 and not seating.repeats([people], met):
+        plan = seating.round_robin(people, rng)
+        return plan[0], plan[1:]
+    return seating.seat(people, series.size, met, rng), []
 
 
 def _pairs(sitting: Sitting) -> list[tuple[str, str]]:

@@ -131,6 +131,8 @@ class Series(msgspec.Struct):
     last: list[TableRecord] = msgspec.field(default_factory=list)
     met: list[tuple[str, str]] = msgspec.field(default_factory=list)
     """Every pair (sorted) that sat at one table in an earlier round."""
+    plan: list[list[list[str]]] = msgspec.field(default_factory=list)
+    """Rounds planned ahead (pairs for an unchanged group: ``server.tables._seat``)."""
 
     def view(self) -> SeriesView:
         return SeriesView(
