@@ -421,11 +421,12 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         self._sequence = (self._sequence + 1) & 0xFFFFFF
         return base64.urlsafe_b64encode(keys.random_bytes(12) + sequence).decode()
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coroutine`` in a task this engine keeps until it is done."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def end(self, socket: Any, reason: str) -> None:
         """Close ``socket`` whose connection is gone, and forget it."""
@@ -442,6 +443,13 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
         """Close every WebSocket connection (those still upgrading included)."""
         for stream in list(self.streams.values()):
             stream.end(wsproto.frame_protocol.CloseReason.GOING_AWAY, linger=False)
+
+    def hold(self, sid: str, task: asyncio.Task[Any]) -> None:
+        """``task`` handles an event of session ``sid``: a WebSocket connection handles at most
+        ``stream.IN_HAND`` at once, and reads nothing more meanwhile (``Stream.hold``)."""
+        stream = self.streams.get(sid)
+        if stream is not None:
+            stream.hold(task)
 
     def dirty(self, stream: Stream) -> None:
         """``stream`` has frames to write: every such stream writes them within ``FLUSH`` seconds,

@@ -97,6 +97,9 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
     - A packet whose JSON is past ``bounds`` is not decoded: an EVENT with an ack id is
       answered ``bad_request``, a CONNECT refused with it, anything else dropped; after
       ``max_strikes`` of them the connection is closed.
+    - An event's handler runs in a task of its own, as python-socketio runs it, held by the
+      engine (``Engine.hold``): a WebSocket connection has at most ``stream.IN_HAND``
+      running, and sends nothing more to be handled meanwhile.
     - A CONNECT of a session opened past the cap of its address (``Engine.admitted``) is
       refused ``rate_limited``. ACKs are dropped: the server asks clients for none.
 
@@ -153,7 +156,17 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
                     eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=id, data=[ack])
                 )
             return
-        await super()._handle_event(eio_sid, namespace, id, data)
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if not self.manager.is_connected(sid, namespace):  # being disconnected
+            return
+        # python-socketio would start the handler in a task nobody counts, and a client that
+        # sends without waiting for answers would have thousands running: the engine holds
+        # each, and a WebSocket connection handles at most stream.IN_HAND at once.
+        self.eio.hold(
+            eio_sid,
+            self.eio.spawn(self._handle_event_internal(self, sid, eio_sid, data, namespace, id)),
+        )
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         kind = data[:1] if isinstance(data, str) else None

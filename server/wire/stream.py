@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 _EMPTY: asyncio.Queue[Any] = asyncio.Queue()
 """Every taken-over socket's queue: never put to, so ``join`` returns at once."""
 
+IN_HAND = 32
+"""Messages of one connection handled at once, at most: past it, nothing more of the
+connection is read until one is done (``Stream._handle``), so that a client flooding the server
+cannot fill a turn of the event loop with thousands of its own handlers."""
+
 CLOSING = 5.0
 """Seconds a closed WebSocket connection waits for the client to hang up (``Stream.end``)."""
 
@@ -60,13 +65,12 @@ class Host(Protocol):
     """What a ``Stream`` needs of its Engine.IO server (``engine.Engine``)."""
 
     max_http_buffer_size: int
-    async_handlers: bool
     backlog: int
     streams: dict[str, Stream]
     reason: Any
     throttle: Throttle
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None: ...
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
 
     def forget(self, socket: Any) -> None: ...
 
@@ -75,8 +79,6 @@ class Host(Protocol):
     async def end(self, socket: Any, reason: str) -> None: ...
 
     async def drop(self, sid: str, reason: str) -> None: ...
-
-    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def frame(encoded: str | bytes) -> bytes:
@@ -149,8 +151,8 @@ class Stream(asyncio.Protocol):
     ``backlog`` bytes unsent (it stopped reading) is disconnected.
     """
 
-    __slots__ = ("_inbox", "_parts", "_pending", "_task", "_ws", "carried", "server", "socket",
-                 "state", "transport")  # fmt: skip
+    __slots__ = ("_held", "_inbox", "_parts", "_paused", "_pending", "_room", "_task", "_ws",
+                 "carried", "server", "socket", "state", "transport")  # fmt: skip
 
     def __init__(self, handler: Any, server: Host) -> None:
         self.server = server
@@ -166,6 +168,12 @@ class Stream(asyncio.Protocol):
         self._inbox: list[str] | None = None
         """Messages received and not yet handled (by ``_task``)."""
         self._task: asyncio.Task[None] | None = None
+        self._held = 0
+        """Handlers of this connection's events running (``hold``)."""
+        self._room: asyncio.Future[None] | None = None
+        """Set when one of ``IN_HAND`` held handlers is done (``_handle`` waits for it)."""
+        self._paused = False
+        """The transport is not read: ``IN_HAND`` messages wait (``_read``)."""
         self._pending: list[bytes] | None = None
         """Frames written since the last flush, sent together by the next ``flush``."""
 
@@ -232,6 +240,19 @@ class Stream(asyncio.Protocol):
         if ws is None or self.ended:
             return
         ws.receive_data(data)
+        self._read()
+
+    def _read(self) -> None:
+        """Take the frames wsproto has read, in order, until ``IN_HAND`` messages wait.
+
+        Then the rest stays in wsproto's buffer and the transport is not read (TCP pushes
+        back on the client) until ``_handle`` has handled them and reads on: one read can
+        hold thousands of small messages, and a client may send them without waiting for
+        any answer.
+        """
+        ws = self._ws
+        if ws is None:
+            return
         for event in ws.events():
             if self.ended:  # a message too large, say: nothing more is read
                 return
@@ -240,11 +261,26 @@ class Stream(asyncio.Protocol):
                 return
             if isinstance(event, wsproto.events.TextMessage):
                 self._message(event)
+                inbox = self._inbox
+                if inbox is not None and len(inbox) >= IN_HAND:
+                    self._pause(True)
+                    return
             elif isinstance(event, wsproto.events.Ping):
                 self._put(ws.send(event.response()))
             elif isinstance(event, wsproto.events.CloseConnection):
                 self.end(event.code, event.reason or "")
                 return
+        self._pause(False)
+
+    def _pause(self, paused: bool) -> None:
+        transport = self.transport
+        if paused is self._paused or transport is None or transport.is_closing():
+            return
+        self._paused = paused
+        if paused:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
 
     def _binary(self) -> None:
         # Percolate's protocol has no binary data: the first part of a binary message ends
@@ -271,17 +307,6 @@ class Stream(asyncio.Protocol):
             message = "".join(parts)
         if len(message) > self.server.max_http_buffer_size:
             self.end(wsproto.frame_protocol.CloseReason.MESSAGE_TOO_BIG, "too large")
-            return
-        server = self.server
-        if (
-            self._task is None
-            and self.state is State.OPEN
-            and server.async_handlers
-            and message[:1] == "4"
-        ):
-            # An Engine.IO MESSAGE with nothing waiting before it: engineio's receive would
-            # only start a task for its handler, so that task starts here, in order.
-            server.spawn(server._trigger_event("message", self.socket.sid, message[1:]))
             return
         if self._inbox is None:
             self._inbox = [message]
@@ -313,6 +338,18 @@ class Stream(asyncio.Protocol):
 
     # -- what the client sends ------------------------------------------------------------
 
+    def hold(self, task: asyncio.Task[Any]) -> None:
+        """``task`` handles one of this connection's events: while ``IN_HAND`` of them run,
+        no more of its messages are handled, or read (``Engine.hold``)."""
+        self._held += 1
+        task.add_done_callback(self._let_go)
+
+    def _let_go(self, task: asyncio.Task[Any]) -> None:
+        self._held -= 1
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
+
     async def _handle(self) -> None:
         # Every message in the order received, one at a time (as engineio's read loop).
         # What came before the client's close frame is handled even though the connection
@@ -320,7 +357,12 @@ class Stream(asyncio.Protocol):
         # `goodbye` event) and closes at once, often in one segment. Only once the socket
         # itself is closing, or if the connection never carried it (an upgrade that failed),
         # is the rest dropped.
+        # A connection takes a share of the event loop, not all of it: every IN_HAND messages
+        # (most answered at once, with no await that lets others run) the loop gets a turn,
+        # and while IN_HAND of its events' handlers run, it waits for one to be done.
         socket = self.socket
+        loop = asyncio.get_running_loop()
+        turn = 0
         try:
             while self._inbox:
                 batch, self._inbox = self._inbox, None
@@ -328,8 +370,19 @@ class Stream(asyncio.Protocol):
                     if socket.closing or socket.closed or (self.ended and not self.carried):
                         return
                     await self._receive(message)
+                    turn += 1
+                    while self._held >= IN_HAND:
+                        self._room = loop.create_future()
+                        await self._room
+                        turn = 0
+                    if turn >= IN_HAND:
+                        await asyncio.sleep(0)
+                        turn = 0
+                if not self._inbox and not self.ended:
+                    self._read()  # what waited in wsproto's buffer, if reading was paused
         finally:
             self._task = None
+            self._room = None
 
     async def _receive(self, message: str) -> None:
         socket = self.socket
@@ -443,6 +496,7 @@ class Stream(asyncio.Protocol):
         if self.ended or transport is None:
             return
         self.state = State.ENDED
+        self._pause(False)  # what the client still sends is read, and dropped
         if ws is not None and ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             self._put(ws.send(wsproto.events.CloseConnection(code=code, reason=reason)))
         self.flush()
