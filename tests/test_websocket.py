@@ -3,6 +3,7 @@ kept as RFC 6455 says, and a client that breaks it loses its own connection and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -12,10 +13,11 @@ import pytest
 import socketio
 
 from server.app import APP_KEY
+from server.wire.stream import IN_HAND
 
 from .support import WAIT
 from .support.client import Client
-from .support.rawws import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, RawMember
+from .support.rawws import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, RawMember, encode_frame
 from .support.servers import Running
 
 
@@ -226,3 +228,41 @@ async def test_over_long_polling_too_a_packet_nobody_can_read_ends_the_session(
             async with http.get(f"{base}&sid={sid}") as response:
                 assert response.status == 400  # the session is gone
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+FLOOD = 5000
+"""Events one client sends at once without waiting for an answer: some 240 KiB, which the
+server reads in a few reads (one takes up to 256 KiB)."""
+
+
+async def test_a_flood_of_events_is_handled_a_share_at_a_time(start_server, settings) -> None:
+    # Everybody else gets a turn of the server's event loop between any IN_HAND of one
+    # client's events (server/wire/stream.py), counted as the answers the server writes in
+    # one turn (the flooder is alone in the room: its typing is relayed to nobody). Before,
+    # one read's events were all handled in one turn: some 2,500 answers, and a bystander's
+    # message waited behind them.
+    server = await start_server(settings, typing_rate=1000.0, typing_burst=FLOOD)
+    engine = server.server.app[APP_KEY].sio.eio
+    flooder = await RawMember.connect(server.url, "Flo")
+    turns: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def count(written: int) -> None:  # once a turn, as long as the flood lasts
+        turns.append(engine.direct - written)
+        probe[0] = loop.call_soon(count, engine.direct)
+
+    probe = [loop.call_soon(count, engine.direct)]
+    try:
+        assert (await flooder.call("room:join", {"room": "lobby"}))["ok"] is True
+        typing = encode_frame(TEXT, b'421["chat:typing",{"room":"lobby"}]')
+        turns.clear()
+        flooder.writer.write(typing * FLOOD)
+        answered = 0
+        while answered < FLOOD:  # every one of them, in the end
+            text = await asyncio.wait_for(flooder.receive(), WAIT)
+            assert text == '431[{"ok":true}]', text
+            answered += 1
+    finally:
+        probe[0].cancel()
+        flooder.close()
+    assert 0 < max(turns) <= IN_HAND
