@@ -7,8 +7,10 @@ One Percolate process with its default settings (the limits are what is being me
 SQLite archive in a fresh folder. Two bystanders, from 127.0.0.2 and 127.0.0.3, sit in a
 coffee room and a workshop and each send ``chat:send`` four times a second (open loop: on a
 clock, not when the previous ack returns, so a stall shows as late acks, not as fewer sends).
-For each attack in turn an attacker process (this script with ``--attacker``, so its own CPU
-does not slow the bystanders' clocks) runs from 127.0.0.1 for ``--seconds``; then:
+First they chat for ``--seconds`` with nobody attacking: the reference, ``quiet`` (what this
+machine's scheduling does to their acks in this run). Then, for each attack in turn, an
+attacker process (this script with ``--attacker``, so its own CPU does not slow the
+bystanders' clocks) runs from 127.0.0.1 for ``--seconds``; then:
 
 * the bystanders' ack latency (p50, p99, max) and acks that failed or never came;
 * the server's RSS before, at its peak (sampled every 0.1 s) and after;
@@ -27,7 +29,8 @@ Attacks (all from one address):
 * ``garbage``: frames that are not Engine.IO packets, reconnecting when closed;
 * ``http``: broken HTTP requests (a bad method, an over-long header line), 50 at a time.
 
-``--quick``: four seconds an attack. tests/test_abuse.py runs it and checks what must hold.
+``--quick``: four seconds an attack (and for the reference). tests/test_abuse.py runs it and
+checks what must hold.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ ATTACKS = (
     "garbage",
     "http",
 )
+QUIET = "quiet"
+"""The reference: the bystanders chat with nobody attacking."""
 BYSTANDERS = ("127.0.0.2", "127.0.0.3")
 SEND_EVERY = 0.25
 """Seconds between a bystander's chat messages (4 a second, within the default chat limit)."""
@@ -475,6 +480,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             await b.ok("room:join", {"room": coffee})
             await b.ok("room:join", {"room": workshop})
         rooms = {"coffee": coffee, "workshop": workshop}
+        quiet = await one_attack(QUIET, args, url, rooms, server, bystanders, log)
+        print(row(quiet), file=sys.stderr, flush=True)
         for kind in args.attacks:
             results.append(await one_attack(kind, args, url, rooms, server, bystanders, log))
             print(row(results[-1]), file=sys.stderr, flush=True)
@@ -482,7 +489,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         for b in bystanders:
             await b.close()
         await server.stop()
-    return {"machine": machine(), "seconds": args.seconds, "attacks": results}
+    return {"machine": machine(), "seconds": args.seconds, QUIET: quiet, "attacks": results}
 
 
 async def one_attack(
@@ -510,10 +517,13 @@ async def one_attack(
             "seconds": args.seconds,
         }
     )
-    attacker = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--attacker", config, stdout=asyncio.subprocess.PIPE
-    )
-    reading = asyncio.create_task(attacker.communicate())
+    if kind == QUIET:
+        reading = asyncio.create_task(nobody())
+    else:
+        attacker = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--attacker", config, stdout=asyncio.subprocess.PIPE
+        )
+        reading = asyncio.create_task(attacker.communicate())
     # The bystanders chat for the attack's whole time even when the server cut it short.
     until_at = time.monotonic() + args.seconds
     while not reading.done() or time.monotonic() < until_at:
@@ -546,6 +556,11 @@ async def one_attack(
         "received": dict(received),
         "attacker": json.loads(out.decode() or "{}"),
     }
+
+
+async def nobody() -> tuple[bytes, bytes]:
+    """What no attacker reports (the reference, ``quiet``)."""
+    return b"{}", b""
 
 
 def row(r: dict[str, Any]) -> str:
