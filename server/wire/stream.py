@@ -9,7 +9,10 @@ a broadcast hands the same ready frame (``frame``) to every member. A member wit
 the engine's ``backlog`` bytes unsent (it stopped reading) is disconnected. Per-message
 compression is not negotiated (as the Node.js server's default): a compressed frame could not
 be shared. Percolate's protocol has no binary data: the first frame of a binary message ends
-the connection (1003), and nothing of it is kept.
+the connection (1003), and nothing of it is kept. What the client sends is handled in order,
+a share at a time: with ``IN_HAND`` of its events' handlers running, or as many messages
+read and waiting, the connection is not read (TCP pushes back on the client) until one is
+done.
 
 engineio gets a ``Stream`` as its WebSocket driver (``engine.Engine``); the ``Stream`` does what
 engineio's ``AsyncSocket._websocket_handler`` does (the same upgrade, ``receive`` and
