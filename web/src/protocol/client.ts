@@ -1,6 +1,6 @@
 // The client: one connection, the rooms this page knows, chat, media, the peer connections
-// of video rooms and workshop hosting. Everything the UI shows is read from here; everything
-// the person does is a call here. No DOM.
+// of video rooms, workshop hosting, and tables (going to one's table and back). Everything
+// the UI shows is read from here; everything the person does is a call here. No DOM.
 
 import { Calls } from "./calls";
 import { Chat } from "./chat";
@@ -9,6 +9,7 @@ import { Emitter } from "./emitter";
 import { LocalMedia, type MediaFlags } from "./media";
 import { HOSTS, RoomState } from "./room";
 import { storage } from "./storage";
+import { Tables } from "./tables";
 import type {
   ErrorInfo,
   MediaPlace,
@@ -54,12 +55,15 @@ export class Client extends Emitter<ClientEvents> {
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
   readonly workshop: Workshop;
+  readonly tables: Tables;
   readonly calls: Calls;
   me: User | null = null;
   /** Rooms left on this page (not DMs): late events for them are dropped. */
   private readonly left = new Set<string>();
   /** Rooms with a `room:join` on its way. */
   private readonly joining = new Set<string>();
+  /** The room whose join ack is being applied: going back to it from a table needs no new join. */
+  private applyingJoin: string | null = null;
 
   constructor() {
     super();
@@ -80,13 +84,15 @@ export class Client extends Emitter<ClientEvents> {
     connection.on("typing", (event) => this.chat.typingReceived(event));
     connection.on("signal", (event) => {
       const state = this.rooms.get(event.room);
-      if (state?.wanted) this.calls.signal(state, event);
+      // At a table, this page has no media in the room itself.
+      if (state?.wanted && state.atTable === null) this.calls.signal(state, event);
     });
     connection.on("removed", (event) => this.removed(event));
     connection.on("admitted", ({ room }) => this.admitted(room));
     connection.on("media", (event) => {
       const state = this.rooms.get(event.room);
-      if (state?.wanted) this.calls.moved(state, event.media);
+      // Back from a table, the room is joined again: its ack says where the media is then.
+      if (state?.wanted && state.atTable === null) this.calls.moved(state, event.media);
     });
     connection.on("declined", ({ room }) => this.declined(room));
     this.chat.on("stranger", (message) => this.stranger(message));
@@ -94,6 +100,7 @@ export class Client extends Emitter<ClientEvents> {
     this.media.on("change", () => this.publishMedia());
     this.workshop = new Workshop(connection, this.rooms, (state, event) => this.obey(state, event));
     this.workshop.on("changed", (room) => this.emit("room", room));
+    this.tables = new Tables(connection, this.rooms, (state) => this.reseat(state));
   }
 
   get name(): string | null {
@@ -165,6 +172,11 @@ export class Client extends Emitter<ClientEvents> {
   async leave(id: string): Promise<void> {
     const state = this.rooms.get(id);
     if (!state) return;
+    if (state.atTable !== null) {
+      this.leaveTable(state.atTable);
+      state.atTable = null;
+      state.visiting = false;
+    }
     state.wanted = false;
     storage.roomClosed(id);
     const wasLive = state.live;
@@ -223,6 +235,8 @@ export class Client extends Emitter<ClientEvents> {
     void this.refreshDms();
     for (const state of this.rooms.values()) {
       if (changedUser) this.calls.stop(state);
+      // A table is joined again once its room's join says this user still sits there.
+      if (state.parentId !== null) continue;
       const knocking = state.status === "waiting";
       if (state.wanted && (state.everJoined || state.status === "joining" || knocking)) void this.join(state);
     }
@@ -280,7 +294,10 @@ export class Client extends Emitter<ClientEvents> {
     state.error = null;
     state.everJoined = true;
     state.live = true;
-    if (answer.room.kind !== "dm") storage.roomOpened(state.id, state.passcode);
+    // A table is not reopened by a reload: its room's join finds the seat.
+    if (answer.room.kind !== "dm" && answer.room.kind !== "table")
+      storage.roomOpened(state.id, state.passcode);
+    if (answer.room.kind === "table") state.parentId ??= answer.room.parent ?? null;
     state.iceServers = answer.ice_servers;
     state.workshop = answer.workshop ?? null;
     state.hosts = answer.hosts ?? null;
@@ -300,7 +317,14 @@ export class Client extends Emitter<ClientEvents> {
     this.emit("tabs", undefined);
     this.emit("room", state.id);
     this.chat.joined(state, answer.history);
-    if (state.isVideo) this.startVideo(state, rejoin, answer.media ?? null);
+    this.applyingJoin = state.id;
+    try {
+      this.tables.joinedRoom(state, answer.tables);
+    } finally {
+      this.applyingJoin = null;
+    }
+    // At a table, the camera goes there, not to the room.
+    if (state.isVideo && state.atTable === null) this.startVideo(state, rejoin, answer.media ?? null);
   }
 
   private joinFailed(state: RoomState, error: unknown): void {
@@ -414,8 +438,19 @@ export class Client extends Emitter<ClientEvents> {
   private removed(event: RemovedEvent): void {
     const state = this.rooms.get(event.room);
     if (!state) return;
+    if (state.parentId !== null || state.kind === "table") {
+      // The seat moved or the tables closed: the `tables` view that follows says where to go.
+      state.live = false;
+      this.leaveTable(state.id);
+      return;
+    }
+    if (state.atTable !== null) {
+      this.leaveTable(state.atTable);
+      state.atTable = null;
+      state.visiting = false;
+    }
     state.status = "removed";
-    state.removed = event.reason;
+    state.removed = event.reason === "ended" ? "ended" : "removed";
     state.error = null;
     state.wanted = false;
     state.live = false;
@@ -453,6 +488,88 @@ export class Client extends Emitter<ClientEvents> {
   /** Own media as a room sees it: nothing for a workshop's audience. */
   flagsIn(state: RoomState): MediaFlags {
     return state.canPublish ? this.media.flags : NOTHING_ON;
+  }
+
+  // Tables
+
+  /**
+   * A room's tables changed: go to the table this user sits at (leaving the one they sat at),
+   * or back to the room. A host's visit lasts while its table runs.
+   */
+  private reseat(state: RoomState): void {
+    const seat = this.tables.seatOf(state, this.me?.id);
+    let target = seat?.id ?? null;
+    const visit = state.visiting && state.atTable !== null ? this.tables.table(state, state.atTable) : null;
+    if (!seat && visit) target = visit.id;
+    this.goTo(state, target, target !== null && !seat);
+  }
+
+  /** A host or co-host looks in on a table of a workshop (null: back to the room). */
+  visit(room: string, table: string | null): void {
+    const state = this.rooms.get(room);
+    if (!state?.live) return;
+    if (table !== null && !this.tables.table(state, table)) return;
+    this.goTo(state, table, table !== null);
+  }
+
+  private goTo(state: RoomState, target: string | null, visiting: boolean): void {
+    const current = state.atTable;
+    state.visiting = visiting;
+    if (current === target) {
+      if (target !== null) this.openTable(state, target); // again after a lost connection
+      return;
+    }
+    if (current !== null) this.leaveTable(current);
+    if (target !== null) {
+      state.atTable = target;
+      if (current === null) {
+        // The camera goes to the table: nothing of this page's in the room meanwhile.
+        this.calls.stop(state);
+        if (state.live && (state.you?.camera || state.you?.mic || state.you?.screen)) {
+          void this.sendMediaState(state);
+        }
+      }
+      this.openTable(state, target);
+    } else {
+      state.atTable = null;
+      // Back in the room nothing starts by itself: camera and microphone are off until turned on.
+      void this.media.stopAll();
+      // Joined again for the room's media and members as they are now.
+      if (state.live && this.applyingJoin !== state.id) void this.join(state);
+    }
+    this.emit("tabs", undefined);
+    this.emit("room", state.id);
+  }
+
+  private openTable(parent: RoomState, id: string): void {
+    let table = this.rooms.get(id);
+    if (!table) {
+      table = new RoomState(id);
+      this.rooms.set(id, table);
+    }
+    table.parentId = parent.id;
+    table.wanted = true;
+    this.left.delete(id);
+    if (table.status !== "joining" && !(table.status === "joined" && table.live)) void this.join(table);
+  }
+
+  /** Out of a table's room (left, moved, closed): its media and chat go. */
+  private leaveTable(id: string): void {
+    const table = this.rooms.get(id);
+    if (!table) return;
+    const wasLive = table.live;
+    table.wanted = false;
+    table.live = false;
+    this.calls.stop(table);
+    this.chat.discard(id);
+    this.rooms.delete(id);
+    this.left.add(id);
+    this.emit("room", id);
+    if (wasLive) {
+      this.connection.request("room:leave", { room: id }).catch((error) => {
+        console.warn(`Client: room:leave of table ${id} failed`, error);
+      });
+    }
   }
 
   // Direct messages
@@ -503,7 +620,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private publishMedia(): void {
     for (const state of this.rooms.values()) {
-      if (!state.isVideo || (!state.mesh && !state.call)) continue;
+      if (!state.isVideo || (!state.mesh && !state.call) || state.atTable !== null) continue;
       this.calls.updateTracks(state);
       // The audience of a workshop publishes nothing: there is nothing to tell.
       const silent = !state.canPublish && !state.you?.camera && !state.you?.mic && !state.you?.screen;

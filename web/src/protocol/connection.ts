@@ -23,6 +23,10 @@ import type {
   SfuOfferEvent,
   SfuTracksEvent,
   SignalEvent,
+  TablesEvent,
+  TablesNoticeEvent,
+  TablesWarningEvent,
+  MetEvent,
   TypingEvent,
   WorkshopEvent,
 } from "./types";
@@ -72,6 +76,10 @@ interface ConnectionEvents {
   sfuOffer: SfuOfferEvent;
   sfuTracks: SfuTracksEvent;
   sfuClosed: SfuClosedEvent;
+  tables: TablesEvent;
+  tablesWarning: TablesWarningEvent;
+  tablesNotice: TablesNoticeEvent;
+  met: MetEvent;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -156,6 +164,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("sfu:offer", (event: SfuOfferEvent) => this.emit("sfuOffer", event));
     this.socket.on("sfu:tracks", (event: SfuTracksEvent) => this.emit("sfuTracks", event));
     this.socket.on("sfu:closed", (event: SfuClosedEvent) => this.emit("sfuClosed", event));
+    this.socket.on("tables", (event: TablesEvent) => this.emit("tables", event));
+    this.socket.on("tables:warning", (event: TablesWarningEvent) => this.emit("tablesWarning", event));
+    this.socket.on("tables:notice", (event: TablesNoticeEvent) => this.emit("tablesNotice", event));
+    this.socket.on("people:met", (event: MetEvent) => this.emit("met", event));
   }
 
   get connected(): boolean {

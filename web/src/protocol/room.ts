@@ -1,6 +1,8 @@
 // What this client knows about one room: the room itself, whether it is joined, its members,
 // its messages, who is typing, unread messages, its peer connections and, in a workshop, the
-// host's settings and this user's standing (on stage, hand raised, moderated).
+// host's settings and this user's standing (on stage, hand raised, moderated); in a coffee
+// room or workshop its tables (breakout tables, speed-networking rounds) and the table this
+// user sits at; in a table's own room, the room it belongs to.
 
 import type { Call } from "./call";
 import type { Mesh } from "./mesh";
@@ -15,6 +17,7 @@ import type {
   Role,
   Room,
   RoomKind,
+  TablesView,
   User,
   WorkshopEvent,
   WorkshopView,
@@ -45,7 +48,15 @@ export interface Moderation extends ModerationEvent {
   at: number;
 }
 
-const VIDEO_KINDS: ReadonlySet<RoomKind> = new Set(["coffee", "workshop"]);
+const VIDEO_KINDS: ReadonlySet<RoomKind> = new Set(["coffee", "workshop", "table"]);
+
+/** A host's message to every table, as shown. */
+export interface TablesNotice {
+  by: User;
+  text: string;
+  /** When it came (ms, this page's clock). */
+  at: number;
+}
 
 export class RoomState {
   room: Room | null = null;
@@ -91,6 +102,23 @@ export class RoomState {
   removed: "removed" | "ended" | null = null;
   /** The last thing a host did to this user. */
   moderation: Moderation | null = null;
+  /** A coffee room's or workshop's tables (`tables` event, `room:join`); null: none known. */
+  tables: TablesView | null = null;
+  /** A `tables` view that came while the join was on its way. */
+  earlyTables: TablesView | null = null;
+  /** "30 seconds left": when the round or the tables end (this page's clock, ms). */
+  warningEndsAt: number | null = null;
+  /** The latest `tables:notice`. */
+  notice: TablesNotice | null = null;
+  /**
+   * The table (its room id) this user sits at, or visits, and which is shown in place of this
+   * room; null: this room is shown, with this user's media in it.
+   */
+  atTable: string | null = null;
+  /** `atTable` is a host's visit, not a seat. */
+  visiting = false;
+  /** For a table's room: the room it belongs to. */
+  parentId: string | null = null;
 
   constructor(readonly id: string) {}
 
@@ -103,8 +131,12 @@ export class RoomState {
     return this.isWorkshop && this.you !== null && HOSTS.has(this.you.role);
   }
 
-  /** This user may publish camera, microphone and screen here: not a workshop's audience. */
+  /**
+   * This user may publish camera, microphone and screen here: not a workshop's audience, and
+   * not a room while this user is at one of its tables (the camera goes to the table).
+   */
   get canPublish(): boolean {
+    if (this.atTable !== null) return false;
     return !this.isWorkshop || (this.you !== null && STAGE.has(this.you.role));
   }
 
@@ -158,6 +190,7 @@ export class RoomState {
 
   /** Shown as a tab: a room joined and not left, or any DM. */
   get isTab(): boolean {
+    if (this.parentId !== null || this.kind === "table") return false; // shown in its room's place
     return (this.wanted && this.everJoined) || this.kind === "dm";
   }
 

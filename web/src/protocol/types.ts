@@ -1,7 +1,8 @@
 // The values of docs/protocol.md, as TypeScript types. The server is the validator: these
 // describe what it sends and what it accepts, nothing more.
 
-export type RoomKind = "open" | "coffee" | "workshop" | "dm";
+/** A `table` is made by the server: a few people of a coffee room or workshop (docs/protocol.md, Tables). */
+export type RoomKind = "open" | "coffee" | "workshop" | "dm" | "table";
 /**
  * In a workshop: `host` (holds the host key), `cohost` (moderates), `presenter` (a guest brought
  * on stage), `guest` (the audience). Everywhere else everybody is a `member`.
@@ -30,6 +31,8 @@ export interface Room {
   has_passcode: boolean;
   /** Milliseconds since the epoch; 0 for the lobby. */
   created_at: number;
+  /** A table's room (the coffee room or workshop it belongs to); null otherwise (absent from older servers). */
+  parent?: string | null;
 }
 
 /** A room as `room:list` shows it. */
@@ -87,10 +90,96 @@ export interface ModerationEvent {
   screen?: boolean;
 }
 
-/** This user's connections left the room: a host removed them, or the workshop ended. */
+/**
+ * This user's connections left the room: a host removed them, the workshop ended, or (a table)
+ * the user's seat moved or the tables closed.
+ */
 export interface RemovedEvent {
   room: string;
-  reason: "removed" | "ended";
+  reason: "removed" | "ended" | "table_moved" | "table_closed";
+}
+
+/** One table: a small room of its own (`id` is its room id). */
+export interface Table {
+  id: string;
+  /** `Table 1`, ... */
+  name: string;
+  /** Who sits there now. */
+  seats: User[];
+}
+
+/** The tables running now in a room: a breakout (hosts open it) or one round of a series. */
+export interface Sitting {
+  id: string;
+  kind: "breakout" | "round";
+  tables: Table[];
+  assign: "random" | "manual" | "choose";
+  /** Most people per table when guests choose. */
+  size: number | null;
+  started_at: number;
+  /** When everybody is recalled (server clock, ms); null: until a host closes the tables. */
+  ends_at: number | null;
+}
+
+export type SeriesPhase = "gathering" | "round" | "break" | "done";
+
+/** A speed-networking series: rounds of tables with breaks between. */
+export interface Series {
+  id: string;
+  by: User;
+  size: number;
+  round_seconds: number;
+  rounds: number;
+  break_seconds: number;
+  /** Who said yes. */
+  participants: User[];
+  /** 1..rounds; 0 while gathering. */
+  round: number;
+  phase: SeriesPhase;
+  /** Server clock, ms; null when done. */
+  phase_ends_at: number | null;
+  /** The tables of the round that ended last (for "stay in touch"). */
+  last: Table[];
+}
+
+/** The tables of a room as everybody in it sees them (`tables` event, `room:join`). */
+export interface TablesView {
+  sitting: Sitting | null;
+  series: Series | null;
+  /** The server's clock when the view was made (ms): corrects this page's clock. */
+  now: number;
+}
+
+export interface TablesEvent {
+  room: string;
+  state: TablesView;
+}
+
+/** The round or the tables end in `seconds`. */
+export interface TablesWarningEvent {
+  room: string;
+  seconds: number;
+  ends_at: number;
+}
+
+/** A host's message to every table. */
+export interface TablesNoticeEvent {
+  room: string;
+  by: User;
+  text: string;
+}
+
+/** Somebody both sides asked to stay in touch with. */
+export interface Met {
+  user: User;
+  /** Where the two sat together last. */
+  room: { id: string; title: string };
+  /** When both had said so (ms). */
+  at: number;
+}
+
+export interface MetEvent {
+  person: Met;
 }
 
 /** `room:admitted` and `room:declined`: a host's answer to a knock on the waiting room. */
@@ -148,6 +237,8 @@ export interface JoinAnswer {
   hosts?: HostsView;
   /** Video rooms only (absent from a server without the SFU: then the mesh). */
   media?: MediaPlace;
+  /** Coffee rooms and workshops (absent from a server without tables). */
+  tables?: TablesView;
 }
 
 /** `sfu:join`: a new media session, with the server's first offer. */
@@ -264,6 +355,17 @@ export interface Answers {
   "chat:enable": { state: WorkshopView };
   "chat:pin": { state: WorkshopView };
   "workshop:end": Record<string, never>;
+  "tables:open": { tables: TablesView };
+  "tables:move": { tables: TablesView };
+  "tables:choose": { tables: TablesView };
+  "tables:notice": Record<string, never>;
+  "tables:close": { tables: TablesView };
+  "rounds:start": { tables: TablesView };
+  "rounds:join": { tables: TablesView };
+  "rounds:leave": { tables: TablesView };
+  "rounds:stop": { tables: TablesView };
+  "people:stay": Record<string, never>;
+  "people:list": { people: Met[] };
   "sfu:join": SfuJoinAnswer;
   "sfu:answer": Record<string, never>;
   "sfu:candidate": Record<string, never>;

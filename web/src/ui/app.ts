@@ -1,5 +1,6 @@
 // The page: the shell (sidebar, connection banner, main area), the route on screen, and the
-// wiring from the client's events to the views that show them.
+// wiring from the client's events to the views that show them. A room whose user sits at one
+// of its tables shows the table's view in its place.
 
 import type { Client } from "../protocol/client";
 import type { ConnectionStatus } from "../protocol/connection";
@@ -8,6 +9,7 @@ import { h, sentence } from "./elements";
 import { gateView } from "./gate";
 import { icon } from "./icons";
 import { LobbyView } from "./lobby";
+import { PeopleView } from "./people";
 import { RoomView } from "./room";
 import { type Route, Router, roomPath } from "./router";
 import { Sidebar } from "./sidebar";
@@ -23,6 +25,9 @@ export class App {
   private readonly menuButton: HTMLButtonElement;
   private readonly sidebar: Sidebar;
   private readonly lobby: LobbyView;
+  private readonly people: PeopleView;
+  /** The room view on screen (a room's, or its table's), for the countdown's ticks. */
+  private shown: RoomView | null = null;
   /** Rooms this page just created: their view opens with the invite panel. */
   private readonly justCreated = new Set<string>();
   private readonly views = new Map<string, RoomView>();
@@ -69,6 +74,8 @@ export class App {
     );
     this.sidebar = new Sidebar(client, this.router, () => this.setDrawer(false));
     this.lobby = new LobbyView(client, this.router, (room, passcode) => this.created(room, passcode));
+    this.people = new PeopleView(client, (user) => void this.openDm(user));
+    setInterval(() => this.shown?.tick(), TICK_MS);
     this.shell = h(
       "div",
       { class: "app" },
@@ -150,8 +157,11 @@ export class App {
       this.views.get(room)?.render();
       const route = this.router.route;
       const state = client.rooms.get(room);
-      if (route.view === "room" && route.room === room) this.renderRoute();
-      else if (!state) this.closeView(room);
+      const routed = route.view === "room" ? client.rooms.get(route.room) : undefined;
+      if (route.view === "room" && (route.room === room || routed?.atTable === room)) {
+        if (!state) this.closeView(room);
+        this.renderRoute();
+      } else if (!state) this.closeView(room);
       else if (state.status === "removed" && this.views.has(room)) {
         // Removed (or the workshop ended) while another view was on screen.
         this.closeView(room);
@@ -159,6 +169,14 @@ export class App {
           state.removed === "ended" ? `${state.title} has ended.` : `A host removed you from ${state.title}.`,
         );
       }
+    });
+    client.tables.on("changed", (room) => {
+      this.views.get(room)?.render();
+      const table = client.rooms.get(room)?.atTable;
+      if (table) this.views.get(table)?.render();
+    });
+    client.tables.on("met", () => {
+      for (const view of this.views.values()) view.render();
     });
     client.workshop.on("knock", ({ room, name }) => {
       const title = client.rooms.get(room)?.title ?? "the workshop";
@@ -225,18 +243,30 @@ export class App {
   /** Put the current route's view on screen. */
   private renderRoute(): void {
     const route = this.router.route;
-    if (route.view === "lobby") {
+    this.shown = null;
+    if (route.view === "lobby" || route.view === "people") {
       this.setGate(null);
       for (const view of this.views.values()) view.hide();
-      this.main.append(this.lobby.element);
-      this.lobby.show();
+      if (route.view === "lobby") {
+        this.people.element.remove();
+        this.main.append(this.lobby.element);
+        this.lobby.show();
+      } else {
+        this.lobby.hide();
+        this.main.append(this.people.element);
+        this.people.show();
+      }
       this.client.chat.setActive(null);
       this.updateTitle();
       return;
     }
     this.lobby.hide();
-    const state = this.client.rooms.get(route.room);
-    for (const [id, view] of this.views) if (id !== route.room) view.hide();
+    this.people.element.remove();
+    const routed = this.client.rooms.get(route.room);
+    // At a table: the table's view in the room's place (until it is joined, the room's).
+    const table = routed?.atTable ? this.client.rooms.get(routed.atTable) : undefined;
+    const state = routed?.status === "joined" && table?.status === "joined" ? table : routed;
+    for (const [id, view] of this.views) if (id !== state?.id) view.hide();
     if (state && state.status === "joined") {
       this.setGate(null);
       let view = this.views.get(state.id);
@@ -260,6 +290,7 @@ export class App {
       }
       this.main.append(view.element);
       view.show();
+      this.shown = view;
       this.client.chat.setActive(state.id);
     } else {
       // Out of a workshop for good: its view (videos, sound) goes; otherwise it waits for a rejoin.
@@ -344,7 +375,14 @@ export class App {
   private updateTitle(): void {
     const route = this.router.route;
     const state = route.view === "room" ? this.client.rooms.get(route.room) : undefined;
-    const title = state?.status === "joined" ? state.title : route.view === "room" ? "Room" : "Home";
+    const title =
+      state?.status === "joined"
+        ? state.title
+        : route.view === "room"
+          ? "Room"
+          : route.view === "people"
+            ? "People you met"
+            : "Home";
     const unread = this.client.tabs().reduce((sum, tab) => sum + tab.unread, 0);
     document.title = `${unread > 0 ? `(${unread}) ` : ""}${title} · Percolate`;
     this.menuBadge.hidden = unread === 0;
@@ -355,3 +393,6 @@ export class App {
     );
   }
 }
+
+/** How often the countdown on screen is redrawn (ms). */
+const TICK_MS = 500;

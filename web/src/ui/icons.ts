@@ -125,6 +125,8 @@ export function kindIcon(kind: string | null): SVGSVGElement {
       return icon("workshop");
     case "dm":
       return icon("chat");
+    case "table":
+      return icon("people");
     default:
       return icon("hash");
   }
@@ -135,4 +137,5 @@ export const kindLabels: Record<string, string> = {
   coffee: "Coffee morning",
   workshop: "Workshop",
   dm: "Direct message",
+  table: "Table",
 };

@@ -1,10 +1,13 @@
 // The view of one joined room: its header, chat, people and, in video rooms, the video and
-// the media controls; in a workshop also the host's switches and queues. One view per joined
-// room, kept while it is open elsewhere, so videos keep playing and the chat keeps its scroll
+// the media controls; in a workshop also the host's switches and queues; in a coffee room or
+// workshop its tables (the countdown, the invitation to speed networking, the hosts' breakout
+// panel). A table has a view of its own, shown in its room's place. One view per joined room,
+// kept while it is open elsewhere, so videos keep playing and the chat keeps its scroll
 // position.
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
+import { BreakoutPanel } from "./breakout";
 import { ChatPanel } from "./chat";
 import { MediaControls } from "./controls";
 import { h } from "./elements";
@@ -13,9 +16,11 @@ import { MemberList } from "./members";
 import { Moderator, type Notify } from "./moderation";
 import { HostQueues } from "./queues";
 import { standing } from "./roles";
+import { startRounds } from "./rounds";
 import { Search } from "./search";
 import { Stage } from "./stage";
 import { HostSwitches } from "./switches";
+import { names, TablesBar } from "./tables";
 import { AudioSinks, VideoGrid } from "./video";
 
 export interface RoomActions {
@@ -50,6 +55,14 @@ export class RoomView {
   private readonly switches: HostSwitches | null = null;
   private readonly queues: HostQueues | null = null;
   private readonly end: HTMLButtonElement | null = null;
+  /** The room whose tables show here: this room, or the room a table belongs to. */
+  private readonly home: RoomState | null;
+  private readonly bar: TablesBar | null = null;
+  private readonly breakout: BreakoutPanel | null = null;
+  private readonly roundsButton: HTMLButtonElement | null = null;
+  private readonly tablesButton: HTMLButtonElement | null = null;
+  /** At a table: back to the room (a host's visit). */
+  private readonly back: HTMLButtonElement | null = null;
   /** In a workshop: audience, hand raised, on stage, co-host or host. */
   private readonly standing = h("span", {
     class: "stage-status",
@@ -65,6 +78,61 @@ export class RoomView {
   ) {
     const kind = state.kind ?? "open";
     const moderator = kind === "workshop" ? new Moderator(client, state, actions.notify) : null;
+    const table = kind === "table";
+    this.home =
+      kind === "coffee" || kind === "workshop"
+        ? state
+        : table && state.parentId !== null
+          ? (client.rooms.get(state.parentId) ?? null)
+          : null;
+    const home = this.home;
+    if (home) this.bar = new TablesBar(client, home, actions.notify);
+    if (!table && home) {
+      this.roundsButton = h(
+        "button",
+        {
+          class: "button quiet header-action",
+          testid: "rounds-start-open",
+          attrs: { type: "button", title: "Meet the people here a few at a time, in timed rounds" },
+          on: { click: () => void startRounds(client, state) },
+        },
+        icon("people"),
+        h("span", { class: "caption" }, "Speed networking"),
+      );
+    }
+    if (kind === "workshop") {
+      const panel = new BreakoutPanel(client, state, actions.notify);
+      this.breakout = panel;
+      this.tablesButton = h(
+        "button",
+        {
+          class: "button quiet header-action",
+          testid: "tables-open-panel",
+          attrs: { type: "button", "aria-expanded": "false", title: "Split the room into breakout tables" },
+          on: {
+            click: () => {
+              panel.toggle();
+              this.tablesButton?.setAttribute("aria-expanded", String(!panel.element.hidden));
+            },
+          },
+        },
+        icon("workshop"),
+        h("span", { class: "caption" }, "Tables"),
+      );
+    }
+    if (table && home) {
+      this.back = h(
+        "button",
+        {
+          class: "button quiet header-action",
+          testid: "table-back",
+          attrs: { type: "button", hidden: true },
+          on: { click: () => client.visit(home.id, null) },
+        },
+        icon("leave"),
+        h("span", { class: "caption" }, `Back to ${home.title}`),
+      );
+    }
     if (moderator) {
       this.switches = new HostSwitches(state, moderator);
       this.queues = new HostQueues(state, moderator);
@@ -94,7 +162,8 @@ export class RoomView {
         class: "button danger-quiet leave",
         testid: "leave-room",
         attrs: { type: "button", title: "Leave this room" },
-        on: { click: () => actions.leave(state.id) },
+        // At a table, Leave leaves the room it belongs to (and so the table).
+        on: { click: () => actions.leave(table && home ? home.id : state.id) },
       },
       icon("leave"),
       h("span", { class: "caption" }, "Leave"),
@@ -149,7 +218,10 @@ export class RoomView {
         "div",
         { class: "room-actions" },
         this.search.field,
-        copy,
+        this.back,
+        this.roundsButton,
+        this.tablesButton,
+        table ? null : copy,
         this.end,
         this.peopleToggle,
         video ? null : leave,
@@ -190,6 +262,8 @@ export class RoomView {
       "section",
       { class: video ? "room-view video" : "room-view text", testid: "room-view" },
       header,
+      this.bar?.element,
+      this.breakout?.element,
       body,
     );
     // The creator of a new room is shown its link and asked to share it, once.
@@ -206,6 +280,10 @@ export class RoomView {
     this.title.textContent = state.title;
     this.chat.setPlaceholder(`Message ${state.title}`);
     const kind = state.kind ?? "open";
+    if (kind === "table") {
+      this.renderTable();
+      return;
+    }
     const parts: string[] = [kindLabels[kind] ?? kind];
     if (kind !== "dm") {
       if (state.room?.private) parts.push("Private");
@@ -219,7 +297,49 @@ export class RoomView {
     if (!state.live) parts.push("reconnecting…");
     this.meta.replaceChildren(state.room?.has_passcode ? icon("lock", "icon inline") : "", parts.join(" · "));
     this.members.render(me);
+    this.renderTables();
     this.renderVideo();
+  }
+
+  /** A table: "Table 2", who sits there, and the room it belongs to. */
+  private renderTable(): void {
+    const state = this.state;
+    const me = this.client.me?.id;
+    const home = this.home;
+    const table = home ? this.client.tables.table(home, state.id) : null;
+    const name = table?.name ?? state.room?.title ?? "Table";
+    this.title.textContent = name;
+    this.chat.setPlaceholder(`Message ${name}`);
+    const others = [...state.members.values()].filter((m) => m.id !== me);
+    const parts = [others.length ? `With ${names(others)}` : "Waiting for the others"];
+    if (home) parts.push(`in ${home.title}`);
+    if (!state.live) parts.push("reconnecting…");
+    this.meta.textContent = parts.join(" · ");
+    this.summaryCount.textContent = `· ${state.members.size}`;
+    if (this.back) this.back.hidden = !home?.visiting;
+    this.members.render(me);
+    this.bar?.render();
+    this.renderVideo();
+  }
+
+  /** The countdown, the invitation, the hosts' buttons and panel. */
+  private renderTables(): void {
+    const home = this.home;
+    if (!home) return;
+    const view = home.tables;
+    const busy = view?.sitting != null || (view?.series != null && view.series.phase !== "done");
+    if (this.roundsButton) {
+      this.roundsButton.hidden = (home.isWorkshop && !home.hosting) || busy;
+    }
+    if (this.tablesButton) this.tablesButton.hidden = !home.hosting;
+    if (this.breakout && !home.hosting && !this.breakout.element.hidden) this.breakout.toggle();
+    this.breakout?.render();
+    this.bar?.render();
+  }
+
+  /** Every half second: the countdown. */
+  tick(): void {
+    this.bar?.tick();
   }
 
   /** A workshop's switches, queues and chat rules, as this user's role allows. */

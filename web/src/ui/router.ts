@@ -1,13 +1,22 @@
-// Two kinds of address: `/` (the lobby) and `/r/<room id>` (a room, also a shareable link).
-// Moving between them uses history.pushState, so Back and Forward work without reloads.
+// Three kinds of address: `/` (the lobby), `/r/<room id>` (a room, also a shareable link) and
+// `/#people` (the people one met: on the server's `/`, so a reload finds it too). Moving
+// between them uses history.pushState, so Back and Forward work without reloads.
 
-export type Route = { view: "lobby" } | { view: "room"; room: string };
+export type Route = { view: "lobby" } | { view: "room"; room: string } | { view: "people" };
 
 const ROOM_PATH = /^\/r\/([A-Za-z0-9_-]{1,64})\/?$/;
+export const PEOPLE_PATH = "/#people";
 
+/** The route of a path, with its `#fragment` if any. */
 export function parse(path: string): Route {
-  const match = ROOM_PATH.exec(path);
-  return match?.[1] ? { view: "room", room: match[1] } : { view: "lobby" };
+  const [pathname = "", fragment = ""] = path.split("#", 2);
+  const match = ROOM_PATH.exec(pathname);
+  if (match?.[1]) return { view: "room", room: match[1] };
+  return fragment === "people" ? { view: "people" } : { view: "lobby" };
+}
+
+function current(): string {
+  return location.pathname + location.hash;
 }
 
 export function roomPath(room: string): string {
@@ -15,17 +24,17 @@ export function roomPath(room: string): string {
 }
 
 export class Router {
-  route: Route = parse(location.pathname);
+  route: Route = parse(current());
 
   constructor(private readonly changed: (route: Route) => void) {
     window.addEventListener("popstate", () => {
-      this.route = parse(location.pathname);
+      this.route = parse(current());
       this.changed(this.route);
     });
   }
 
   go(path: string, replace = false): void {
-    if (path !== location.pathname) {
+    if (path !== current()) {
       if (replace) history.replaceState(null, "", path);
       else history.pushState(null, "", path);
     }
@@ -38,7 +47,7 @@ export class Router {
     anchor.addEventListener("click", (event) => {
       if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
       event.preventDefault();
-      this.go(anchor.pathname);
+      this.go(anchor.pathname + anchor.hash);
     });
     return anchor;
   }

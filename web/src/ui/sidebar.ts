@@ -1,17 +1,19 @@
 // The sidebar: Home (the page of public rooms and the create form; not the room called "Lobby",
-// which has a tab like any other room once joined), a tab per joined room and per direct message
-// (with unread counts), and who you are (with a way to change your name).
+// which has a tab like any other room once joined), the people one met at tables, a tab per joined
+// room and per direct message (with unread counts), and who you are (with a way to change your
+// name).
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
 import { limits } from "../protocol/types";
 import { avatar, h, uid } from "./elements";
 import { icon, kindIcon } from "./icons";
-import { roomPath, type Route, type Router } from "./router";
+import { PEOPLE_PATH, roomPath, type Route, type Router } from "./router";
 
 export class Sidebar {
   readonly element: HTMLElement;
   private readonly lobbyLink: HTMLAnchorElement;
+  private readonly peopleLink: HTMLAnchorElement;
   private readonly roomTabs: HTMLUListElement;
   private readonly dmTabs: HTMLUListElement;
   private readonly roomsEmpty: HTMLElement;
@@ -34,6 +36,15 @@ export class Sidebar {
       ),
     );
     this.lobbyLink.addEventListener("click", () => this.navigated());
+    this.peopleLink = router.link(
+      h(
+        "a",
+        { class: "nav-item", testid: "people-link", attrs: { href: PEOPLE_PATH } },
+        icon("people"),
+        h("span", {}, "People you met"),
+      ),
+    );
+    this.peopleLink.addEventListener("click", () => this.navigated());
     this.roomTabs = h("ul", { class: "tabs", attrs: { "aria-label": "Your rooms" } });
     this.dmTabs = h("ul", { class: "tabs", attrs: { "aria-label": "Direct messages" } });
     this.roomsEmpty = h("p", { class: "hint" }, "Rooms you join show up here.");
@@ -49,6 +60,7 @@ export class Sidebar {
         "Percolate",
       ),
       this.lobbyLink,
+      this.peopleLink,
       h("h2", { class: "section-title" }, "Your rooms"),
       this.roomsEmpty,
       this.roomTabs,
@@ -76,6 +88,8 @@ export class Sidebar {
     this.dmsEmpty.hidden = dms.length > 0;
     if (this.route.view === "lobby") this.lobbyLink.setAttribute("aria-current", "page");
     else this.lobbyLink.removeAttribute("aria-current");
+    if (this.route.view === "people") this.peopleLink.setAttribute("aria-current", "page");
+    else this.peopleLink.removeAttribute("aria-current");
   }
 
   renderMe(): void {
