@@ -1,7 +1,8 @@
 """Take the README's screenshots: ``python -m tests.browser.screenshots docs/screenshots``.
 
 A server of its own with a fresh archive, Debian's headless Chromium with a fake camera, and
-three people: Ann and Bob meet in a coffee room (Bob on a phone) while Cleo looks at the lobby.
+three people: Ann and Bob meet in a coffee room (Bob on a phone) while Cleo looks at the lobby;
+then Cleo comes in as Ann starts speed networking, and the three meet at a table.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -72,6 +73,28 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await ann.page.screenshot(path=out / "coffee-room.png")
     await bob.page.screenshot(path=out / "mobile.png")
 
+    # Speed networking: Cleo comes in as Ann starts a series, and is invited.
+    await cleo.open_room(server.url, room)
+    await cleo.camera_on()
+    cleo_id = await ann.id_of("Cleo")
+    await ann.tid("rounds-start-open").click()
+    await ann.tid("rounds-break").fill("20")
+    await ann.tid("rounds-submit").click()
+    await expect(cleo.tid("rounds-invite")).to_be_visible()
+    await expect(cleo.tid("tables-countdown")).to_have_attribute("data-phase", "gathering")
+    await cleo.sees_video_of(await ann.user_id())
+    await cleo.page.screenshot(path=out / "rounds-invite.png")
+    await cleo.tid("rounds-join").click()
+    await bob.tid("rounds-join").click()
+    # Three people in pairs: one table of three (nobody sits alone).
+    await expect(ann.room()).to_have_attribute("data-kind", "table", timeout=40_000)
+    await expect(ann.tid("tables-countdown")).to_have_attribute("data-phase", "round")
+    await ann.sees_video_of(cleo_id)
+    await ann.sees_video_of(await ann.id_of("Bob"))
+    await cleo.say("Hi both! I make websites for small shops.")
+    await expect(ann.messages("Hi both! I make websites for small shops.")).to_be_visible()
+    await ann.page.screenshot(path=out / "table.png")
+
 
 def main() -> None:
     problem = missing()
@@ -80,7 +103,7 @@ def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
     asyncio.run(take(out))
-    for name in ("lobby.png", "coffee-room.png", "mobile.png"):
+    for name in ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png"):
         print(out / name)
 
 

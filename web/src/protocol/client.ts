@@ -64,6 +64,11 @@ export class Client extends Emitter<ClientEvents> {
   private readonly joining = new Set<string>();
   /** The room whose join ack is being applied: going back to it from a table needs no new join. */
   private applyingJoin: string | null = null;
+  /**
+   * Camera and microphone as they were at the last table, while a sitting or series goes on:
+   * they follow the person to their next table (never into the room itself).
+   */
+  private tableMedia: { camera: boolean; mic: boolean } | null = null;
 
   constructor() {
     super();
@@ -502,6 +507,8 @@ export class Client extends Emitter<ClientEvents> {
     const visit = state.visiting && state.atTable !== null ? this.tables.table(state, state.atTable) : null;
     if (!seat && visit) target = visit.id;
     this.goTo(state, target, target !== null && !seat);
+    const view = state.tables;
+    if (!view?.sitting && (!view?.series || view.series.phase === "done")) this.tableMedia = null;
   }
 
   /** A host or co-host looks in on a table of a workshop (null: back to the room). */
@@ -514,6 +521,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private goTo(state: RoomState, target: string | null, visiting: boolean): void {
     const current = state.atTable;
+    const wasVisiting = state.visiting;
     state.visiting = visiting;
     if (current === target) {
       if (target !== null) this.openTable(state, target); // again after a lost connection
@@ -528,11 +536,18 @@ export class Client extends Emitter<ClientEvents> {
         if (state.live && (state.you?.camera || state.you?.mic || state.you?.screen)) {
           void this.sendMediaState(state);
         }
+        // From one round's table to the next, through the room: as at the last table.
+        const before = this.tableMedia;
+        this.tableMedia = null;
+        if (before?.camera && !this.media.flags.camera) void this.media.setCamera(true);
+        if (before?.mic && !this.media.flags.mic) void this.media.setMic(true);
       }
       this.openTable(state, target);
     } else {
       state.atTable = null;
-      // Back in the room nothing starts by itself: camera and microphone are off until turned on.
+      // Back in the room nothing starts by itself: camera and microphone are off until turned
+      // on (the next table of a series gets them back).
+      if (!wasVisiting) this.tableMedia = { camera: this.media.flags.camera, mic: this.media.flags.mic };
       void this.media.stopAll();
       // Joined again for the room's media and members as they are now.
       if (state.live && this.applyingJoin !== state.id) void this.join(state);
