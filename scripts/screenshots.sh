@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate docs/screenshots/*.png (lobby, coffee room, phone, speed networking's invitation
-# and a table) from a server of their own and headless Chromium with a fake camera. Installs what it needs, as test.sh does.
+# and a table) from a server of their own and headless Chromium with a fake camera. Installs
+# what it needs, as test.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
