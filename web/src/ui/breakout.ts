@@ -20,12 +20,15 @@ export class BreakoutPanel {
   private readonly assign: HTMLSelectElement;
   private readonly minutes: HTMLInputElement;
   private readonly noticeInput: HTMLInputElement;
+  private readonly roundsRow: HTMLElement | null;
   private signature = "";
 
   constructor(
     private readonly client: Client,
     private readonly state: RoomState,
     private readonly notify: Notify,
+    /** "Speed networking": in a workshop it lives here, beside opening tables. */
+    rounds: HTMLElement | null = null,
   ) {
     this.by = h(
       "select",
@@ -78,6 +81,9 @@ export class BreakoutPanel {
       },
     });
     this.running = h("div", { class: "breakout-running" });
+    this.roundsRow = rounds
+      ? h("div", { class: "breakout-rounds" }, h("span", { class: "muted" }, "Or timed rounds:"), rounds)
+      : null;
     this.element = h(
       "section",
       {
@@ -87,6 +93,7 @@ export class BreakoutPanel {
       },
       h("h2", { class: "panel-title" }, icon("people"), "Breakout tables"),
       this.form,
+      this.roundsRow,
       this.running,
     );
   }
@@ -123,6 +130,8 @@ export class BreakoutPanel {
     const sitting = this.state.tables?.sitting ?? null;
     const breakout = sitting?.kind === "breakout" ? sitting : null;
     this.form.hidden = sitting !== null;
+    const series = this.state.tables?.series;
+    if (this.roundsRow) this.roundsRow.hidden = sitting !== null || (!!series && series.phase !== "done");
     const people = [...this.state.members.values()].filter((m) => m.role !== "host" && m.role !== "cohost");
     // Re-rendering drops a select's focus: skip when nothing changed.
     const signature = JSON.stringify([sitting, people.map((m) => [m.id, m.name]), this.state.atTable]);

@@ -101,7 +101,8 @@ export class RoomView {
       );
     }
     if (kind === "workshop") {
-      const panel = new BreakoutPanel(client, state, actions.notify);
+      // The header holds the Tables button; speed networking is one of the panel's choices.
+      const panel = new BreakoutPanel(client, state, actions.notify, this.roundsButton);
       this.breakout = panel;
       this.tablesButton = h(
         "button",
@@ -219,7 +220,7 @@ export class RoomView {
         { class: "room-actions" },
         this.search.field,
         this.back,
-        this.roundsButton,
+        kind === "workshop" ? null : this.roundsButton,
         this.tablesButton,
         table ? null : copy,
         this.end,
