@@ -61,6 +61,7 @@ async def play_round(
     return {frozenset(pair) for pair in seen.items()}
 
 
+@pytest.mark.timeout(180)  # two rounds and two breaks run on the server's clock
 async def test_four_people_run_two_rounds_of_pairs_and_stay_in_touch(
     people: People, server: Server
 ) -> None:
