@@ -93,10 +93,14 @@ export class RoomView {
         {
           class: "button quiet header-action",
           testid: "rounds-start-open",
-          attrs: { type: "button", title: "Meet the people here a few at a time, in timed rounds" },
+          attrs: {
+            type: "button",
+            "aria-label": "Speed networking: meet the people here in timed rounds",
+            title: "Meet the people here a few at a time, in timed rounds",
+          },
           on: { click: () => void startRounds(client, state) },
         },
-        icon("people"),
+        icon("rounds"),
         h("span", { class: "caption" }, "Speed networking"),
       );
     }
@@ -109,7 +113,12 @@ export class RoomView {
         {
           class: "button quiet header-action",
           testid: "tables-open-panel",
-          attrs: { type: "button", "aria-expanded": "false", title: "Split the room into breakout tables" },
+          attrs: {
+            type: "button",
+            "aria-expanded": "false",
+            "aria-label": "Tables: breakout tables",
+            title: "Split the room into breakout tables",
+          },
           on: {
             click: () => {
               panel.toggle();

@@ -78,7 +78,7 @@ export class TablesBar {
     this.invite = h(
       "section",
       { class: "rounds-invite", testid: "rounds-invite", attrs: { "aria-label": "Speed networking" } },
-      icon("people", "icon invite-icon"),
+      icon("rounds", "icon invite-icon"),
       this.inviteText,
       h(
         "div",
