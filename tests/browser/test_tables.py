@@ -181,6 +181,25 @@ async def test_a_host_opens_breakout_tables_visits_one_and_recalls_everybody(
     await expect(bob.tid("tables-countdown")).to_have_attribute("data-phase", "breakout")
     await bob.camera_on()
 
+    # A late joiner lands in the main room; the host places her at the table.
+    cleo = await people.new("Cleo")
+    await cleo.open_room(server.url, room)
+    await expect(cleo.room()).to_have_attribute("data-kind", "workshop")
+    cleo_id = await ann.id_of("Cleo")
+    table_id = await card.get_attribute("data-table-id")
+    assert table_id
+    mover = ann.tid("tables-person").and_(ann.page.locator(f'[data-user-id="{cleo_id}"]'))
+    await mover.get_by_test_id("tables-move").select_option(table_id)
+    await expect(cleo.room()).to_have_attribute("data-kind", "table")
+    await expect(cleo.room()).to_have_attribute("data-room-id", table_id)
+    await expect(card.get_by_test_id("table-seat")).to_have_count(2)
+
+    # Bob's page reloads: he comes back to his table, not to the main room.
+    await bob.page.reload()
+    await expect(bob.room()).to_have_attribute("data-kind", "table")
+    await expect(bob.room()).to_have_attribute("data-room-id", table_id)
+    await bob.camera_on()
+
     # Ann visits, sees Bob, and writes to every table.
     await card.get_by_test_id("table-visit").click()
     await expect(ann.room()).to_have_attribute("data-kind", "table")
@@ -195,7 +214,8 @@ async def test_a_host_opens_breakout_tables_visits_one_and_recalls_everybody(
 
     # Recall: Bob is back in the workshop.
     await ann.tid("tables-close").click()
-    await expect(bob.room()).to_have_attribute("data-kind", "workshop")
-    await expect(bob.room()).to_have_attribute("data-room-id", room)
+    for guest in (bob, cleo):
+        await expect(guest.room()).to_have_attribute("data-kind", "workshop")
+        await expect(guest.room()).to_have_attribute("data-room-id", room)
     await expect(bob.tid("tables-countdown")).to_be_hidden()
     await expect(ann.tid("table-card")).to_have_count(0)

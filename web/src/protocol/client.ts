@@ -351,6 +351,14 @@ export class Client extends Emitter<ClientEvents> {
       if (info.code !== "offline") setTimeout(() => state.wanted && void this.join(state), RETRY_JOIN_MS);
       return;
     }
+    const parent = state.parentId !== null ? this.rooms.get(state.parentId) : undefined;
+    if (parent) {
+      // Not (or no longer) this user's table: back to the room rather than nowhere.
+      state.live = false;
+      this.leaveTable(state.id);
+      if (parent.atTable === state.id) this.goTo(parent, null, false);
+      return;
+    }
     state.live = false;
     state.everJoined = false;
     this.calls.stop(state);
