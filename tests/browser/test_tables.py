@@ -50,7 +50,8 @@ async def play_round(
 ) -> set[frozenset[str]]:
     async def one(person: Person) -> str:
         await at_table(person, round_number)
-        await person.camera_on()
+        # The camera comes along: from the room to the first table, from table to table.
+        await expect(person.tid("toggle-camera")).to_have_attribute("aria-pressed", "true")
         return await partner_of(person, ids[person.name])
 
     partners = await asyncio.gather(*(one(p) for p in people))
