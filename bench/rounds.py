@@ -10,6 +10,9 @@ series of pairs and the others say yes. For every round, each client notes when 
 server set for the round to start (the previous phase's ``phase_ends_at``). It holds the
 clock's wait for its next look (``--tick``: half of it on average), seating everybody, making
 the round's table rooms in the archive, storing the state twice and the fan-out to everybody.
+As the web client does, each client then joins its table's room at once; *at the table* is
+when that ``room:join`` is acknowledged, from the same moment (the table's chat and video
+can start).
 
 The reference, measured in the same run and room: one ``chat:send``, from the send to its
 arrival at each client (a stored message fanned out to the same crowd). Quoted: medians and
@@ -47,8 +50,11 @@ class Person:
         self.user = ""
         self.seated: dict[int, float] = {}
         """Round -> when the ``tables`` event that seats this person arrived (ms, wall)."""
+        self.at_table: dict[int, float] = {}
+        """Round -> when the ``room:join`` of this person's table was acknowledged (ms, wall)."""
         self.views: list[dict[str, Any]] = []
         self.messages: dict[str, float] = {}
+        self._sitting: set[asyncio.Task[None]] = set()
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._next = 0
         self._reader = asyncio.create_task(self._read())
@@ -89,9 +95,23 @@ class Person:
         series, sitting = state["series"], state["sitting"]
         if series is None or sitting is None or series["phase"] != "round":
             return
-        mine = any(u["id"] == self.user for t in sitting["tables"] for u in t["seats"])
-        if mine:
-            self.seated.setdefault(series["round"], now)
+        table = next(
+            (t["id"] for t in sitting["tables"] if any(u["id"] == self.user for u in t["seats"])),
+            None,
+        )
+        number = series["round"]
+        if table is not None and number not in self.seated:
+            self.seated[number] = now
+            # As the web client does: go to the table at once.
+            task = asyncio.create_task(self._sit(number, table))
+            self._sitting.add(task)
+            task.add_done_callback(self._sitting.discard)
+
+    async def _sit(self, number: int, table: str) -> None:
+        await self.call("room:join", {"room": table})
+        self.at_table[number] = time.time() * 1000
+        async with Person.arrived:
+            Person.arrived.notify_all()
 
     async def call(self, event: str, payload: Any) -> Any:
         self._next += 1
@@ -129,7 +149,8 @@ async def until(check: Callable[[], bool], within: float, what: str) -> None:
 
 async def measure(url: str, people: int, rounds: int) -> dict[str, Any]:
     Person.arrived = asyncio.Condition()
-    async with aiohttp.ClientSession() as http:
+    # aiohttp pools at most 100 connections by default; 200 people need 200 at once.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         crowd = [await Person.open(http, url, f"p{i}") for i in range(people)]
         try:
             await until(lambda: all(p.user for p in crowd), ACK_TIMEOUT, "every session")
@@ -153,11 +174,12 @@ async def measure(url: str, people: int, rounds: int) -> dict[str, Any]:
             await first.call("rounds:start", {**start, "break_seconds": 1})
             await asyncio.gather(*(p.call("rounds:join", {"room": room}) for p in crowd[1:]))
             await until(
-                lambda: all(len(p.seated) == rounds for p in crowd),
+                lambda: all(len(p.at_table) == rounds for p in crowd),
                 rounds * 10 + 30,
                 "every round reached everybody",
             )
             late: list[float] = []
+            sat: list[float] = []
             tables = 0
             for number in range(1, rounds + 1):
                 # When the server meant the round to start: the end of the phase before it.
@@ -168,6 +190,7 @@ async def measure(url: str, people: int, rounds: int) -> dict[str, Any]:
                     and v["series"]["phase"] in ("gathering", "break")
                 )
                 late += [p.seated[number] - before for p in crowd]
+                sat += [p.at_table[number] - before for p in crowd]
                 tables = max(
                     len(v["sitting"]["tables"])
                     for v in first.views
@@ -181,6 +204,7 @@ async def measure(url: str, people: int, rounds: int) -> dict[str, Any]:
         "people": people,
         "tables": tables,
         "round_start_ms": round_q,
+        "at_table_ms": quantiles(sat),
         "chat_fanout_ms": chat_q,
         "ratio_p50": round(round_q["p50"] / chat_q["p50"], 1) if chat_q["p50"] else None,
     }
@@ -217,12 +241,13 @@ async def main() -> None:
                 await server.stop()
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     report = {"machine": machine(), "tick": args.tick, "rounds": args.rounds, "results": results}
-    print("| people | tables | round start p50 / p99 / max ms | chat fan-out p50 / p99 / max ms "
-          "| ratio of p50s |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- |")
+    print("| people | tables | round start p50 / p99 / max ms | at the table p50 / p99 / max ms "
+          "| chat fan-out p50 / p99 / max ms | ratio of p50s (start / chat) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- |")
     for r in results:
-        rs, cf = r["round_start_ms"], r["chat_fanout_ms"]
+        rs, at, cf = r["round_start_ms"], r["at_table_ms"], r["chat_fanout_ms"]
         print(f"| {r['people']} | {r['tables']} | {rs['p50']} / {rs['p99']} / {rs['max']} | "
+              f"{at['p50']} / {at['p99']} / {at['max']} | "
               f"{cf['p50']} / {cf['p99']} / {cf['max']} | {r['ratio_p50']} |")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -125,7 +125,9 @@ class Percolate:
             self.ice,
         )
         self.workshop = Workshop(sio, archive, presence, self.roster)
-        self.tables = Tables(settings, sio, archive, presence, self.catalog, self.roster)
+        self.tables = Tables(
+            settings, sio, archive, presence, self.catalog, self.roster, self.tasks
+        )
         self.rooms = Rooms(
             settings,
             sio,

@@ -60,6 +60,7 @@ from .protocol import (
 from .replies import Done, People, TablesReply
 from .roster import Roster
 from .sessions import Session
+from .tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ _BREAK_MAX = 600
 """Longest break of a series, in seconds."""
 _DUE_BATCH = 100
 _PEOPLE_MAX = 500
+_GATHER = 0.25
+"""Seconds over which changes to who takes part are told to the room in one ``tables``."""
 
 CLOSED = "table_closed"
 MOVED = "table_moved"
@@ -95,6 +98,7 @@ class Tables:
         presence: Presence,
         catalog: Catalog,
         roster: Roster,
+        tasks: Tasks,
     ) -> None:
         self._settings = settings
         self._sio = sio
@@ -102,6 +106,9 @@ class Tables:
         self._presence = presence
         self._catalog = catalog
         self._roster = roster
+        self._tasks = tasks
+        self._telling: set[str] = set()
+        """Rooms with a ``tables`` on its way (``publish_soon``)."""
         self._rng = random.SystemRandom()
         self._stalled = False
         """The archive was unavailable at the last tick."""
@@ -114,6 +121,27 @@ class Tables:
         await self._sio.emit(
             "tables", {"room": room, "state": state.tables_view(now_ms())}, room=room
         )
+
+    def publish_soon(self, room: str) -> None:
+        """Tell the room within ``_GATHER`` seconds, once for every change made until then.
+
+        For changes that arrive in bursts and concern mostly their author, who has the new
+        state in the ack: a room of 200 saying yes to a series in the same few seconds hears
+        a handful of ``tables``, not 200 of a growing list each (which cost every client
+        megabytes). What the clock does (rounds, warnings, recalls) is told at once.
+        """
+        if room not in self._telling:
+            self._telling.add(room)
+            self._tasks.spawn(self._publish_later(room), name=f"tables {room}")
+
+    async def _publish_later(self, room: str) -> None:
+        await asyncio.sleep(_GATHER)
+        # From here a change schedules another publish: none lands between the read and it.
+        self._telling.discard(room)
+        try:
+            await self.publish(room, await self._archive.room_state(room))
+        except Unavailable as exc:
+            log.warning("room=%s: tables could not be told: %s", room, exc)
 
     def _reply(self, state: RoomState) -> TablesReply:
         return TablesReply(tables=state.tables_view(now_ms()))
@@ -288,7 +316,7 @@ class Tables:
         state, old = await self._change(request.room, change)
         if old is not None:
             await self._unseat(old, [user.id], MOVED)
-        await self.publish(request.room, state)
+        self.publish_soon(request.room)
         return self._reply(state)
 
     async def notice(self, session: Session, request: TablesNotice) -> Done:
@@ -354,7 +382,7 @@ class Tables:
             _join_series(_series(state), session.user)
 
         state, _ = await self._change(request.room, change)
-        await self.publish(request.room, state)
+        self.publish_soon(request.room)
         return self._reply(state)
 
     async def leave(self, session: Session, request: RoomRef) -> TablesReply:
@@ -371,7 +399,7 @@ class Tables:
         state, old = await self._change(request.room, change)
         if old is not None:
             await self._unseat(old, [user_id], CLOSED)
-        await self.publish(request.room, state)
+        self.publish_soon(request.room)
         return self._reply(state)
 
     async def stop(self, session: Session, request: RoomRef) -> TablesReply:
@@ -595,7 +623,10 @@ class Tables:
                     parent=room,
                 )
                 for table in sitting.tables
-            ]
+            ],
+            # Who is seated may read the table's chat afterwards (``admit``): written here,
+            # not by each of them joining at the same moment.
+            {table.id: RoomState(sat=[u.id for u in table.seats]) for table in sitting.tables},
         )
 
         def change(state: RoomState) -> None:
@@ -640,12 +671,15 @@ def _seat(
     choice can promise), followed while the same people are there. Otherwise, or once the
     group changed, one round at a time with the fewest repeats (``seating.seat``).
     """
+    # Only the rounds still to come are kept: the plan is part of the room's state, which is
+    # read at every join of a table (a round robin of 200 is 199 rounds, 700 KB).
+    ahead = series.rounds - series.round - 1
     plan = [tables for tables in series.plan if seating.repeats(tables, met) == 0]
     if plan and {p for table in plan[0] for p in table} == set(people):
-        return plan[0], plan[1:]
+        return plan[0], plan[1 : 1 + ahead]
     if series.size == 2 and len(people) % 2 == 0 and not seating.repeats([people], met):
         plan = seating.round_robin(people, rng)
-        return plan[0], plan[1:]
+        return plan[0], plan[1 : 1 + ahead]
     return seating.seat(people, series.size, met, rng), []
 
 

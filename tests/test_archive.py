@@ -245,6 +245,28 @@ async def test_a_room_whose_time_has_come_is_found_by_any_process(
     assert await archive.due_rooms(10**12, 10) == []
 
 
+async def test_a_rounds_tables_are_made_in_one_write_with_who_sits_there(
+    archive: Archive,
+) -> None:
+    def table(room_id: str) -> StoredRoom:
+        return StoredRoom(
+            id=room_id, title=room_id, kind=RoomKind.TABLE, private=True, created_at=1,
+            parent="cafe",
+        )  # fmt: skip
+
+    await archive.create_room(
+        StoredRoom(id="cafe", title="Cafe", kind=RoomKind.COFFEE, private=False, created_at=1)
+    )
+    await archive.create_rooms([table("t1"), table("t2")], {"t1": RoomState(sat=["ann", "bob"])})
+    assert (await archive.room_state("t1")).sat == ["ann", "bob"]
+    assert (await archive.room_state("t2")).sat == []
+    # Made again (another process after the grace): what is there stays as it is.
+    await archive.create_rooms([table("t1")], {"t1": RoomState(sat=["eve"])})
+    assert (await archive.room_state("t1")).sat == ["ann", "bob"]
+    made = await archive.get_room("t1")
+    assert made is not None and made.parent == "cafe"
+
+
 async def test_staying_in_touch_is_mutual_and_only_after_a_table(archive: Archive) -> None:
     ann, bob, cy = [await archive.create_user(name, f"digest-{name}") for name in ("A", "B", "C")]
     assert await archive.have_sat_together(ann.id, bob.id) is None

@@ -6,7 +6,7 @@ for several processes, a shared database. Every backend passes ``tests/test_arch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar
 
 import msgspec
@@ -245,8 +245,13 @@ class Archive(Protocol):
 
     async def create_room(self, room: StoredRoom) -> None: ...
 
-    async def create_rooms(self, rooms: list[StoredRoom]) -> None:
-        """Store several rooms in one transaction; a room whose id exists is left as it is."""
+    async def create_rooms(
+        self, rooms: list[StoredRoom], states: Mapping[str, RoomState] | None = None
+    ) -> None:
+        """Store several rooms in one transaction; a room whose id exists is left as it is.
+
+        ``states`` gives some of them a first state (room id -> state).
+        """
 
     async def get_room(self, room_id: str) -> StoredRoom | None: ...
 

@@ -21,7 +21,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import asyncpg
@@ -314,15 +314,26 @@ class PostgresArchive:
     async def create_room(self, room: StoredRoom) -> None:
         await self._with(lambda c: self._insert_room(c, room))
 
-    async def create_rooms(self, rooms: list[StoredRoom]) -> None:
+    async def create_rooms(
+        self, rooms: list[StoredRoom], states: Mapping[str, RoomState] | None = None
+    ) -> None:
+        first = states or {}
+
+        def state_of(room_id: str) -> tuple[str | None, int | None]:
+            state = first.get(room_id)
+            if state is None:
+                return None, None
+            return msgspec.json.encode(state).decode(), state.due()
+
         async def insert(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
                 await conn.executemany(
-                    f"INSERT INTO rooms ({_ROOM_COLUMNS}) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+                    f"INSERT INTO rooms ({_ROOM_COLUMNS}, state, due_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+                    "ON CONFLICT (id) DO NOTHING",
                     [
                         (r.id, r.title, r.kind.value, r.private, r.created_at, r.passcode_hash,
-                         r.host_key_hash, r.created_by, r.parent)
+                         r.host_key_hash, r.created_by, r.parent, *state_of(r.id))
                         for r in rooms
                     ],
                 )  # fmt: skip

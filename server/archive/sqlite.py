@@ -16,7 +16,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -349,7 +349,9 @@ class SqliteArchive:
     async def create_room(self, room: StoredRoom) -> None:
         await self._write(lambda: self._insert_room(self._conn(), room))
 
-    async def create_rooms(self, rooms: list[StoredRoom]) -> None:
+    async def create_rooms(
+        self, rooms: list[StoredRoom], states: Mapping[str, RoomState] | None = None
+    ) -> None:
         def insert() -> None:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
@@ -358,6 +360,12 @@ class SqliteArchive:
                     if conn.execute("SELECT 1 FROM rooms WHERE id = ?", (room.id,)).fetchone():
                         continue
                     self._insert_room(conn, room)
+                    state = (states or {}).get(room.id)
+                    if state is not None:
+                        conn.execute(
+                            "UPDATE rooms SET state = ?, due_at = ? WHERE id = ?",
+                            (msgspec.json.encode(state), state.due(), room.id),
+                        )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
