@@ -113,7 +113,7 @@ class Percolate:
         self.catalog = Catalog(archive)
         self.control = Control(self.fanout)
         self.roster = Roster(sio, presence, self.control)
-        self.chat = Chat(settings, sio, archive, self.catalog)
+        self.chat = Chat(settings, sio, archive, self.catalog, presence)
         self.media = Media(
             settings,
             sio,

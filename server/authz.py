@@ -47,6 +47,11 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:history": _everywhere(),
     "chat:search": _everywhere(),
     "chat:typing": _everywhere(),
+    "chat:edit": _everywhere(),
+    "chat:delete": _everywhere(),
+    "chat:react": _everywhere(),
+    "chat:changes": _everywhere(),
+    "chat:thread": _everywhere(),
     "media:state": _video(),
     "signal": {RoomKind.COFFEE: MEMBER, RoomKind.TABLE: MEMBER},  # workshops: always the SFU
     "sfu:join": _video(),

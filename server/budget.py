@@ -97,8 +97,10 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
     """The budget: the class and bucket of every client event."""
     s, connection = settings, Scope.CONNECTION
     return (
-        Allowance("chat", ("chat:send",), s.chat_rate, s.chat_burst, Scope.USER,
-                  "you are sending too fast; slow down", hot=True),
+        Allowance("chat", ("chat:send", "chat:edit", "chat:delete"), s.chat_rate, s.chat_burst,
+                  Scope.USER, "you are sending too fast; slow down", hot=True),
+        Allowance("react", ("chat:react",), s.react_rate, s.react_burst, Scope.USER,
+                  "too many reactions; slow down"),
         Allowance("join", ("room:join",), s.join_rate, s.join_burst, Scope.USER_AND_ADDRESS,
                   "too many joins; wait a moment"),
         # Each sfu:join builds a peer connection: as costly as a room:join, limited alike.
@@ -116,7 +118,8 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
                   "too many signals; slow down"),
         Allowance("sfu", ("sfu:answer", "sfu:candidate", "sfu:leave"), s.sfu_rate,
                   s.sfu_burst, connection, "too many media session messages; slow down"),
-        Allowance("read", ("room:list", "dm:list", "chat:history", "chat:search"), s.read_rate,
+        Allowance("read", ("room:list", "dm:list", "chat:history", "chat:search",
+                           "chat:changes", "chat:thread", "mentions:list"), s.read_rate,
                   s.read_burst, connection, "too many requests; slow down"),
         Allowance("room", ("room:leave", "goodbye", "dm:open"), s.room_rate, s.room_burst,
                   connection, "too many requests; slow down"),

@@ -1,18 +1,54 @@
-"""Chat: sending (stored before acknowledged), history, search and typing."""
+"""Chat: sending (stored before acknowledged), replies, edits, deletes, reactions, mentions,
+history, changes, search and typing.
+
+A change to a stored message (``server.archive.changes``) is stored at the room's next
+revision and then sent to the room as ``chat:change``, in revision order on every process
+(as messages are in ``seq`` order); ``chat:changes`` fills the gaps (docs/protocol.md,
+"Replies, reactions, edits and deletes").
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from . import wire
-from .archive import Archive, NoSuchRoom, StoredRoom
+from .archive import (
+    Archive,
+    Change,
+    MessageDeleted,
+    NoSuchMessage,
+    NoSuchRoom,
+    NotYours,
+    StoredRoom,
+)
+from .archive import changes as rules
 from .audiences import user_room
 from .authz import HOSTS
 from .catalog import Catalog
 from .config import Settings
-from .errors import forbidden, not_found
-from .protocol import ChatHistory, ChatSearch, ChatSend, RoomKind, RoomRef, check_text
-from .replies import Done, Messages, Sent
+from .errors import bad_request, forbidden, not_found
+from .presence import Presence
+from .protocol import (
+    ChatChanges,
+    ChatEdit,
+    ChatHistory,
+    ChatReact,
+    ChatSearch,
+    ChatSend,
+    ChatThread,
+    Mentioned,
+    MentionsList,
+    Message,
+    MessageRef,
+    RoomBrief,
+    RoomKind,
+    RoomRef,
+    check_mentions,
+    check_text,
+)
+from .replies import Changed, Changes, Done, Mentions, Messages, Sent, Thread
 from .sessions import Session
 
 log = logging.getLogger(__name__)
@@ -25,31 +61,166 @@ class Chat:
         sio: wire.Server,
         archive: Archive,
         catalog: Catalog,
+        presence: Presence,
     ) -> None:
         self._settings = settings
         self._sio = sio
         self._archive = archive
         self._catalog = catalog
+        self._presence = presence
 
     async def send(self, session: Session, request: ChatSend) -> Sent:
         check_text(request.text, self._settings.max_text)
+        mentions = check_mentions(request.mentions)
         # Everything that may wait happens before the append: between the commit and the
         # emit nothing awaits, so the room's messages go out in the order they were stored.
         stored = await self._may_chat(session, request.room)
         audience = self._audience(stored, request.room)
+        notify = await self._readers(session, stored, request.room, mentions)
         try:
-            message, created = await self._archive.append(
-                request.room, session.user, request.text, request.client_msg_id
+            appended = await self._archive.append(
+                request.room,
+                session.user,
+                request.text,
+                request.client_msg_id,
+                reply_to=request.reply_to,
+                mentions=mentions,
+                notify=notify,
             )
         except NoSuchRoom:
             raise not_found("no such room") from None
-        if created:
+        except NoSuchMessage:
+            raise not_found("no such message") from None
+        except MessageDeleted as exc:
+            raise bad_request(str(exc)) from None
+        message = appended.message
+        if appended.created:
             # Only a message stored just now is broadcast: a retried client_msg_id gets its
             # ack again but nobody sees the message twice.
             await self._sio.emit_in_order(
                 "chat:message", message, audience, request.room, message.seq
             )
+            if appended.first is not None:
+                await self._changed(audience, appended.first)
+            await self._mention(stored, message, notify)
         return Sent(message=message)
+
+    async def edit(self, session: Session, request: ChatEdit) -> Changed:
+        check_text(request.text, self._settings.max_text)
+        mentions = check_mentions(request.mentions)
+        stored = await self._may_chat(session, request.room)
+        notify = await self._readers(session, stored, request.room, mentions)
+        before: list[str] = []
+        user_id, now = session.user.id, int(time.time() * 1000)
+
+        def change(message: Message) -> Change | None:
+            before[:] = message.mentions
+            return rules.edit(message, user_id, request.text, mentions, now)
+
+        message, changed = await self._change(stored, request.room, request.seq, change, notify)
+        if changed:
+            await self._mention(stored, message, [u for u in notify if u not in before])
+        return Changed(message=message)
+
+    async def delete(self, session: Session, request: MessageRef) -> Changed:
+        moderator = session.rooms[request.room].role in HOSTS
+        stored = await self._may_chat(session, request.room)
+        user_id = session.user.id
+        message, _ = await self._change(
+            stored,
+            request.room,
+            request.seq,
+            lambda m: rules.delete(m, user_id, moderator=moderator),
+        )
+        return Changed(message=message)
+
+    async def react(self, session: Session, request: ChatReact) -> Changed:
+        stored = await self._may_chat(session, request.room)
+        user = session.user
+        message, _ = await self._change(
+            stored,
+            request.room,
+            request.seq,
+            lambda m: rules.react(m, user, request.emoji, request.on),
+        )
+        return Changed(message=message)
+
+    async def changes(self, session: Session, request: ChatChanges) -> Changes:
+        limit = min(request.limit or self._settings.max_page, self._settings.max_page)
+        # The revision first: a change in between is in the page, or comes as chat:change.
+        rev = await self._archive.room_rev(request.room)
+        messages = await self._archive.changes(request.room, request.after, limit)
+        return Changes(messages=messages, rev=rev)
+
+    async def thread(self, session: Session, request: ChatThread) -> Thread:
+        limit = min(request.limit or self._settings.join_history, self._settings.max_page)
+        try:
+            first, replies = await self._archive.thread(
+                request.room, request.seq, request.after, limit
+            )
+        except NoSuchMessage:
+            raise not_found("no such message") from None
+        return Thread(message=first, messages=replies)
+
+    async def mentions(self, session: Session, request: MentionsList) -> Mentions:
+        limit = min(request.limit or 20, self._settings.max_page)
+        return Mentions(
+            mentions=await self._archive.mentions(session.user.id, request.before, limit)
+        )
+
+    # -- changes and mentions ------------------------------------------------------------------
+
+    async def _change(
+        self,
+        stored: StoredRoom | None,
+        room: str,
+        seq: int,
+        change: Callable[[Message], Change | None],
+        notify: list[str] | None = None,
+    ) -> tuple[Message, bool]:
+        """Store a change and tell the room: the message as it is now, and whether it changed."""
+        try:
+            message, changed = await self._archive.change_message(room, seq, change, notify or [])
+        except NoSuchMessage:
+            raise not_found("no such message") from None
+        except NotYours as exc:
+            raise forbidden(str(exc)) from None
+        except MessageDeleted as exc:
+            raise bad_request(str(exc)) from None
+        if changed:
+            await self._changed(self._audience(stored, room), message)
+        return message, changed
+
+    async def _changed(self, audience: str | list[str], message: Message) -> None:
+        await self._sio.emit_in_order(
+            "chat:change", message, audience, f"{message.room} rev", message.rev
+        )
+
+    async def _readers(
+        self, session: Session, stored: StoredRoom | None, room: str, mentions: list[str]
+    ) -> list[str]:
+        """Who of the mentioned users may read the room (and so is told); checks they exist."""
+        if not mentions:
+            return []
+        known = await self._archive.known_users(mentions)
+        if len(known) != len(mentions):
+            raise bad_request("mentions: unknown user")
+        others = [u for u in mentions if u != session.user.id]
+        if stored is None:
+            return []
+        if stored.dm_users is not None:
+            return [u for u in others if u in stored.dm_users]
+        if not stored.private and stored.kind is not RoomKind.TABLE:
+            return others
+        present = {member.id for member in await self._presence.members(room)}
+        return [u for u in others if u in present]
+
+    async def _mention(self, stored: StoredRoom | None, message: Message, users: list[str]) -> None:
+        if not users:
+            return
+        title = stored.title if stored is not None else ""
+        mentioned = Mentioned(message=message, room=RoomBrief(id=message.room, title=title))
+        await self._sio.emit("mention", mentioned, room=[user_room(u) for u in users])
 
     @staticmethod
     def _audience(stored: StoredRoom | None, room: str) -> str | list[str]:

@@ -71,6 +71,10 @@ class Settings:
     """Chat messages per second a user may send, sustained."""
     chat_burst: int = 20
     """Chat messages a user may send at once before ``rate_limited``."""
+    react_rate: float = 5.0
+    """``chat:react`` per second a user may send, sustained (not the chat's budget)."""
+    react_burst: int = 20
+    """``chat:react`` a user may send at once."""
     typing_rate: float = 2.0
     """``chat:typing`` notices per second a connection may send, sustained."""
     typing_burst: int = 20
@@ -205,6 +209,8 @@ _OPTIONS = {
     "presence_ttl": "seconds a member of a crashed process lingers at most",
     "chat_rate": "chat messages per second per user, sustained",
     "chat_burst": "chat messages per user at once",
+    "react_rate": "chat:react per second per user, sustained",
+    "react_burst": "chat:react per user at once",
     "typing_rate": "chat:typing notices per second per connection, sustained",
     "typing_burst": "chat:typing notices per connection at once",
     "media_rate": "media:state requests per second per connection, sustained",

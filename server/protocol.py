@@ -150,6 +150,30 @@ class RoomInfo(Room, frozen=True, kw_only=True):
     members: int
 
 
+EMOJI = ("👍", "❤️", "😂", "🎉", "🤔", "👀", "🙏", "✅")
+"""The reactions a message can carry, in the order they are shown."""
+
+QUOTE_MAX = 200
+"""Characters of a thread's first message quoted in each reply."""
+
+MENTIONS_MAX = 20
+
+
+class Quote(msgspec.Struct, frozen=True):
+    """A reply's thread-first message, as it is now."""
+
+    user: User
+    text: str
+    """At most ``QUOTE_MAX`` characters; empty once deleted."""
+    deleted: bool = False
+
+
+class Reaction(msgspec.Struct, frozen=True):
+    emoji: str
+    users: list[User]
+    """First to react first."""
+
+
 class Message(msgspec.Struct, frozen=True):
     id: str
     seq: int
@@ -160,6 +184,19 @@ class Message(msgspec.Struct, frozen=True):
     ts: int
     """Milliseconds since the Unix epoch, when the server stored it."""
     client_msg_id: str
+    reply_to: int | None = None
+    """A reply: the ``seq`` of its thread's first message (threads are one level deep)."""
+    quote: Quote | None = None
+    replies: int = 0
+    last_reply_at: int | None = None
+    edited_at: int | None = None
+    deleted: bool = False
+    """A tombstone: its text is gone from every store."""
+    reactions: list[Reaction] = []
+    mentions: list[str] = []
+    """User ids the text names."""
+    rev: int = 0
+    """The room's revision of this message's latest change (0: never changed)."""
 
 
 class WorkshopView(msgspec.Struct, frozen=True):
@@ -271,6 +308,13 @@ class RoomBrief(msgspec.Struct, frozen=True):
     title: str
 
 
+class Mentioned(msgspec.Struct, frozen=True):
+    """A message that names somebody (``mention`` event, ``mentions:list``)."""
+
+    message: Message
+    room: RoomBrief
+
+
 class Met(msgspec.Struct, frozen=True):
     """Somebody both sides said "stay in touch" with."""
 
@@ -322,10 +366,66 @@ class RoomRef(msgspec.Struct):
     room: Id
 
 
+Mentions = Annotated[list[Id], msgspec.Meta(max_length=4 * MENTIONS_MAX)]
+
+
+def check_mentions(mentions: list[str] | None) -> list[str]:
+    """Mentioned user ids without repeats, in order; at most ``MENTIONS_MAX``."""
+    unique = list(dict.fromkeys(mentions or ()))
+    if len(unique) > MENTIONS_MAX:
+        raise too_large(f"at most {MENTIONS_MAX} mentions")
+    return unique
+
+
 class ChatSend(msgspec.Struct):
     room: Id
     text: str
     client_msg_id: ClientMsgId
+    reply_to: Annotated[int, msgspec.Meta(ge=1, le=2**53)] | None = None
+    mentions: Mentions | None = None
+
+
+class MessageRef(msgspec.Struct):
+    """``chat:delete``: one message of a room."""
+
+    room: Id
+    seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+
+
+class ChatEdit(msgspec.Struct):
+    room: Id
+    seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+    text: str
+    mentions: Mentions | None = None
+
+
+class ChatReact(msgspec.Struct):
+    room: Id
+    seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+    emoji: Annotated[str, msgspec.Meta(max_length=8)]
+    on: bool
+
+    def __post_init__(self) -> None:
+        if self.emoji not in EMOJI:
+            raise bad_request(f"emoji must be one of {' '.join(EMOJI)}")
+
+
+class ChatChanges(msgspec.Struct):
+    room: Id
+    after: Seq
+    limit: Limit | None = None
+
+
+class ChatThread(msgspec.Struct):
+    room: Id
+    seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+    after: Seq | None = None
+    limit: Limit | None = None
+
+
+class MentionsList(msgspec.Struct):
+    before: Annotated[int, msgspec.Meta(ge=0, le=2**53)] | None = None
+    limit: Limit | None = None
 
 
 class ChatHistory(msgspec.Struct):

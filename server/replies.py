@@ -16,6 +16,7 @@ from .protocol import (
     HostsView,
     MediaPlace,
     Member,
+    Mentioned,
     Message,
     Met,
     Room,
@@ -58,6 +59,8 @@ class Joined(Reply, kw_only=True):
     you: Member
     members: list[Member]
     history: list[Message]
+    rev: int
+    """The room's revision: changes after it come as ``chat:change`` (``chat:changes``)."""
     ice_servers: list[dict[str, Any]]
     media: MediaPlace | UnsetType = UNSET
     """Video rooms only."""
@@ -107,6 +110,32 @@ class Messages(Reply, kw_only=True):
     """``chat:history`` and ``chat:search``."""
 
     messages: list[Message]
+
+
+class Changed(Reply, kw_only=True):
+    """``chat:edit``, ``chat:delete``, ``chat:react``: the message as it is now."""
+
+    message: Message
+
+
+class Changes(Reply, kw_only=True):
+    """``chat:changes``: messages changed after a revision, and the room's revision."""
+
+    messages: list[Message]
+    rev: int
+
+
+class Thread(Reply, kw_only=True):
+    """``chat:thread``: a thread's first message and its replies."""
+
+    message: Message
+    messages: list[Message]
+
+
+class Mentions(Reply, kw_only=True):
+    """``mentions:list``."""
+
+    mentions: list[Mentioned]
 
 
 class MediaChanged(Reply, kw_only=True):

@@ -167,6 +167,8 @@ class Rooms:
             elif present is not None and (present.name, present.role) != (you.name, you.role):
                 # Back under a new name, or now with the host key: the others see the change.
                 await self._roster.announce(room.id, "update", you, skip_sid=session.sid)
+            # The revision before the history: a change in between is in both, never lost.
+            rev = await self._archive.room_rev(room.id)
             history = await self._archive.history(
                 room.id, before=None, after=None, limit=self._settings.join_history
             )
@@ -182,6 +184,7 @@ class Rooms:
             you=you,
             members=members,
             history=history,
+            rev=rev,
             ice_servers=ice_servers(self._ice, user.id),
         )
         if room.kind in VIDEO:

@@ -85,6 +85,8 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
         join_burst=1000,
         rooms_per_hour=100_000,
         # Tests send as fast as their acks come back: the budget's own tests set it.
+        react_rate=1000.0,
+        react_burst=1000,
         typing_rate=1000.0,
         typing_burst=1000,
         media_rate=1000.0,

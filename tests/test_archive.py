@@ -44,15 +44,15 @@ async def test_many_concurrent_appends_get_gapless_seqs(archive: Archive) -> Non
     results = await asyncio.gather(
         *(archive.append("lobby", ANN, f"m{i}", f"id{i}") for i in range(500))
     )
-    assert all(created for _, created in results)
+    assert all(r.created for r in results)
     # Group commit keeps the order of arrival.
-    assert [m.seq for m, _ in results] == list(range(1, 501))
+    assert [r.message.seq for r in results] == list(range(1, 501))
     history = await archive.history("lobby", before=None, after=None, limit=1000)
     assert [m.text for m in history] == [f"m{i}" for i in range(500)]
 
 
 async def test_a_duplicate_in_the_same_batch_is_stored_once(archive: Archive) -> None:
-    (first, created1), (second, created2) = await asyncio.gather(
+    (first, created1, _), (second, created2, _) = await asyncio.gather(
         archive.append("lobby", ANN, "hello", "same"),
         archive.append("lobby", ANN, "hello", "same"),
     )
@@ -83,7 +83,7 @@ async def test_reopening_keeps_everything(database: str) -> None:
         passcode_hash="scrypt$x$y",
     )
     await archive.create_room(room)
-    message, _ = await archive.append("r1", user, "kept", "k")
+    message, _, _ = await archive.append("r1", user, "kept", "k")
     await archive.close()
 
     again = open_archive(database)
@@ -103,7 +103,7 @@ async def test_close_waits_for_queued_appends(database: str) -> None:
     pending = [asyncio.ensure_future(archive.append("lobby", ANN, "x", str(i))) for i in range(50)]
     await asyncio.sleep(0)  # let them queue
     await archive.close()
-    assert [m.seq for m, _ in await asyncio.gather(*pending)] == list(range(1, 51))
+    assert [r.message.seq for r in await asyncio.gather(*pending)] == list(range(1, 51))
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,18 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
             "workshop": EVERYONE,
             "table": {"member"},
         }
-        for event in ("room:leave", "chat:send", "chat:history", "chat:search", "chat:typing")
+        for event in (
+            "room:leave",
+            "chat:send",
+            "chat:history",
+            "chat:search",
+            "chat:typing",
+            "chat:edit",
+            "chat:delete",
+            "chat:react",
+            "chat:changes",
+            "chat:thread",
+        )
     },
     "media:state": {"coffee": {"member"}, "workshop": EVERYONE, "table": {"member"}},
     "signal": {"coffee": {"member"}, "table": {"member"}},
@@ -181,8 +192,10 @@ async def scene(server: Running, connect, kind: str, role: str) -> Scene:
 
 
 async def _with_message(s: Scene) -> Scene:
+    """The peer's message (seq 1), then the actor's own (seq 2)."""
     sent = await s.peer.ok("chat:send", {"room": s.room, "text": "hello", "client_msg_id": "m"})
     s.message = sent["message"]["id"]
+    await s.actor.ok("chat:send", {"room": s.room, "text": "mine", "client_msg_id": "a"})
     return s
 
 
@@ -197,6 +210,11 @@ def payload(event: str, s: Scene, role: str) -> dict[str, Any]:
         "chat:history": {"room": room},
         "chat:search": {"room": room, "query": "hello"},
         "chat:typing": {"room": room},
+        "chat:edit": {"room": room, "seq": 2, "text": "mine, edited"},
+        "chat:delete": {"room": room, "seq": 2},
+        "chat:react": {"room": room, "seq": 1, "emoji": "👍", "on": True},
+        "chat:changes": {"room": room, "after": 0},
+        "chat:thread": {"room": room, "seq": 1},
         "media:state": {"room": room, "camera": False, "mic": False},
         "signal": {"room": room, "to": signal_to, "type": "candidate", "data": None},
         "hand:raise": {"room": room},

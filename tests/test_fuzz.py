@@ -41,6 +41,12 @@ EVENTS = sorted(
         "chat:history",
         "chat:search",
         "chat:typing",
+        "chat:edit",
+        "chat:delete",
+        "chat:react",
+        "chat:changes",
+        "chat:thread",
+        "mentions:list",
         "media:state",
         "signal",
         "sfu:join",
@@ -112,6 +118,11 @@ FIELDS = [
     "round_seconds",
     "rounds",
     "break_seconds",
+    "seq",
+    "emoji",
+    "on",
+    "reply_to",
+    "mentions",
 ]
 
 texts = st.one_of(
@@ -236,7 +247,7 @@ async def test_random_payloads_get_an_answer_and_bother_nobody(
     unexpected = [
         (name, data)
         for name, data in bea.received
-        if name not in ("chat:message", "chat:typing", "presence", "workshop")
+        if name not in ("chat:message", "chat:change", "chat:typing", "presence", "workshop")
     ]
     assert unexpected == []
 

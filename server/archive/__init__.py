@@ -6,7 +6,7 @@ for several processes, a shared database. Every backend passes ``tests/test_arch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 import msgspec
@@ -14,6 +14,7 @@ import msgspec
 from ..protocol import (
     Assign,
     HostsView,
+    Mentioned,
     Message,
     Met,
     Phase,
@@ -28,6 +29,9 @@ from ..protocol import (
     User,
     WorkshopView,
 )
+from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours
+
+__all__ = ["Appended", "Change", "MessageDeleted", "NoSuchMessage", "NotYours"]
 
 T = TypeVar("T")
 
@@ -276,14 +280,61 @@ class Archive(Protocol):
         """The user's direct-message rooms, each with the other user."""
 
     async def append(
-        self, room: str, user: User, text: str, client_msg_id: str
-    ) -> tuple[Message, bool]:
-        """Store a message and give it the room's next ``seq``; True if stored just now.
+        self,
+        room: str,
+        user: User,
+        text: str,
+        client_msg_id: str,
+        *,
+        reply_to: int | None = None,
+        mentions: Sequence[str] = (),
+        notify: Sequence[str] = (),
+    ) -> Appended:
+        """Store a message and give it the room's next ``seq``.
 
         Returns only once the message is durable. A second call with the same room, user and
-        ``client_msg_id`` returns the message stored the first time (and False), storing
-        nothing. Raises ``NoSuchRoom`` for a room the archive does not know.
+        ``client_msg_id`` returns the message stored the first time (``created`` False),
+        storing nothing. Raises ``NoSuchRoom`` for a room the archive does not know.
+
+        ``reply_to``: the message answered (``changes.thread_of``: ``NoSuchMessage``,
+        ``MessageDeleted``); its thread's first message counts the reply, at the room's next
+        revision (``Appended.first``). ``mentions``: user ids the text names; ``notify``:
+        those of them who get it in ``mentions`` (who may read the room).
         """
+
+    async def room_rev(self, room: str) -> int:
+        """The room's latest revision (0 before any change; ``NoSuchRoom``)."""
+
+    async def change_message(
+        self,
+        room: str,
+        seq: int,
+        change: Callable[[Message], Change | None],
+        notify: Sequence[str] = (),
+    ) -> tuple[Message, bool]:
+        """Change one message (``server.archive.changes``), atomically, durably.
+
+        The message as stored now and whether ``change`` changed it (then at the room's next
+        revision). ``notify``: who of its mentions get it in ``mentions`` from now on.
+        Raises ``NoSuchMessage``, and whatever ``change`` raises (nothing is stored then).
+        """
+
+    async def changes(self, room: str, after: int, limit: int) -> list[Message]:
+        """Messages whose latest change is after revision ``after``, lowest ``rev`` first."""
+
+    async def thread(
+        self, room: str, seq: int, after: int | None, limit: int
+    ) -> tuple[Message, list[Message]]:
+        """A thread's first message (``seq`` or a reply in it) and its replies, oldest first."""
+
+    async def mentions(self, user_id: str, before: int | None, limit: int) -> list[Mentioned]:
+        """Messages that mention the user (and that the user was told of), newest first."""
+
+    async def earlier(self, room: str, seq: int) -> list[str]:
+        """The texts an edited message had before, oldest first (for moderators)."""
+
+    async def known_users(self, user_ids: Sequence[str]) -> set[str]:
+        """Which of these ids are users."""
 
     async def history(
         self, room: str, *, before: int | None, after: int | None, limit: int

@@ -10,32 +10,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..errors import Unavailable
-from ..protocol import Message, User
+from ..protocol import User
+from .changes import Appended
 
 log = logging.getLogger(__name__)
 
-Result = tuple[Message, bool] | Any
-"""A stored message and whether it was stored just now, what a ``Work`` returned, or the
-exception that failed the item."""
+Result = Appended | Any
+"""What an append did, what a ``Work`` returned, or the exception that failed the item."""
 
 
 class Pending:
     """One ``append`` waiting for its batch."""
 
-    __slots__ = ("client_msg_id", "future", "room", "text", "user")
+    __slots__ = (
+        "client_msg_id", "future", "mentions", "notify", "reply_to", "room", "text", "user",
+    )  # fmt: skip
 
-    def __init__(self, room: str, user: User, text: str, client_msg_id: str) -> None:
+    def __init__(
+        self,
+        room: str,
+        user: User,
+        text: str,
+        client_msg_id: str,
+        reply_to: int | None = None,
+        mentions: Sequence[str] = (),
+        notify: Sequence[str] = (),
+    ) -> None:
         self.room = room
         self.user = user
         self.text = text
         self.client_msg_id = client_msg_id
-        self.future: asyncio.Future[tuple[Message, bool]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        self.reply_to = reply_to
+        self.mentions = list(mentions)
+        self.notify = list(notify)
+        self.future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
 
 
 class Work:
@@ -79,11 +91,18 @@ class GroupCommit:
             self._task = None
 
     async def append(
-        self, room: str, user: User, text: str, client_msg_id: str
-    ) -> tuple[Message, bool]:
+        self,
+        room: str,
+        user: User,
+        text: str,
+        client_msg_id: str,
+        reply_to: int | None = None,
+        mentions: Sequence[str] = (),
+        notify: Sequence[str] = (),
+    ) -> Appended:
         if self._task is None:
             raise Unavailable("archive is closed")
-        item = Pending(room, user, text, client_msg_id)
+        item = Pending(room, user, text, client_msg_id, reply_to, mentions, notify)
         self._pending.put_nowait(item)
         return await item.future
 

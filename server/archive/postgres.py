@@ -21,7 +21,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -29,9 +29,13 @@ import msgspec
 
 from .. import keys
 from ..errors import Unavailable
-from ..protocol import Message, Met, RoomBrief, RoomKind, User
+from ..protocol import Mentioned, Message, Met, RoomBrief, RoomKind, User
 from . import NoSuchRoom, RoomState, StoredRoom
+from . import changes as rules
+from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
+from .rows import SELECT, SELECT_FROM, ids, to_json
+from .rows import message as message_of
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,28 @@ _MIGRATIONS = [
         PRIMARY KEY (from_user, to_user)
     );
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN last_rev BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reply_to BIGINT;
+    ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN last_reply_at BIGINT;
+    ALTER TABLE messages ADD COLUMN edited_at BIGINT;
+    ALTER TABLE messages ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT false;
+    ALTER TABLE messages ADD COLUMN reactions TEXT;
+    ALTER TABLE messages ADD COLUMN mentions TEXT;
+    ALTER TABLE messages ADD COLUMN rev BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN earlier TEXT;
+    CREATE INDEX messages_rev ON messages (room, rev) WHERE rev > 0;
+    CREATE INDEX messages_thread ON messages (room, reply_to, seq) WHERE reply_to IS NOT NULL;
+    CREATE TABLE mentions (
+        user_id TEXT NOT NULL,
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (user_id, room, seq)
+    );
+    CREATE INDEX mentions_recent ON mentions (user_id, at);
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -159,16 +185,60 @@ def ts_query(query: str) -> str | None:
     return " & ".join(quoted)
 
 
-def _message(row: asyncpg.Record) -> Message:
-    return Message(
-        id=row["id"],
-        seq=row["seq"],
-        room=row["room"],
-        user=User(id=row["user_id"], name=row["user_name"]),
-        text=row["text"],
-        ts=row["ts"],
-        client_msg_id=row["client_msg_id"],
+async def _message_at(conn: asyncpg.Connection, room: str, seq: int) -> Message | None:
+    row = await conn.fetchrow(SELECT + " WHERE m.room = $1 AND m.seq = $2", room, seq)
+    return message_of(row) if row else None
+
+
+async def _at(conn: asyncpg.Connection, room: str, seq: int) -> Message:
+    found = await _message_at(conn, room, seq)
+    if found is None:
+        raise NoSuchMessage("no such message")
+    return found
+
+
+async def _store_change(conn: asyncpg.Connection, change: Change) -> Message:
+    """Store a changed message at the room's next revision; the message as stored."""
+    m = change.message
+    rev = await conn.fetchval(
+        "UPDATE rooms SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev", m.room
     )
+    await conn.execute(
+        "UPDATE messages SET text = $1, edited_at = $2, deleted = $3, reactions = $4, "
+        "mentions = $5, replies = $6, last_reply_at = $7, rev = $8, "
+        "search = to_tsvector('simple', $9) WHERE room = $10 AND seq = $11",
+        m.text, m.edited_at, m.deleted, to_json(m.reactions), to_json(m.mentions), m.replies,
+        m.last_reply_at, rev, fold(m.text), m.room, m.seq,
+    )  # fmt: skip
+    if change.earlier is not None:
+        earlier = await conn.fetchval(
+            "SELECT earlier FROM messages WHERE room = $1 AND seq = $2", m.room, m.seq
+        )
+        texts = [*(ids.decode(earlier) if earlier else []), change.earlier]
+        await conn.execute(
+            "UPDATE messages SET earlier = $1 WHERE room = $2 AND seq = $3",
+            to_json(texts), m.room, m.seq,
+        )  # fmt: skip
+    if change.purge:
+        await conn.execute(
+            "UPDATE messages SET earlier = NULL WHERE room = $1 AND seq = $2", m.room, m.seq
+        )
+    await conn.execute(
+        "DELETE FROM mentions WHERE room = $1 AND seq = $2 AND NOT (user_id = ANY($3::text[]))",
+        m.room, m.seq, list(m.mentions),
+    )  # fmt: skip
+    return await _at(conn, m.room, m.seq)
+
+
+async def _notify(
+    conn: asyncpg.Connection, room: str, seq: int, users: Sequence[str], at: int
+) -> None:
+    if users:
+        await conn.executemany(
+            "INSERT INTO mentions (user_id, room, seq, at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING",
+            [(user, room, seq, at) for user in users],
+        )
 
 
 def _room(row: asyncpg.Record, dm_users: tuple[str, str] | None = None) -> StoredRoom:
@@ -443,9 +513,19 @@ class PostgresArchive:
     # -- messages --------------------------------------------------------------------------
 
     async def append(
-        self, room: str, user: User, text: str, client_msg_id: str
-    ) -> tuple[Message, bool]:
-        return await self._commits.append(room, user, text, client_msg_id)
+        self,
+        room: str,
+        user: User,
+        text: str,
+        client_msg_id: str,
+        *,
+        reply_to: int | None = None,
+        mentions: Sequence[str] = (),
+        notify: Sequence[str] = (),
+    ) -> Appended:
+        return await self._commits.append(
+            room, user, text, client_msg_id, reply_to, mentions, notify
+        )
 
     async def _append_batch(self, items: list[Item]) -> list[Result]:
         # Only messages: a new user is a write of its own here (PostgreSQL commits
@@ -469,7 +549,7 @@ class PostgresArchive:
                             results[index] = NoSuchRoom(room)
                             continue
                         result = await self._append_one(conn, item, seq + 1)
-                        if result[1]:
+                        if isinstance(result, Appended) and result.created:
                             seq += 1
                         results[index] = result
                     if seq is not None:
@@ -485,72 +565,69 @@ class PostgresArchive:
         return results
 
     @staticmethod
-    async def _append_one(
-        conn: asyncpg.Connection, item: Pending, seq: int
-    ) -> tuple[Message, bool]:
+    async def _append_one(conn: asyncpg.Connection, item: Pending, seq: int) -> Result:
         row = await conn.fetchrow(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages "
-            "WHERE room = $1 AND user_id = $2 AND client_msg_id = $3",
+            SELECT + " WHERE m.room = $1 AND m.user_id = $2 AND m.client_msg_id = $3",
             item.room,
             item.user.id,
             item.client_msg_id,
         )
         if row is not None:
-            return _message(row), False
-        message = Message(
-            id=keys.new_id("m", 12),
-            seq=seq,
-            room=item.room,
-            user=item.user,
-            text=item.text,
-            ts=now_ms(),
-            client_msg_id=item.client_msg_id,
-        )
+            return Appended(message_of(row), False)
+        ts = now_ms()
+        first = None
+        if item.reply_to is not None:
+            try:
+                thread = rules.thread_of(await _message_at(conn, item.room, item.reply_to))
+            except (rules.NoSuchMessage, rules.MessageDeleted) as exc:
+                return exc
+            first = await _store_change(conn, rules.replied(await _at(conn, item.room, thread), ts))
         await conn.execute(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, search) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_tsvector('simple', $9))",
-            message.id,
-            message.seq,
-            message.room,
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, reply_to, mentions, search) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_tsvector('simple', $11))",
+            keys.new_id("m", 12),
+            seq,
+            item.room,
             item.user.id,
             item.user.name,
-            message.text,
-            message.ts,
-            message.client_msg_id,
-            fold(message.text),
+            item.text,
+            ts,
+            item.client_msg_id,
+            first.seq if first is not None else None,
+            to_json(item.mentions),
+            fold(item.text),
         )
-        return message, True
+        await _notify(conn, item.room, seq, item.notify, ts)
+        return Appended(await _at(conn, item.room, seq), True, first)
 
     async def history(
         self, room: str, *, before: int | None, after: int | None, limit: int
     ) -> list[Message]:
-        base = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room = $1"
+        base = SELECT + " WHERE m.room = $1"
         if after is not None:
             rows = await self._with(
-                lambda c: c.fetch(base + " AND seq > $2 ORDER BY seq LIMIT $3", room, after, limit)
+                lambda c: c.fetch(
+                    base + " AND m.seq > $2 ORDER BY m.seq LIMIT $3", room, after, limit
+                )
             )
-            return [_message(row) for row in rows]
+            return [message_of(row) for row in rows]
         if before is not None:
             rows = await self._with(
                 lambda c: c.fetch(
-                    base + " AND seq < $2 ORDER BY seq DESC LIMIT $3", room, before, limit
+                    base + " AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3", room, before, limit
                 )
             )
         else:
             rows = await self._with(
-                lambda c: c.fetch(base + " ORDER BY seq DESC LIMIT $2", room, limit)
+                lambda c: c.fetch(base + " ORDER BY m.seq DESC LIMIT $2", room, limit)
             )
-        return [_message(row) for row in reversed(rows)]
+        return [message_of(row) for row in reversed(rows)]
 
     async def message(self, room: str, message_id: str) -> Message | None:
         row = await self._with(
-            lambda c: c.fetchrow(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND room = $2",
-                message_id,
-                room,
-            )
+            lambda c: c.fetchrow(SELECT + " WHERE m.id = $1 AND m.room = $2", message_id, room)
         )
-        return _message(row) if row else None
+        return message_of(row) if row else None
 
     async def search(self, room: str, query: str, limit: int) -> list[Message]:
         match = ts_query(query)
@@ -558,15 +635,115 @@ class PostgresArchive:
             return []
         rows = await self._with(
             lambda c: c.fetch(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
-                "WHERE room = $1 AND search @@ to_tsquery('simple', $2) "
-                "ORDER BY seq DESC LIMIT $3",
+                SELECT + " WHERE m.room = $1 AND m.search @@ to_tsquery('simple', $2) "
+                "AND NOT m.deleted ORDER BY m.seq DESC LIMIT $3",
                 room,
                 match,
                 limit,
             )
         )
-        return [_message(row) for row in rows]
+        return [message_of(row) for row in rows]
+
+    # -- changes to messages -----------------------------------------------------------------
+
+    async def room_rev(self, room: str) -> int:
+        rev = await self._with(
+            lambda c: c.fetchval("SELECT last_rev FROM rooms WHERE id = $1", room)
+        )
+        if rev is None:
+            raise NoSuchRoom(room)
+        return int(rev)
+
+    async def change_message(
+        self,
+        room: str,
+        seq: int,
+        change: Callable[[Message], Change | None],
+        notify: Sequence[str] = (),
+    ) -> tuple[Message, bool]:
+        async def run(conn: asyncpg.Connection) -> tuple[Message, bool]:
+            async with conn.transaction():
+                # The room's row first, as appends lock it: one lock order, no deadlock.
+                await conn.execute("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE", room)
+                await conn.execute(
+                    "SELECT 1 FROM messages WHERE room = $1 AND seq = $2 FOR UPDATE", room, seq
+                )
+                message = await _at(conn, room, seq)
+                changed = change(message)
+                if changed is None:
+                    return message, False
+                stored = await _store_change(conn, changed)
+                await _notify(conn, room, seq, rules.mentioned(stored, list(notify)), now_ms())
+                return stored, True
+
+        result: tuple[Message, bool] = await self._with(run)
+        return result
+
+    async def changes(self, room: str, after: int, limit: int) -> list[Message]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                SELECT + " WHERE m.room = $1 AND m.rev > $2 ORDER BY m.rev LIMIT $3",
+                room,
+                after,
+                limit,
+            )
+        )
+        return [message_of(row) for row in rows]
+
+    async def thread(
+        self, room: str, seq: int, after: int | None, limit: int
+    ) -> tuple[Message, list[Message]]:
+        async def select(conn: asyncpg.Connection) -> tuple[Message, list[Message]]:
+            found = await _at(conn, room, seq)
+            first = found if found.reply_to is None else await _at(conn, room, found.reply_to)
+            rows = await conn.fetch(
+                SELECT + " WHERE m.room = $1 AND m.reply_to = $2 AND m.seq > $3 "
+                "ORDER BY m.seq LIMIT $4",
+                room,
+                first.seq,
+                after or 0,
+                limit,
+            )
+            return first, [message_of(row) for row in rows]
+
+        result: tuple[Message, list[Message]] = await self._with(select)
+        return result
+
+    async def mentions(self, user_id: str, before: int | None, limit: int) -> list[Mentioned]:
+        source = (
+            "mentions x JOIN messages m ON m.room = x.room AND m.seq = x.seq "
+            "JOIN rooms r ON r.id = m.room"
+        )
+        query = SELECT_FROM.format(source=source).replace("SELECT ", "SELECT r.title, x.at, ", 1)
+        rows = await self._with(
+            lambda c: c.fetch(
+                query + " WHERE x.user_id = $1 AND x.at < $2 AND NOT m.deleted "
+                "ORDER BY x.at DESC LIMIT $3",
+                user_id,
+                before if before is not None else 2**62,
+                limit,
+            )
+        )
+        return [
+            Mentioned(message=message_of(list(row)[2:]), room=RoomBrief(id=row[4], title=row[0]))
+            for row in rows
+        ]
+
+    async def earlier(self, room: str, seq: int) -> list[str]:
+        texts = await self._with(
+            lambda c: c.fetchval(
+                "SELECT earlier FROM messages WHERE room = $1 AND seq = $2", room, seq
+            )
+        )
+        return ids.decode(texts) if texts else []
+
+    async def known_users(self, user_ids: Sequence[str]) -> set[str]:
+        if not user_ids:
+            return set()
+        rows = await self._with(
+            lambda c: c.fetch("SELECT id FROM users WHERE id = ANY($1::text[])", list(user_ids))
+        )
+        return {row["id"] for row in rows}
 
     # -- tables ----------------------------------------------------------------------------
 

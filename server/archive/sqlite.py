@@ -16,7 +16,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,9 +25,23 @@ import msgspec
 
 from .. import keys
 from ..errors import Unavailable
-from ..protocol import Message, Met, RoomBrief, RoomKind, User
+from ..protocol import (
+    Mentioned,
+    Message,
+    Met,
+    RoomBrief,
+    RoomKind,
+    User,
+)
 from . import NoSuchRoom, RoomState, StoredRoom
+from . import changes as rules
+from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
+from .rows import SELECT as _SELECT
+from .rows import SELECT_FROM as _SELECT_FROM
+from .rows import ids as _ids
+from .rows import message as _message
+from .rows import to_json as _json
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +122,32 @@ _MIGRATIONS = [
         PRIMARY KEY (from_user, to_user)
     );
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN last_rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+    ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN last_reply_at INTEGER;
+    ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN reactions TEXT;
+    ALTER TABLE messages ADD COLUMN mentions TEXT;
+    ALTER TABLE messages ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN earlier TEXT;
+    CREATE INDEX messages_rev ON messages (room, rev) WHERE rev > 0;
+    CREATE INDEX messages_thread ON messages (room, reply_to, seq) WHERE reply_to IS NOT NULL;
+    CREATE TABLE mentions (
+        user_id TEXT NOT NULL,
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room, seq)
+    );
+    CREATE INDEX mentions_recent ON mentions (user_id, at);
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+        INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+    END;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -146,15 +186,56 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _message(row: tuple[Any, ...]) -> Message:
-    return Message(
-        id=row[0],
-        seq=row[1],
-        room=row[2],
-        user=User(id=row[3], name=row[4]),
-        text=row[5],
-        ts=row[6],
-        client_msg_id=row[7],
+def _message_at(conn: sqlite3.Connection, room: str, seq: int) -> Message | None:
+    row = conn.execute(_SELECT + " WHERE m.room = ? AND m.seq = ?", (room, seq)).fetchone()
+    return _message(row) if row else None
+
+
+def _at(conn: sqlite3.Connection, room: str, seq: int) -> Message:
+    message = _message_at(conn, room, seq)
+    if message is None:
+        raise NoSuchMessage("no such message")
+    return message
+
+
+def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
+    """Store a changed message at the room's next revision; the message as stored."""
+    m = change.message
+    (rev,) = conn.execute(
+        "UPDATE rooms SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev", (m.room,)
+    ).fetchone()
+    conn.execute(
+        "UPDATE messages SET text = ?, edited_at = ?, deleted = ?, reactions = ?, mentions = ?, "
+        "replies = ?, last_reply_at = ?, rev = ? WHERE room = ? AND seq = ?",
+        (m.text, m.edited_at, int(m.deleted), _json(m.reactions), _json(m.mentions), m.replies,
+         m.last_reply_at, rev, m.room, m.seq),
+    )  # fmt: skip
+    if change.earlier is not None:
+        (earlier,) = conn.execute(
+            "SELECT earlier FROM messages WHERE room = ? AND seq = ?", (m.room, m.seq)
+        ).fetchone()
+        texts = [*(_ids.decode(earlier) if earlier else []), change.earlier]
+        conn.execute(
+            "UPDATE messages SET earlier = ? WHERE room = ? AND seq = ?",
+            (_json(texts), m.room, m.seq),
+        )
+    if change.purge:
+        conn.execute(
+            "UPDATE messages SET earlier = NULL WHERE room = ? AND seq = ?", (m.room, m.seq)
+        )
+    # Mentions that the text no longer makes are no longer listed.
+    conn.execute(
+        "DELETE FROM mentions WHERE room = ? AND seq = ? AND user_id NOT IN "
+        "(SELECT value FROM json_each(?))",
+        (m.room, m.seq, _json(m.mentions) or "[]"),
+    )
+    return _at(conn, m.room, m.seq)
+
+
+def _notify(conn: sqlite3.Connection, room: str, seq: int, users: Sequence[str], at: int) -> None:
+    conn.executemany(
+        "INSERT INTO mentions (user_id, room, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(user, room, seq, at) for user in users],
     )
 
 
@@ -493,9 +574,19 @@ class SqliteArchive:
     # -- messages --------------------------------------------------------------------------
 
     async def append(
-        self, room: str, user: User, text: str, client_msg_id: str
-    ) -> tuple[Message, bool]:
-        return await self._commits.append(room, user, text, client_msg_id)
+        self,
+        room: str,
+        user: User,
+        text: str,
+        client_msg_id: str,
+        *,
+        reply_to: int | None = None,
+        mentions: Sequence[str] = (),
+        notify: Sequence[str] = (),
+    ) -> Appended:
+        return await self._commits.append(
+            room, user, text, client_msg_id, reply_to, mentions, notify
+        )
 
     async def _append_batch(self, batch: list[Item]) -> list[Result]:
         return await asyncio.get_running_loop().run_in_executor(
@@ -521,60 +612,64 @@ class SqliteArchive:
     @staticmethod
     def _append_one(conn: sqlite3.Connection, item: Pending) -> Result:
         row = conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages "
-            "WHERE room = ? AND user_id = ? AND client_msg_id = ?",
+            _SELECT + " WHERE m.room = ? AND m.user_id = ? AND m.client_msg_id = ?",
             (item.room, item.user.id, item.client_msg_id),
         ).fetchone()
         if row is not None:
-            return _message(row), False
+            return Appended(_message(row), False)
         ts = now_ms()
+        first = None
+        if item.reply_to is not None:
+            if conn.execute("SELECT 1 FROM rooms WHERE id = ?", (item.room,)).fetchone() is None:
+                return NoSuchRoom(item.room)
+            try:
+                thread = rules.thread_of(_message_at(conn, item.room, item.reply_to))
+            except (rules.NoSuchMessage, rules.MessageDeleted) as exc:
+                return exc
+            first = _store_change(conn, rules.replied(_at(conn, item.room, thread), ts))
         seq_row = conn.execute(
             "UPDATE rooms SET last_seq = last_seq + 1, last_at = ? WHERE id = ? RETURNING last_seq",
             (ts, item.room),
         ).fetchone()
         if seq_row is None:
             return NoSuchRoom(item.room)
-        message = Message(
-            id=keys.new_id("m", 12),
-            seq=seq_row[0],
-            room=item.room,
-            user=item.user,
-            text=item.text,
-            ts=ts,
-            client_msg_id=item.client_msg_id,
-        )
+        message_id = keys.new_id("m", 12)
         conn.execute(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, reply_to, mentions) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                message.id,
-                message.seq,
-                message.room,
+                message_id,
+                seq_row[0],
+                item.room,
                 item.user.id,
                 item.user.name,
-                message.text,
-                message.ts,
-                message.client_msg_id,
+                item.text,
+                ts,
+                item.client_msg_id,
+                first.seq if first is not None else None,
+                _json(item.mentions),
             ),
         )
-        return message, True
+        _notify(conn, item.room, seq_row[0], item.notify, ts)
+        return Appended(_at(conn, item.room, seq_row[0]), True, first)
 
     async def history(
         self, room: str, *, before: int | None, after: int | None, limit: int
     ) -> list[Message]:
         def select() -> list[Message]:
             conn = self._conn()
-            base = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room = ?"
+            base = _SELECT + " WHERE m.room = ?"
             if after is not None:
                 rows = conn.execute(
-                    base + " AND seq > ? ORDER BY seq LIMIT ?", (room, after, limit)
+                    base + " AND m.seq > ? ORDER BY m.seq LIMIT ?", (room, after, limit)
                 ).fetchall()
                 return [_message(row) for row in rows]
             if before is not None:
                 rows = conn.execute(
-                    base + " AND seq < ? ORDER BY seq DESC LIMIT ?", (room, before, limit)
+                    base + " AND m.seq < ? ORDER BY m.seq DESC LIMIT ?", (room, before, limit)
                 ).fetchall()
             else:
-                rows = conn.execute(base + " ORDER BY seq DESC LIMIT ?", (room, limit)).fetchall()
+                rows = conn.execute(base + " ORDER BY m.seq DESC LIMIT ?", (room, limit)).fetchall()
             return [_message(row) for row in reversed(rows)]
 
         return await self._read(select)
@@ -583,10 +678,7 @@ class SqliteArchive:
         def select() -> Message | None:
             row = (
                 self._conn()
-                .execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? AND room = ?",
-                    (message_id, room),
-                )
+                .execute(_SELECT + " WHERE m.id = ? AND m.room = ?", (message_id, room))
                 .fetchone()
             )
             return _message(row) if row else None
@@ -597,20 +689,142 @@ class SqliteArchive:
         match = fts_query(query)
         if match is None:
             return []
-        columns = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
+        source = "messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
 
         def select() -> list[Message]:
             rows = (
                 self._conn()
                 .execute(
-                    f"SELECT {columns} FROM messages_fts JOIN messages m ON m.rowid = "
-                    "messages_fts.rowid WHERE messages_fts MATCH ? AND m.room = ? "
+                    _SELECT_FROM.format(source=source)
+                    + " WHERE messages_fts MATCH ? AND m.room = ? AND NOT m.deleted "
                     "ORDER BY m.seq DESC LIMIT ?",
                     (match, room, limit),
                 )
                 .fetchall()
             )
             return [_message(row) for row in rows]
+
+        return await self._read(select)
+
+    # -- changes to messages -----------------------------------------------------------------
+
+    async def room_rev(self, room: str) -> int:
+        def select() -> int:
+            row = (
+                self._conn().execute("SELECT last_rev FROM rooms WHERE id = ?", (room,)).fetchone()
+            )
+            if row is None:
+                raise NoSuchRoom(room)
+            return int(row[0])
+
+        return await self._read(select)
+
+    async def change_message(
+        self,
+        room: str,
+        seq: int,
+        change: Callable[[Message], Change | None],
+        notify: Sequence[str] = (),
+    ) -> tuple[Message, bool]:
+        def run(conn: sqlite3.Connection) -> tuple[Message, bool] | Exception:
+            # Inside a batch's transaction (one commit for many): a refusal is this item's
+            # answer, not the batch's failure, and comes before any write.
+            try:
+                message = _at(conn, room, seq)
+                changed = change(message)
+            except (NoSuchMessage, rules.MessageDeleted, rules.NotYours) as exc:
+                return exc
+            if changed is None:
+                return message, False
+            stored = _store_change(conn, changed)
+            _notify(conn, room, seq, rules.mentioned(stored, list(notify)), now_ms())
+            return stored, True
+
+        result: tuple[Message, bool] = await self._commits.do(run)
+        return result
+
+    async def changes(self, room: str, after: int, limit: int) -> list[Message]:
+        def select() -> list[Message]:
+            rows = (
+                self._conn()
+                .execute(
+                    _SELECT + " WHERE m.room = ? AND m.rev > ? ORDER BY m.rev LIMIT ?",
+                    (room, after, limit),
+                )
+                .fetchall()
+            )
+            return [_message(row) for row in rows]
+
+        return await self._read(select)
+
+    async def thread(
+        self, room: str, seq: int, after: int | None, limit: int
+    ) -> tuple[Message, list[Message]]:
+        def select() -> tuple[Message, list[Message]]:
+            conn = self._conn()
+            found = _at(conn, room, seq)
+            first = found if found.reply_to is None else _at(conn, room, found.reply_to)
+            rows = conn.execute(
+                _SELECT + " WHERE m.room = ? AND m.reply_to = ? AND m.seq > ? "
+                "ORDER BY m.seq LIMIT ?",
+                (room, first.seq, after or 0, limit),
+            ).fetchall()
+            return first, [_message(row) for row in rows]
+
+        return await self._read(select)
+
+    async def mentions(self, user_id: str, before: int | None, limit: int) -> list[Mentioned]:
+        source = (
+            "mentions x JOIN messages m ON m.room = x.room AND m.seq = x.seq "
+            "JOIN rooms r ON r.id = m.room"
+        )
+
+        def select() -> list[Mentioned]:
+            rows = (
+                self._conn()
+                .execute(
+                    _SELECT_FROM.format(source=source).replace(
+                        "SELECT ", "SELECT r.title, x.at, ", 1
+                    )
+                    + " WHERE x.user_id = ? AND x.at < ? AND NOT m.deleted "
+                    "ORDER BY x.at DESC LIMIT ?",
+                    (user_id, before if before is not None else 2**63 - 1, limit),
+                )
+                .fetchall()
+            )
+            return [
+                Mentioned(message=_message(row[2:]), room=RoomBrief(id=row[4], title=row[0]))
+                for row in rows
+            ]
+
+        return await self._read(select)
+
+    async def earlier(self, room: str, seq: int) -> list[str]:
+        def select() -> list[str]:
+            row = (
+                self._conn()
+                .execute("SELECT earlier FROM messages WHERE room = ? AND seq = ?", (room, seq))
+                .fetchone()
+            )
+            return _ids.decode(row[0]) if row and row[0] else []
+
+        return await self._read(select)
+
+    async def known_users(self, user_ids: Sequence[str]) -> set[str]:
+        ids = list(user_ids)
+        if not ids:
+            return set()
+
+        def select() -> set[str]:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))",
+                    (msgspec.json.encode(ids).decode(),),
+                )
+                .fetchall()
+            )
+            return {row[0] for row in rows}
 
         return await self._read(select)
 
