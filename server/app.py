@@ -30,6 +30,7 @@ from .events import Events, client_address, table
 from .limits import Limits
 from .media import Media
 from .metrics import Metrics
+from .moderation import Moderation
 from .placement import MemoryPlacement, Placement, RedisPlacement, new_process_id
 from .presence import ONLINE, Attachment, Presence, online_member
 from .presence.memory import MemoryPresence
@@ -157,7 +158,10 @@ class Percolate:
             self.tasks,
             lambda: self.stopping,
         )
-        self.events.register(table(self.rooms, self.chat, self.media, self.workshop, self.tables))
+        self.moderation = Moderation(sio, archive, presence, self.roster, self.chat, self.workshop)
+        self.events.register(
+            table(self.rooms, self.chat, self.media, self.workshop, self.tables, self.moderation)
+        )
 
     def __repr__(self) -> str:
         return f"Percolate(archive={self.archive!r}, presence={self.presence.name})"

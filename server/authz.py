@@ -18,10 +18,16 @@ HOSTS = frozenset({Role.HOST, Role.COHOST})
 STAGE = frozenset({Role.HOST, Role.COHOST, Role.PRESENTER})
 WORKSHOP = frozenset({Role.HOST, Role.COHOST, Role.PRESENTER, Role.GUEST})
 MEMBER = frozenset({Role.MEMBER})
+LOOKS_AFTER = frozenset({Role.OWNER, Role.MODERATOR})
+"""Who looks after an open room or coffee morning."""
+OPEN_ROOM = frozenset({Role.MEMBER, Role.OWNER, Role.MODERATOR})
+MODERATORS = HOSTS | LOOKS_AFTER
+"""Who moderates a room of any kind: deletes anybody's message, removes people, answers
+reports (the hosts' Socket.IO room of each room, ``audiences.host_room``)."""
 
 ROLES: dict[RoomKind, frozenset[Role]] = {
-    RoomKind.OPEN: MEMBER,
-    RoomKind.COFFEE: MEMBER,
+    RoomKind.OPEN: OPEN_ROOM,
+    RoomKind.COFFEE: OPEN_ROOM,
     RoomKind.DM: MEMBER,
     RoomKind.WORKSHOP: WORKSHOP,
     RoomKind.TABLE: MEMBER,
@@ -34,11 +40,18 @@ def _everywhere() -> dict[RoomKind, frozenset[Role]]:
 
 
 def _video() -> dict[RoomKind, frozenset[Role]]:
-    return {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP, RoomKind.TABLE: MEMBER}
+    return {RoomKind.COFFEE: OPEN_ROOM, RoomKind.WORKSHOP: WORKSHOP, RoomKind.TABLE: MEMBER}
 
 
 def _workshop(roles: frozenset[Role]) -> dict[RoomKind, frozenset[Role]]:
     return {RoomKind.WORKSHOP: roles}
+
+
+def _moderated(
+    workshop: frozenset[Role], open_room: frozenset[Role]
+) -> dict[RoomKind, frozenset[Role]]:
+    """Open rooms and coffee mornings (their owner, moderators), and workshops (hosts)."""
+    return {RoomKind.OPEN: open_room, RoomKind.COFFEE: open_room, RoomKind.WORKSHOP: workshop}
 
 
 POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
@@ -53,7 +66,7 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:changes": _everywhere(),
     "chat:thread": _everywhere(),
     "media:state": _video(),
-    "signal": {RoomKind.COFFEE: MEMBER, RoomKind.TABLE: MEMBER},  # workshops: always the SFU
+    "signal": {RoomKind.COFFEE: OPEN_ROOM, RoomKind.TABLE: MEMBER},  # workshops: always the SFU
     "sfu:join": _video(),
     "sfu:answer": _video(),
     "sfu:candidate": _video(),
@@ -63,8 +76,8 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "stage:invite": _workshop(HOSTS),
     "stage:remove": _workshop(STAGE),
     "member:mute": _workshop(HOSTS),
-    "member:remove": _workshop(HOSTS),
-    "member:allow": _workshop(HOSTS),
+    "member:remove": _moderated(HOSTS, LOOKS_AFTER),
+    "member:allow": _moderated(HOSTS, LOOKS_AFTER),
     "member:role": _workshop(frozenset({Role.HOST})),
     "host:handover": _workshop(frozenset({Role.HOST})),
     "room:lock": _workshop(HOSTS),
@@ -74,6 +87,15 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:enable": _workshop(HOSTS),
     "chat:pin": _workshop(HOSTS),
     "workshop:end": _workshop(frozenset({Role.HOST})),
+    "room:slow": _moderated(HOSTS, LOOKS_AFTER),
+    "room:moderator": {
+        RoomKind.OPEN: frozenset({Role.OWNER}),
+        RoomKind.COFFEE: frozenset({Role.OWNER}),
+    },
+    "chat:report": _everywhere(),
+    "reports:list": _moderated(HOSTS, LOOKS_AFTER),
+    "report:resolve": _moderated(HOSTS, LOOKS_AFTER),
+    "audit:list": _moderated(frozenset({Role.HOST}), frozenset({Role.OWNER})),
     "tables:open": _workshop(HOSTS),
     "tables:move": _workshop(HOSTS),
     "tables:choose": _workshop(frozenset({Role.GUEST, Role.PRESENTER})),
@@ -81,10 +103,10 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "tables:close": _workshop(HOSTS),
     # Anybody in a coffee room starts a series (and only who started it stops it: the
     # handler checks); in a workshop the hosts run them.
-    "rounds:start": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: HOSTS},
-    "rounds:join": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP},
-    "rounds:leave": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: WORKSHOP},
-    "rounds:stop": {RoomKind.COFFEE: MEMBER, RoomKind.WORKSHOP: HOSTS},
+    "rounds:start": {RoomKind.COFFEE: OPEN_ROOM, RoomKind.WORKSHOP: HOSTS},
+    "rounds:join": {RoomKind.COFFEE: OPEN_ROOM, RoomKind.WORKSHOP: WORKSHOP},
+    "rounds:leave": {RoomKind.COFFEE: OPEN_ROOM, RoomKind.WORKSHOP: WORKSHOP},
+    "rounds:stop": {RoomKind.COFFEE: OPEN_ROOM, RoomKind.WORKSHOP: HOSTS},
 }
 
 

@@ -75,6 +75,11 @@ MODERATION = (
     "chat:enable",
     "chat:pin",
     "workshop:end",
+    "room:slow",
+    "room:moderator",
+    "reports:list",
+    "report:resolve",
+    "audit:list",
 )
 
 
@@ -97,7 +102,8 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
     """The budget: the class and bucket of every client event."""
     s, connection = settings, Scope.CONNECTION
     return (
-        Allowance("chat", ("chat:send", "chat:edit", "chat:delete"), s.chat_rate, s.chat_burst,
+        Allowance("chat", ("chat:send", "chat:edit", "chat:delete", "chat:report"), s.chat_rate,
+                  s.chat_burst,
                   Scope.USER, "you are sending too fast; slow down", hot=True),
         Allowance("react", ("chat:react",), s.react_rate, s.react_burst, Scope.USER,
                   "too many reactions; slow down"),

@@ -25,12 +25,13 @@ from .archive import (
 )
 from .archive import changes as rules
 from .audiences import user_room
-from .authz import HOSTS
+from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
 from .config import Settings
-from .errors import bad_request, forbidden, not_found
+from .errors import Code, ProtocolError, bad_request, forbidden, not_found
 from .presence import Presence
 from .protocol import (
+    AuditEntry,
     ChatChanges,
     ChatEdit,
     ChatHistory,
@@ -42,6 +43,7 @@ from .protocol import (
     MentionsList,
     Message,
     MessageRef,
+    Role,
     RoomBrief,
     RoomKind,
     RoomRef,
@@ -52,6 +54,10 @@ from .replies import Changed, Changes, Done, Mentions, Messages, Sent, Thread
 from .sessions import Session
 
 log = logging.getLogger(__name__)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
 
 
 class Chat:
@@ -75,6 +81,7 @@ class Chat:
         # Everything that may wait happens before the append: between the commit and the
         # emit nothing awaits, so the room's messages go out in the order they were stored.
         stored = await self._may_chat(session, request.room)
+        await self._slow(session, stored, request)
         audience = self._audience(stored, request.room)
         notify = await self._readers(session, stored, request.room, mentions)
         try:
@@ -123,16 +130,33 @@ class Chat:
         return Changed(message=message)
 
     async def delete(self, session: Session, request: MessageRef) -> Changed:
-        moderator = session.rooms[request.room].role in HOSTS
         stored = await self._may_chat(session, request.room)
-        user_id = session.user.id
-        message, _ = await self._change(
-            stored,
-            request.room,
-            request.seq,
-            lambda m: rules.delete(m, user_id, moderator=moderator),
+        return Changed(
+            message=await self.remove_message(session, request.room, request.seq, stored)
         )
-        return Changed(message=message)
+
+    async def remove_message(
+        self, session: Session, room: str, seq: int, stored: StoredRoom | None = None
+    ) -> Message:
+        """Delete a message: its author, or a moderator of the room (written to its audit
+        log); nobody but the owner deletes the owner's."""
+        if stored is None:
+            stored = await self._catalog.get(room)
+        role = session.rooms[room].role
+        moderator = role in MODERATORS
+        owner = stored.created_by if stored is not None and role is not Role.OWNER else None
+        protected = frozenset({owner}) if owner else frozenset()
+        user = session.user
+        message, changed = await self._change(
+            stored,
+            room,
+            seq,
+            lambda m: rules.delete(m, user.id, moderator=moderator, protected=protected),
+        )
+        if changed and message.user.id != user.id:
+            entry = AuditEntry(at=_now(), by=user, action="delete", target=message.user, seq=seq)
+            await self._archive.audit(room, entry)
+        return message
 
     async def react(self, session: Session, request: ChatReact) -> Changed:
         stored = await self._may_chat(session, request.room)
@@ -239,6 +263,24 @@ class Chat:
     async def search(self, session: Session, request: ChatSearch) -> Messages:
         limit = min(request.limit or 20, self._settings.max_page)
         return Messages(messages=await self._archive.search(request.room, request.query, limit))
+
+    async def _slow(self, session: Session, stored: StoredRoom | None, request: ChatSend) -> None:
+        """Slow mode: one message per so many seconds per person (moderators are free)."""
+        if stored is None or stored.kind in (RoomKind.DM, RoomKind.TABLE):
+            return
+        if session.rooms[request.room].role in MODERATORS:
+            return
+        seconds = (await self._archive.room_state(request.room)).slow_seconds
+        if not seconds:
+            return
+        last = await self._archive.last_sent(request.room, session.user.id)
+        wait = (last or 0) + seconds * 1000 - _now()
+        if wait > 0:
+            raise ProtocolError(
+                Code.RATE_LIMITED,
+                f"slow mode: one message every {seconds} s",
+                retry_after=round(wait / 1000, 1),
+            )
 
     async def _may_chat(self, session: Session, room: str) -> StoredRoom | None:
         """The room, unless a host turned chat off there for everyone but hosts."""

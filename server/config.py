@@ -146,6 +146,8 @@ class Settings:
     """Fresh identities (connections without a known token) one address may make per minute."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
+    moderators: tuple[str, ...] = ()
+    """User ids who moderate the lobby and every other room the server made (no owner)."""
 
     stun_urls: tuple[str, ...] = ()
     """STUN server URLs handed to clients."""
@@ -249,6 +251,7 @@ _OPTIONS = {
     "ping_timeout": "seconds a connection has to answer a ping before it is closed as gone",
     "max_connections_per_ip": "connections to one process from one address",
     "new_users_per_minute": "fresh identities one address may make per minute",
+    "moderators": "comma-separated user ids who moderate the lobby",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
     "max_text": "longest chat message, in characters",
     "join_history": "messages sent with room:join",

@@ -18,6 +18,7 @@ from .chat import Chat
 from .config import Settings
 from .errors import Code, ProtocolError, Unavailable, error_ack
 from .media import Media
+from .moderation import Moderation
 from .presence import ONLINE, Attachment, Presence, online_member
 from .replies import Reply
 from .rooms import Rooms
@@ -33,7 +34,12 @@ Handler = Callable[[Session, Any], Awaitable[Reply]]
 
 
 def table(
-    rooms: Rooms, chat: Chat, media: Media, workshop: Workshop, tables: Tables
+    rooms: Rooms,
+    chat: Chat,
+    media: Media,
+    workshop: Workshop,
+    tables: Tables,
+    moderation: Moderation,
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -87,6 +93,12 @@ def table(
         "rounds:stop": (p.RoomRef, tables.stop),
         "people:stay": (p.PeopleStay, tables.stay),
         "people:list": (p.Empty, tables.people),
+        "room:slow": (p.SlowMode, moderation.slow),
+        "room:moderator": (p.ModeratorSet, moderation.set_moderator),
+        "chat:report": (p.ChatReport, moderation.report),
+        "reports:list": (p.RoomRef, moderation.reports),
+        "report:resolve": (p.ReportResolve, moderation.resolve),
+        "audit:list": (p.AuditList, moderation.audit),
     }
 
 

@@ -57,6 +57,12 @@ class Role(enum.StrEnum):
     """The audience of a workshop: watches, chats, raises a hand."""
     MEMBER = "member"
     """Everybody in an open room, a coffee morning or a direct message: all equal."""
+    OWNER = "owner"
+    """Made an open room or coffee morning: appoints moderators, reads the audit log."""
+    MODERATOR = "moderator"
+    """Looks after an open room or coffee morning (appointed by its owner, or named in the
+    settings for the lobby): deletes messages, removes people, sets slow mode, answers
+    reports."""
 
 
 class MediaMode(enum.StrEnum):
@@ -308,6 +314,32 @@ class RoomBrief(msgspec.Struct, frozen=True):
     title: str
 
 
+class Report(msgspec.Struct, frozen=True):
+    """A message reported to a room's moderators (``chat:report``)."""
+
+    id: str
+    room: str
+    message: Message
+    reporter: User
+    reason: str
+    at: int
+    outcome: ReportAction | None = None
+    """How a moderator answered it; None while open."""
+    resolved_by: User | None = None
+
+
+class AuditEntry(msgspec.Struct, frozen=True):
+    """One thing a moderator did (``audit:list``)."""
+
+    at: int
+    by: User
+    action: str
+    """``delete``, ``remove``, ``allow``, ``moderator``, ``slow``, ``report``."""
+    target: User | None = None
+    seq: int | None = None
+    detail: str = ""
+
+
 class Mentioned(msgspec.Struct, frozen=True):
     """A message that names somebody (``mention`` event, ``mentions:list``)."""
 
@@ -522,6 +554,52 @@ class SetRole(msgspec.Struct):
     def __post_init__(self) -> None:
         if self.role not in (Role.COHOST, Role.GUEST):
             raise bad_request("role must be cohost or guest (use stage:invite and host:handover)")
+
+
+REASON_MAX = 500
+SLOW_MAX = 3600
+
+
+class SlowMode(msgspec.Struct):
+    room: Id
+    seconds: Annotated[int, msgspec.Meta(ge=0, le=SLOW_MAX)]
+    """One message per this many seconds per person; 0 turns slow mode off."""
+
+
+class ModeratorSet(msgspec.Struct):
+    room: Id
+    user: Id
+    on: bool
+
+
+class ChatReport(msgspec.Struct):
+    room: Id
+    seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+    reason: Annotated[str, msgspec.Meta(max_length=4 * REASON_MAX)]
+
+    def __post_init__(self) -> None:
+        if len(self.reason) > REASON_MAX:
+            raise too_large(f"reason must be at most {REASON_MAX} characters")
+        if not self.reason.strip():
+            raise bad_request("reason must not be empty")
+
+
+class ReportAction(enum.StrEnum):
+    DISMISS = "dismiss"
+    DELETE = "delete"
+    BAN = "ban"
+
+
+class ReportResolve(msgspec.Struct):
+    room: Id
+    report: Id
+    action: ReportAction
+
+
+class AuditList(msgspec.Struct):
+    room: Id
+    before: Annotated[int, msgspec.Meta(ge=0, le=2**53)] | None = None
+    limit: Limit | None = None
 
 
 class Pin(msgspec.Struct):

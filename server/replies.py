@@ -13,12 +13,14 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from .protocol import (
+    AuditEntry,
     HostsView,
     MediaPlace,
     Member,
     Mentioned,
     Message,
     Met,
+    Report,
     Room,
     RoomInfo,
     TablesView,
@@ -70,6 +72,8 @@ class Joined(Reply, kw_only=True):
     """Workshops only, for hosts and co-hosts."""
     tables: TablesView | UnsetType = UNSET
     """Coffee rooms and workshops: their tables and round series."""
+    slow_seconds: int = 0
+    """Slow mode: one message per this many seconds per person (0: off)."""
 
 
 class Waiting(Reply, kw_only=True):
@@ -182,3 +186,27 @@ class People(Reply, kw_only=True):
     """``people:list``."""
 
     people: list[Met]
+
+
+class SlowChanged(Reply, kw_only=True):
+    """``room:slow``."""
+
+    seconds: int
+
+
+class ReportFiled(Reply, kw_only=True):
+    """``chat:report`` and ``report:resolve``."""
+
+    report: Report
+
+
+class Reports(Reply, kw_only=True):
+    """``reports:list``: the reports nobody answered yet, oldest first."""
+
+    reports: list[Report]
+
+
+class Audit(Reply, kw_only=True):
+    """``audit:list``: what moderators did, newest first."""
+
+    entries: list[AuditEntry]

@@ -18,7 +18,7 @@ from signaling.ice import IceConfig, ice_servers
 from . import keys, wire
 from .archive import Archive, RoomState, StoredRoom
 from .audiences import host_room, member_room
-from .authz import HOSTS
+from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
 from .config import Settings
 from .control import Control
@@ -143,7 +143,7 @@ class Rooms:
             role, state = await self._admit(session, room, request, present)
         except _Knock:
             return await self._knock(session, room)
-        if present is None and role not in HOSTS:
+        if present is None and role not in MODERATORS:
             (count,) = await self._presence.counts([room.id])
             if count >= self._settings.max_members:
                 raise forbidden("the room is full")
@@ -151,7 +151,7 @@ class Rooms:
         # Enter the Socket.IO rooms before reading history: a message sent meanwhile then
         # arrives twice (the client drops the repeated seq) rather than not at all.
         rooms = [room.id, member_room(room.id, user.id)]
-        if role in HOSTS:
+        if role in MODERATORS:
             rooms.append(host_room(room.id))
         for name in rooms:
             await self._sio.enter_room(session.sid, name)
@@ -189,10 +189,12 @@ class Rooms:
         )
         if room.kind in VIDEO:
             answer.media = await self._media.place(room.id, room.kind)
-        if state is not None:
+        if state is not None and room.kind is RoomKind.WORKSHOP:
             answer.workshop = state.view()
             if role in HOSTS:
                 answer.hosts = state.hosts_view()
+        if state is not None:
+            answer.slow_seconds = state.slow_seconds
         if room.kind in (RoomKind.COFFEE, RoomKind.WORKSHOP):
             tables = state if state is not None else await self._archive.room_state(room.id)
             answer.tables = tables.tables_view(now_ms())
@@ -213,6 +215,23 @@ class Rooms:
             await self._tables.admit(session, room)
             return Role.MEMBER, None
         state = None
+        if room.kind in (RoomKind.OPEN, RoomKind.COFFEE):
+            own = await self._archive.room_state(room.id)
+            if user_id in own.banned:
+                raise forbidden("a moderator removed you from this room")
+            if room.created_by == user_id:
+                role = Role.OWNER
+            elif user_id in own.moderators or (
+                room.created_by is None and user_id in self._settings.moderators
+            ):
+                role = Role.MODERATOR
+            else:
+                role = Role.MEMBER
+            if present is None and room.passcode_hash is not None:
+                if request.passcode is None:
+                    raise forbidden("this room needs a passcode")
+                await self._guess(session, request.passcode, room.passcode_hash)
+            return role, own
         if room.kind is RoomKind.WORKSHOP:
             state = await self._archive.room_state(room.id)
             if state.ended:
@@ -327,7 +346,7 @@ class Rooms:
         room, member = command.room, command.member
         for session in self._sessions.in_room(member.id, room):
             session.rooms[room] = member
-            if member.role in HOSTS:
+            if member.role in MODERATORS:
                 await self._sio.enter_room(session.sid, host_room(room))
             else:
                 await self._sio.leave_room(session.sid, host_room(room))

@@ -37,7 +37,7 @@ from typing import TypeVar
 from . import keys, seating, wire
 from .archive import Archive, RoomState, Series, Sitting, StoredRoom, TableRecord
 from .audiences import user_room
-from .authz import HOSTS
+from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
 from .config import Settings
 from .errors import Unavailable, bad_request, forbidden, not_found
@@ -403,7 +403,7 @@ class Tables:
         return self._reply(state)
 
     async def stop(self, session: Session, request: RoomRef) -> TablesReply:
-        host = session.rooms[request.room].role in HOSTS
+        host = session.rooms[request.room].role in MODERATORS
 
         def change(state: RoomState) -> Sitting | None:
             series = _series(state)

@@ -19,6 +19,7 @@ from .authz import HOSTS, STAGE
 from .errors import bad_request, forbidden, not_found
 from .presence import Presence
 from .protocol import (
+    AuditEntry,
     Member,
     Mute,
     OptionalTarget,
@@ -178,10 +179,19 @@ class Workshop:
         member = await self._target(request.room, request.user)
         if member.role is Role.HOST:
             raise forbidden("the host cannot be removed")
+        if member.role is Role.OWNER:
+            raise forbidden("a moderator cannot act on the owner")
+        await self.ban(session, request.room, member)
+        return Done()
+
+    async def ban(self, session: Session, room: str, member: Member) -> None:
+        """Send a member away and keep them out until allowed back (any kind of room)."""
 
         def change(state: RoomState) -> str | None:
             state.banned[member.id] = member.name
             state.roles.pop(member.id, None)
+            if member.id in state.moderators:
+                state.moderators.remove(member.id)
             _drop(state.hands, member.id)
             _drop(state.knocking, member.id)
             if member.id in state.admitted:
@@ -191,24 +201,31 @@ class Workshop:
             table = state.sitting.unseat(member.id) if state.sitting is not None else None
             return table.id if table is not None else None
 
-        state, table = await self._change(request.room, change)
+        state, table = await self._change(room, change)
         if table is not None:
             await self._roster.evict(table, member.id, "removed")
             view = state.tables_view(int(time.time() * 1000))
-            await self._sio.emit("tables", {"room": request.room, "state": view}, room=request.room)
-        await self._roster.evict(request.room, member.id, "removed")
-        await self.publish(request.room, state, hosts=True)
-        log.info("room=%s user=%s removed by user=%s", request.room, member.id, session.user.id)
-        return Done()
+            await self._sio.emit("tables", {"room": room, "state": view}, room=room)
+        await self._roster.evict(room, member.id, "removed")
+        if session.rooms[room].role in HOSTS:
+            await self.publish(room, state, hosts=True)
+        await self._record(session, room, "remove", User(id=member.id, name=member.name))
+        log.info("room=%s user=%s removed by user=%s", room, member.id, session.user.id)
 
     async def allow(self, session: Session, request: Target) -> Done:
-        state, was = await self._change(
-            request.room, lambda s: s.banned.pop(request.user, None) is not None
-        )
-        if not was:
+        state, name = await self._change(request.room, lambda s: s.banned.pop(request.user, None))
+        if name is None:
             raise not_found("that user was not removed from this room")
-        await self.publish_hosts(request.room, state)
+        if session.rooms[request.room].role in HOSTS:
+            await self.publish_hosts(request.room, state)
+        await self._record(session, request.room, "allow", User(id=request.user, name=name))
         return Done()
+
+    async def _record(self, session: Session, room: str, action: str, target: User) -> None:
+        entry = AuditEntry(
+            at=int(time.time() * 1000), by=session.user, action=action, target=target
+        )
+        await self._archive.audit(room, entry)
 
     async def set_role(self, session: Session, request: SetRole) -> MemberChanged:
         if request.user == session.user.id:

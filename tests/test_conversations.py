@@ -115,7 +115,7 @@ async def test_a_deleted_message_leaves_a_tombstone_and_nothing_of_its_text(
     await ann.ok("chat:edit", {"room": "lobby", "seq": 1, "text": "My number is 07700 900999"})
     assert await error(bob, "chat:delete", {"room": "lobby", "seq": 1}) == (
         "forbidden",
-        "only its author or a host can delete a message",
+        "only its author or a moderator can delete a message",
     )
     gone = (await ann.ok("chat:delete", {"room": "lobby", "seq": 1}))["message"]
     assert gone["deleted"] is True and gone["text"] == "" and gone["reactions"] == []

@@ -13,11 +13,14 @@ import msgspec
 
 from ..protocol import (
     Assign,
+    AuditEntry,
     HostsView,
     Mentioned,
     Message,
     Met,
     Phase,
+    Report,
+    ReportAction,
     Role,
     Room,
     RoomKind,
@@ -188,6 +191,10 @@ class RoomState(msgspec.Struct):
     """The speed-networking series, running or done (a coffee room or workshop)."""
     sat: list[str] = msgspec.field(default_factory=list)
     """A table's room: everybody who sat at it, who may read its chat afterwards."""
+    slow_seconds: int = 0
+    """Slow mode: one message per this many seconds per person (0: off)."""
+    moderators: list[str] = msgspec.field(default_factory=list)
+    """An open room or coffee morning: who its owner made a moderator."""
 
     def due(self) -> int | None:
         """When the server must next act on its own (ms since the epoch), or None.
@@ -335,6 +342,27 @@ class Archive(Protocol):
 
     async def known_users(self, user_ids: Sequence[str]) -> set[str]:
         """Which of these ids are users."""
+
+    async def last_sent(self, room: str, user_id: str) -> int | None:
+        """When the user last sent a message in the room (ms), if ever (slow mode)."""
+
+    async def report(self, room: str, seq: int, reporter: User, reason: str, at: int) -> Report:
+        """Store a report of a message (``NoSuchMessage``); the same reporter's second report
+        of one message is the first one."""
+
+    async def reports(self, room: str, limit: int) -> list[Report]:
+        """The room's reports nobody has answered yet, oldest first."""
+
+    async def resolve_report(
+        self, room: str, report_id: str, by: User, outcome: ReportAction, at: int
+    ) -> Report | None:
+        """Answer an open report; None if there is no such open report."""
+
+    async def audit(self, room: str, entry: AuditEntry) -> None:
+        """Write down what a moderator did."""
+
+    async def audit_log(self, room: str, before: int | None, limit: int) -> list[AuditEntry]:
+        """What moderators did in the room, newest first."""
 
     async def history(
         self, room: str, *, before: int | None, after: int | None, limit: int

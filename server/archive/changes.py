@@ -59,9 +59,15 @@ def edit(message: Message, user_id: str, text: str, mentions: list[str], now: in
     return Change(changed, earlier=message.text if message.text != text else None)
 
 
-def delete(message: Message, user_id: str, *, moderator: bool) -> Change | None:
-    if message.user.id != user_id and not moderator:
-        raise NotYours("only its author or a host can delete a message")
+def delete(
+    message: Message, user_id: str, *, moderator: bool, protected: frozenset[str] = frozenset()
+) -> Change | None:
+    """``protected``: authors a moderator may not act on (the room's owner)."""
+    if message.user.id != user_id:
+        if not moderator:
+            raise NotYours("only its author or a moderator can delete a message")
+        if message.user.id in protected:
+            raise NotYours("a moderator cannot act on the owner")
     if message.deleted:
         return None
     tombstone = msgspec.structs.replace(

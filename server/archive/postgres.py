@@ -29,13 +29,25 @@ import msgspec
 
 from .. import keys
 from ..errors import Unavailable
-from ..protocol import Mentioned, Message, Met, RoomBrief, RoomKind, User
+from ..protocol import (
+    AuditEntry,
+    Mentioned,
+    Message,
+    Met,
+    Report,
+    ReportAction,
+    RoomBrief,
+    RoomKind,
+    User,
+)
 from . import NoSuchRoom, RoomState, StoredRoom
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
-from .rows import SELECT, SELECT_FROM, ids, to_json
+from .rows import AUDIT_COLUMNS, REPORT_FROM, SELECT, SELECT_FROM, audit_values, ids, to_json
+from .rows import audit as audit_of
 from .rows import message as message_of
+from .rows import report as report_of
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +140,35 @@ _MIGRATIONS = [
         PRIMARY KEY (user_id, room, seq)
     );
     CREATE INDEX mentions_recent ON mentions (user_id, at);
+    """,
+    """
+    CREATE TABLE reports (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        reporter_id TEXT NOT NULL,
+        reporter_name TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        outcome TEXT,
+        resolved_by_id TEXT,
+        resolved_by_name TEXT,
+        resolved_at BIGINT,
+        UNIQUE (room, seq, reporter_id)
+    );
+    CREATE INDEX reports_open ON reports (room, at) WHERE outcome IS NULL;
+    CREATE TABLE audit (
+        room TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        by_id TEXT NOT NULL,
+        by_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_id TEXT,
+        target_name TEXT,
+        seq BIGINT,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_room ON audit (room, at);
     """,
 ]
 
@@ -744,6 +785,82 @@ class PostgresArchive:
             lambda c: c.fetch("SELECT id FROM users WHERE id = ANY($1::text[])", list(user_ids))
         )
         return {row["id"] for row in rows}
+
+    # -- moderation --------------------------------------------------------------------------
+
+    async def last_sent(self, room: str, user_id: str) -> int | None:
+        ts = await self._with(
+            lambda c: c.fetchval(
+                "SELECT max(ts) FROM messages WHERE room = $1 AND user_id = $2", room, user_id
+            )
+        )
+        return int(ts) if ts is not None else None
+
+    async def report(self, room: str, seq: int, reporter: User, reason: str, at: int) -> Report:
+        async def run(conn: asyncpg.Connection) -> Report:
+            if await _message_at(conn, room, seq) is None:
+                raise NoSuchMessage("no such message")
+            await conn.execute(
+                "INSERT INTO reports (id, room, seq, reporter_id, reporter_name, reason, at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                "ON CONFLICT (room, seq, reporter_id) DO NOTHING",
+                keys.new_id("r", 9), room, seq, reporter.id, reporter.name, reason, at,
+            )  # fmt: skip
+            row = await conn.fetchrow(
+                REPORT_FROM + " WHERE r.room = $1 AND r.seq = $2 AND r.reporter_id = $3",
+                room, seq, reporter.id,
+            )  # fmt: skip
+            return report_of(row)
+
+        stored: Report = await self._with(run)
+        return stored
+
+    async def reports(self, room: str, limit: int) -> list[Report]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                REPORT_FROM + " WHERE r.room = $1 AND r.outcome IS NULL ORDER BY r.at LIMIT $2",
+                room,
+                limit,
+            )
+        )
+        return [report_of(row) for row in rows]
+
+    async def resolve_report(
+        self, room: str, report_id: str, by: User, outcome: ReportAction, at: int
+    ) -> Report | None:
+        async def run(conn: asyncpg.Connection) -> Report | None:
+            done = await conn.fetchval(
+                "UPDATE reports SET outcome = $1, resolved_by_id = $2, resolved_by_name = $3, "
+                "resolved_at = $4 WHERE id = $5 AND room = $6 AND outcome IS NULL RETURNING id",
+                outcome.value, by.id, by.name, at, report_id, room,
+            )  # fmt: skip
+            if done is None:
+                return None
+            return report_of(await conn.fetchrow(REPORT_FROM + " WHERE r.id = $1", report_id))
+
+        resolved: Report | None = await self._with(run)
+        return resolved
+
+    async def audit(self, room: str, entry: AuditEntry) -> None:
+        await self._with(
+            lambda c: c.execute(
+                f"INSERT INTO audit (room, {AUDIT_COLUMNS}) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                *audit_values(room, entry),
+            )
+        )
+
+    async def audit_log(self, room: str, before: int | None, limit: int) -> list[AuditEntry]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE room = $1 AND at < $2 "
+                "ORDER BY at DESC LIMIT $3",
+                room,
+                before if before is not None else 2**62,
+                limit,
+            )
+        )
+        return [audit_of(row) for row in rows]
 
     # -- tables ----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from ..protocol import QUOTE_MAX, Message, Quote, Reaction, User
+from ..protocol import QUOTE_MAX, AuditEntry, Message, Quote, Reaction, Report, ReportAction, User
 
 SELECT_FROM = (
     "SELECT m.id, m.seq, m.room, m.user_id, m.user_name, m.text, m.ts, m.client_msg_id, "
@@ -50,3 +50,50 @@ def message(row: Sequence[Any]) -> Message:
 def to_json(values: Sequence[Any]) -> str | None:
     """A JSON column: None for an empty list."""
     return msgspec.json.encode(values).decode() if values else None
+
+
+REPORT_FROM = SELECT_FROM.format(
+    source="reports r JOIN messages m ON m.room = r.room AND m.seq = r.seq"
+).replace(
+    "SELECT ",
+    "SELECT r.id, r.reporter_id, r.reporter_name, r.reason, r.at, r.outcome, "
+    "r.resolved_by_id, r.resolved_by_name, ",
+    1,
+)
+"""A report (8 columns) and its message (``SELECT``'s columns)."""
+
+
+def report(row: Sequence[Any]) -> Report:
+    values = list(row)
+    return Report(
+        id=values[0],
+        room=values[8 + 2],
+        message=message(values[8:]),
+        reporter=User(id=values[1], name=values[2]),
+        reason=values[3],
+        at=values[4],
+        outcome=ReportAction(values[5]) if values[5] else None,
+        resolved_by=User(id=values[6], name=values[7]) if values[6] else None,
+    )
+
+
+AUDIT_COLUMNS = "at, by_id, by_name, action, target_id, target_name, seq, detail"
+
+
+def audit(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        at=row[0],
+        by=User(id=row[1], name=row[2]),
+        action=row[3],
+        target=User(id=row[4], name=row[5]) if row[4] else None,
+        seq=row[6],
+        detail=row[7],
+    )
+
+
+def audit_values(room: str, entry: AuditEntry) -> tuple[Any, ...]:
+    target = entry.target
+    return (
+        room, entry.at, entry.by.id, entry.by.name, entry.action,
+        target.id if target else None, target.name if target else None, entry.seq, entry.detail,
+    )  # fmt: skip

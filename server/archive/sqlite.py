@@ -26,9 +26,12 @@ import msgspec
 from .. import keys
 from ..errors import Unavailable
 from ..protocol import (
+    AuditEntry,
     Mentioned,
     Message,
     Met,
+    Report,
+    ReportAction,
     RoomBrief,
     RoomKind,
     User,
@@ -37,10 +40,13 @@ from . import NoSuchRoom, RoomState, StoredRoom
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
+from .rows import AUDIT_COLUMNS, REPORT_FROM, audit_values
 from .rows import SELECT as _SELECT
 from .rows import SELECT_FROM as _SELECT_FROM
+from .rows import audit as audit_of
 from .rows import ids as _ids
 from .rows import message as _message
+from .rows import report as report_of
 from .rows import to_json as _json
 
 log = logging.getLogger(__name__)
@@ -147,6 +153,35 @@ _MIGRATIONS = [
         INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
         INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
     END;
+    """,
+    """
+    CREATE TABLE reports (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        reporter_id TEXT NOT NULL,
+        reporter_name TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        outcome TEXT,
+        resolved_by_id TEXT,
+        resolved_by_name TEXT,
+        resolved_at INTEGER,
+        UNIQUE (room, seq, reporter_id)
+    );
+    CREATE INDEX reports_open ON reports (room, at) WHERE outcome IS NULL;
+    CREATE TABLE audit (
+        room TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        by_id TEXT NOT NULL,
+        by_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_id TEXT,
+        target_name TEXT,
+        seq INTEGER,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_room ON audit (room, at);
     """,
 ]
 
@@ -825,6 +860,94 @@ class SqliteArchive:
                 .fetchall()
             )
             return {row[0] for row in rows}
+
+        return await self._read(select)
+
+    # -- moderation --------------------------------------------------------------------------
+
+    async def last_sent(self, room: str, user_id: str) -> int | None:
+        def select() -> int | None:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT max(ts) FROM messages WHERE room = ? AND user_id = ?", (room, user_id)
+                )
+                .fetchone()
+            )
+            return row[0] if row else None
+
+        return await self._read(select)
+
+    async def report(self, room: str, seq: int, reporter: User, reason: str, at: int) -> Report:
+        def run(conn: sqlite3.Connection) -> Report | Exception:
+            if _message_at(conn, room, seq) is None:
+                return NoSuchMessage("no such message")
+            conn.execute(
+                "INSERT INTO reports (id, room, seq, reporter_id, reporter_name, reason, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, seq, reporter_id) DO NOTHING",
+                (keys.new_id("r", 9), room, seq, reporter.id, reporter.name, reason, at),
+            )
+            row = conn.execute(
+                REPORT_FROM + " WHERE r.room = ? AND r.seq = ? AND r.reporter_id = ?",
+                (room, seq, reporter.id),
+            ).fetchone()
+            return report_of(row)
+
+        stored: Report = await self._commits.do(run)
+        return stored
+
+    async def reports(self, room: str, limit: int) -> list[Report]:
+        def select() -> list[Report]:
+            rows = (
+                self._conn()
+                .execute(
+                    REPORT_FROM + " WHERE r.room = ? AND r.outcome IS NULL ORDER BY r.at LIMIT ?",
+                    (room, limit),
+                )
+                .fetchall()
+            )
+            return [report_of(row) for row in rows]
+
+        return await self._read(select)
+
+    async def resolve_report(
+        self, room: str, report_id: str, by: User, outcome: ReportAction, at: int
+    ) -> Report | None:
+        def run(conn: sqlite3.Connection) -> Report | None:
+            changed = conn.execute(
+                "UPDATE reports SET outcome = ?, resolved_by_id = ?, resolved_by_name = ?, "
+                "resolved_at = ? WHERE id = ? AND room = ? AND outcome IS NULL",
+                (outcome.value, by.id, by.name, at, report_id, room),
+            ).rowcount
+            if not changed:
+                return None
+            row = conn.execute(REPORT_FROM + " WHERE r.id = ?", (report_id,)).fetchone()
+            return report_of(row)
+
+        resolved: Report | None = await self._commits.do(run)
+        return resolved
+
+    async def audit(self, room: str, entry: AuditEntry) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO audit (room, {AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                audit_values(room, entry),
+            )
+
+        await self._commits.do(run)
+
+    async def audit_log(self, room: str, before: int | None, limit: int) -> list[AuditEntry]:
+        def select() -> list[AuditEntry]:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {AUDIT_COLUMNS} FROM audit WHERE room = ? AND at < ? "
+                    "ORDER BY at DESC, rowid DESC LIMIT ?",
+                    (room, before if before is not None else 2**62, limit),
+                )
+                .fetchall()
+            )
+            return [audit_of(row) for row in rows]
 
         return await self._read(select)
 

@@ -1,0 +1,143 @@
+"""Looking after open rooms and coffee mornings: owners, moderators, removal, slow mode,
+reports and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .support.client import Client
+from .support.servers import Running
+
+
+async def error(client: Client, event: str, payload: Any) -> tuple[str, str]:
+    ack = await client.call(event, payload)
+    assert ack["ok"] is False, ack
+    return ack["error"]["code"], ack["error"]["message"]
+
+
+async def looked_after(server: Running, connect) -> tuple[str, Client, Client, Client]:
+    """A coffee morning Olive made, Mo moderates, and Mem is a member of."""
+    olive = await connect(server.url, "Olive")
+    mo = await connect(server.url, "Mo")
+    mem = await connect(server.url, "Mem")
+    room = (await olive.ok("room:create", {"title": "Founders", "kind": "coffee"}))["room"]["id"]
+    assert (await olive.ok("room:join", {"room": room}))["you"]["role"] == "owner"
+    for client in (mo, mem):
+        await client.ok("room:join", {"room": room})
+    await olive.ok("room:moderator", {"room": room, "user": mo.user_id, "on": True})
+    made = await mem.wait("presence", lambda e: e["member"]["id"] == mo.user_id)
+    assert made["event"] == "update" and made["member"]["role"] == "moderator"
+    return room, olive, mo, mem
+
+
+async def say(client: Client, room: str, text: str, msg_id: str) -> dict:
+    payload = {"room": room, "text": text, "client_msg_id": msg_id}
+    return (await client.ok("chat:send", payload))["message"]
+
+
+async def test_a_moderator_deletes_and_removes_but_not_the_owner(server, connect) -> None:
+    room, olive, mo, mem = await looked_after(server, connect)
+    spam = await say(mem, room, "cheap followers here", "s")
+    mine = await say(olive, room, "Welcome all", "w")
+    deleted = await mo.ok("chat:delete", {"room": room, "seq": spam["seq"]})
+    assert deleted["message"]["deleted"] is True
+    assert await error(mo, "chat:delete", {"room": room, "seq": mine["seq"]}) == (
+        "forbidden",
+        "a moderator cannot act on the owner",
+    )
+    assert await error(mo, "member:remove", {"room": room, "user": olive.user_id}) == (
+        "forbidden",
+        "a moderator cannot act on the owner",
+    )
+    await mo.ok("member:remove", {"room": room, "user": mem.user_id})
+    assert (await mem.wait("room:removed"))["reason"] == "removed"
+    # Back with the same identity (its token), on a new connection: still out.
+    again = await connect(server.url, "Mem", token=mem.session["token"])
+    assert await error(again, "room:join", {"room": room}) == (
+        "forbidden",
+        "a moderator removed you from this room",
+    )
+    await olive.ok("member:allow", {"room": room, "user": mem.user_id})
+    await again.ok("room:join", {"room": room})
+    # The owner reads what was done, newest first; a member may not.
+    log = (await olive.ok("audit:list", {"room": room}))["entries"]
+    assert [(e["action"], e["by"]["name"], e["target"]["name"]) for e in log] == [
+        ("allow", "Olive", "Mem"),
+        ("remove", "Mo", "Mem"),
+        ("delete", "Mo", "Mem"),
+        ("moderator", "Olive", "Mo"),
+    ]
+    assert (await error(mo, "audit:list", {"room": room}))[0] == "forbidden"
+
+
+async def test_slow_mode_spaces_each_persons_messages_but_not_moderators(server, connect) -> None:
+    room, olive, mo, mem = await looked_after(server, connect)
+    assert (await mo.ok("room:slow", {"room": room, "seconds": 60}))["seconds"] == 60
+    told = await mem.wait("room:slow")
+    assert told["seconds"] == 60 and told["by"]["name"] == "Mo"
+    await say(mem, room, "one thought", "1")
+    refused = await mem.call(
+        "chat:send", {"room": room, "text": "and another", "client_msg_id": "2"}
+    )
+    assert refused["error"]["code"] == "rate_limited"
+    assert refused["error"]["message"] == "slow mode: one message every 60 s"
+    assert 0 < refused["error"]["retry_after"] <= 60
+    await say(mo, room, "moderators are not slowed", "m1")
+    await say(mo, room, "at all", "m2")
+    # Newcomers learn it on joining.
+    late = await connect(server.url, "Late")
+    assert (await late.ok("room:join", {"room": room}))["slow_seconds"] == 60
+    await olive.ok("room:slow", {"room": room, "seconds": 0})
+    await say(mem, room, "and another", "2")
+
+
+async def test_a_report_reaches_the_moderators_and_its_outcome_the_reporter(
+    server, connect
+) -> None:
+    room, olive, mo, mem = await looked_after(server, connect)
+    rude = await say(olive, room, "hi", "h")
+    rude = await say(mo, room, "you are all idiots", "r")
+    assert await error(mo, "chat:report", {"room": room, "seq": rude["seq"], "reason": "x"}) == (
+        "bad_request",
+        "you cannot report your own message",
+    )
+    filed = await mem.ok("chat:report", {"room": room, "seq": rude["seq"], "reason": "insult"})
+    report = filed["report"]
+    assert report["message"]["text"] == "you are all idiots" and report["outcome"] is None
+    # Every moderator hears of it, and finds it in the queue.
+    for moderator in (olive, mo):
+        heard = await moderator.wait("report")
+        assert heard["id"] == report["id"] and heard["reporter"]["name"] == "Mem"
+    queue = (await olive.ok("reports:list", {"room": room}))["reports"]
+    assert [r["id"] for r in queue] == [report["id"]]
+    assert (await error(mem, "reports:list", {"room": room}))[0] == "forbidden"
+    answer = {"room": room, "report": report["id"], "action": "delete"}
+    done = (await olive.ok("report:resolve", answer))["report"]
+    assert done["outcome"] == "delete" and done["resolved_by"]["name"] == "Olive"
+    told = await mem.wait("report:resolved")
+    assert told["report"]["outcome"] == "delete"
+    gone = await mem.wait("chat:change", lambda m: m["seq"] == rude["seq"])
+    assert gone["deleted"] is True
+    assert (await olive.ok("reports:list", {"room": room}))["reports"] == []
+    assert await error(olive, "report:resolve", answer) == ("not_found", "no such open report")
+
+
+async def test_the_lobby_is_moderated_by_who_the_settings_name(
+    start_server, settings, connect
+) -> None:
+    first = await start_server(settings)
+    mia = await connect(first.url, "Mia")
+    token = mia.session["token"]
+    await first.close()
+    # The same archive, with Mia named a moderator of the rooms nobody owns.
+    server = await start_server(settings, moderators=(mia.user_id,))
+    mia = await connect(server.url, "Mia", token=token)
+    ned = await connect(server.url, "Ned")
+    assert (await mia.ok("room:join", {"room": "lobby"}))["you"]["role"] == "moderator"
+    assert (await ned.ok("room:join", {"room": "lobby"}))["you"]["role"] == "member"
+    spam = (await ned.ok("chat:send", {"room": "lobby", "text": "buy now", "client_msg_id": "b"}))[
+        "message"
+    ]
+    await mia.ok("chat:delete", {"room": "lobby", "seq": spam["seq"]})
+    code, _ = await error(ned, "room:slow", {"room": "lobby", "seconds": 5})
+    assert code == "forbidden"
