@@ -7,7 +7,7 @@ export type RoomKind = "open" | "coffee" | "workshop" | "dm" | "table";
  * In a workshop: `host` (holds the host key), `cohost` (moderates), `presenter` (a guest brought
  * on stage), `guest` (the audience). Everywhere else everybody is a `member`.
  */
-export type Role = "host" | "cohost" | "presenter" | "guest" | "member";
+export type Role = "host" | "cohost" | "presenter" | "guest" | "member" | "owner" | "moderator";
 
 export interface User {
   id: string;

@@ -9,7 +9,15 @@ import { Menu } from "./menu";
 import type { Moderator } from "./moderation";
 import { handMark, roleBadge } from "./roles";
 
-const ROLE_RANK: Record<Role, number> = { host: 0, cohost: 1, presenter: 2, member: 3, guest: 3 };
+const ROLE_RANK: Record<Role, number> = {
+  host: 0,
+  owner: 0,
+  cohost: 1,
+  moderator: 1,
+  presenter: 2,
+  member: 3,
+  guest: 3,
+};
 
 /** Hosts first, then co-hosts and who is on stage, then this user, then everybody by name. */
 export function byRank(me: string | undefined): (a: Member, b: Member) => number {
@@ -153,7 +161,7 @@ class MemberItem {
       avatar(member, "s"),
       h("span", { class: "name" }, member.name),
       look.self ? h("span", { class: "you" }, "(you)") : "",
-      look.workshop
+      look.workshop || member.role === "owner" || member.role === "moderator"
         ? roleBadge(member.role)
         : member.role === "host"
           ? h("span", { class: "role" }, "Host")

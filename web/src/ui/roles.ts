@@ -1,4 +1,4 @@
-// Roles in a workshop as this client shows them: a member's role badge, this user's own
+// Roles as this client shows them (a workshop's, and who looks after an open room): a member's role badge, this user's own
 // standing, and the mark of a raised hand.
 
 import type { RoomState } from "../protocol/room";
@@ -12,6 +12,8 @@ const roleLabels: Record<Role, string> = {
   presenter: "On stage",
   guest: "Guest",
   member: "",
+  owner: "Owner",
+  moderator: "Moderator",
 };
 
 /** A member's role in a workshop; the audience's is only read out (every guest has it). */
