@@ -1,11 +1,13 @@
 // Messages: receiving them in order and once, filling gaps, paging back, sending through the
-// outbox (exactly once: one client_msg_id per message across retries), search and typing.
+// outbox (exactly once: one client_msg_id per message across retries), search and typing;
+// replies, edits, deletes and reactions, and their changes caught up by revision
+// (docs/protocol.md, "Replies, reactions, edits and deletes").
 
 import { type Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
 import { Outbox, type Pending } from "./outbox";
 import type { RoomState } from "./room";
-import { codePoints, limits, type Message, type TypingEvent } from "./types";
+import { codePoints, completeMessage, type Emoji, limits, type Message, type TypingEvent } from "./types";
 
 interface ChatEvents {
   /** The room's messages or pending messages changed; `older` when a page was added on top. */
@@ -17,6 +19,14 @@ interface ChatEvents {
   refused: { room: string; text: string; message: string };
   /** A message for a room this page does not hold (a DM it has not opened). */
   stranger: Message;
+  /** A message changed (edited, deleted, reacted to, replied to), as it is now. */
+  change: Message;
+}
+
+/** What a message answers and whom it names. */
+export interface Extras {
+  replyTo?: number | null;
+  mentions?: string[];
 }
 
 /** Errors after which the same send may succeed later. */
@@ -47,7 +57,8 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   /** A `chat:message` from the server. */
-  receive(message: Message): void {
+  receive(raw: Message): void {
+    const message = completeMessage(raw);
     const state = this.rooms.get(message.room);
     if (!state) {
       this.emit("stranger", message);
@@ -68,14 +79,125 @@ export class Chat extends Emitter<ChatEvents> {
     }
   }
 
-  /** The join ack's history (oldest first). */
-  joined(state: RoomState, history: Message[]): void {
+  /**
+   * The join ack's history (oldest first) and the room's revision. The first join starts from
+   * that revision; a rejoin fetches the changes since the one it holds, once the messages
+   * missed are in.
+   */
+  joined(state: RoomState, raw: Message[], rev: number): void {
+    const history = raw.map(completeMessage);
+    const first = state.timeline.rev === null;
     state.timeline.add(history);
+    if (first) state.timeline.caughtUp(rev);
     for (const message of history) {
       if (message.user.id === this.me()) this.outbox.remove(state.id, message.client_msg_id);
     }
     this.emit("messages", { room: state.id, older: false });
-    void this.fillGaps(state).then(() => this.flush(state));
+    void this.fillGaps(state).then(async () => {
+      if (!first) await this.catchUp(state);
+      await this.flush(state);
+    });
+  }
+
+  /** A `chat:change` from the server: apply it, and fetch any change it shows was missed. */
+  changed(raw: Message): void {
+    const message = completeMessage(raw);
+    const state = this.rooms.get(message.room);
+    if (!state) return;
+    this.apply(state, [message]);
+    if (state.live && state.timeline.counted(message.rev)) {
+      setTimeout(() => void this.catchUp(state), GAP_WAIT_MS);
+    }
+  }
+
+  /** Fetch every change after the revision held, page after page (`chat:changes`). */
+  async catchUp(state: RoomState): Promise<void> {
+    const timeline = state.timeline;
+    if (state.catchingUp || timeline.rev === null) return;
+    state.catchingUp = true;
+    try {
+      let after = timeline.rev;
+      for (let pages = 0; pages < 100 && state.live; pages++) {
+        const answer = await this.connection.request("chat:changes", {
+          room: state.id,
+          after,
+          limit: limits.page,
+        });
+        const messages = answer.messages.map(completeMessage);
+        this.apply(state, messages);
+        if (messages.length < limits.page) {
+          timeline.caughtUp(answer.rev);
+          break;
+        }
+        after = messages.at(-1)!.rev;
+        timeline.caughtUp(after);
+      }
+    } catch (error) {
+      console.warn(`Chat(${state.id}) could not catch up on changes`, error);
+    } finally {
+      state.catchingUp = false;
+    }
+  }
+
+  /** Changed messages, live or caught up: those held (or newer than them) take their place. */
+  private apply(state: RoomState, messages: Message[]): void {
+    let shown = false;
+    for (const message of messages) {
+      if (state.timeline.change(message)) shown = true;
+      this.emit("change", message);
+    }
+    if (shown) this.emit("messages", { room: state.id, older: false });
+  }
+
+  /** Edit own message; the ack's version shows at once. */
+  async edit(state: RoomState, seq: number, text: string, mentions: string[]): Promise<void> {
+    if (codePoints(text) > limits.text) {
+      throw new RequestError("too_large", `A message can be at most ${limits.text} characters.`);
+    }
+    const { message } = await this.connection.request("chat:edit", {
+      room: state.id,
+      seq,
+      text,
+      mentions: mentions.length ? mentions : null,
+    });
+    this.apply(state, [completeMessage(message)]);
+  }
+
+  /** Delete a message (own, or anybody's for a workshop's hosts): it stays as a tombstone. */
+  async remove(state: RoomState, seq: number): Promise<void> {
+    const { message } = await this.connection.request("chat:delete", { room: state.id, seq });
+    this.apply(state, [completeMessage(message)]);
+  }
+
+  /** Add (`on`) or take away this user's reaction. */
+  async react(state: RoomState, seq: number, emoji: Emoji, on: boolean): Promise<void> {
+    const { message } = await this.connection.request("chat:react", {
+      room: state.id,
+      seq,
+      emoji,
+      on,
+    });
+    this.apply(state, [completeMessage(message)]);
+  }
+
+  /** A thread: its first message and its replies, oldest first (`chat:thread`, every page). */
+  async thread(state: RoomState, seq: number): Promise<{ message: Message; replies: Message[] }> {
+    const replies: Message[] = [];
+    let after: number | null = null;
+    for (let pages = 0; pages < 20; pages++) {
+      const answer: { message: Message; messages: Message[] } = await this.connection.request("chat:thread", {
+        room: state.id,
+        seq,
+        after,
+        limit: limits.page,
+      });
+      replies.push(...answer.messages.map(completeMessage));
+      if (answer.messages.length < limits.page) {
+        return { message: completeMessage(answer.message), replies };
+      }
+      after = replies.at(-1)!.seq;
+    }
+    throw new RequestError("too_large", "This thread is too long to show.");
   }
 
   /** Fetch what is missing between the messages held, until there is no hole left. */
@@ -86,11 +208,12 @@ export class Chat extends Emitter<ChatEvents> {
       for (let pages = 0; pages < 100 && state.live; pages++) {
         const after = state.timeline.gapAfter();
         if (after === null) break;
-        const { messages } = await this.connection.request("chat:history", {
+        const answer = await this.connection.request("chat:history", {
           room: state.id,
           after,
           limit: limits.page,
         });
+        const messages = answer.messages.map(completeMessage);
         state.timeline.add(messages);
         this.emit("messages", { room: state.id, older: false });
         if (messages.length === 0) break;
@@ -113,7 +236,7 @@ export class Chat extends Emitter<ChatEvents> {
         before: state.timeline.first,
         limit: limits.joinHistory,
       });
-      state.timeline.add(messages);
+      state.timeline.add(messages.map(completeMessage));
     } finally {
       state.loadingOlder = false;
       this.emit("messages", { room: state.id, older: true });
@@ -121,12 +244,13 @@ export class Chat extends Emitter<ChatEvents> {
   }
 
   /** Queue a message; it goes out now if the room is joined, else once it is again. */
-  send(state: RoomState, text: string): string | null {
+  send(state: RoomState, text: string, extras: Extras = {}): string | null {
     if (text.trim() === "") return null;
     if (codePoints(text) > limits.text) {
       return `A message can be at most ${limits.text} characters.`;
     }
-    this.outbox.add(state.id, text);
+    const mentions = [...new Set(extras.mentions ?? [])].slice(0, limits.mentions);
+    this.outbox.add(state.id, text, extras.replyTo ?? null, mentions);
     this.emit("messages", { room: state.id, older: false });
     void this.flush(state);
     return null;
@@ -143,11 +267,15 @@ export class Chat extends Emitter<ChatEvents> {
         pending.state = "sending";
         this.emit("messages", { room: state.id, older: false });
         try {
-          const { message } = await this.connection.request("chat:send", {
+          const { message: raw } = await this.connection.request("chat:send", {
             room: state.id,
             text: pending.text,
             client_msg_id: pending.clientMsgId,
+            // Only when set: a plain message reads the same to a server without replies.
+            ...(pending.replyTo !== null ? { reply_to: pending.replyTo } : {}),
+            ...(pending.mentions.length ? { mentions: pending.mentions } : {}),
           });
+          const message = completeMessage(raw);
           this.outbox.remove(state.id, pending.clientMsgId);
           const last = state.timeline.last;
           state.timeline.add([message]);
@@ -184,7 +312,7 @@ export class Chat extends Emitter<ChatEvents> {
       query,
       limit: 50,
     });
-    return messages;
+    return messages.map(completeMessage);
   }
 
   /** The person is typing: tell the room, at most every few seconds. */

@@ -7,6 +7,7 @@ import { Chat } from "./chat";
 import { Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
 import { LocalMedia, type MediaFlags } from "./media";
+import { Mentions } from "./mentions";
 import { HOSTS, RoomState } from "./room";
 import { storage } from "./storage";
 import { Tables } from "./tables";
@@ -54,6 +55,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly media = new LocalMedia();
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
+  readonly mentions: Mentions;
   readonly workshop: Workshop;
   readonly tables: Tables;
   readonly calls: Calls;
@@ -73,6 +75,7 @@ export class Client extends Emitter<ClientEvents> {
   constructor() {
     super();
     this.chat = new Chat(this.connection, this.rooms, () => this.me?.id ?? null);
+    this.mentions = new Mentions(this.connection);
     this.calls = new Calls(
       this.connection,
       this.media,
@@ -86,6 +89,7 @@ export class Client extends Emitter<ClientEvents> {
     });
     connection.on("presence", (event) => this.presence(event));
     connection.on("message", (message) => this.chat.receive(message));
+    connection.on("change", (message) => this.chat.changed(message));
     connection.on("typing", (event) => this.chat.typingReceived(event));
     connection.on("signal", (event) => {
       const state = this.rooms.get(event.room);
@@ -321,7 +325,7 @@ export class Client extends Emitter<ClientEvents> {
     for (const event of state.earlyPresence.splice(0)) this.applyPresence(state, event);
     this.emit("tabs", undefined);
     this.emit("room", state.id);
-    this.chat.joined(state, answer.history);
+    this.chat.joined(state, answer.history, answer.rev ?? 0);
     this.applyingJoin = state.id;
     try {
       this.tables.joinedRoom(state, answer.tables);

@@ -13,6 +13,7 @@ import type {
   HostKeyEvent,
   HostsEvent,
   MediaEvent,
+  Mention,
   Message,
   ModerationEvent,
   PresenceEvent,
@@ -63,6 +64,8 @@ interface ConnectionEvents {
   refused: ErrorInfo;
   presence: PresenceEvent;
   message: Message;
+  change: Message;
+  mention: Mention;
   typing: TypingEvent;
   signal: SignalEvent;
   workshop: WorkshopEvent;
@@ -151,6 +154,8 @@ export class Connection extends Emitter<ConnectionEvents> {
     });
     this.socket.on("presence", (event: PresenceEvent) => this.emit("presence", event));
     this.socket.on("chat:message", (message: Message) => this.emit("message", message));
+    this.socket.on("chat:change", (message: Message) => this.emit("change", message));
+    this.socket.on("mention", (event: Mention) => this.emit("mention", event));
     this.socket.on("chat:typing", (event: TypingEvent) => this.emit("typing", event));
     this.socket.on("signal", (event: SignalEvent) => this.emit("signal", event));
     this.socket.on("workshop", (event: WorkshopEvent) => this.emit("workshop", event));

@@ -4,6 +4,10 @@
 export interface Pending {
   room: string;
   text: string;
+  /** The thread it answers (the `seq` of its first message), if any. */
+  replyTo: number | null;
+  /** The ids of the users it names. */
+  mentions: string[];
   clientMsgId: string;
   /** `waiting`: not sent on this connection yet (offline, or waiting for a retry). */
   state: "waiting" | "sending";
@@ -22,8 +26,15 @@ export function newClientMsgId(): string {
 export class Outbox {
   private readonly items: Pending[] = [];
 
-  add(room: string, text: string): Pending {
-    const pending: Pending = { room, text, clientMsgId: newClientMsgId(), state: "waiting" };
+  add(room: string, text: string, replyTo: number | null = null, mentions: string[] = []): Pending {
+    const pending: Pending = {
+      room,
+      text,
+      replyTo,
+      mentions,
+      clientMsgId: newClientMsgId(),
+      state: "waiting",
+    };
     this.items.push(pending);
     return pending;
   }

@@ -81,6 +81,8 @@ export class RoomState {
   dmOnline = false;
   loadingOlder = false;
   filling = false;
+  /** A `chat:changes` catch-up is on its way. */
+  catchingUp = false;
   /** The peer connections of a room whose media goes peer to peer (`place.mode` `mesh`). */
   mesh: Mesh | null = null;
   /** The SFU session, once the room's media goes through the server (`place.mode` `sfu`). */

@@ -40,15 +40,71 @@ export interface RoomInfo extends Room {
   members: number;
 }
 
+/** The eight reactions a message can carry, in the order the server lists them. */
+export const EMOJI = ["👍", "❤️", "😂", "🎉", "🤔", "👀", "🙏", "✅"] as const;
+export type Emoji = (typeof EMOJI)[number];
+
+export interface Reaction {
+  emoji: Emoji;
+  /** Who reacted so, each once. */
+  users: User[];
+}
+
+/** A reply's view of its thread's first message, as that message is now. */
+export interface Quote {
+  user: User;
+  /** At most 200 characters; empty once deleted. */
+  text: string;
+  deleted: boolean;
+}
+
 export interface Message {
   id: string;
   /** Position in the room: 1, 2, 3... with no gaps. */
   seq: number;
   room: string;
   user: User;
+  /** Empty for a deleted message. */
   text: string;
   ts: number;
   client_msg_id: string;
+  /** For a reply: the `seq` of its thread's first message. */
+  reply_to: number | null;
+  quote: Quote | null;
+  /** For a thread's first message: how many replies it has, and when the latest came (ms). */
+  replies: number;
+  last_reply_at: number | null;
+  /** When it was last edited (ms). */
+  edited_at: number | null;
+  /** A tombstone: same place, no text, no reactions. */
+  deleted: boolean;
+  reactions: Reaction[];
+  /** The ids of the users its text names (`@Name`). */
+  mentions: string[];
+  /** The room's revision of its latest change; 0 if never changed. */
+  rev: number;
+}
+
+/** Fill in what a server without replies, reactions and edits leaves out: the one place they default. */
+export function completeMessage(raw: Message): Message {
+  return {
+    ...raw,
+    reply_to: raw.reply_to ?? null,
+    quote: raw.quote ?? null,
+    replies: raw.replies ?? 0,
+    last_reply_at: raw.last_reply_at ?? null,
+    edited_at: raw.edited_at ?? null,
+    deleted: raw.deleted ?? false,
+    reactions: raw.reactions ?? [],
+    mentions: raw.mentions ?? [],
+    rev: raw.rev ?? 0,
+  };
+}
+
+/** A message that named this user (`mention` event, `mentions:list`). */
+export interface Mention {
+  message: Message;
+  room: { id: string; title: string };
 }
 
 /** A workshop's state as everybody in it sees it (`workshop` event, `room:join`). */
@@ -230,6 +286,8 @@ export interface JoinAnswer {
   you: Member;
   members: Member[];
   history: Message[];
+  /** The room's current revision: changes after it come as `chat:change`, before it from `chat:changes`. */
+  rev: number;
   ice_servers: RTCIceServer[];
   /** Workshops only. */
   workshop?: WorkshopView;
@@ -337,6 +395,12 @@ export interface Answers {
   "chat:history": { messages: Message[] };
   "chat:search": { messages: Message[] };
   "chat:typing": Record<string, never>;
+  "chat:edit": { message: Message };
+  "chat:delete": { message: Message };
+  "chat:react": { message: Message };
+  "chat:changes": { messages: Message[]; rev: number };
+  "chat:thread": { message: Message; messages: Message[] };
+  "mentions:list": { mentions: Mention[] };
   "media:state": { member: Member; media?: MediaPlace };
   signal: Record<string, never>;
   "hand:raise": { hands: User[] };
@@ -386,6 +450,8 @@ export const limits = {
   page: 100,
   /** The history a join brings, and the page asked for when scrolling back. */
   joinHistory: 50,
+  /** Most users one message may mention. */
+  mentions: 20,
 } as const;
 
 /** Lengths as the server counts them: Unicode code points, not UTF-16 units. */
