@@ -9,6 +9,7 @@ import { h, sentence } from "./elements";
 import { gateView } from "./gate";
 import { icon } from "./icons";
 import { LobbyView } from "./lobby";
+import { MentionsView, notifyMention } from "./mentions";
 import { PeopleView } from "./people";
 import { RoomView } from "./room";
 import { type Route, Router, roomPath } from "./router";
@@ -26,6 +27,7 @@ export class App {
   private readonly sidebar: Sidebar;
   private readonly lobby: LobbyView;
   private readonly people: PeopleView;
+  private readonly mentions: MentionsView;
   /** The room view on screen (a room's, or its table's), for the countdown's ticks. */
   private shown: RoomView | null = null;
   /** Rooms this page just created: their view opens with the invite panel. */
@@ -75,6 +77,7 @@ export class App {
     this.sidebar = new Sidebar(client, this.router, () => this.setDrawer(false));
     this.lobby = new LobbyView(client, this.router, (room, passcode) => this.created(room, passcode));
     this.people = new PeopleView(client, (user) => void this.openDm(user));
+    this.mentions = new MentionsView(client, this.router);
     setInterval(() => this.shown?.tick(), TICK_MS);
     this.shell = h(
       "div",
@@ -146,7 +149,7 @@ export class App {
       this.sidebar.renderMe();
       for (const view of this.views.values()) {
         view.render();
-        view.renderMessages();
+        view.redrawMessages();
       }
     });
     client.on("tabs", () => {
@@ -186,6 +189,9 @@ export class App {
     client.on("peers", (room) => this.views.get(room)?.renderVideo());
     client.chat.on("messages", ({ room }) => this.views.get(room)?.renderMessages());
     client.chat.on("typing", (room) => this.views.get(room)?.chat.renderTyping());
+    client.mentions.on("arrived", (mention) =>
+      notifyMention(mention, () => this.router.go(roomPath(mention.room.id))),
+    );
     client.chat.on("refused", ({ room, text, message }) =>
       this.views.get(room)?.chat.refused(text, sentence(message)),
     );
@@ -244,17 +250,21 @@ export class App {
   private renderRoute(): void {
     const route = this.router.route;
     this.shown = null;
-    if (route.view === "lobby" || route.view === "people") {
+    if (route.view !== "room") {
       this.setGate(null);
       for (const view of this.views.values()) view.hide();
+      if (route.view !== "lobby") this.lobby.hide();
+      if (route.view !== "people") this.people.element.remove();
+      if (route.view !== "mentions") this.mentions.hide();
       if (route.view === "lobby") {
-        this.people.element.remove();
         this.main.append(this.lobby.element);
         this.lobby.show();
-      } else {
-        this.lobby.hide();
+      } else if (route.view === "people") {
         this.main.append(this.people.element);
         this.people.show();
+      } else {
+        this.main.append(this.mentions.element);
+        this.mentions.show();
       }
       this.client.chat.setActive(null);
       this.updateTitle();
@@ -262,6 +272,7 @@ export class App {
     }
     this.lobby.hide();
     this.people.element.remove();
+    this.mentions.hide();
     const routed = this.client.rooms.get(route.room);
     // At a table: the table's view in the room's place (until it is joined, the room's).
     const table = routed?.atTable ? this.client.rooms.get(routed.atTable) : undefined;
@@ -382,7 +393,9 @@ export class App {
           ? "Room"
           : route.view === "people"
             ? "People you met"
-            : "Home";
+            : route.view === "mentions"
+              ? "Mentions"
+              : "Home";
     const unread = this.client.tabs().reduce((sum, tab) => sum + tab.unread, 0);
     document.title = `${unread > 0 ? `(${unread}) ` : ""}${title} · Percolate`;
     this.menuBadge.hidden = unread === 0;

@@ -1,9 +1,12 @@
 // The chat of one room: the message list (paging back on scroll up), who is typing, and the
-// message box (Enter sends, Shift+Enter is a new line).
+// message box (Enter sends, Shift+Enter is a new line, `@` offers people to mention).
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
-import { h, uid } from "./elements";
+import type { Message } from "../protocol/types";
+import { Composer } from "./composer";
+import type { Conversation } from "./conversation";
+import { h } from "./elements";
 import { icon } from "./icons";
 import { messageElement, messageText, pendingElement, updatePending } from "./message";
 
@@ -19,9 +22,8 @@ export class ChatPanel {
   private readonly top: HTMLElement;
   private readonly empty: HTMLElement;
   private readonly typingLine: HTMLElement;
-  private readonly input: HTMLTextAreaElement;
+  private readonly composer: Composer;
   private readonly error: HTMLElement;
-  private readonly send: HTMLButtonElement;
   /** A workshop's pinned message, above the list. */
   private readonly pinned: HTMLElement;
   /** Why the box is disabled (a workshop's chat is off), or that it is off for guests. */
@@ -29,6 +31,8 @@ export class ChatPanel {
   private placeholder = "Write a message…";
   private pinnedSignature = "";
   private readonly rendered = new Map<string, HTMLLIElement>();
+  /** The version of each message its element shows: a newer one is drawn anew. */
+  private readonly shownAs = new Map<string, Message>();
   /** Whether the list is scrolled to the bottom (new messages keep it there). */
   private atBottom = true;
   private savedScroll = 0;
@@ -36,6 +40,7 @@ export class ChatPanel {
   constructor(
     private readonly client: Client,
     private readonly state: RoomState,
+    private readonly conversation: Conversation,
     /** Hosts of a workshop pin a message (null: unpin). */
     private readonly pin: ((message: string | null) => void) | null = null,
   ) {
@@ -64,28 +69,15 @@ export class ChatPanel {
       attrs: { "aria-live": "polite" },
     });
 
-    const inputId = uid("chat-input");
-    this.input = h("textarea", {
-      testid: "chat-input",
-      attrs: {
-        id: inputId,
-        rows: 1,
-        placeholder: "Write a message…",
-        autocomplete: "off",
-        enterkeyhint: "send",
-      },
-      on: {
-        keydown: (event) => {
-          if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-            event.preventDefault();
-            this.submit();
-          }
-        },
-        input: () => {
-          this.autosize();
-          this.setError(null);
-          if (this.input.value.trim() !== "") this.client.chat.typing(this.state);
-        },
+    this.composer = new Composer({
+      testids: { input: "chat-input", send: "chat-send" },
+      label: "Message",
+      placeholder: "Write a message…",
+      candidates: conversation.candidates,
+      submit: (text, mentions) => this.submit(text, mentions),
+      typed: () => {
+        this.setError(null);
+        if (this.composer.value.trim() !== "") this.client.chat.typing(this.state);
       },
     });
     this.error = h("p", {
@@ -93,32 +85,8 @@ export class ChatPanel {
       testid: "chat-error",
       attrs: { role: "alert", hidden: true },
     });
-    this.send = h(
-      "button",
-      {
-        class: "send",
-        testid: "chat-send",
-        attrs: { type: "submit", "aria-label": "Send message", title: "Send (Enter)" },
-      },
-      icon("send"),
-    );
     this.pinned = h("div", { class: "pinned", testid: "pinned-message", attrs: { hidden: true } });
     this.off = h("p", { class: "chat-off", testid: "chat-off", attrs: { role: "status", hidden: true } });
-    const form = h(
-      "form",
-      {
-        class: "composer",
-        on: {
-          submit: (event) => {
-            event.preventDefault();
-            this.submit();
-          },
-        },
-      },
-      h("label", { class: "sr-only", attrs: { for: inputId } }, "Message"),
-      this.input,
-      this.send,
-    );
     this.element = h(
       "section",
       { class: "chat", attrs: { "aria-label": "Chat" } },
@@ -126,19 +94,19 @@ export class ChatPanel {
       this.scroller,
       this.typingLine,
       this.off,
-      form,
+      this.composer.element,
       this.error,
     );
     this.renderMessages();
   }
 
   focus(): void {
-    this.input.focus({ preventScroll: true });
+    this.composer.focus();
   }
 
   setPlaceholder(text: string): void {
     this.placeholder = text;
-    if (!this.input.disabled) this.input.placeholder = text;
+    if (!this.composer.input.disabled) this.composer.input.placeholder = text;
   }
 
   /** A workshop's chat switch and pinned message, and who may pin. */
@@ -147,10 +115,8 @@ export class ChatPanel {
     const hosting = this.state.hosting;
     const chatOff = view !== null && !view.chat_enabled;
     const silenced = chatOff && !hosting;
-    if (this.input.disabled !== silenced) {
-      this.input.disabled = silenced;
-      this.send.disabled = silenced;
-      this.input.placeholder = silenced ? "Chat is off" : this.placeholder;
+    if (this.composer.input.disabled !== silenced) {
+      this.composer.setDisabled(silenced, silenced ? "Chat is off" : this.placeholder);
     }
     this.off.hidden = !chatOff;
     this.off.textContent = hosting
@@ -186,7 +152,7 @@ export class ChatPanel {
         "div",
         { class: "pinned-body" },
         h("span", { class: "pinned-label" }, "Pinned · ", h("span", { class: "author" }, message.user.name)),
-        messageText(message.text),
+        messageText(message.deleted ? "This message was deleted" : message.text),
       ),
       hosting && this.pin
         ? h(
@@ -222,14 +188,12 @@ export class ChatPanel {
   /** A message the server refused: say why, and give the text back if the box is empty. */
   refused(text: string, reason: string): void {
     this.setError(`Not sent: ${reason}`);
-    if (this.input.value === "") {
-      this.input.value = text;
-      this.autosize();
-    }
+    this.composer.restore(text);
   }
 
   renderMessages(): void {
     const me = this.client.me;
+    const view = this.conversation.view();
     const { scroller, list } = this;
     const anchor = list.firstElementChild as HTMLElement | null;
     const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
@@ -241,9 +205,13 @@ export class ChatPanel {
       const key = message.id;
       keep.add(key);
       let element = this.rendered.get(key);
-      if (!element) {
-        element = messageElement(message, message.user.id === me?.id, this.pin ? this.pinOrUnpin : undefined);
+      const stale = element && this.shownAs.get(key) !== message && !this.conversation.editing.has(key);
+      if (!element || stale) {
+        const fresh = messageElement(message, view);
+        element?.replaceWith(fresh);
+        element = fresh;
         this.rendered.set(key, element);
+        this.shownAs.set(key, message);
         this.pinnedSignature = ""; // the new element's pin button takes its state below
       }
       const follows =
@@ -271,6 +239,7 @@ export class ChatPanel {
       if (!keep.has(key)) {
         element.remove();
         this.rendered.delete(key);
+        this.shownAs.delete(key);
       }
     }
     // Put the elements in order, touching only those out of place.
@@ -294,10 +263,11 @@ export class ChatPanel {
     this.maybeLoadOlder();
   }
 
-  /** A message's pin button: pins it, or unpins it when it is the pinned one. */
-  private readonly pinOrUnpin = (id: string): void => {
-    this.pin?.(this.state.workshop?.pinned?.id === id ? null : id);
-  };
+  /** Draw every message anew (who this user is changed: "mine", their mentions). */
+  redraw(): void {
+    this.shownAs.clear();
+    this.renderMessages();
+  }
 
   renderTyping(): void {
     const names = this.state.typingNames(Date.now());
@@ -328,24 +298,16 @@ export class ChatPanel {
     }
   }
 
-  private submit(): void {
-    const text = this.input.value;
-    if (text.trim() === "") return;
-    const problem = this.client.chat.send(this.state, text);
+  private submit(text: string, mentions: string[]): boolean {
+    const problem = this.client.chat.send(this.state, text, { mentions });
     if (problem) {
       this.setError(problem);
-      return;
+      return false;
     }
     this.client.chat.sent(this.state.id);
-    this.input.value = "";
-    this.autosize();
     this.atBottom = true;
     this.scroller.scrollTop = this.scroller.scrollHeight;
-  }
-
-  private autosize(): void {
-    this.input.style.height = "auto";
-    this.input.style.height = `${Math.min(this.input.scrollHeight, 180)}px`;
+    return true;
   }
 
   private scrolled(): void {

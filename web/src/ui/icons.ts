@@ -104,6 +104,18 @@ const shapes = {
     ["circle", { cx: 12, cy: 12, r: 8.5 }],
     ["path", { d: "M12 11v5.5M12 7.6v.1" }],
   ],
+  reply: [["path", { d: "M9.5 6 4 11.5 9.5 17M4.5 11.5H14a6 6 0 0 1 6 6V19" }]],
+  smile: [
+    ["circle", { cx: 12, cy: 12, r: 8.5 }],
+    ["path", { d: "M8.5 14a4.2 4.2 0 0 0 7 0M9.2 9.6v.1M14.8 9.6v.1" }],
+  ],
+  edit: [["path", { d: "M4 20h4L19 9a2.8 2.8 0 0 0-4-4L4 16zM13.5 6.5l4 4" }]],
+  trash: [["path", { d: "M4.5 7h15M10 4h4M6.5 7l1 13h9l1-13M10 11v5.5M14 11v5.5" }]],
+  at: [
+    ["circle", { cx: 12, cy: 12, r: 3.5 }],
+    ["path", { d: "M15.5 8.5v5a2.5 2.5 0 0 0 5 0V12a8.5 8.5 0 1 0-3.3 6.7" }],
+  ],
+  thread: [["path", { d: "M4 5h16v10h-7l-4 4v-4H4zM8 9h8M8 12h5" }]],
 } satisfies Record<string, Shape[]>;
 
 export type IconName = keyof typeof shapes;

@@ -1,10 +1,14 @@
-// One chat message as an element: author, time, and the text with its links clickable.
-// The text is only ever set as text nodes; links are <a> elements built here.
+// One chat message as an element: author, time, the text with its links clickable and its
+// mentions marked; for a reply the quote of its thread's first message, for a first message
+// its replies; reactions, "(edited)", a deleted message's tombstone, and the bar of what one
+// can do with it (reply, react, edit, delete, pin). The text is only ever set as text nodes;
+// links are <a> elements built here.
 
+import { mentionSpans } from "../protocol/mentions";
 import type { Pending } from "../protocol/outbox";
-import type { Message, User } from "../protocol/types";
+import { EMOJI, type Emoji, type Message, type User } from "../protocol/types";
 import { avatar, h } from "./elements";
-import { icon } from "./icons";
+import { icon, type IconName } from "./icons";
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 /** Punctuation that ends a sentence rather than a link. */
@@ -43,45 +47,214 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute:
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
 
-function when(ts: number): HTMLTimeElement {
+/** "14:05" today, "Mon, 7 Dec, 14:05" another day. */
+export function shortTime(ts: number): string {
   const date = new Date(ts);
   const today = new Date().toDateString() === date.toDateString();
-  const shown = today ? timeFormat.format(date) : `${dayFormat.format(date)}, ${timeFormat.format(date)}`;
+  return today ? timeFormat.format(date) : `${dayFormat.format(date)}, ${timeFormat.format(date)}`;
+}
+
+function when(ts: number): HTMLTimeElement {
+  const date = new Date(ts);
   return h(
     "time",
     { class: "time", attrs: { datetime: date.toISOString(), title: dateFormat.format(date) } },
-    shown,
+    shortTime(ts),
   );
 }
 
-export function messageText(text: string): HTMLElement {
+/** A mentioned user whose `@Name` is marked in the text. */
+export interface Named extends User {
+  /** This user is the one reading: marked more strongly. */
+  me: boolean;
+}
+
+export function messageText(text: string, named: Named[] = []): HTMLElement {
   const textElement = h("div", { class: "text", testid: "message-text", attrs: { dir: "auto" } });
-  textElement.append(...linkify(text));
+  let last = 0;
+  for (const span of mentionSpans(text, named)) {
+    textElement.append(...linkify(text.slice(last, span.start)));
+    const mark = h(
+      "span",
+      { class: span.user.me ? "mention me" : "mention", testid: "mention" },
+      text.slice(span.start, span.end),
+    );
+    mark.dataset.userId = span.user.id;
+    textElement.append(mark);
+    last = span.end;
+  }
+  textElement.append(...linkify(text.slice(last)));
   return textElement;
 }
 
-function body(user: User, text: string, meta: Node[]): HTMLElement {
-  const textElement = messageText(text);
+/** What a message element needs besides the message; without `actions` it only shows. */
+export interface MessageView {
+  me: string | null;
+  /** A mentioned user's name, where this page knows it. */
+  nameOf?: (user: string) => string | null;
+  actions?: MessageActions;
+  /** Shown in a thread's panel: no quote (the thread's first message is right above). */
+  inThread?: boolean;
+}
+
+/** What the person can do with a message. */
+export interface MessageActions {
+  /** Delete anybody's message (a workshop's hosts and co-hosts). */
+  moderates: boolean;
+  /** Open the message's thread (its own, or the one it answers). */
+  thread(seq: number): void;
+  react(message: Message, emoji: Emoji, on: boolean): void;
+  edit(element: HTMLLIElement, message: Message): void;
+  remove(message: Message): void;
+  /** A workshop's hosts pin a message. */
+  pin?: (id: string) => void;
+}
+
+function meta(user: User, ts: number | null): HTMLElement {
   return h(
     "div",
-    { class: "body" },
-    h("div", { class: "meta" }, h("span", { class: "author", testid: "message-author" }, user.name), ...meta),
-    textElement,
+    { class: "meta" },
+    h("span", { class: "author", testid: "message-author" }, user.name),
+    ts === null ? null : when(ts),
   );
 }
 
-/** A message; with `pin`, it carries a pin button (shown to a workshop's hosts). */
-export function messageElement(message: Message, mine: boolean, pin?: (id: string) => void): HTMLLIElement {
+function named(message: Message, view: MessageView): Named[] {
+  const people: Named[] = [];
+  for (const id of message.mentions) {
+    const name = view.nameOf?.(id);
+    if (name) people.push({ id, name, me: id === view.me });
+  }
+  return people;
+}
+
+/** The first message a reply answers, as it is now; a click opens the thread. */
+function quote(message: Message, view: MessageView): HTMLElement | null {
+  const quoted = message.quote;
+  const thread = message.reply_to;
+  if (thread === null || !quoted || view.inThread) return null;
+  const actions = view.actions;
   const element = h(
-    "li",
-    { class: mine ? "message mine" : "message", testid: "message" },
-    avatar(message.user),
-    body(message.user, message.text, [when(message.ts)]),
-    pin
+    "button",
+    {
+      class: quoted.deleted ? "quote deleted" : "quote",
+      testid: "message-quote",
+      attrs: { type: "button", title: "Open the thread", disabled: !actions },
+      on: { click: () => actions?.thread(thread) },
+    },
+    icon("reply", "icon quote-icon"),
+  );
+  if (quoted.deleted) {
+    element.append(h("span", { class: "quote-text", testid: "quote-text" }, "Original message deleted"));
+  } else {
+    element.append(
+      h("span", { class: "quote-author", testid: "quote-author" }, quoted.user.name),
+      h("span", { class: "quote-text", testid: "quote-text" }, quoted.text),
+    );
+  }
+  return element;
+}
+
+function reactions(message: Message, view: MessageView): HTMLElement | null {
+  if (message.deleted || message.reactions.length === 0) return null;
+  const actions = view.actions;
+  return h(
+    "div",
+    { class: "reactions", testid: "reactions" },
+    ...message.reactions.map((reaction) => {
+      const mine = reaction.users.some((u) => u.id === view.me);
+      const names = reaction.users.map((u) => (u.id === view.me ? "You" : u.name));
+      const chip = h(
+        "button",
+        {
+          class: mine ? "reaction mine" : "reaction",
+          testid: "reaction",
+          attrs: {
+            type: "button",
+            "aria-pressed": String(mine),
+            title: `${names.join(", ")} reacted with ${reaction.emoji}`,
+            "aria-label": `${reaction.emoji} ${reaction.users.length}: ${names.join(", ")}`,
+            disabled: !actions,
+          },
+          on: { click: () => actions?.react(message, reaction.emoji, !mine) },
+        },
+        h("span", { class: "reaction-emoji", attrs: { "aria-hidden": "true" } }, reaction.emoji),
+        h("span", { class: "reaction-count", testid: "reaction-count" }, String(reaction.users.length)),
+      );
+      chip.dataset.emoji = reaction.emoji;
+      return chip;
+    }),
+  );
+}
+
+function threadSummary(message: Message, view: MessageView): HTMLElement | null {
+  if (message.replies === 0 || view.inThread) return null;
+  const count = message.replies === 1 ? "1 reply" : `${message.replies} replies`;
+  const last = message.last_reply_at !== null ? ` · last reply ${shortTime(message.last_reply_at)}` : "";
+  const actions = view.actions;
+  return h(
+    "button",
+    {
+      class: "thread-summary",
+      testid: "thread-summary",
+      attrs: { type: "button", disabled: !actions, title: "Open the thread" },
+      on: { click: () => actions?.thread(message.seq) },
+    },
+    icon("thread"),
+    h("span", { class: "thread-count", testid: "thread-count" }, count),
+    h("span", { class: "thread-last" }, last),
+  );
+}
+
+function actionButton(
+  testid: string,
+  label: string,
+  name: IconName,
+  act: (button: HTMLButtonElement) => void,
+): HTMLButtonElement {
+  const button: HTMLButtonElement = h(
+    "button",
+    {
+      class: "message-action",
+      testid,
+      attrs: { type: "button", "aria-label": label, title: label },
+      on: { click: () => act(button) },
+    },
+    icon(name),
+  );
+  return button;
+}
+
+/** The bar shown on hover and keyboard focus. */
+function actionBar(message: Message, mine: boolean, actions: MessageActions, inThread: boolean): HTMLElement {
+  const thread = message.reply_to ?? message.seq;
+  return h(
+    "div",
+    {
+      class: "message-actions",
+      testid: "message-actions",
+      attrs: { role: "toolbar", "aria-label": "Message actions" },
+    },
+    actionButton("message-react", "Add reaction", "smile", (button) =>
+      pickReaction(button, message, (emoji, on) => actions.react(message, emoji, on)),
+    ),
+    inThread && message.reply_to === null
+      ? null
+      : actionButton("message-reply", "Reply in thread", "reply", () => actions.thread(thread)),
+    mine
+      ? actionButton("message-edit", "Edit", "edit", (button) => {
+          const element = button.closest("li");
+          if (element) actions.edit(element, message);
+        })
+      : null,
+    mine || actions.moderates
+      ? actionButton("message-delete", "Delete", "trash", () => actions.remove(message))
+      : null,
+    actions.pin
       ? h(
           "button",
           {
-            class: "message-pin",
+            class: "message-action message-pin",
             testid: "message-pin",
             attrs: {
               type: "button",
@@ -89,23 +262,185 @@ export function messageElement(message: Message, mine: boolean, pin?: (id: strin
               "aria-label": "Pin message",
               title: "Pin for everyone",
             },
-            on: { click: () => pin(message.id) },
+            on: { click: () => actions.pin?.(message.id) },
           },
           icon("pin"),
         )
       : null,
   );
+}
+
+/** The eight reactions in a popover beside the button; the person's own are marked. */
+function pickReaction(
+  button: HTMLButtonElement,
+  message: Message,
+  choose: (emoji: Emoji, on: boolean) => void,
+): void {
+  const picker = h("div", {
+    class: "reaction-picker",
+    testid: "reaction-picker",
+    attrs: { popover: "auto", role: "menu", "aria-label": "Reactions" },
+  });
+  const me = button.closest<HTMLElement>("[data-me]")?.dataset.me;
+  for (const emoji of EMOJI) {
+    const mine = message.reactions.some((r) => r.emoji === emoji && r.users.some((u) => u.id === me));
+    const option = h(
+      "button",
+      {
+        class: mine ? "reaction-option mine" : "reaction-option",
+        testid: "reaction-option",
+        attrs: { type: "button", role: "menuitem", "aria-label": `React with ${emoji}`, title: emoji },
+        on: {
+          click: () => {
+            picker.hidePopover();
+            choose(emoji, !mine);
+          },
+        },
+      },
+      emoji,
+    );
+    option.dataset.emoji = emoji;
+    picker.append(option);
+  }
+  picker.addEventListener("toggle", (event) => {
+    if ((event as ToggleEvent).newState === "closed") picker.remove();
+  });
+  document.body.append(picker);
+  picker.showPopover();
+  // Above the button, right-aligned to it; below when there is no room above.
+  const anchor = button.getBoundingClientRect();
+  const box = picker.getBoundingClientRect();
+  const margin = 8;
+  const top = anchor.top - box.height - 6 < margin ? anchor.bottom + 6 : anchor.top - box.height - 6;
+  picker.style.top = `${Math.round(top)}px`;
+  picker.style.left = `${Math.round(Math.max(margin, Math.min(anchor.right - box.width, window.innerWidth - box.width - margin)))}px`;
+  picker.querySelector("button")?.focus();
+}
+
+/** A message with everything it carries; with `view.actions`, what one can do with it. */
+export function messageElement(message: Message, view: MessageView): HTMLLIElement {
+  const mine = message.user.id === view.me;
+  const classes = ["message"];
+  if (mine) classes.push("mine");
+  if (message.deleted) classes.push("deleted");
+  if (message.mentions.includes(view.me ?? "")) classes.push("mentions-me");
+  const content = message.deleted
+    ? h("div", { class: "tombstone", testid: "message-deleted" }, "This message was deleted")
+    : h(
+        "div",
+        { class: "line" },
+        messageText(message.text, named(message, view)),
+        message.edited_at !== null
+          ? h(
+              "span",
+              {
+                class: "edited",
+                testid: "message-edited",
+                attrs: { title: `Edited ${dateFormat.format(new Date(message.edited_at))}` },
+              },
+              "(edited)",
+            )
+          : null,
+      );
+  const element = h(
+    "li",
+    { class: classes.join(" "), testid: "message" },
+    avatar(message.user),
+    h(
+      "div",
+      { class: "body" },
+      meta(message.user, message.ts),
+      quote(message, view),
+      content,
+      reactions(message, view),
+      threadSummary(message, view),
+    ),
+    view.actions && !message.deleted ? actionBar(message, mine, view.actions, view.inThread ?? false) : null,
+  );
   element.dataset.seq = String(message.seq);
   element.dataset.id = message.id;
   element.dataset.user = message.user.id;
   element.dataset.ts = String(message.ts);
+  element.dataset.rev = String(message.rev);
+  if (view.me) element.dataset.me = view.me;
   return element;
+}
+
+/**
+ * Edit a message in place: its text becomes a box; Enter saves (`save` resolves once stored,
+ * or throws with the reason), Escape cancels. `done` runs once either way.
+ */
+export function editInPlace(
+  element: HTMLLIElement,
+  message: Message,
+  save: (text: string) => Promise<void>,
+  done: () => void,
+): void {
+  const line = element.querySelector<HTMLElement>(".line");
+  if (!line || element.classList.contains("editing")) return;
+  element.classList.add("editing");
+  const box = h("textarea", {
+    class: "edit-input",
+    testid: "edit-input",
+    attrs: { rows: 1, "aria-label": "Edit message" },
+  });
+  box.value = message.text;
+  const problem = h("p", { class: "chat-error", attrs: { role: "alert", hidden: true } });
+  const finish = () => {
+    editor.replaceWith(line);
+    element.classList.remove("editing");
+    done();
+  };
+  const submit = async () => {
+    const text = box.value;
+    if (text.trim() === "" || text === message.text) return finish();
+    box.disabled = true;
+    try {
+      await save(text);
+      finish();
+    } catch (error) {
+      box.disabled = false;
+      problem.hidden = false;
+      problem.textContent = error instanceof Error ? error.message : String(error);
+      box.focus();
+    }
+  };
+  const editor = h(
+    "div",
+    { class: "editor" },
+    box,
+    h("p", { class: "edit-hint" }, "Enter to save · Escape to cancel"),
+    problem,
+  );
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      void submit();
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      finish();
+    }
+  });
+  const fit = () => {
+    box.style.height = "auto";
+    box.style.height = `${Math.min(box.scrollHeight, 240)}px`;
+  };
+  box.addEventListener("input", fit);
+  line.replaceWith(editor);
+  fit();
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
 }
 
 /** A message typed here that the server has not acknowledged yet. */
 export function pendingElement(pending: Pending, me: User): HTMLLIElement {
-  const content = body(me, pending.text, []);
-  content.append(h("div", { class: "status" }));
+  const content = h(
+    "div",
+    { class: "body" },
+    meta(me, null),
+    messageText(pending.text),
+    h("div", { class: "status" }),
+  );
   const element = h("li", { class: "message mine pending", testid: "pending-message" }, avatar(me), content);
   element.dataset.user = me.id;
   updatePending(element, pending);

@@ -10,6 +10,7 @@ import type { RoomState } from "../protocol/room";
 import { BreakoutPanel } from "./breakout";
 import { ChatPanel } from "./chat";
 import { MediaControls } from "./controls";
+import { Conversation } from "./conversation";
 import { h } from "./elements";
 import { icon, kindIcon, kindLabels } from "./icons";
 import { MemberList } from "./members";
@@ -21,6 +22,7 @@ import { Search } from "./search";
 import { Stage } from "./stage";
 import { HostSwitches } from "./switches";
 import { names, TablesBar } from "./tables";
+import { ThreadPanel } from "./thread";
 import { AudioSinks, VideoGrid } from "./video";
 
 export interface RoomActions {
@@ -36,6 +38,8 @@ export interface RoomActions {
 export class RoomView {
   readonly element: HTMLElement;
   readonly chat: ChatPanel;
+  /** The thread open beside the room's chat, if any. */
+  readonly thread: ThreadPanel;
   readonly controls: MediaControls | null = null;
   private readonly title: HTMLElement;
   private readonly meta: HTMLElement;
@@ -159,7 +163,14 @@ export class RoomView {
         h("span", { class: "caption-short" }, "End"),
       );
     }
-    this.chat = new ChatPanel(client, state, moderator ? (message) => moderator.pin(message) : null);
+    const pin = moderator ? (message: string | null) => moderator.pin(message) : null;
+    const conversation = new Conversation(client, state, actions.notify, pin);
+    this.chat = new ChatPanel(client, state, conversation, pin);
+    this.thread = new ThreadPanel(client, state, conversation, (open) =>
+      this.element.querySelector(".room-body")?.classList.toggle("thread-open", open),
+    );
+    conversation.openThread = (seq) => this.thread.show(seq);
+    conversation.edited = () => this.renderMessages();
     this.members = new MemberList(state, (user) => actions.openDm(user), moderator, this.queues?.element);
     this.search = new Search(client, state);
     this.title = h("h1", { class: "room-title", testid: "room-title" });
@@ -238,7 +249,14 @@ export class RoomView {
       ),
     );
 
-    const chatColumn = h("div", { class: "chat-column" }, this.chat.element, this.search.panel);
+    // Beside the chat in a text room; over it in a video room, whose chat is a side column.
+    const chatColumn = h(
+      "div",
+      { class: "chat-column" },
+      this.chat.element,
+      this.search.panel,
+      state.isVideo ? this.thread.element : null,
+    );
     let body: HTMLElement;
     if (video) {
       this.video = kind === "workshop" ? new Stage(client, state) : new VideoGrid(client, state);
@@ -266,7 +284,13 @@ export class RoomView {
       );
     } else {
       this.side = h("aside", { class: "side people-side", attrs: { id: sideId } }, this.members.element);
-      body = h("div", { class: `room-body text-room kind-${kind}` }, chatColumn, this.side);
+      body = h(
+        "div",
+        { class: `room-body text-room kind-${kind}` },
+        chatColumn,
+        this.thread.element,
+        this.side,
+      );
     }
     this.element = h(
       "section",
@@ -386,6 +410,13 @@ export class RoomView {
 
   renderMessages(): void {
     this.chat.renderMessages();
+    this.thread.update();
+  }
+
+  /** Draw every message anew (who this user is changed). */
+  redrawMessages(): void {
+    this.chat.redraw();
+    this.thread.update();
   }
 
   /** Put on the page (by the app) again: restore what leaving the page lost. */

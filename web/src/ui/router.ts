@@ -1,18 +1,22 @@
-// Three kinds of address: `/` (the lobby), `/r/<room id>` (a room, also a shareable link) and
-// `/#people` (the people one met: on the server's `/`, so a reload finds it too). Moving
+// Four kinds of address: `/` (the lobby), `/r/<room id>` (a room, also a shareable link),
+// `/#people` (the people one met) and `/#mentions` (messages that named this user), the last
+// two on the server's `/`, so a reload finds them too. Moving
 // between them uses history.pushState, so Back and Forward work without reloads.
 
-export type Route = { view: "lobby" } | { view: "room"; room: string } | { view: "people" };
+export type Route =
+  { view: "lobby" } | { view: "room"; room: string } | { view: "people" } | { view: "mentions" };
 
 const ROOM_PATH = /^\/r\/([A-Za-z0-9_-]{1,64})\/?$/;
 export const PEOPLE_PATH = "/#people";
+export const MENTIONS_PATH = "/#mentions";
 
 /** The route of a path, with its `#fragment` if any. */
 export function parse(path: string): Route {
   const [pathname = "", fragment = ""] = path.split("#", 2);
   const match = ROOM_PATH.exec(pathname);
   if (match?.[1]) return { view: "room", room: match[1] };
-  return fragment === "people" ? { view: "people" } : { view: "lobby" };
+  if (fragment === "people") return { view: "people" };
+  return fragment === "mentions" ? { view: "mentions" } : { view: "lobby" };
 }
 
 function current(): string {

@@ -117,7 +117,7 @@ export class Search {
       this.show(
         asked,
         text,
-        found.map((m) => messageElement(m, m.user.id === me)),
+        found.map((m) => messageElement(m, { me: me ?? null })),
       );
     } catch (error) {
       const reason = error instanceof RequestError ? error.message : "Search failed.";

@@ -1,5 +1,6 @@
 // The sidebar: Home (the page of public rooms and the create form; not the room called "Lobby",
-// which has a tab like any other room once joined), the people one met at tables, a tab per joined
+// which has a tab like any other room once joined), mentions (with a count of new ones, apart
+// from unread messages), the people one met at tables, a tab per joined
 // room and per direct message (with unread counts), and who you are (with a way to change your
 // name).
 
@@ -8,12 +9,14 @@ import type { RoomState } from "../protocol/room";
 import { limits } from "../protocol/types";
 import { avatar, h, uid } from "./elements";
 import { icon, kindIcon } from "./icons";
-import { PEOPLE_PATH, roomPath, type Route, type Router } from "./router";
+import { MENTIONS_PATH, PEOPLE_PATH, roomPath, type Route, type Router } from "./router";
 
 export class Sidebar {
   readonly element: HTMLElement;
   private readonly lobbyLink: HTMLAnchorElement;
   private readonly peopleLink: HTMLAnchorElement;
+  private readonly mentionsLink: HTMLAnchorElement;
+  private readonly mentionsBadge: HTMLElement;
   private readonly roomTabs: HTMLUListElement;
   private readonly dmTabs: HTMLUListElement;
   private readonly roomsEmpty: HTMLElement;
@@ -45,6 +48,22 @@ export class Sidebar {
       ),
     );
     this.peopleLink.addEventListener("click", () => this.navigated());
+    this.mentionsBadge = h("span", {
+      class: "unread mention-badge",
+      testid: "mentions-badge",
+      attrs: { hidden: true },
+    });
+    this.mentionsLink = router.link(
+      h(
+        "a",
+        { class: "nav-item", testid: "mentions-link", attrs: { href: MENTIONS_PATH } },
+        icon("at"),
+        h("span", {}, "Mentions"),
+        this.mentionsBadge,
+      ),
+    );
+    this.mentionsLink.addEventListener("click", () => this.navigated());
+    client.mentions.on("changed", () => this.renderMentions());
     this.roomTabs = h("ul", { class: "tabs", attrs: { "aria-label": "Your rooms" } });
     this.dmTabs = h("ul", { class: "tabs", attrs: { "aria-label": "Direct messages" } });
     this.roomsEmpty = h("p", { class: "hint" }, "Rooms you join show up here.");
@@ -60,6 +79,7 @@ export class Sidebar {
         "Percolate",
       ),
       this.lobbyLink,
+      this.mentionsLink,
       this.peopleLink,
       h("h2", { class: "section-title" }, "Your rooms"),
       this.roomsEmpty,
@@ -90,6 +110,18 @@ export class Sidebar {
     else this.lobbyLink.removeAttribute("aria-current");
     if (this.route.view === "people") this.peopleLink.setAttribute("aria-current", "page");
     else this.peopleLink.removeAttribute("aria-current");
+    if (this.route.view === "mentions") this.mentionsLink.setAttribute("aria-current", "page");
+    else this.mentionsLink.removeAttribute("aria-current");
+    this.renderMentions();
+  }
+
+  /** The count of mentions that came since the list was last looked at. */
+  private renderMentions(): void {
+    const count = this.client.mentions.unread;
+    this.mentionsBadge.hidden = count === 0;
+    this.mentionsBadge.textContent = count > 99 ? "99+" : String(count);
+    this.mentionsBadge.setAttribute("aria-label", `${count} new ${count === 1 ? "mention" : "mentions"}`);
+    this.mentionsLink.classList.toggle("has-unread", count > 0);
   }
 
   renderMe(): void {

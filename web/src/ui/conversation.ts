@@ -1,0 +1,113 @@
+// What one does with a room's messages, shared by the room's chat and its thread panel:
+// reply (open the thread), react, edit in place, delete (after a question), pin; and who the
+// room's messages can name: the people to offer after `@`, and the names of those mentioned.
+
+import type { Client } from "../protocol/client";
+import { named } from "../protocol/mentions";
+import type { RoomState } from "../protocol/room";
+import type { Emoji, Message, User } from "../protocol/types";
+import { ask } from "./dialog";
+import { sentence } from "./elements";
+import { editInPlace, type MessageActions, type MessageView } from "./message";
+import type { Notify } from "./moderation";
+
+export class Conversation {
+  /** Messages being edited: their elements are not rebuilt meanwhile. */
+  readonly editing = new Set<string>();
+  /** Open a thread's panel (set by the room's view). */
+  openThread: (seq: number) => void = () => undefined;
+  /** An edit ended: the chat shows the message as it is now. */
+  edited: () => void = () => undefined;
+  readonly actions: MessageActions;
+
+  constructor(
+    private readonly client: Client,
+    private readonly state: RoomState,
+    private readonly notify: Notify,
+    /** A workshop's hosts pin a message (null: unpin). */
+    pin: ((message: string | null) => void) | null,
+  ) {
+    this.actions = {
+      get moderates() {
+        return state.hosting;
+      },
+      thread: (seq) => this.openThread(seq),
+      react: (message, emoji, on) => this.react(message, emoji, on),
+      edit: (element, message) => this.edit(element, message),
+      remove: (message) => void this.remove(message),
+      pin: pin ? (id) => pin(this.state.workshop?.pinned?.id === id ? null : id) : undefined,
+    };
+  }
+
+  /** How messages of this room are shown to this user. */
+  view(inThread = false): MessageView {
+    return { me: this.client.me?.id ?? null, nameOf: this.nameOf, actions: this.actions, inThread };
+  }
+
+  /** The people to offer after `@`: those here, the other one of a DM; not oneself. */
+  readonly candidates = (): User[] => {
+    const me = this.client.me?.id;
+    const people = new Map<string, User>();
+    for (const member of this.state.members.values()) people.set(member.id, member);
+    if (this.state.dmUser) people.set(this.state.dmUser.id, this.state.dmUser);
+    if (me) people.delete(me);
+    return [...people.values()].sort((a, b) => a.name.localeCompare(b.name));
+  };
+
+  /** A user's name as this page knows it: here now, oneself, or the author of a message held. */
+  readonly nameOf = (id: string): string | null => {
+    if (id === this.client.me?.id) return this.client.me.name;
+    const member = this.state.members.get(id) ?? (this.state.dmUser?.id === id ? this.state.dmUser : null);
+    if (member) return member.name;
+    const messages = this.state.timeline.messages;
+    for (let i = messages.length - 1; i >= 0; i--) {
+      if (messages[i]!.user.id === id) return messages[i]!.user.name;
+    }
+    return null;
+  };
+
+  private run(action: () => Promise<void>): Promise<void> {
+    return action().catch((error: unknown) => {
+      this.notify(error instanceof Error ? sentence(error.message) : "That did not work.", "error");
+    });
+  }
+
+  private react(message: Message, emoji: Emoji, on: boolean): void {
+    void this.run(() => this.client.chat.react(this.state, message.seq, emoji, on));
+  }
+
+  private edit(element: HTMLLIElement, message: Message): void {
+    this.editing.add(message.id);
+    editInPlace(
+      element,
+      message,
+      (text) => {
+        // The people it named and who is here now: whoever's `@Name` the new text holds.
+        const known = new Map<string, User>();
+        for (const id of message.mentions) {
+          const name = this.nameOf(id);
+          if (name) known.set(id, { id, name });
+        }
+        for (const user of this.candidates()) known.set(user.id, user);
+        return this.client.chat.edit(this.state, message.seq, text, named(text, known.values()));
+      },
+      () => {
+        this.editing.delete(message.id);
+        this.edited();
+      },
+    );
+  }
+
+  private async remove(message: Message): Promise<void> {
+    const mine = message.user.id === this.client.me?.id;
+    const yes = await ask({
+      title: "Delete message?",
+      text: mine
+        ? "Everybody here will see that a message was deleted, not what it said."
+        : `${message.user.name}'s message goes for everybody here. They will see it was deleted.`,
+      confirm: "Delete",
+      danger: true,
+    });
+    if (yes) await this.run(() => this.client.chat.remove(this.state, message.seq));
+  }
+}
