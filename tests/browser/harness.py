@@ -241,6 +241,37 @@ class Person:
         await box.press("Enter")
         await expect(box).to_have_value("")
 
+    async def act(self, text: str, action: str) -> None:
+        """Point at the message ``text`` (its action bar shows on hover) and press ``action``:
+        ``message-reply``, ``message-react``, ``message-edit``, ``message-delete``."""
+        message = self.messages(text)
+        await message.hover()
+        await message.get_by_test_id(action).click()
+
+    async def react(self, text: str, emoji: str) -> None:
+        """React to the message ``text`` with ``emoji`` from its action bar's picker."""
+        await self.act(text, "message-react")
+        await self.tid("reaction-picker").locator(f'[data-emoji="{emoji}"]').click()
+        await expect(self.tid("reaction-picker")).to_have_count(0)
+
+    async def reply(self, text: str, reply: str) -> None:
+        """Open the thread of the message ``text`` and answer it there."""
+        await self.act(text, "message-reply")
+        box = self.tid("thread-input")
+        await box.fill(reply)
+        await box.press("Enter")
+        await expect(box).to_have_value("")
+
+    async def mention(self, name: str, text: str) -> None:
+        """Write ``@`` and the start of ``name``, choose them, write ``text`` and send."""
+        box = self.tid("chat-input")
+        await box.press_sequentially(f"@{name[:2]}")
+        option = self.tid("mention-suggestions").get_by_test_id("mention-option")
+        await option.filter(has_text=name).first.click()
+        await box.press_sequentially(text)
+        await box.press("Enter")
+        await expect(box).to_have_value("")
+
     async def message_ids(self) -> list[str]:
         ids = await self.messages().evaluate_all("els => els.map(e => e.dataset.id)")
         return [str(i) for i in ids]

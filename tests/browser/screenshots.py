@@ -2,7 +2,8 @@
 
 A server of its own with a fresh archive, Debian's headless Chromium with a fake camera, and
 three people: Ann and Bob meet in a coffee room (Bob on a phone) while Cleo looks at the lobby;
-then Cleo comes in as Ann starts speed networking, and the three meet at a table.
+then Cleo comes in as Ann starts speed networking, and the three meet at a table. Last, Maya,
+Theo and Iris talk in an open room: a thread, reactions, an edit, a delete and a mention.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -95,6 +96,49 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await expect(ann.messages("Hi both! I make websites for small shops.")).to_be_visible()
     await ann.page.screenshot(path=out / "table.png")
 
+    await conversation(people, server, out)
+
+
+async def conversation(people: People, server: Server, out: Path) -> None:
+    """A room's conversation as Theo sees it, with the thread of his question open."""
+    maya = await people.new("Maya")
+    await maya.enter(server.url)
+    room = await maya.create_room("Studio talk", "open")
+    theo = await people.new("Theo")
+    await theo.open_room(server.url, room)
+    iris = await people.new("Iris")
+    await iris.open_room(server.url, room)
+    await expect(maya.tid("member-list").get_by_test_id("member")).to_have_count(3)
+
+    question = "Has anyone tried the new invoicing tool? Thinking of switching before April."
+    await theo.say(question)
+    await maya.reply(question, "Yes, since March. The recurring invoices alone are worth it.")
+    await iris.reply(question, "Same here. I can send you my templates if you like.")
+    await maya.react(question, "👍")
+    await iris.react(question, "👍")
+    await iris.react(question, "🎉")
+
+    moved = "Pricing workshop moved to Thursday 10:00"
+    await maya.say(moved)
+    await maya.act(moved, "message-edit")
+    editor = maya.tid("edit-input")
+    await editor.fill("Pricing workshop moved to Thursday 11:00, same room")
+    await editor.press("Enter")
+    await theo.react("Pricing workshop moved to Thursday 11:00, same room", "✅")
+
+    await iris.say("wrong window, sorry!")
+    await iris.act("wrong window, sorry!", "message-delete")
+    await iris.tid("confirm-ok").click()
+    await maya.mention("Theo", "can you bring the projector on Thursday?")
+
+    message = theo.messages("@Theo can you bring the projector on Thursday?")
+    await expect(message.get_by_test_id("mention")).to_be_visible()
+    await expect(theo.tid("message-deleted")).to_be_visible()
+    await theo.messages(question).get_by_test_id("thread-summary").click()
+    await expect(theo.messages(within="thread-panel")).to_have_count(3)
+    await theo.page.mouse.move(0, 0)
+    await theo.page.screenshot(path=out / "conversation.png")
+
 
 def main() -> None:
     problem = missing()
@@ -103,7 +147,8 @@ def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
     asyncio.run(take(out))
-    for name in ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png"):
+    names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
+    for name in (*names, "conversation.png"):
         print(out / name)
 
 
