@@ -136,7 +136,10 @@ async def conversation(people: People, server: Server, out: Path) -> None:
     await expect(theo.tid("message-deleted")).to_be_visible()
     await theo.messages(question).get_by_test_id("thread-summary").click()
     await expect(theo.messages(within="thread-panel")).to_have_count(3)
-    await theo.page.mouse.move(0, 0)
+    # Theo points at the edited message: its action bar shows.
+    edited = theo.messages("Pricing workshop moved to Thursday 11:00, same room")
+    await edited.hover()
+    await expect(edited.get_by_test_id("message-actions")).to_have_css("opacity", "1")
     await theo.page.screenshot(path=out / "conversation.png")
 
 

@@ -108,7 +108,7 @@ async def test_a_mention_reaches_the_mentions_list_with_a_badge(
 
     message = bob.messages("@Bob can you review the draft?")
     await expect(message.get_by_test_id("mention")).to_have_text("@Bob")
-    await expect(message.get_by_test_id("mention")).to_have_class(re.compile(r"\bme\b"))
+    await expect(message.get_by_test_id("mention")).to_have_class(re.compile(r"\bmention-me\b"))
     await expect(bob.tid("mentions-badge")).to_have_text("1")
     await expect(bob.tid("unread-count")).to_have_count(0)  # counted apart: the room is open
 

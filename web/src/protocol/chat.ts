@@ -158,7 +158,7 @@ export class Chat extends Emitter<ChatEvents> {
       room: state.id,
       seq,
       text,
-      mentions: mentions.length ? mentions : null,
+      mentions: mentions.slice(0, limits.mentions),
     });
     this.apply(state, [completeMessage(message)]);
   }

@@ -151,13 +151,17 @@ export class MentionsView {
 export function notifyMention(mention: Mention, open: () => void): void {
   if (!canNotify() || Notification.permission !== "granted" || !document.hidden) return;
   const { message, room } = mention;
-  const notification = new Notification(
-    `${message.user.name} mentioned you in ${room.title || "a message"}`,
-    {
+  let notification: Notification;
+  try {
+    notification = new Notification(`${message.user.name} mentioned you in ${room.title || "a message"}`, {
       body: message.text.slice(0, 200),
       tag: message.id,
-    },
-  );
+    });
+  } catch (error) {
+    // Some browsers (Chrome on Android) show notifications only through a service worker.
+    console.warn("Mentions: no desktop notification", error);
+    return;
+  }
   notification.addEventListener("click", () => {
     window.focus();
     open();

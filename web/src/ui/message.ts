@@ -76,7 +76,7 @@ export function messageText(text: string, named: Named[] = []): HTMLElement {
     textElement.append(...linkify(text.slice(last, span.start)));
     const mark = h(
       "span",
-      { class: span.user.me ? "mention me" : "mention", testid: "mention" },
+      { class: span.user.me ? "mention mention-me" : "mention", testid: "mention" },
       text.slice(span.start, span.end),
     );
     mark.dataset.userId = span.user.id;
@@ -190,7 +190,7 @@ function reactions(message: Message, view: MessageView): HTMLElement | null {
 function threadSummary(message: Message, view: MessageView): HTMLElement | null {
   if (message.replies === 0 || view.inThread) return null;
   const count = message.replies === 1 ? "1 reply" : `${message.replies} replies`;
-  const last = message.last_reply_at !== null ? ` · last reply ${shortTime(message.last_reply_at)}` : "";
+  const last = message.last_reply_at !== null ? `· last reply ${shortTime(message.last_reply_at)}` : "";
   const actions = view.actions;
   return h(
     "button",

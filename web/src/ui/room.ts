@@ -435,6 +435,7 @@ export class RoomView {
   }
 
   close(): void {
+    this.thread.dispose();
     this.audio?.close();
     this.audio?.element.remove();
     this.element.remove();

@@ -22,6 +22,8 @@ export class ThreadPanel {
   private readonly composer: Composer;
   private readonly error: HTMLElement;
   private thread: Thread | null = null;
+  /** Stops following the room's changes (the view closed). */
+  readonly dispose: () => void;
   /** Each message's element and the version it shows. */
   private readonly shown = new Map<string, { message: Message; element: HTMLLIElement }>();
   private readonly pending = new Map<string, HTMLLIElement>();
@@ -80,7 +82,7 @@ export class ThreadPanel {
     this.element.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !(event.target instanceof HTMLTextAreaElement)) this.close();
     });
-    client.chat.on("change", (message) => {
+    this.dispose = client.chat.on("change", (message) => {
       if (this.thread?.absorb(message)) this.render();
     });
   }
