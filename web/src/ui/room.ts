@@ -383,6 +383,7 @@ export class RoomView {
     this.switches?.render();
     this.queues?.render();
     this.chat.renderWorkshop();
+    this.thread.renderWorkshop();
     this.controls?.render();
     if (this.end) this.end.hidden = state.you?.role !== "host";
     const badge = standing(state, this.client.me?.id);

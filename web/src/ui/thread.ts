@@ -123,6 +123,14 @@ export class ThreadPanel {
     this.toggled(false);
   }
 
+  /** A workshop's chat switch: while it is off only hosts and co-hosts answer here either. */
+  renderWorkshop(): void {
+    const silenced = this.state.workshop !== null && !this.state.workshop.chat_enabled && !this.state.hosting;
+    if (this.composer.input.disabled !== silenced) {
+      this.composer.setDisabled(silenced, silenced ? "Chat is off" : "Reply…");
+    }
+  }
+
   /** The room's messages changed: replies of this thread that came, changes of those held. */
   update(): void {
     if (!this.thread) return;
