@@ -140,6 +140,9 @@ async def test_the_host_pins_a_message_turns_chat_off_and_ends_the_workshop(
     await expect(host.tid("toggle-chat")).to_have_attribute("aria-pressed", "false")
     await expect(gus.tid("chat-input")).to_be_disabled()
     await expect(gus.tid("chat-off")).to_have_text("The host turned chat off.")
+    # Reacting, editing and deleting are writing too: no message offers them to the audience.
+    await gus.messages("Slides: https://example.org/slides").hover()
+    await expect(gus.messages().get_by_test_id("message-actions")).to_be_hidden()
     await host.say("Questions at the end, please")  # hosts still write
     await expect(gus.messages("Questions at the end, please")).to_be_visible()
 

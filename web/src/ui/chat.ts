@@ -124,6 +124,8 @@ export class ChatPanel {
       : "The host turned chat off.";
     this.off.dataset.hosting = String(hosting);
     this.list.classList.toggle("can-pin", hosting && this.pin !== null);
+    // Reacting, editing and deleting are writing too (docs/protocol.md, rule 1).
+    this.element.classList.toggle("silenced", silenced);
     this.renderPinned(hosting);
   }
 

@@ -129,6 +129,7 @@ export class ThreadPanel {
     if (this.composer.input.disabled !== silenced) {
       this.composer.setDisabled(silenced, silenced ? "Chat is off" : "Reply…");
     }
+    this.element.classList.toggle("silenced", silenced);
   }
 
   /** The room's messages changed: replies of this thread that came, changes of those held. */
