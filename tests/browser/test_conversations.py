@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from .harness import People, Person, Server
+from .harness import RECONNECT_MS, People, Person, Server
 
 pytestmark = pytest.mark.browser
 
@@ -122,3 +122,34 @@ async def test_a_mention_reaches_the_mentions_list_with_a_badge(
 
     await item.get_by_test_id("mention-open").click()
     await expect(bob.room()).to_have_attribute("data-room-id", await ann.room_id())
+
+
+@pytest.mark.parametrize("server_flags", [("--join-history", "1")])
+async def test_changes_made_while_away_are_caught_up_on_reconnecting(
+    people: People, server: Server
+) -> None:
+    # A join brings only the latest message: the older one's changes come from chat:changes.
+    ann, bob = await two_in_a_room(people, server, "Night shift")
+    await bob.say("Handover notes are in the drive")
+    await bob.say("Good night")
+    await expect(ann.messages("Good night")).to_be_visible()
+    await expect(ann.messages("Handover notes are in the drive")).to_be_visible()
+
+    await ann.context.set_offline(True)
+    await expect(ann.tid("connection-banner")).to_be_visible()
+    await bob.react("Handover notes are in the drive", "👀")
+    await bob.act("Handover notes are in the drive", "message-edit")
+    editor = bob.tid("edit-input")
+    await editor.fill("Handover notes are in the shared drive")
+    await editor.press("Enter")
+    edited = bob.messages("Handover notes are in the shared drive")
+    await expect(edited.get_by_test_id("message-edited")).to_be_visible()
+
+    await ann.context.set_offline(False)
+    await expect(ann.tid("connection-banner")).to_be_hidden(timeout=RECONNECT_MS)
+    caught_up = ann.messages("Handover notes are in the shared drive")
+    await expect(caught_up.get_by_test_id("message-edited")).to_be_visible(timeout=RECONNECT_MS)
+    await expect(caught_up.get_by_test_id("reaction")).to_have_attribute("data-emoji", "👀")
+    await expect(ann.messages().get_by_test_id("message-text")).to_have_text(
+        ["Handover notes are in the shared drive", "Good night"]
+    )
