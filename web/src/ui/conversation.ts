@@ -7,8 +7,8 @@ import { named } from "../protocol/mentions";
 import type { RoomState } from "../protocol/room";
 import type { Emoji, Message, User } from "../protocol/types";
 import { ask } from "./dialog";
-import { sentence } from "./elements";
-import { editInPlace, type MessageActions, type MessageView } from "./message";
+import { h, sentence } from "./elements";
+import type { MessageActions, MessageView } from "./message";
 import type { Notify } from "./moderation";
 
 export class Conversation {
@@ -110,4 +110,70 @@ export class Conversation {
     });
     if (yes) await this.run(() => this.client.chat.remove(this.state, message.seq));
   }
+}
+
+/**
+ * Edit a message in place: its text becomes a box; Enter saves (`save` resolves once stored,
+ * or throws with the reason), Escape cancels. `done` runs once either way.
+ */
+function editInPlace(
+  element: HTMLLIElement,
+  message: Message,
+  save: (text: string) => Promise<void>,
+  done: () => void,
+): void {
+  const line = element.querySelector<HTMLElement>(".line");
+  if (!line || element.classList.contains("editing")) return;
+  element.classList.add("editing");
+  const box = h("textarea", {
+    class: "edit-input",
+    testid: "edit-input",
+    attrs: { rows: 1, "aria-label": "Edit message" },
+  });
+  box.value = message.text;
+  const problem = h("p", { class: "chat-error", attrs: { role: "alert", hidden: true } });
+  const finish = () => {
+    editor.replaceWith(line);
+    element.classList.remove("editing");
+    done();
+  };
+  const submit = async () => {
+    const text = box.value;
+    if (text.trim() === "" || text === message.text) return finish();
+    box.disabled = true;
+    try {
+      await save(text);
+      finish();
+    } catch (error) {
+      box.disabled = false;
+      problem.hidden = false;
+      problem.textContent = error instanceof Error ? error.message : String(error);
+      box.focus();
+    }
+  };
+  const editor = h(
+    "div",
+    { class: "editor" },
+    box,
+    h("p", { class: "edit-hint" }, "Enter to save · Escape to cancel"),
+    problem,
+  );
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      void submit();
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      finish();
+    }
+  });
+  const fit = () => {
+    box.style.height = "auto";
+    box.style.height = `${Math.min(box.scrollHeight, 240)}px`;
+  };
+  box.addEventListener("input", fit);
+  line.replaceWith(editor);
+  fit();
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
 }

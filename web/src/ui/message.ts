@@ -1,14 +1,15 @@
 // One chat message as an element: author, time, the text with its links clickable and its
 // mentions marked; for a reply the quote of its thread's first message, for a first message
-// its replies; reactions, "(edited)", a deleted message's tombstone, and the bar of what one
-// can do with it (reply, react, edit, delete, pin). The text is only ever set as text nodes;
-// links are <a> elements built here.
+// its replies; its reactions, "(edited)", a deleted message's tombstone, and the bar of what
+// one can do with it (reply, react, edit, delete, pin). The text is only ever set as text
+// nodes; links are <a> elements built here.
 
 import { mentionSpans } from "../protocol/mentions";
 import type { Pending } from "../protocol/outbox";
-import { EMOJI, type Emoji, type Message, type User } from "../protocol/types";
+import type { Emoji, Message, User } from "../protocol/types";
 import { avatar, h } from "./elements";
 import { icon, type IconName } from "./icons";
+import { pickReaction, reactions } from "./reactions";
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 /** Punctuation that ends a sentence rather than a link. */
@@ -155,38 +156,6 @@ function quote(message: Message, view: MessageView): HTMLElement | null {
   return element;
 }
 
-function reactions(message: Message, view: MessageView): HTMLElement | null {
-  if (message.deleted || message.reactions.length === 0) return null;
-  const actions = view.actions;
-  return h(
-    "div",
-    { class: "reactions", testid: "reactions" },
-    ...message.reactions.map((reaction) => {
-      const mine = reaction.users.some((u) => u.id === view.me);
-      const names = reaction.users.map((u) => (u.id === view.me ? "You" : u.name));
-      const chip = h(
-        "button",
-        {
-          class: mine ? "reaction mine" : "reaction",
-          testid: "reaction",
-          attrs: {
-            type: "button",
-            "aria-pressed": String(mine),
-            title: `${names.join(", ")} reacted with ${reaction.emoji}`,
-            "aria-label": `${reaction.emoji} ${reaction.users.length}: ${names.join(", ")}`,
-            disabled: !actions,
-          },
-          on: { click: () => actions?.react(message, reaction.emoji, !mine) },
-        },
-        h("span", { class: "reaction-emoji", attrs: { "aria-hidden": "true" } }, reaction.emoji),
-        h("span", { class: "reaction-count", testid: "reaction-count" }, String(reaction.users.length)),
-      );
-      chip.dataset.emoji = reaction.emoji;
-      return chip;
-    }),
-  );
-}
-
 function threadSummary(message: Message, view: MessageView): HTMLElement | null {
   if (message.replies === 0 || view.inThread) return null;
   const count = message.replies === 1 ? "1 reply" : `${message.replies} replies`;
@@ -270,53 +239,6 @@ function actionBar(message: Message, mine: boolean, actions: MessageActions, inT
   );
 }
 
-/** The eight reactions in a popover beside the button; the person's own are marked. */
-function pickReaction(
-  button: HTMLButtonElement,
-  message: Message,
-  choose: (emoji: Emoji, on: boolean) => void,
-): void {
-  const picker = h("div", {
-    class: "reaction-picker",
-    testid: "reaction-picker",
-    attrs: { popover: "auto", role: "menu", "aria-label": "Reactions" },
-  });
-  const me = button.closest<HTMLElement>("[data-me]")?.dataset.me;
-  for (const emoji of EMOJI) {
-    const mine = message.reactions.some((r) => r.emoji === emoji && r.users.some((u) => u.id === me));
-    const option = h(
-      "button",
-      {
-        class: mine ? "reaction-option mine" : "reaction-option",
-        testid: "reaction-option",
-        attrs: { type: "button", role: "menuitem", "aria-label": `React with ${emoji}`, title: emoji },
-        on: {
-          click: () => {
-            picker.hidePopover();
-            choose(emoji, !mine);
-          },
-        },
-      },
-      emoji,
-    );
-    option.dataset.emoji = emoji;
-    picker.append(option);
-  }
-  picker.addEventListener("toggle", (event) => {
-    if ((event as ToggleEvent).newState === "closed") picker.remove();
-  });
-  document.body.append(picker);
-  picker.showPopover();
-  // Above the button, right-aligned to it; below when there is no room above.
-  const anchor = button.getBoundingClientRect();
-  const box = picker.getBoundingClientRect();
-  const margin = 8;
-  const top = anchor.top - box.height - 6 < margin ? anchor.bottom + 6 : anchor.top - box.height - 6;
-  picker.style.top = `${Math.round(top)}px`;
-  picker.style.left = `${Math.round(Math.max(margin, Math.min(anchor.right - box.width, window.innerWidth - box.width - margin)))}px`;
-  picker.querySelector("button")?.focus();
-}
-
 /** A message with everything it carries; with `view.actions`, what one can do with it. */
 export function messageElement(message: Message, view: MessageView): HTMLLIElement {
   const mine = message.user.id === view.me;
@@ -364,72 +286,6 @@ export function messageElement(message: Message, view: MessageView): HTMLLIEleme
   element.dataset.rev = String(message.rev);
   if (view.me) element.dataset.me = view.me;
   return element;
-}
-
-/**
- * Edit a message in place: its text becomes a box; Enter saves (`save` resolves once stored,
- * or throws with the reason), Escape cancels. `done` runs once either way.
- */
-export function editInPlace(
-  element: HTMLLIElement,
-  message: Message,
-  save: (text: string) => Promise<void>,
-  done: () => void,
-): void {
-  const line = element.querySelector<HTMLElement>(".line");
-  if (!line || element.classList.contains("editing")) return;
-  element.classList.add("editing");
-  const box = h("textarea", {
-    class: "edit-input",
-    testid: "edit-input",
-    attrs: { rows: 1, "aria-label": "Edit message" },
-  });
-  box.value = message.text;
-  const problem = h("p", { class: "chat-error", attrs: { role: "alert", hidden: true } });
-  const finish = () => {
-    editor.replaceWith(line);
-    element.classList.remove("editing");
-    done();
-  };
-  const submit = async () => {
-    const text = box.value;
-    if (text.trim() === "" || text === message.text) return finish();
-    box.disabled = true;
-    try {
-      await save(text);
-      finish();
-    } catch (error) {
-      box.disabled = false;
-      problem.hidden = false;
-      problem.textContent = error instanceof Error ? error.message : String(error);
-      box.focus();
-    }
-  };
-  const editor = h(
-    "div",
-    { class: "editor" },
-    box,
-    h("p", { class: "edit-hint" }, "Enter to save · Escape to cancel"),
-    problem,
-  );
-  box.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      void submit();
-    } else if (event.key === "Escape") {
-      event.preventDefault();
-      finish();
-    }
-  });
-  const fit = () => {
-    box.style.height = "auto";
-    box.style.height = `${Math.min(box.scrollHeight, 240)}px`;
-  };
-  box.addEventListener("input", fit);
-  line.replaceWith(editor);
-  fit();
-  box.focus();
-  box.setSelectionRange(box.value.length, box.value.length);
 }
 
 /** A message typed here that the server has not acknowledged yet. */
