@@ -78,11 +78,6 @@ export class Timeline {
     while (this.ahead.delete(this.rev + 1)) this.rev += 1;
   }
 
-  /** Whether changes above `rev` were seen with one missing below them. */
-  get behind(): boolean {
-    return this.ahead.size > 0;
-  }
-
   has(id: string): boolean {
     return this.ids.has(id);
   }
