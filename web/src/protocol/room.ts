@@ -133,6 +133,11 @@ export class RoomState {
     return this.isWorkshop && this.you !== null && HOSTS.has(this.you.role);
   }
 
+  /** This user looks after the room: a workshop's hosts, an open room's owner and moderators. */
+  get moderating(): boolean {
+    return this.hosting || this.you?.role === "owner" || this.you?.role === "moderator";
+  }
+
   /**
    * This user may publish camera, microphone and screen here: not a workshop's audience, and
    * not a room while this user is at one of its tables (the camera goes to the table).

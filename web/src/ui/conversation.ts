@@ -29,7 +29,7 @@ export class Conversation {
   ) {
     this.actions = {
       get moderates() {
-        return state.hosting;
+        return state.moderating;
       },
       thread: (seq) => this.openThread(seq),
       react: (message, emoji, on) => this.react(message, emoji, on),
