@@ -82,6 +82,10 @@ class Chat:
         # emit nothing awaits, so the room's messages go out in the order they were stored.
         stored = await self._may_chat(session, request.room)
         await self._slow(session, stored, request)
+        if stored is not None and stored.dm_users is not None:
+            other = next((u for u in stored.dm_users if u != session.user.id), session.user.id)
+            if await self._archive.blocking(session.user.id, other):
+                raise forbidden("you cannot message this person")
         audience = self._audience(stored, request.room)
         notify = await self._readers(session, stored, request.room, mentions)
         try:
@@ -230,8 +234,10 @@ class Chat:
         if len(known) != len(mentions):
             raise bad_request("mentions: unknown user")
         others = [u for u in mentions if u != session.user.id]
-        if stored is None:
+        if stored is None or not others:
             return []
+        blockers = await self._archive.blockers(session.user.id, others)
+        others = [u for u in others if u not in blockers]
         if stored.dm_users is not None:
             return [u for u in others if u in stored.dm_users]
         if not stored.private and stored.kind is not RoomKind.TABLE:

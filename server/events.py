@@ -49,6 +49,8 @@ def table(
         "room:leave": (p.RoomRef, rooms.leave),
         "goodbye": (p.Empty, rooms.goodbye),
         "dm:open": (p.DmOpen, rooms.open_dm),
+        "user:block": (p.Block, rooms.block),
+        "blocks:list": (p.Empty, rooms.blocks),
         "dm:list": (p.Empty, rooms.list_dms),
         "chat:send": (p.ChatSend, chat.send),
         "chat:history": (p.ChatHistory, chat.history),

@@ -487,6 +487,11 @@ class DmOpen(msgspec.Struct):
     user: Id
 
 
+class Block(msgspec.Struct):
+    user: Id
+    on: bool
+
+
 class MediaState(msgspec.Struct):
     room: Id
     camera: bool

@@ -210,3 +210,9 @@ class Audit(Reply, kw_only=True):
     """``audit:list``: what moderators did, newest first."""
 
     entries: list[AuditEntry]
+
+
+class Blocked(Reply, kw_only=True):
+    """``user:block`` and ``blocks:list``: everybody this user blocks, most recent first."""
+
+    blocked: list[User]

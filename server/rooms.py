@@ -27,6 +27,7 @@ from .limits import Limits
 from .media import VIDEO, Media
 from .presence import ONLINE, Attachment, Presence
 from .protocol import (
+    Block,
     DmOpen,
     Empty,
     Member,
@@ -37,7 +38,7 @@ from .protocol import (
     RoomKind,
     RoomRef,
 )
-from .replies import Dm, DmList, DmOpened, Done, Joined, RoomCreated, RoomList, Waiting
+from .replies import Blocked, Dm, DmList, DmOpened, Done, Joined, RoomCreated, RoomList, Waiting
 from .roster import Evict, Recast, Roster
 from .sessions import Session, Sessions
 from .tables import Tables, now_ms
@@ -46,6 +47,7 @@ from .workshop import Workshop
 log = logging.getLogger(__name__)
 
 _LIST_MAX = 200
+_BLOCKED_MAX = 1000
 _PUBLIC_ID_BYTES = 6
 _PRIVATE_ID_BYTES = 16  # 128 bits: a private room's link is its secret
 
@@ -357,6 +359,8 @@ class Rooms:
         other = await self._archive.get_user(request.user)
         if other is None:
             raise not_found("no such user")
+        if await self._archive.blocking(session.user.id, other.id):
+            raise forbidden("you cannot message this person")
         fresh = StoredRoom(
             id=keys.new_id("", _PRIVATE_ID_BYTES),
             title="",
@@ -367,6 +371,19 @@ class Rooms:
         )
         room = await self._archive.open_dm(session.user.id, other.id, fresh)
         return DmOpened(room=room.public(), user=other)
+
+    async def block(self, session: Session, request: Block) -> Blocked:
+        if request.user == session.user.id:
+            raise bad_request("that is you")
+        if await self._archive.get_user(request.user) is None:
+            raise not_found("no such user")
+        await self._archive.block(
+            session.user.id, request.user, request.on, int(time.time() * 1000)
+        )
+        return Blocked(blocked=await self._archive.blocked(session.user.id, _BLOCKED_MAX))
+
+    async def blocks(self, session: Session, request: Empty) -> Blocked:
+        return Blocked(blocked=await self._archive.blocked(session.user.id, _BLOCKED_MAX))
 
     async def list_dms(self, session: Session, request: Empty) -> DmList:
         presence = self._presence

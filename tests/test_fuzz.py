@@ -37,6 +37,8 @@ EVENTS = sorted(
         "goodbye",
         "dm:open",
         "dm:list",
+        "user:block",
+        "blocks:list",
         "chat:send",
         "chat:history",
         "chat:search",

@@ -141,3 +141,37 @@ async def test_the_lobby_is_moderated_by_who_the_settings_name(
     await mia.ok("chat:delete", {"room": "lobby", "seq": spam["seq"]})
     code, _ = await error(ned, "room:slow", {"room": "lobby", "seconds": 5})
     assert code == "forbidden"
+
+
+async def test_a_blocked_person_can_neither_message_nor_mention_you(server, connect) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    dm = (await ann.ok("dm:open", {"user": bob.user_id}))["room"]["id"]
+    blocked = await ann.ok("user:block", {"user": bob.user_id, "on": True})
+    assert blocked["blocked"] == [{"id": bob.user_id, "name": "Bob"}]
+    assert (await ann.ok("blocks:list", {}))["blocked"] == blocked["blocked"]
+    # Neither way, old DM or new.
+    assert await error(bob, "dm:open", {"user": ann.user_id}) == (
+        "forbidden",
+        "you cannot message this person",
+    )
+    for client in (ann, bob):
+        await client.ok("room:join", {"room": dm})
+    payload = {"room": dm, "text": "hello?", "client_msg_id": "h"}
+    assert await error(bob, "chat:send", payload) == ("forbidden", "you cannot message this person")
+    assert await error(ann, "chat:send", payload) == ("forbidden", "you cannot message this person")
+    # Naming Ann in the lobby tells her nothing.
+    for client in (ann, bob):
+        await client.ok("room:join", {"room": "lobby"})
+    named = {"room": "lobby", "text": "@Ann", "client_msg_id": "m", "mentions": [ann.user_id]}
+    await bob.ok("chat:send", named)
+    await ann.wait("chat:message", lambda m: m["client_msg_id"] == "m")
+    assert ann.events("mention") == []
+    assert (await ann.ok("mentions:list", {}))["mentions"] == []
+    assert await error(ann, "user:block", {"user": ann.user_id, "on": True}) == (
+        "bad_request",
+        "that is you",
+    )
+    # Unblocked, they talk again.
+    assert (await ann.ok("user:block", {"user": bob.user_id, "on": False}))["blocked"] == []
+    await bob.ok("chat:send", payload)

@@ -343,6 +343,18 @@ class Archive(Protocol):
     async def known_users(self, user_ids: Sequence[str]) -> set[str]:
         """Which of these ids are users."""
 
+    async def block(self, user_id: str, other: str, on: bool, at: int) -> None:
+        """``user_id`` blocks ``other`` (or no longer does)."""
+
+    async def blocked(self, user_id: str, limit: int) -> list[User]:
+        """Everybody ``user_id`` blocks, most recent first."""
+
+    async def blocking(self, a: str, b: str) -> bool:
+        """Whether either of the two blocks the other."""
+
+    async def blockers(self, author: str, users: Sequence[str]) -> set[str]:
+        """Which of ``users`` block ``author``."""
+
     async def last_sent(self, room: str, user_id: str) -> int | None:
         """When the user last sent a message in the room (ms), if ever (slow mode)."""
 

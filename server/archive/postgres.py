@@ -170,6 +170,15 @@ _MIGRATIONS = [
     );
     CREATE INDEX audit_room ON audit (room, at);
     """,
+    """
+    CREATE TABLE blocks (
+        user_id TEXT NOT NULL,
+        blocked TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (user_id, blocked)
+    );
+    CREATE INDEX blocks_blocked ON blocks (blocked);
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -785,6 +794,60 @@ class PostgresArchive:
             lambda c: c.fetch("SELECT id FROM users WHERE id = ANY($1::text[])", list(user_ids))
         )
         return {row["id"] for row in rows}
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    async def block(self, user_id: str, other: str, on: bool, at: int) -> None:
+        if on:
+            await self._with(
+                lambda c: c.execute(
+                    "INSERT INTO blocks (user_id, blocked, at) VALUES ($1, $2, $3) "
+                    "ON CONFLICT DO NOTHING",
+                    user_id,
+                    other,
+                    at,
+                )
+            )
+        else:
+            await self._with(
+                lambda c: c.execute(
+                    "DELETE FROM blocks WHERE user_id = $1 AND blocked = $2", user_id, other
+                )
+            )
+
+    async def blocked(self, user_id: str, limit: int) -> list[User]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                "SELECT users.id, users.name FROM blocks JOIN users ON users.id = blocks.blocked "
+                "WHERE blocks.user_id = $1 ORDER BY blocks.at DESC LIMIT $2",
+                user_id,
+                limit,
+            )
+        )
+        return [User(id=r["id"], name=r["name"]) for r in rows]
+
+    async def blocking(self, a: str, b: str) -> bool:
+        found = await self._with(
+            lambda c: c.fetchval(
+                "SELECT 1 FROM blocks WHERE (user_id = $1 AND blocked = $2) "
+                "OR (user_id = $2 AND blocked = $1)",
+                a,
+                b,
+            )
+        )
+        return found is not None
+
+    async def blockers(self, author: str, users: Sequence[str]) -> set[str]:
+        if not users:
+            return set()
+        rows = await self._with(
+            lambda c: c.fetch(
+                "SELECT user_id FROM blocks WHERE blocked = $1 AND user_id = ANY($2::text[])",
+                author,
+                list(users),
+            )
+        )
+        return {row["user_id"] for row in rows}
 
     # -- moderation --------------------------------------------------------------------------
 

@@ -183,6 +183,15 @@ _MIGRATIONS = [
     );
     CREATE INDEX audit_room ON audit (room, at);
     """,
+    """
+    CREATE TABLE blocks (
+        user_id TEXT NOT NULL,
+        blocked TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, blocked)
+    );
+    CREATE INDEX blocks_blocked ON blocks (blocked);
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -856,6 +865,71 @@ class SqliteArchive:
                 .execute(
                     "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))",
                     (msgspec.json.encode(ids).decode(),),
+                )
+                .fetchall()
+            )
+            return {row[0] for row in rows}
+
+        return await self._read(select)
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    async def block(self, user_id: str, other: str, on: bool, at: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            if on:
+                conn.execute(
+                    "INSERT INTO blocks (user_id, blocked, at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (user_id, other, at),
+                )
+            else:
+                conn.execute(
+                    "DELETE FROM blocks WHERE user_id = ? AND blocked = ?", (user_id, other)
+                )
+
+        await self._commits.do(run)
+
+    async def blocked(self, user_id: str, limit: int) -> list[User]:
+        def select() -> list[User]:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT users.id, users.name FROM blocks JOIN users ON users.id = "
+                    "blocks.blocked WHERE blocks.user_id = ? ORDER BY blocks.at DESC LIMIT ?",
+                    (user_id, limit),
+                )
+                .fetchall()
+            )
+            return [User(id=r[0], name=r[1]) for r in rows]
+
+        return await self._read(select)
+
+    async def blocking(self, a: str, b: str) -> bool:
+        def select() -> bool:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT 1 FROM blocks WHERE (user_id = ? AND blocked = ?) "
+                    "OR (user_id = ? AND blocked = ?)",
+                    (a, b, b, a),
+                )
+                .fetchone()
+            )
+            return row is not None
+
+        return await self._read(select)
+
+    async def blockers(self, author: str, users: Sequence[str]) -> set[str]:
+        if not users:
+            return set()
+
+        def select() -> set[str]:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT user_id FROM blocks WHERE blocked = ? "
+                    "AND user_id IN (SELECT value FROM json_each(?))",
+                    (author, msgspec.json.encode(list(users)).decode()),
                 )
                 .fetchall()
             )
