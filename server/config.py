@@ -146,6 +146,8 @@ class Settings:
     """Fresh identities (connections without a known token) one address may make per minute."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
+    room_idle_hours: float = 72.0
+    """A public room nobody is in, with no message for this long, leaves the lobby's list."""
     moderators: tuple[str, ...] = ()
     """User ids who moderate the lobby and every other room the server made (no owner)."""
 
@@ -252,6 +254,7 @@ _OPTIONS = {
     "max_connections_per_ip": "connections to one process from one address",
     "new_users_per_minute": "fresh identities one address may make per minute",
     "moderators": "comma-separated user ids who moderate the lobby",
+    "room_idle_hours": "hours without people or messages after which a public room leaves the list",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
     "max_text": "longest chat message, in characters",
     "join_history": "messages sent with room:join",

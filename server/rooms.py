@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 _LIST_MAX = 200
 _BLOCKED_MAX = 1000
+_QUIET_MAX = 1000
+"""Public rooms looked at, besides the recently active ones, for people in them now."""
 _PUBLIC_ID_BYTES = 6
 _PRIVATE_ID_BYTES = 16  # 128 bits: a private room's link is its secret
 
@@ -98,13 +100,23 @@ class Rooms:
         return RoomList(rooms=await self.public())
 
     async def public(self) -> list[RoomInfo]:
-        """Public rooms with how many are in each now: the busiest first, the lobby on top."""
-        rooms = await self._archive.public_rooms(_LIST_MAX)
+        """Public rooms with how many are in each now: the busiest first, the lobby on top.
+
+        A room nobody is in and nobody wrote in (or made) for ``room_idle_hours`` is left out:
+        its link and archive stay.
+        """
+        idle = int(self._settings.room_idle_hours * 3_600_000)
+        recent = await self._archive.public_rooms(_LIST_MAX, int(time.time() * 1000) - idle)
+        # Quiet rooms people are in now stay too: the latest active of them.
+        known = {room.id for room in recent}
+        quiet = [r for r in await self._archive.public_rooms(_QUIET_MAX) if r.id not in known]
+        rooms = recent + quiet
         counts = await self._presence.counts([room.id for room in rooms])
         infos = [
             RoomInfo(**msgspec.structs.asdict(room.public()), members=count)
-            for room, count in zip(rooms, counts, strict=True)
-        ]
+            for index, (room, count) in enumerate(zip(rooms, counts, strict=True))
+            if index < len(recent) or count > 0
+        ][:_LIST_MAX]
         infos.sort(key=lambda r: (r.id != "lobby", -r.members, -r.created_at))
         return infos
 

@@ -227,3 +227,21 @@ async def test_presence_can_overtake_the_join_ack_and_is_newer_than_its_members(
             members[event["member"]["id"]] = event["member"]
     now = await ann.ok("room:join", {"room": "lobby"})
     assert members == {m["id"]: m for m in now["members"]} != {m["id"]: m for m in ack["members"]}
+
+
+async def test_quiet_empty_rooms_leave_the_list_but_keep_their_link(
+    start_server, settings, connect
+) -> None:
+    # Every room counts as quiet at once: only the lobby and rooms with people in them stay.
+    server = await start_server(settings, room_idle_hours=0.0)
+    ann = await connect(server.url, "Ann")
+    kept = (await ann.ok("room:create", {"title": "Kept", "kind": "open"}))["room"]["id"]
+    quiet = (await ann.ok("room:create", {"title": "Quiet", "kind": "open"}))["room"]["id"]
+    await ann.ok("room:join", {"room": kept})
+    listed = [r["id"] for r in (await ann.ok("room:list", {}))["rooms"]]
+    assert listed == ["lobby", kept]
+    # The quiet room's link still works, and with somebody in it, it is listed again.
+    bob = await connect(server.url, "Bob")
+    await bob.ok("room:join", {"room": quiet})
+    listed = [r["id"] for r in (await ann.ok("room:list", {}))["rooms"]]
+    assert sorted(listed) == sorted(["lobby", kept, quiet])

@@ -266,7 +266,9 @@ class Archive(Protocol):
 
     async def get_room(self, room_id: str) -> StoredRoom | None: ...
 
-    async def public_rooms(self, limit: int) -> list[StoredRoom]: ...
+    async def public_rooms(self, limit: int, active_since: int = 0) -> list[StoredRoom]:
+        """The lobby, then public rooms with a message (or made) since ``active_since``, the
+        latest active first."""
 
     async def room_state(self, room_id: str) -> RoomState:
         """The room's host-controlled state (the defaults for a room never changed)."""

@@ -476,12 +476,14 @@ class PostgresArchive:
         result: StoredRoom | None = await self._with(select)
         return result
 
-    async def public_rooms(self, limit: int) -> list[StoredRoom]:
+    async def public_rooms(self, limit: int, active_since: int = 0) -> list[StoredRoom]:
         rows = await self._with(
             lambda c: c.fetch(
                 f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT private "
-                "ORDER BY id = 'lobby' DESC, created_at DESC LIMIT $1",
+                "AND (id = 'lobby' OR greatest(created_at, last_at) >= $2) "
+                "ORDER BY id = 'lobby' DESC, greatest(created_at, last_at) DESC LIMIT $1",
                 limit,
+                active_since,
             )
         )
         return [_room(row) for row in rows]

@@ -516,14 +516,15 @@ class SqliteArchive:
 
         return await self._read(select)
 
-    async def public_rooms(self, limit: int) -> list[StoredRoom]:
+    async def public_rooms(self, limit: int, active_since: int = 0) -> list[StoredRoom]:
         def select() -> list[StoredRoom]:
             rows = (
                 self._conn()
                 .execute(
                     f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE private = 0 "
-                    "ORDER BY id = 'lobby' DESC, created_at DESC LIMIT ?",
-                    (limit,),
+                    "AND (id = 'lobby' OR max(created_at, last_at) >= ?) "
+                    "ORDER BY id = 'lobby' DESC, max(created_at, last_at) DESC LIMIT ?",
+                    (active_since, limit),
                 )
                 .fetchall()
             )
