@@ -111,8 +111,8 @@ class Percolate:
         sio, limits = self.sio, self.limits
         # Each part gets what it uses; the order is the one direction of their dependencies.
         self.sessions = Sessions(settings, archive, limits)
-        self.catalog = Catalog(archive)
         self.control = Control(self.fanout)
+        self.catalog = Catalog(archive, self.control)
         self.roster = Roster(sio, presence, self.control)
         self.chat = Chat(settings, sio, archive, self.catalog, presence)
         self.media = Media(
@@ -158,7 +158,9 @@ class Percolate:
             self.tasks,
             lambda: self.stopping,
         )
-        self.moderation = Moderation(sio, archive, presence, self.roster, self.chat, self.workshop)
+        self.moderation = Moderation(
+            sio, archive, presence, self.roster, self.chat, self.workshop, self.catalog
+        )
         self.events.register(
             table(self.rooms, self.chat, self.media, self.workshop, self.tables, self.moderation)
         )

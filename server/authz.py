@@ -88,6 +88,7 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:pin": _workshop(HOSTS),
     "workshop:end": _workshop(frozenset({Role.HOST})),
     "room:slow": _moderated(HOSTS, LOOKS_AFTER),
+    "room:edit": _moderated(HOSTS, LOOKS_AFTER),
     "room:moderator": {
         RoomKind.OPEN: frozenset({Role.OWNER}),
         RoomKind.COFFEE: frozenset({Role.OWNER}),

@@ -76,6 +76,7 @@ MODERATION = (
     "chat:pin",
     "workshop:end",
     "room:slow",
+    "room:edit",
     "room:moderator",
     "reports:list",
     "report:resolve",

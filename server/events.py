@@ -96,6 +96,7 @@ def table(
         "people:stay": (p.PeopleStay, tables.stay),
         "people:list": (p.Empty, tables.people),
         "room:slow": (p.SlowMode, moderation.slow),
+        "room:edit": (p.RoomEdit, moderation.edit),
         "room:moderator": (p.ModeratorSet, moderation.set_moderator),
         "chat:report": (p.ChatReport, moderation.report),
         "reports:list": (p.RoomRef, moderation.reports),

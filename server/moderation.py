@@ -16,6 +16,7 @@ import time
 from . import wire
 from .archive import Archive, RoomState
 from .audiences import host_room, user_room
+from .catalog import Catalog
 from .chat import Chat
 from .errors import bad_request, forbidden, not_found
 from .presence import Presence
@@ -27,11 +28,12 @@ from .protocol import (
     ReportAction,
     ReportResolve,
     Role,
+    RoomEdit,
     RoomRef,
     SlowMode,
     User,
 )
-from .replies import Audit, Done, ReportFiled, Reports, SlowChanged
+from .replies import Audit, Done, ReportFiled, Reports, RoomEdited, SlowChanged
 from .roster import Roster
 from .sessions import Session
 from .workshop import Workshop
@@ -54,6 +56,7 @@ class Moderation:
         roster: Roster,
         chat: Chat,
         workshop: Workshop,
+        catalog: Catalog,
     ) -> None:
         self._sio = sio
         self._archive = archive
@@ -61,6 +64,7 @@ class Moderation:
         self._roster = roster
         self._chat = chat
         self._workshop = workshop
+        self._catalog = catalog
 
     async def record(
         self,
@@ -75,6 +79,17 @@ class Moderation:
         await self._archive.audit(room, entry)
 
     # -- the room ----------------------------------------------------------------------------
+
+    async def edit(self, session: Session, request: RoomEdit) -> RoomEdited:
+        await self._archive.describe_room(request.room, request.title, request.description)
+        await self._catalog.changed(request.room)
+        stored = await self._catalog.get(request.room)
+        if stored is None:
+            raise not_found("no such room")
+        room = stored.public()
+        await self._sio.emit("room:updated", {"room": room, "by": session.user}, room=request.room)
+        await self.record(request.room, session.user, "edit", detail=request.title)
+        return RoomEdited(room=room)
 
     async def slow(self, session: Session, request: SlowMode) -> SlowChanged:
         seconds = request.seconds

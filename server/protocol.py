@@ -148,6 +148,8 @@ class Room(msgspec.Struct, frozen=True):
     """Milliseconds since the Unix epoch."""
     parent: str | None = None
     """A table's room: the coffee room or workshop it belongs to."""
+    description: str = ""
+    """What the room is for, in a few lines (``room:edit``)."""
 
 
 class RoomInfo(Room, frozen=True, kw_only=True):
@@ -563,6 +565,22 @@ class SetRole(msgspec.Struct):
 
 REASON_MAX = 500
 SLOW_MAX = 3600
+DESCRIPTION_MAX = 500
+
+
+class RoomEdit(msgspec.Struct):
+    room: Id
+    title: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = clean_name(self.title, "title", TITLE_MAX)
+        self.description = self.description.strip()
+        if len(self.description) > DESCRIPTION_MAX:
+            raise too_large(f"description must be at most {DESCRIPTION_MAX} characters")
+        for ch in self.description:
+            if unicodedata.category(ch) == "Cc" and ch not in _TEXT_WHITESPACE:
+                raise bad_request("description must not contain control characters")
 
 
 class SlowMode(msgspec.Struct):

@@ -216,3 +216,9 @@ class Blocked(Reply, kw_only=True):
     """``user:block`` and ``blocks:list``: everybody this user blocks, most recent first."""
 
     blocked: list[User]
+
+
+class RoomEdited(Reply, kw_only=True):
+    """``room:edit``: the room with its new title and description."""
+
+    room: Room

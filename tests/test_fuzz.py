@@ -51,6 +51,7 @@ EVENTS = sorted(
         "mentions:list",
         "chat:report",
         "room:slow",
+        "room:edit",
         "room:moderator",
         "reports:list",
         "report:resolve",
@@ -132,6 +133,7 @@ FIELDS = [
     "reply_to",
     "mentions",
     "reason",
+    "description",
     "report",
     "action",
 ]
@@ -260,7 +262,15 @@ async def test_random_payloads_get_an_answer_and_bother_nobody(
         (name, data)
         for name, data in bea.received
         if name
-        not in ("chat:message", "chat:change", "chat:typing", "presence", "workshop", "room:slow")
+        not in (
+            "chat:message",
+            "chat:change",
+            "chat:typing",
+            "presence",
+            "workshop",
+            "room:slow",
+            "room:updated",
+        )
     ]
     assert unexpected == []
 

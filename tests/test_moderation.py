@@ -175,3 +175,22 @@ async def test_a_blocked_person_can_neither_message_nor_mention_you(server, conn
     # Unblocked, they talk again.
     assert (await ann.ok("user:block", {"user": bob.user_id, "on": False}))["blocked"] == []
     await bob.ok("chat:send", payload)
+
+
+async def test_an_edited_title_and_description_reach_the_room_and_the_lobby(
+    server, connect
+) -> None:
+    room, _, mo, mem = await looked_after(server, connect)
+    edit = {"room": room, "title": "Founders' breakfast", "description": "Fridays, 8:30."}
+    assert await error(mem, "room:edit", edit) == (
+        "forbidden",
+        "room:edit is not for a member in a coffee room",
+    )
+    edited = (await mo.ok("room:edit", edit))["room"]
+    assert edited["title"] == "Founders' breakfast" and edited["description"] == "Fridays, 8:30."
+    told = await mem.wait("room:updated")
+    assert told["room"] == edited and told["by"]["name"] == "Mo"
+    listed = {r["id"]: r for r in (await mem.ok("room:list", {}))["rooms"]}
+    assert listed[room]["description"] == "Fridays, 8:30."
+    late = await connect(server.url, "Late")
+    assert (await late.ok("room:join", {"room": room}))["room"]["title"] == "Founders' breakfast"

@@ -58,6 +58,7 @@ class StoredRoom(msgspec.Struct, frozen=True):
     """The two users of a direct-message room, sorted."""
     parent: str | None = None
     """A table's room (the coffee room or workshop it belongs to)."""
+    description: str = ""
 
     def public(self) -> Room:
         return Room(
@@ -68,6 +69,7 @@ class StoredRoom(msgspec.Struct, frozen=True):
             has_passcode=self.passcode_hash is not None,
             created_at=self.created_at,
             parent=self.parent,
+            description=self.description,
         )
 
 
@@ -344,6 +346,9 @@ class Archive(Protocol):
 
     async def known_users(self, user_ids: Sequence[str]) -> set[str]:
         """Which of these ids are users."""
+
+    async def describe_room(self, room_id: str, title: str, description: str) -> None:
+        """Give a room a new title and description (``room:edit``)."""
 
     async def block(self, user_id: str, other: str, on: bool, at: int) -> None:
         """``user_id`` blocks ``other`` (or no longer does)."""

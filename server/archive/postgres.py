@@ -179,12 +179,17 @@ _MIGRATIONS = [
     );
     CREATE INDEX blocks_blocked ON blocks (blocked);
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN description TEXT;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
 _ROOM_COLUMNS = (
     "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by, parent"
 )
+_ROOM_SELECT = _ROOM_COLUMNS + ", description"
+"""A room as read (its description is written by ``describe_room``, never on insert)."""
 _state_decoder = msgspec.json.Decoder(RoomState)
 
 # What says "this connection cannot be used any more": the database went away (shut down,
@@ -303,6 +308,7 @@ def _room(row: asyncpg.Record, dm_users: tuple[str, str] | None = None) -> Store
         created_by=row["created_by"],
         dm_users=dm_users,
         parent=row["parent"],
+        description=row["description"] or "",
     )
 
 
@@ -462,7 +468,7 @@ class PostgresArchive:
 
     async def get_room(self, room_id: str) -> StoredRoom | None:
         async def select(conn: asyncpg.Connection) -> StoredRoom | None:
-            row = await conn.fetchrow(f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE id = $1", room_id)
+            row = await conn.fetchrow(f"SELECT {_ROOM_SELECT} FROM rooms WHERE id = $1", room_id)
             if row is None:
                 return None
             dm_users = None
@@ -479,7 +485,7 @@ class PostgresArchive:
     async def public_rooms(self, limit: int, active_since: int = 0) -> list[StoredRoom]:
         rows = await self._with(
             lambda c: c.fetch(
-                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT private "
+                f"SELECT {_ROOM_SELECT} FROM rooms WHERE NOT private "
                 "AND (id = 'lobby' OR greatest(created_at, last_at) >= $2) "
                 "ORDER BY id = 'lobby' DESC, greatest(created_at, last_at) DESC LIMIT $1",
                 limit,
@@ -529,7 +535,7 @@ class PostgresArchive:
                 # The pair's row is the lock: two processes opening the same DM make one room.
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{a} {b}")
                 row = await conn.fetchrow(
-                    f"SELECT {', '.join('rooms.' + c.strip() for c in _ROOM_COLUMNS.split(','))} "
+                    f"SELECT {', '.join('rooms.' + c.strip() for c in _ROOM_SELECT.split(','))} "
                     "FROM rooms JOIN dms ON dms.room = rooms.id WHERE user_a = $1 AND user_b = $2",
                     a,
                     b,
@@ -546,7 +552,7 @@ class PostgresArchive:
         return found
 
     async def dm_rooms(self, user_id: str) -> list[tuple[StoredRoom, User]]:
-        columns = ", ".join(f"rooms.{c.strip()}" for c in _ROOM_COLUMNS.split(","))
+        columns = ", ".join(f"rooms.{c.strip()}" for c in _ROOM_SELECT.split(","))
         rows = await self._with(
             lambda c: c.fetch(
                 f"SELECT {columns}, user_a, user_b, users.id AS other_id, users.name AS other_name "
@@ -796,6 +802,16 @@ class PostgresArchive:
             lambda c: c.fetch("SELECT id FROM users WHERE id = ANY($1::text[])", list(user_ids))
         )
         return {row["id"] for row in rows}
+
+    async def describe_room(self, room_id: str, title: str, description: str) -> None:
+        await self._with(
+            lambda c: c.execute(
+                "UPDATE rooms SET title = $1, description = $2 WHERE id = $3",
+                title,
+                description or None,
+                room_id,
+            )
+        )
 
     # -- blocks ------------------------------------------------------------------------------
 

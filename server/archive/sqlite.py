@@ -192,12 +192,17 @@ _MIGRATIONS = [
     );
     CREATE INDEX blocks_blocked ON blocks (blocked);
     """,
+    """
+    ALTER TABLE rooms ADD COLUMN description TEXT;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
 _ROOM_COLUMNS = (
     "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by, parent"
 )
+_ROOM_SELECT = _ROOM_COLUMNS + ", description"
+"""A room as read (its description is written by ``describe_room``, never on insert)."""
 
 
 # Errors of the storage, not of our SQL: the request may succeed later.
@@ -295,6 +300,7 @@ def _room(row: tuple[Any, ...], dm_users: tuple[str, str] | None = None) -> Stor
         created_by=row[7],
         dm_users=dm_users,
         parent=row[8],
+        description=row[9] or "",
     )
 
 
@@ -502,7 +508,7 @@ class SqliteArchive:
         def select() -> StoredRoom | None:
             conn = self._conn()
             row = conn.execute(
-                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE id = ?", (room_id,)
+                f"SELECT {_ROOM_SELECT} FROM rooms WHERE id = ?", (room_id,)
             ).fetchone()
             if row is None:
                 return None
@@ -521,7 +527,7 @@ class SqliteArchive:
             rows = (
                 self._conn()
                 .execute(
-                    f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE private = 0 "
+                    f"SELECT {_ROOM_SELECT} FROM rooms WHERE private = 0 "
                     "AND (id = 'lobby' OR max(created_at, last_at) >= ?) "
                     "ORDER BY id = 'lobby' DESC, max(created_at, last_at) DESC LIMIT ?",
                     (active_since, limit),
@@ -575,7 +581,7 @@ class SqliteArchive:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute(
-                    f"SELECT {_ROOM_COLUMNS} FROM rooms JOIN dms ON dms.room = rooms.id "
+                    f"SELECT {_ROOM_SELECT} FROM rooms JOIN dms ON dms.room = rooms.id "
                     "WHERE user_a = ? AND user_b = ?",
                     (a, b),
                 ).fetchone()
@@ -597,7 +603,7 @@ class SqliteArchive:
         return await self._write(get_or_insert)
 
     async def dm_rooms(self, user_id: str) -> list[tuple[StoredRoom, User]]:
-        columns = ", ".join(f"rooms.{c.strip()}" for c in _ROOM_COLUMNS.split(","))
+        columns = ", ".join(f"rooms.{c.strip()}" for c in _ROOM_SELECT.split(","))
 
         def select() -> list[tuple[StoredRoom, User]]:
             rows = (
@@ -612,7 +618,7 @@ class SqliteArchive:
                 )
                 .fetchall()
             )
-            return [(_room(r[:9], (r[9], r[10])), User(id=r[11], name=r[12])) for r in rows]
+            return [(_room(r[:10], (r[10], r[11])), User(id=r[12], name=r[13])) for r in rows]
 
         return await self._read(select)
 
@@ -872,6 +878,15 @@ class SqliteArchive:
             return {row[0] for row in rows}
 
         return await self._read(select)
+
+    async def describe_room(self, room_id: str, title: str, description: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE rooms SET title = ?, description = ? WHERE id = ?",
+                (title, description or None, room_id),
+            )
+
+        await self._commits.do(run)
 
     # -- blocks ------------------------------------------------------------------------------
 
