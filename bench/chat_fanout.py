@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/chat_fanout.py [--n 50,200,1000] [--senders 10]
         [--servers node,relay_sio,percolate] [--scaled] [--warmup 5] [--window 20] [--runs 1]
-        [--workers 2] [--json FILE] [--profile DIR] [--quick]
+        [--workers 2] [--reactions RATE] [--json FILE] [--profile DIR] [--quick]
 
 N clients (Node, the official ``socket.io-client``, in ``--workers`` processes of
 ``bench/node/crowd.js``) connect over WebSocket with ``auth: {name}`` as the web client does,
@@ -24,6 +24,11 @@ Servers, each on free loopback ports and started afresh for every (server, N, ru
   means stored), every rate and size limit raised above the load (``bench/servers.py``);
 * ``percolate-2p`` (``--scaled``): two Percolate processes with a private ``redis-server``
   and one shared SQLite folder (or ``--database-url``), clients half on each.
+
+``--reactions RATE``: each Percolate server also runs a second time, in the same run, as
+``<kind> +reactions``: while the S senders send, ten other clients (the last of each block)
+toggle a reaction on the latest message they received, RATE a second in all, each a
+``chat:change`` to all N (the Node reference has no reactions).
 
 ``--runs`` repeats everything, interleaved by server, so drift on a shared machine hits all
 alike; the table gives medians over runs. ``--profile DIR`` records py-spy (raw collapsed
@@ -86,6 +91,8 @@ class Result:
     """``chat:message`` events received per second, all clients together."""
     sent: float = 0.0
     """``chat:send`` acknowledged per second."""
+    reactions: float = 0.0
+    """``chat:react`` acknowledged per second (``--reactions``)."""
     p50: float = float("nan")
     p99: float = float("nan")
     ack_p50: float = float("nan")
@@ -115,6 +122,10 @@ def measure_window(result: Result, before: Snapshot, after: Snapshot) -> None:
     result.sent = (
         sum(a["acked"] - b["acked"] for a, b in zip(after.marks, before.marks, strict=True)) / wall
     )
+    result.reactions = (
+        sum(a["reacted"] - b["reacted"] for a, b in zip(after.marks, before.marks, strict=True))
+        / wall
+    )
     delivery, ack = Histogram(), Histogram()
     for mark in after.marks:  # each mark empties the histograms: these are the window's
         delivery.add(mark["delivery"])
@@ -143,8 +154,14 @@ async def settle(crowd: Crowd) -> dict[str, int]:
     return counts
 
 
+REACTORS = 10
+SUFFIX = " +reactions"
+
+
 async def measure(kind: str, n: int, run: int, args: argparse.Namespace, logs: Path) -> Result:
     result = Result(kind, n, min(args.senders, n), run)
+    reacting = kind.endswith(SUFFIX)
+    kind = kind.removesuffix(SUFFIX)
     target = await servers.start(kind, n, logs, args.database_url)
     crowd: Crowd | None = None
     recorders = []
@@ -157,6 +174,8 @@ async def measure(kind: str, n: int, run: int, args: argparse.Namespace, logs: P
         if joined.failed:
             result.problems.append(f"{joined.failed} clients did not join: {joined.errors}")
         await crowd.send(result.senders)
+        if reacting:
+            await crowd.react(min(REACTORS, n - result.senders), args.reactions)
         await asyncio.sleep(args.warmup)
         before = await snapshot(target, crowd)
         if args.profile and kind.startswith("percolate"):
@@ -189,7 +208,8 @@ def log_result(result: Result) -> None:
     crowd = " + ".join(f"{100 * c:.0f}%" for c in result.crowd_cores)
     print(
         f"  {result.server} N={result.n} S={result.senders}: {result.delivered:,.0f} delivered/s, "
-        f"{result.sent:,.0f} sent/s, p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms (ack p50 "
+        f"{result.sent:,.0f} sent/s, {result.reactions:,.0f} reactions/s, "
+        f"p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms (ack p50 "
         f"{result.ack_p50:.1f} ms); server {result.server_cores:.2f} cores, load generator "
         f"{crowd}; machine {100 * result.machine:.0f}% busy; joined {result.connected} in "
         f"{result.join_seconds:.1f} s; lost {result.lost}, out of order {result.disorder}"
@@ -319,6 +339,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="repeats, interleaved by server")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--concurrency", type=int, default=50, help="joins at once per worker")
+    parser.add_argument("--reactions", type=float, default=0.0, help="reactions a second, too")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of Percolate")
     parser.add_argument("--logs", type=Path, help="folder for logs (default: a new temp one)")
@@ -332,6 +353,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.servers.append("percolate-2p")
     if unknown := set(args.servers) - set(servers.KINDS):
         parser.error(f"--servers: unknown {sorted(unknown)}; choose from {servers.KINDS}")
+    if args.reactions:
+        args.servers += [k + SUFFIX for k in args.servers if k.startswith("percolate")]
     return args
 
 

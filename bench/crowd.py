@@ -141,6 +141,22 @@ class Crowd:
             )
         )
 
+    async def react(self, reactors: int, per_second: float) -> None:
+        """Start ``reactors`` clients toggling reactions, ``per_second`` in all, the last of
+        each block (never a sender)."""
+        shares = spread(reactors, len(self.workers))
+        interval = 1000 * reactors / per_second
+        await asyncio.gather(
+            *(
+                worker.call(
+                    {"cmd": "react", "interval_ms": interval,
+                     "reactors": list(range(size - share, size))}
+                )
+                for worker, share, (_, size) in zip(self.workers, shares, self.blocks, strict=True)
+                if share
+            )
+        )  # fmt: skip
+
     async def mark(self) -> list[dict[str, Any]]:
         return list(
             await asyncio.gather(*(worker.call({"cmd": "mark"}) for worker in self.workers))

@@ -37,6 +37,7 @@ def percolate_argv(port: int, data: Path, members: int) -> list[str]:
         "--new-users-per-minute", str(UNLIMITED),
         "--join-rate", str(UNLIMITED), "--join-burst", str(UNLIMITED),
         "--chat-rate", str(UNLIMITED), "--chat-burst", str(UNLIMITED),
+        "--react-rate", str(UNLIMITED), "--react-burst", str(UNLIMITED),
         "--rooms-per-hour", str(UNLIMITED),
     ]  # fmt: skip
 

@@ -16,7 +16,9 @@
 //       each keeping exactly one unacknowledged at a time. Replies at once.
 //   {"cmd": "mark"} -> counters since the start, and the latency histograms since the last
 //       mark (then emptied): delivery (text's send time to chat:message here) and ack.
-//   {"cmd": "stop"} -> senders stop after their pending ack (10 s at most).
+//   {"cmd": "react", "reactors": [place, ...], "interval_ms"}: those clients each toggle a
+//       reaction on the latest message they received, one every interval_ms (one in flight).
+//   {"cmd": "stop"} -> senders and reactors stop after their pending ack (10 s at most).
 //   {"cmd": "counts"} -> per-client deliveries: sum, min, max, out-of-order seqs.
 //   {"cmd": "close"} -> every connection hangs up, then the process exits.
 //
@@ -54,6 +56,8 @@ const delivery = new Histogram();
 const ackLatency = new Histogram();
 let received = 0;
 let acked = 0;
+let reacted = 0;
+let changes = 0;
 const refusals = {}; // error code -> count
 let sending = false;
 let pendingSends = 0;
@@ -84,6 +88,9 @@ function connectOne(g, place, url, room) {
     });
     const client = { socket, room, received: 0, lastSeq: 0, disorder: 0, n: 0 };
     socket.on("chat:message", (message) => onMessage(client, message));
+    socket.on("chat:change", () => {
+      changes += 1;
+    });
     socket.once("connect_error", (error) => {
       socket.close();
       resolve({ error: `connect: ${error.data ? error.data.code : error.message}` });
@@ -189,6 +196,39 @@ function sendNext(client) {
   });
 }
 
+function reactNext(client, interval) {
+  if (!sending) {
+    pendingSends -= 1;
+    if (pendingSends === 0 && drained) drained();
+    return;
+  }
+  const started = performance.now();
+  const seq = Math.max(1, client.lastSeq);
+  const payload = { room: client.room, seq, emoji: "\u{1F44D}", on: !client.on };
+  client.socket.timeout(30_000).emit("chat:react", payload, (error, ack) => {
+    if (error) count("react timeout");
+    else if (!ack || !ack.ok) count(`react ${ack && ack.error ? ack.error.code : "bad ack"}`);
+    else {
+      reacted += 1;
+      client.on = payload.on;
+    }
+    const wait = Math.max(0, interval - (performance.now() - started));
+    setTimeout(() => reactNext(client, interval), wait);
+  });
+}
+
+function react(command) {
+  sending = true;
+  for (const index of command.reactors) {
+    const client = clients[index];
+    if (!client) continue;
+    client.on = false;
+    pendingSends += 1;
+    reactNext(client, command.interval_ms);
+  }
+  return { reactors: command.reactors.length };
+}
+
 function send(command) {
   sending = true;
   for (const index of command.senders) {
@@ -219,6 +259,8 @@ function mark() {
     time: now() / 1000,
     received,
     acked,
+    reacted,
+    changes,
     refusals: { ...refusals },
     delivery: delivery.take(),
     ack: ackLatency.take(),
@@ -243,7 +285,7 @@ async function close() {
   return { closed: open.length };
 }
 
-const commands = { create, connect, send, stop, mark, counts, close };
+const commands = { create, connect, send, react, stop, mark, counts, close };
 
 const input = readline.createInterface({ input: process.stdin });
 let queue = Promise.resolve();
