@@ -264,6 +264,8 @@ export class Chat extends Emitter<ChatEvents> {
       for (;;) {
         const pending = this.outbox.next(state.id);
         if (!pending || !state.live || !this.connection.connected) break;
+        // Slow mode: its timer sends it when the room lets it.
+        if (pending.notBefore !== null && pending.notBefore > Date.now()) break;
         pending.state = "sending";
         this.emit("messages", { room: state.id, older: false });
         try {
@@ -285,9 +287,17 @@ export class Chat extends Emitter<ChatEvents> {
           pending.state = "waiting";
           const code = error instanceof RequestError ? error.code : "internal";
           if (RETRYABLE.has(code)) {
+            // `rate_limited` says when to try again: slow mode's wait, or the budget's.
+            const after = error instanceof RequestError ? error.detail.retry_after : undefined;
+            const waitMs = typeof after === "number" ? Math.max(after * 1000, 100) : RETRY_MS;
+            if (code === "rate_limited" && error instanceof Error && error.message.startsWith("slow mode")) {
+              pending.notBefore = Date.now() + waitMs;
+              pending.slow = error.message;
+            }
             this.emit("messages", { room: state.id, older: false });
             // A lost connection flushes again when the room is rejoined.
-            if (code !== "offline") setTimeout(() => void this.flush(state), RETRY_MS);
+            if (code !== "offline")
+              setTimeout(() => void this.flush(state), code === "rate_limited" ? waitMs : RETRY_MS);
             break;
           }
           this.outbox.remove(state.id, pending.clientMsgId);

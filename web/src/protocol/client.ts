@@ -2,12 +2,14 @@
 // of video rooms, workshop hosting, and tables (going to one's table and back). Everything
 // the UI shows is read from here; everything the person does is a call here. No DOM.
 
+import { Blocks } from "./blocks";
 import { Calls } from "./calls";
 import { Chat } from "./chat";
 import { Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
 import { LocalMedia, type MediaFlags } from "./media";
 import { Mentions } from "./mentions";
+import { Moderation } from "./moderation";
 import { HOSTS, RoomState } from "./room";
 import { storage } from "./storage";
 import { Tables } from "./tables";
@@ -56,6 +58,8 @@ export class Client extends Emitter<ClientEvents> {
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
   readonly mentions: Mentions;
+  readonly moderation: Moderation;
+  readonly blocks: Blocks;
   readonly workshop: Workshop;
   readonly tables: Tables;
   readonly calls: Calls;
@@ -76,6 +80,9 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.chat = new Chat(this.connection, this.rooms, () => this.me?.id ?? null);
     this.mentions = new Mentions(this.connection);
+    this.moderation = new Moderation(this.connection, this.rooms, () => this.me?.id ?? null);
+    this.blocks = new Blocks(this.connection);
+    this.blocks.on("changed", () => this.emit("tabs", undefined));
     this.calls = new Calls(
       this.connection,
       this.media,
@@ -143,9 +150,11 @@ export class Client extends Emitter<ClientEvents> {
     this.connection.resume();
   }
 
-  /** The rooms and DMs shown as tabs, in the order they were opened. */
+  /** The rooms and DMs shown as tabs, in the order they were opened; not DMs with people blocked. */
   tabs(): RoomState[] {
-    return [...this.rooms.values()].filter((state) => state.isTab);
+    return [...this.rooms.values()].filter(
+      (state) => state.isTab && !(state.kind === "dm" && state.dmUser && this.blocks.has(state.dmUser.id)),
+    );
   }
 
   async listRooms(): Promise<RoomInfo[]> {
@@ -326,6 +335,7 @@ export class Client extends Emitter<ClientEvents> {
     this.emit("tabs", undefined);
     this.emit("room", state.id);
     this.chat.joined(state, answer.history, answer.rev ?? 0);
+    this.moderation.joined(state, answer.slow_seconds ?? 0);
     this.applyingJoin = state.id;
     try {
       this.tables.joinedRoom(state, answer.tables);
@@ -388,7 +398,9 @@ export class Client extends Emitter<ClientEvents> {
       if (state.wanted) state.earlyPresence.push(event);
       return;
     }
+    const wasModerating = state.moderating;
     this.applyPresence(state, event);
+    if (state.moderating !== wasModerating) this.moderation.roleChanged(state);
     this.emit("room", state.id);
     this.emit("presence", state.id);
   }

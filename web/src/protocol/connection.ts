@@ -18,12 +18,15 @@ import type {
   ModerationEvent,
   PresenceEvent,
   RemovedEvent,
+  Report,
+  ReportResolvedEvent,
   RoomRefEvent,
   SessionEvent,
   SfuClosedEvent,
   SfuOfferEvent,
   SfuTracksEvent,
   SignalEvent,
+  SlowEvent,
   TablesEvent,
   TablesNoticeEvent,
   TablesWarningEvent,
@@ -83,6 +86,9 @@ interface ConnectionEvents {
   tablesWarning: TablesWarningEvent;
   tablesNotice: TablesNoticeEvent;
   met: MetEvent;
+  slow: SlowEvent;
+  report: Report;
+  reportResolved: ReportResolvedEvent;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -173,6 +179,9 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("tables:warning", (event: TablesWarningEvent) => this.emit("tablesWarning", event));
     this.socket.on("tables:notice", (event: TablesNoticeEvent) => this.emit("tablesNotice", event));
     this.socket.on("people:met", (event: MetEvent) => this.emit("met", event));
+    this.socket.on("room:slow", (event: SlowEvent) => this.emit("slow", event));
+    this.socket.on("report", (event: Report) => this.emit("report", event));
+    this.socket.on("report:resolved", (event: ReportResolvedEvent) => this.emit("reportResolved", event));
   }
 
   get connected(): boolean {

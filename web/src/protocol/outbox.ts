@@ -11,6 +11,12 @@ export interface Pending {
   clientMsgId: string;
   /** `waiting`: not sent on this connection yet (offline, or waiting for a retry). */
   state: "waiting" | "sending";
+  /**
+   * Slow mode refused it: not sent again before then (ms, this page's clock), and the
+   * server's words ("slow mode: one message every 30 s"). Null otherwise.
+   */
+  notBefore: number | null;
+  slow: string | null;
 }
 
 /** A client_msg_id: a UUID where the browser has one (only in secure contexts). */
@@ -34,6 +40,8 @@ export class Outbox {
       mentions,
       clientMsgId: newClientMsgId(),
       state: "waiting",
+      notBefore: null,
+      slow: null,
     };
     this.items.push(pending);
     return pending;

@@ -2,7 +2,8 @@
 // its messages, who is typing, unread messages, its peer connections and, in a workshop, the
 // host's settings and this user's standing (on stage, hand raised, moderated); in a coffee
 // room or workshop its tables (breakout tables, speed-networking rounds) and the table this
-// user sits at; in a table's own room, the room it belongs to.
+// user sits at; in a table's own room, the room it belongs to; its slow mode and, for those
+// who look after it, its open reports.
 
 import type { Call } from "./call";
 import type { Mesh } from "./mesh";
@@ -14,6 +15,7 @@ import type {
   Member,
   ModerationEvent,
   PresenceEvent,
+  Report,
   Role,
   Room,
   RoomKind,
@@ -121,6 +123,10 @@ export class RoomState {
   visiting = false;
   /** For a table's room: the room it belongs to. */
   parentId: string | null = null;
+  /** Slow mode: one message per this many seconds for all but moderators; 0: off. */
+  slowSeconds = 0;
+  /** The open reports, by id, for those who moderate the room (empty for the others). */
+  readonly reports = new Map<string, Report>();
 
   constructor(readonly id: string) {}
 
@@ -136,6 +142,11 @@ export class RoomState {
   /** This user looks after the room: a workshop's hosts, an open room's owner and moderators. */
   get moderating(): boolean {
     return this.hosting || this.you?.role === "owner" || this.you?.role === "moderator";
+  }
+
+  /** This user is the room's owner (who made an open room or coffee morning), or its host. */
+  get owning(): boolean {
+    return this.you?.role === "owner" || this.you?.role === "host";
   }
 
   /**

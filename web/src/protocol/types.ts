@@ -107,6 +107,51 @@ export interface Mention {
   room: { id: string; title: string };
 }
 
+/** A message reported to a room's moderators (`chat:report`, `reports:list`, `report`). */
+export interface Report {
+  id: string;
+  room: string;
+  /** The message as it is now. */
+  message: Message;
+  reporter: User;
+  reason: string;
+  /** When it was reported (ms). */
+  at: number;
+  /** What a moderator did; null while open. */
+  outcome: ReportOutcome | null;
+  resolved_by: User | null;
+}
+
+/** `dismiss` the report, `delete` the message, `ban` (remove) its author. */
+export type ReportOutcome = "dismiss" | "delete" | "ban";
+
+/** `report:resolved`: a moderator answered a report. */
+export interface ReportResolvedEvent {
+  room: string;
+  report: Report;
+}
+
+/** `room:slow`: slow mode changed. */
+export interface SlowEvent {
+  room: string;
+  /** 0: off. */
+  seconds: number;
+  by: User;
+}
+
+/** One thing a moderator did (`audit:list`). */
+export interface AuditEntry {
+  at: number;
+  /** The moderator. */
+  by: User;
+  action: "delete" | "remove" | "allow" | "moderator" | "moderator_off" | "slow" | "report";
+  target: User | null;
+  /** The message, for `delete` and `report`. */
+  seq: number | null;
+  /** `slow`: the new interval ("30 s"); `report`: the outcome. */
+  detail: string;
+}
+
 /** A workshop's state as everybody in it sees it (`workshop` event, `room:join`). */
 export interface WorkshopView {
   locked: boolean;
@@ -286,6 +331,8 @@ export interface JoinAnswer {
   you: Member;
   members: Member[];
   history: Message[];
+  /** Slow mode: one message per this many seconds; 0 (or absent, an older server): off. */
+  slow_seconds?: number;
   /** The room's current revision: changes after it come as `chat:change`, before it from `chat:changes`. */
   rev: number;
   ice_servers: RTCIceServer[];
@@ -430,6 +477,14 @@ export interface Answers {
   "rounds:stop": { tables: TablesView };
   "people:stay": Record<string, never>;
   "people:list": { people: Met[] };
+  "room:slow": { seconds: number };
+  "room:moderator": Record<string, never>;
+  "chat:report": { report: Report };
+  "reports:list": { reports: Report[] };
+  "report:resolve": { report: Report };
+  "audit:list": { entries: AuditEntry[] };
+  "user:block": { blocked: User[] };
+  "blocks:list": { blocked: User[] };
   "sfu:join": SfuJoinAnswer;
   "sfu:answer": Record<string, never>;
   "sfu:candidate": Record<string, never>;

@@ -4,7 +4,7 @@
 
 import type { Client } from "../protocol/client";
 import type { ConnectionStatus } from "../protocol/connection";
-import type { Room } from "../protocol/types";
+import type { Report, Room } from "../protocol/types";
 import { h, sentence } from "./elements";
 import { gateView } from "./gate";
 import { icon } from "./icons";
@@ -169,7 +169,9 @@ export class App {
         // Removed (or the workshop ended) while another view was on screen.
         this.closeView(room);
         this.toasts.show(
-          state.removed === "ended" ? `${state.title} has ended.` : `A host removed you from ${state.title}.`,
+          state.removed === "ended"
+            ? `${state.title} has ended.`
+            : `${state.isWorkshop ? "A host" : "A moderator"} removed you from ${state.title}.`,
         );
       }
     });
@@ -180,6 +182,14 @@ export class App {
     });
     client.tables.on("met", () => {
       for (const view of this.views.values()) view.render();
+    });
+    client.moderation.on("changed", (room) => this.views.get(room)?.render());
+    client.moderation.on("answered", (report) => this.toasts.show(answered(report)));
+    client.blocks.on("changed", () => {
+      for (const view of this.views.values()) {
+        view.render();
+        view.redrawMessages();
+      }
     });
     client.workshop.on("knock", ({ room, name }) => {
       const title = client.rooms.get(room)?.title ?? "the workshop";
@@ -404,6 +414,18 @@ export class App {
       "aria-label",
       `${document.body.classList.contains("drawer-open") ? "Close" : "Open"} the menu${unread ? ` (${unread} unread)` : ""}`,
     );
+  }
+}
+
+/** What the reporter is told when a moderator answered their report. */
+function answered(report: Report): string {
+  switch (report.outcome) {
+    case "delete":
+      return "A moderator deleted the message you reported.";
+    case "ban":
+      return `A moderator removed ${report.message.user.name}, whose message you reported.`;
+    default:
+      return "A moderator looked at the message you reported and left it up.";
   }
 }
 

@@ -1,5 +1,6 @@
 // The chat of one room: the message list (paging back on scroll up), who is typing, and the
-// message box (Enter sends, Shift+Enter is a new line, `@` offers people to mention).
+// message box (Enter sends, Shift+Enter is a new line, `@` offers people to mention), with
+// slow mode's notice beside it.
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
@@ -8,6 +9,7 @@ import { Composer } from "./composer";
 import type { Conversation } from "./conversation";
 import { h } from "./elements";
 import { icon } from "./icons";
+import { interval } from "./care";
 import { messageElement, messageText, pendingElement, updatePending } from "./message";
 
 /** Messages of one author closer together than this are shown as one group. */
@@ -28,6 +30,8 @@ export class ChatPanel {
   private readonly pinned: HTMLElement;
   /** Why the box is disabled (a workshop's chat is off), or that it is off for guests. */
   private readonly off: HTMLElement;
+  /** "Slow mode: one message every 30 s", while it is on. */
+  private readonly slow: HTMLElement;
   private placeholder = "Write a message…";
   private pinnedSignature = "";
   private readonly rendered = new Map<string, HTMLLIElement>();
@@ -87,6 +91,11 @@ export class ChatPanel {
     });
     this.pinned = h("div", { class: "pinned", testid: "pinned-message", attrs: { hidden: true } });
     this.off = h("p", { class: "chat-off", testid: "chat-off", attrs: { role: "status", hidden: true } });
+    this.slow = h("p", {
+      class: "slow-notice",
+      testid: "slow-notice",
+      attrs: { role: "status", hidden: true },
+    });
     this.element = h(
       "section",
       { class: "chat", attrs: { "aria-label": "Chat" } },
@@ -94,6 +103,7 @@ export class ChatPanel {
       this.scroller,
       this.typingLine,
       this.off,
+      this.slow,
       this.composer.element,
       this.error,
     );
@@ -127,6 +137,27 @@ export class ChatPanel {
     // Reacting, editing and deleting are writing too (docs/protocol.md, rule 1).
     this.element.classList.toggle("silenced", silenced);
     this.renderPinned(hosting);
+  }
+
+  /** Slow mode's notice; moderators are told it does not slow them. */
+  renderSlow(): void {
+    const seconds = this.state.slowSeconds;
+    this.slow.hidden = seconds <= 0;
+    const text =
+      seconds <= 0
+        ? ""
+        : `Slow mode: one message every ${interval(seconds)}${this.state.moderating ? " (not for moderators)" : ""}`;
+    if (this.slow.textContent !== text) this.slow.textContent = text;
+    this.slow.dataset.seconds = String(seconds);
+  }
+
+  /** Every half second: how long slow mode still holds a message back. */
+  tick(): void {
+    for (const pending of this.client.chat.pending(this.state.id)) {
+      if (pending.notBefore === null) continue;
+      const element = this.rendered.get(`pending:${pending.clientMsgId}`);
+      if (element) updatePending(element, pending);
+    }
   }
 
   private renderPinned(hosting: boolean): void {

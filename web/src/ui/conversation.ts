@@ -1,12 +1,15 @@
 // What one does with a room's messages, shared by the room's chat and its thread panel:
-// reply (open the thread), react, edit in place, delete (after a question), pin; and who the
-// room's messages can name: the people to offer after `@`, and the names of those mentioned.
+// reply (open the thread), react, edit in place, delete (after a question), pin, report (with
+// a reason); which messages are hidden (from people this user blocks, unless shown once); and
+// who the room's messages can name: the people to offer after `@`, and the names of those
+// mentioned.
 
 import type { Client } from "../protocol/client";
 import { named } from "../protocol/mentions";
 import type { RoomState } from "../protocol/room";
 import type { Emoji, Message, User } from "../protocol/types";
-import { ask } from "./dialog";
+import { REASON_MAX } from "../protocol/moderation";
+import { ask, askText } from "./dialog";
 import { h, sentence } from "./elements";
 import type { MessageActions, MessageView } from "./message";
 import type { Notify } from "./moderation";
@@ -18,6 +21,10 @@ export class Conversation {
   openThread: (seq: number) => void = () => undefined;
   /** An edit ended: the chat shows the message as it is now. */
   edited: () => void = () => undefined;
+  /** A hidden message is to be shown: the chat draws its messages anew. */
+  revealed: () => void = () => undefined;
+  /** Messages of blocked people the person chose to see (by id). */
+  private readonly shown = new Set<string>();
   readonly actions: MessageActions;
 
   constructor(
@@ -36,12 +43,23 @@ export class Conversation {
       edit: (element, message) => this.edit(element, message),
       remove: (message) => void this.remove(message),
       pin: pin ? (id) => pin(this.state.workshop?.pinned?.id === id ? null : id) : undefined,
+      report: (message) => void this.report(message),
     };
   }
 
   /** How messages of this room are shown to this user. */
   view(inThread = false): MessageView {
-    return { me: this.client.me?.id ?? null, nameOf: this.nameOf, actions: this.actions, inThread };
+    return {
+      me: this.client.me?.id ?? null,
+      nameOf: this.nameOf,
+      actions: this.actions,
+      inThread,
+      hidden: (message) => this.client.blocks.has(message.user.id) && !this.shown.has(message.id),
+      reveal: (message) => {
+        this.shown.add(message.id);
+        this.revealed();
+      },
+    };
   }
 
   /** The people to offer after `@`: those here, the other one of a DM; not oneself. */
@@ -96,6 +114,21 @@ export class Conversation {
         this.edited();
       },
     );
+  }
+
+  private async report(message: Message): Promise<void> {
+    const reason = await askText({
+      title: "Report this message?",
+      text: `The people who look after this room will see ${message.user.name}'s message, and that you reported it.`,
+      label: "Why are you reporting it?",
+      confirm: "Report",
+      max: REASON_MAX,
+    });
+    if (reason === null) return;
+    await this.run(async () => {
+      await this.client.moderation.report(this.state.id, message.seq, reason);
+      this.notify("Reported to the moderators");
+    });
   }
 
   private async remove(message: Message): Promise<void> {

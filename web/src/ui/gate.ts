@@ -124,17 +124,21 @@ export function gateView(state: RoomState, actions: GateActions): HTMLElement {
   }
   if (state.status === "removed") {
     const ended = state.removed === "ended";
+    // An open room or coffee morning is looked after by moderators, a workshop by hosts.
+    const who = state.isWorkshop ? "host" : "moderator";
     const element = screen(
       "removed-screen",
       ended ? "workshop" : "userX",
-      ended ? "The workshop has ended" : "A host removed you from this workshop",
+      ended
+        ? "The workshop has ended"
+        : `A ${who} removed you from this ${state.isWorkshop ? "workshop" : "room"}`,
       [
         h(
           "p",
           { class: "muted" },
           ended
             ? `${state.title} is over. Thank you for joining.`
-            : `You cannot join ${state.title} again unless a host allows it.`,
+            : `You cannot join ${state.title} again unless a ${who} allows it.`,
         ),
       ],
       [back],

@@ -116,6 +116,12 @@ const shapes = {
     ["path", { d: "M15.5 8.5v5a2.5 2.5 0 0 0 5 0V12a8.5 8.5 0 1 0-3.3 6.7" }],
   ],
   thread: [["path", { d: "M4 5h16v10h-7l-4 4v-4H4zM8 9h8M8 12h5" }]],
+  flag: [["path", { d: "M5.5 21V4M5.5 4.5h11l-2.5 4 2.5 4h-11" }]],
+  block: [
+    ["circle", { cx: 12, cy: 12, r: 8.5 }],
+    ["path", { d: "M6 6l12 12" }],
+  ],
+  log: [["path", { d: "M6 3.5h12v17H6zM9 8h6M9 12h6M9 16h4" }]],
 } satisfies Record<string, Shape[]>;
 
 export type IconName = keyof typeof shapes;

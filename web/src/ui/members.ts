@@ -1,5 +1,6 @@
-// The people in a room. Clicking somebody else opens a direct message with them; in a workshop
-// each shows their role, a raised hand, and for hosts a "…" menu of what they can do to them.
+// The people in a room. Clicking somebody else opens a direct message with them; each shows
+// their role where it matters (a workshop's, an open room's owner and moderators), a raised
+// hand, and a "…" menu of what this user can do to them (block them; host or moderate).
 
 import type { RoomState } from "../protocol/room";
 import type { Member, Role } from "../protocol/types";
@@ -144,7 +145,7 @@ class MemberItem {
     private readonly moderator: Moderator | null,
   ) {
     this.menu = moderator
-      ? new Menu("Host actions", { button: "member-menu", menu: "member-controls" }, () =>
+      ? new Menu("Actions", { button: "member-menu", menu: "member-controls" }, () =>
           this.member ? moderator.memberItems(this.member) : [],
         )
       : null;
@@ -180,8 +181,8 @@ class MemberItem {
     box.dataset.role = member.role;
     box.dataset.hand = String(look.hand);
     if (this.menu) {
-      this.menu.button.setAttribute("aria-label", `Host actions for ${member.name}`);
-      this.menu.button.title = `Host actions for ${member.name}`;
+      this.menu.button.setAttribute("aria-label", `Actions for ${member.name}`);
+      this.menu.button.title = `Actions for ${member.name}`;
       const actions = !look.self && this.moderator !== null && this.moderator.memberItems(member).length > 0;
       this.menu.button.hidden = !actions;
       if (actions) this.menu.refresh();

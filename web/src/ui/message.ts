@@ -1,8 +1,9 @@
 // One chat message as an element: author, time, the text with its links clickable and its
 // mentions marked; for a reply the quote of its thread's first message, for a first message
 // its replies; its reactions, "(edited)", a deleted message's tombstone, and the bar of what
-// one can do with it (reply, react, edit, delete, pin). The text is only ever set as text
-// nodes; links are <a> elements built here.
+// one can do with it (reply, react, edit, delete, pin, report); a message of somebody this user
+// blocks as a collapsed line. The text is only ever set as text nodes; links are <a> elements
+// built here.
 
 import { mentionSpans } from "../protocol/mentions";
 import type { Pending } from "../protocol/outbox";
@@ -96,6 +97,10 @@ export interface MessageView {
   actions?: MessageActions;
   /** Shown in a thread's panel: no quote (the thread's first message is right above). */
   inThread?: boolean;
+  /** A message of somebody this user blocks, not shown (yet): a collapsed line instead. */
+  hidden?: (message: Message) => boolean;
+  /** Show one hidden message after all. */
+  reveal?: (message: Message) => void;
 }
 
 /** What the person can do with a message. */
@@ -109,6 +114,8 @@ export interface MessageActions {
   remove(message: Message): void;
   /** A workshop's hosts pin a message. */
   pin?: (id: string) => void;
+  /** Report somebody else's message to the room's moderators. */
+  report?: (message: Message) => void;
 }
 
 function meta(user: User, ts: number | null): HTMLElement {
@@ -219,6 +226,9 @@ function actionBar(message: Message, mine: boolean, actions: MessageActions, inT
     mine || actions.moderates
       ? actionButton("message-delete", "Delete", "trash", () => actions.remove(message))
       : null,
+    !mine && actions.report
+      ? actionButton("message-report", "Report to the moderators", "flag", () => actions.report?.(message))
+      : null,
     actions.pin
       ? h(
           "button",
@@ -239,8 +249,33 @@ function actionBar(message: Message, mine: boolean, actions: MessageActions, inT
   );
 }
 
+/** In place of a message from somebody this user blocks: a line that can show it once. */
+function blockedElement(message: Message, view: MessageView): HTMLLIElement {
+  const element = h(
+    "li",
+    { class: "message blocked", testid: "blocked-message" },
+    h("span", { class: "blocked-note" }, icon("block"), "Message from someone you blocked"),
+    h(
+      "button",
+      {
+        class: "link-button",
+        testid: "blocked-show",
+        attrs: { type: "button" },
+        on: { click: () => view.reveal?.(message) },
+      },
+      "Show",
+    ),
+  );
+  element.dataset.seq = String(message.seq);
+  element.dataset.id = message.id;
+  element.dataset.user = message.user.id;
+  element.dataset.ts = String(message.ts);
+  return element;
+}
+
 /** A message with everything it carries; with `view.actions`, what one can do with it. */
 export function messageElement(message: Message, view: MessageView): HTMLLIElement {
+  if (!message.deleted && view.hidden?.(message)) return blockedElement(message, view);
   const mine = message.user.id === view.me;
   const classes = ["message"];
   if (mine) classes.push("mine");
@@ -295,7 +330,7 @@ export function pendingElement(pending: Pending, me: User): HTMLLIElement {
     { class: "body" },
     meta(me, null),
     messageText(pending.text),
-    h("div", { class: "status" }),
+    h("div", { class: "status", testid: "pending-status" }),
   );
   const element = h("li", { class: "message mine pending", testid: "pending-message" }, avatar(me), content);
   element.dataset.user = me.id;
@@ -304,10 +339,18 @@ export function pendingElement(pending: Pending, me: User): HTMLLIElement {
 }
 
 export function updatePending(element: HTMLElement, pending: Pending): void {
-  const status = element.querySelector(".status");
+  const status = element.querySelector<HTMLElement>(".status");
+  const wait = pending.notBefore !== null ? Math.ceil((pending.notBefore - Date.now()) / 1000) : 0;
   if (status) {
     status.textContent =
-      pending.state === "sending" ? "Sending…" : "Not sent yet: it goes out when the connection is back.";
+      pending.state === "sending"
+        ? "Sending…"
+        : wait > 0
+          ? `Slow mode: this goes out by itself in ${wait} s.`
+          : pending.slow !== null
+            ? "Sending…"
+            : "Not sent yet: it goes out when the connection is back.";
+    status.dataset.slow = String(wait > 0);
   }
   element.classList.toggle("waiting", pending.state === "waiting");
 }

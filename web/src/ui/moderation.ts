@@ -1,6 +1,7 @@
-// What hosts and co-hosts do in a workshop: each action a request of its own, the questions
-// asked before the ones that cannot be undone, and failures reported rather than thrown; and the
-// "…" menu of a member, as this user may act on them.
+// What hosts and co-hosts do in a workshop, and owners and moderators in an open room or
+// coffee morning: each action a request of its own, the questions asked before the ones that
+// cannot be undone, and failures reported rather than thrown; and the "…" menu of a member, as
+// this user may act on them (blocking them, for anybody).
 
 import type { Client } from "../protocol/client";
 import { type RoomState, STAGE } from "../protocol/room";
@@ -12,7 +13,10 @@ import type { MenuItem } from "./menu";
 
 export type Notify = (text: string, kind?: "info" | "error") => void;
 
-/** What a host or co-host can do in one workshop, each call reporting its own failure. */
+/**
+ * What this user can do to others in one room, each call reporting its own failure: a
+ * workshop's hosting, an open room's looking after, and blocking anybody.
+ */
 export class Moderator {
   constructor(
     private readonly client: Client,
@@ -84,13 +88,46 @@ export class Moderator {
   }
 
   async remove(member: Member): Promise<void> {
+    const workshop = this.state.isWorkshop;
     const yes = await ask({
       title: `Remove ${member.name}?`,
-      text: `${member.name} leaves the workshop and cannot come back unless a host allows it again.`,
+      text: workshop
+        ? `${member.name} leaves the workshop and cannot come back unless a host allows it again.`
+        : `${member.name} leaves ${this.state.title} and cannot come back unless a moderator allows it again.`,
       confirm: "Remove",
       danger: true,
     });
-    if (yes) this.run(() => this.workshop.remove(this.room, member.id));
+    if (yes) this.run(() => this.client.moderation.remove(this.room, member.id));
+  }
+
+  /** Let somebody removed from an open room or coffee morning come back. */
+  allowBack(user: User): void {
+    this.run(async () => {
+      await this.client.moderation.allow(this.room, user.id);
+      this.notify(`${user.name} can join again.`);
+    });
+  }
+
+  /** Appoint (`on`) or unappoint a moderator: the owner's. */
+  setModerator(member: Member, on: boolean): void {
+    this.run(async () => {
+      await this.client.moderation.setModerator(this.room, member.id, on);
+      this.notify(on ? `${member.name} is a moderator now.` : `${member.name} is no longer a moderator.`);
+    });
+  }
+
+  /** Slow mode: one message per `seconds` for everybody but moderators; 0 turns it off. */
+  setSlow(seconds: number): void {
+    this.run(() => this.client.moderation.setSlow(this.room, seconds));
+  }
+
+  block(user: User, on: boolean): void {
+    this.run(async () => {
+      await this.client.blocks.set(user.id, on);
+      this.notify(
+        on ? `You blocked ${user.name}. Their messages are hidden from you.` : `You unblocked ${user.name}.`,
+      );
+    });
   }
 
   async handOver(member: Member): Promise<void> {
@@ -115,7 +152,39 @@ export class Moderator {
   /** The "…" menu of a member, as this user may act on them. Empty: no menu. */
   memberItems(member: Member): MenuItem[] {
     const me = this.state.you;
-    if (!this.state.hosting || !me || member.id === me.id) return [];
+    if (!me || member.id === me.id) return [];
+    const items = this.state.hosting ? this.hostItems(member, me) : this.keeperItems(member, me);
+    const blocked = this.client.blocks.has(member.id);
+    items.push(
+      blocked
+        ? item("control-block", "Unblock", "block", () => this.block(member, false))
+        : { ...item("control-block", "Block", "block", () => this.block(member, true)), danger: true },
+    );
+    return items;
+  }
+
+  /** An open room's or coffee morning's owner and moderators: moderators, removal. */
+  private keeperItems(member: Member, me: Member): MenuItem[] {
+    const items: MenuItem[] = [];
+    if (!this.state.moderating || member.role === "owner") return items;
+    if (me.role === "owner" && member.role === "moderator") {
+      items.push(
+        item("control-moderator", "Remove moderator", "shield", () => this.setModerator(member, false)),
+      );
+    } else if (me.role === "owner") {
+      items.push(
+        item("control-moderator", "Make moderator", "shield", () => this.setModerator(member, true)),
+      );
+    }
+    items.push({
+      ...item("control-remove", "Remove from room", "userX", () => void this.remove(member)),
+      danger: true,
+    });
+    return items;
+  }
+
+  /** A workshop's hosts and co-hosts: the stage, muting, roles, removal. */
+  private hostItems(member: Member, me: Member): MenuItem[] {
     const host = me.role === "host";
     const items: MenuItem[] = [];
     if (member.role === "guest") {

@@ -1,5 +1,6 @@
 // The view of one joined room: its header, chat, people and, in video rooms, the video and
-// the media controls; in a workshop also the host's switches and queues; in a coffee room or
+// the media controls; for those who look after it, its reports and settings (slow mode, the
+// moderation log); in a workshop also the host's switches and queues; in a coffee room or
 // workshop its tables (the countdown, the invitation to speed networking, the hosts' breakout
 // panel). A table has a view of its own, shown in its room's place. One view per joined room,
 // kept while it is open elsewhere, so videos keep playing and the chat keeps its scroll
@@ -8,6 +9,7 @@
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
 import { BreakoutPanel } from "./breakout";
+import { Care } from "./care";
 import { ChatPanel } from "./chat";
 import { MediaControls } from "./controls";
 import { Conversation } from "./conversation";
@@ -64,6 +66,8 @@ export class RoomView {
   private readonly bar: TablesBar | null = null;
   private readonly breakout: BreakoutPanel | null = null;
   private readonly roundsButton: HTMLButtonElement | null = null;
+  /** Reports and the room's settings, for those who look after it. */
+  private readonly care: Care;
   private readonly tablesButton: HTMLButtonElement | null = null;
   /** At a table: back to the room (a host's visit). */
   private readonly back: HTMLButtonElement | null = null;
@@ -81,7 +85,10 @@ export class RoomView {
     options: { created?: boolean } = {},
   ) {
     const kind = state.kind ?? "open";
-    const moderator = kind === "workshop" ? new Moderator(client, state, actions.notify) : null;
+    // What this user may do to others: block anybody; host a workshop; look after a room.
+    const people = new Moderator(client, state, actions.notify);
+    const moderator = kind === "workshop" ? people : null;
+    this.care = new Care(client, state, people, actions.notify);
     const table = kind === "table";
     this.home =
       kind === "coffee" || kind === "workshop"
@@ -171,7 +178,8 @@ export class RoomView {
     );
     conversation.openThread = (seq) => this.thread.show(seq);
     conversation.edited = () => this.renderMessages();
-    this.members = new MemberList(state, (user) => actions.openDm(user), moderator, this.queues?.element);
+    conversation.revealed = () => this.redrawMessages();
+    this.members = new MemberList(state, (user) => actions.openDm(user), people, this.queues?.element);
     this.search = new Search(client, state);
     this.title = h("h1", { class: "room-title", testid: "room-title" });
     this.meta = h("p", { class: "room-meta" });
@@ -242,7 +250,10 @@ export class RoomView {
         this.back,
         kind === "workshop" ? null : this.roundsButton,
         this.tablesButton,
+        this.care.reportsButton,
         table ? null : copy,
+        this.care.menu.button,
+        this.care.menu.element,
         this.end,
         this.peopleToggle,
         video ? null : leave,
@@ -296,6 +307,7 @@ export class RoomView {
       "section",
       { class: video ? "room-view video" : "room-view text", testid: "room-view" },
       header,
+      this.care.panel,
       this.bar?.element,
       this.breakout?.element,
       body,
@@ -331,6 +343,8 @@ export class RoomView {
     if (!state.live) parts.push("reconnecting…");
     this.meta.replaceChildren(state.room?.has_passcode ? icon("lock", "icon inline") : "", parts.join(" · "));
     this.members.render(me);
+    this.care.render();
+    this.chat.renderSlow();
     this.renderTables();
     this.renderVideo();
   }
@@ -374,6 +388,7 @@ export class RoomView {
   /** Every half second: the countdown. */
   tick(): void {
     this.bar?.tick();
+    this.chat.tick();
   }
 
   /** A workshop's switches, queues and chat rules, as this user's role allows. */

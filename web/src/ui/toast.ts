@@ -9,7 +9,7 @@ export class Toasts {
   readonly element = h("div", { class: "toasts", attrs: { role: "status", "aria-live": "polite" } });
 
   show(text: string, kind: "info" | "error" = "info"): void {
-    const toast = h("div", { class: `toast ${kind}` }, text);
+    const toast = h("div", { class: `toast ${kind}`, testid: "toast" }, text);
     this.element.append(toast);
     setTimeout(() => {
       toast.classList.add("leaving");
