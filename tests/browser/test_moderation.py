@@ -1,0 +1,133 @@
+"""Looking after rooms in the browser: reports, slow mode and blocking (issue 16)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from .harness import People, Person, Server
+
+pytestmark = pytest.mark.browser
+
+
+async def owned_room(people: People, server: Server, *names: str) -> tuple[Person, list[Person]]:
+    """Mo creates an open room (Mo is its owner); the others follow its link."""
+    owner = await people.new("Mo")
+    await owner.enter(server.url)
+    room = await owner.create_room("Neighbourhood", "open")
+    joined = []
+    for name in names:
+        person = await people.new(name)
+        await person.open_room(server.url, room)
+        await expect(owner.member(await person.user_id())).to_be_visible()
+        joined.append(person)
+    return owner, joined
+
+
+async def test_a_moderator_deletes_a_reported_message(people: People, server: Server) -> None:
+    mo, (ann, bob) = await owned_room(people, server, "Ann", "Bob")
+    # The owner appoints Ann moderator: her badge says so, and she gets the Reports button.
+    await mo.moderate(await mo.id_of("Ann"), "control-moderator")
+    ann_badge = bob.member(await bob.id_of("Ann")).get_by_test_id("role-badge")
+    await expect(ann_badge).to_have_attribute("data-role", "moderator")
+    await expect(ann.tid("reports-open")).to_be_visible()
+    await expect(bob.tid("reports-open")).to_be_hidden()
+
+    await mo.say("Anyone selling a bike?")
+    await bob.say("Buy cheap watches at spam.example")
+    await mo.act("Buy cheap watches at spam.example", "message-report")
+    await mo.tid("prompt-input").fill("Spam")
+    await mo.tid("prompt-ok").click()
+    await expect(mo.tid("toast").filter(has_text="Reported to the moderators")).to_be_visible()
+    # Nobody reports their own message.
+    await bob.messages("Buy cheap watches at spam.example").hover()
+    await expect(bob.messages("Buy cheap watches at spam.example").get_by_test_id("message-report")).to_have_count(0)
+
+    # The moderator sees the count, opens the panel, and deletes the message from it.
+    await expect(ann.tid("reports-badge")).to_have_text("1")
+    await ann.tid("reports-open").click()
+    report = ann.tid("reports-panel").get_by_test_id("report-item")
+    await expect(report).to_have_count(1)
+    await expect(report.get_by_test_id("message-text")).to_have_text("Buy cheap watches at spam.example")
+    await expect(report.get_by_test_id("report-author")).to_have_text("Bob")
+    await expect(report.get_by_test_id("report-by")).to_contain_text("Reported by Mo")
+    await expect(report.get_by_test_id("report-reason")).to_have_text("Spam")
+    await report.get_by_test_id("report-delete").click()
+
+    # The report is answered, the message is a tombstone for everybody, the reporter is told.
+    await expect(report).to_have_count(0)
+    await expect(ann.tid("reports-badge")).to_be_hidden()
+    await expect(mo.tid("reports-badge")).to_be_hidden()
+    for person in (mo, ann, bob):
+        await expect(person.tid("message-deleted")).to_have_count(1)
+        await expect(person.messages("Buy cheap watches at spam.example")).to_have_count(0)
+    await expect(
+        mo.tid("toast").filter(has_text="A moderator deleted the message you reported")
+    ).to_be_visible()
+
+    # The owner's moderation log says who did what, in plain words.
+    await mo.tid("room-menu").click()
+    await mo.tid("audit-open").click()
+    entries = mo.tid("audit-list").get_by_test_id("audit-entry")
+    await expect(entries.first).to_contain_text("Ann deleted a reported message by Bob")
+    await expect(entries.last).to_contain_text("Mo made Ann a moderator")
+
+
+async def test_slow_mode_set_by_the_owner_holds_back_a_second_message(
+    people: People, server: Server
+) -> None:
+    mo, (ann,) = await owned_room(people, server, "Ann")
+    await mo.tid("room-menu").click()
+    await mo.tid("room-menu-items").get_by_test_id("slow-30").click()
+    for person in (mo, ann):
+        await expect(person.tid("slow-notice")).to_contain_text("one message every 30 s")
+
+    await ann.say("First question")
+    await expect(mo.messages("First question")).to_be_visible()
+    await ann.say("Second question, straight away")
+    # The server refuses it for now: it waits in the outbox, saying when it goes.
+    pending = ann.tid("pending-message").filter(has_text="Second question, straight away")
+    await expect(pending.get_by_test_id("pending-status")).to_have_text(
+        re.compile(r"Slow mode: this goes out by itself in \d+ s")
+    )
+    await expect(mo.messages("Second question, straight away")).to_have_count(0)
+    # The owner is not slowed.
+    await mo.say("Welcome, one at a time please")
+    await mo.say("Thank you")
+    await expect(ann.messages("Thank you")).to_be_visible()
+
+    # Off again: the notice goes for everybody.
+    await mo.tid("room-menu").click()
+    await mo.tid("room-menu-items").get_by_test_id("slow-0").click()
+    await expect(ann.tid("slow-notice")).to_be_hidden()
+
+
+async def test_a_blocked_persons_new_message_is_hidden_in_the_lobby(
+    people: People, server: Server
+) -> None:
+    ann = await people.new("Ann")
+    await ann.open_room(server.url, "lobby")
+    bob = await people.new("Bob")
+    await bob.open_room(server.url, "lobby")
+    bob_id = await ann.id_of("Bob")
+    await bob.say("Hello from Bob")
+    await expect(ann.messages("Hello from Bob")).to_be_visible()
+
+    await ann.moderate(bob_id, "control-block")
+    await expect(ann.tid("toast").filter(has_text="You blocked Bob")).to_be_visible()
+    await bob.say("Can you hear me?")
+    await expect(bob.messages("Can you hear me?")).to_be_visible()
+    # On Ann's page both of Bob's messages are collapsed lines; one can be shown once.
+    hidden = ann.tid("message-list").get_by_test_id("blocked-message")
+    await expect(hidden).to_have_count(2)
+    await expect(ann.messages("Can you hear me?")).to_have_count(0)
+    await expect(hidden.last).to_contain_text("Message from someone you blocked")
+    await hidden.last.get_by_test_id("blocked-show").click()
+    await expect(ann.messages("Can you hear me?")).to_be_visible()
+
+    # Unblocked, his messages show again.
+    await ann.moderate(bob_id, "control-block")
+    await expect(ann.messages("Hello from Bob")).to_be_visible()
+    await expect(ann.tid("message-list").get_by_test_id("blocked-message")).to_have_count(0)
