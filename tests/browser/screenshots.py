@@ -3,7 +3,8 @@
 A server of its own with a fresh archive, Debian's headless Chromium with a fake camera, and
 three people: Ann and Bob meet in a coffee room (Bob on a phone) while Cleo looks at the lobby;
 then Cleo comes in as Ann starts speed networking, and the three meet at a table. Last, Maya,
-Theo and Iris talk in an open room: a thread, reactions, an edit, a delete and a mention.
+Theo and Iris talk in an open room: a thread, reactions, an edit, a delete and a mention; and
+Rosa, who made the allotment society's room, sees a message Sam reported, with slow mode on.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -97,6 +98,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await ann.page.screenshot(path=out / "table.png")
 
     await conversation(people, server, out)
+    await reports(people, server, out)
 
 
 async def conversation(people: People, server: Server, out: Path) -> None:
@@ -143,6 +145,33 @@ async def conversation(people: People, server: Server, out: Path) -> None:
     await theo.page.screenshot(path=out / "conversation.png")
 
 
+async def reports(people: People, server: Server, out: Path) -> None:
+    """The owner of an open room with one report open, as the Reports panel shows it."""
+    rosa = await people.new("Rosa")
+    await rosa.enter(server.url)
+    room = await rosa.create_room("Allotment society", "open")
+    await rosa.tid("invite-dismiss").click()
+    sam = await people.new("Sam")
+    await sam.open_room(server.url, room)
+    lee = await people.new("Lee")
+    await lee.open_room(server.url, room)
+    await expect(rosa.tid("member-list").get_by_test_id("member")).to_have_count(3)
+    await rosa.say("Seed swap on Saturday at the shed, bring labelled packets please")
+    await sam.say("I'll bring runner beans and too many courgettes")
+    spam = "Cheap garden sheds!! Best prices, DM me now, limited offer"
+    await lee.say(spam)
+    await sam.act(spam, "message-report")
+    await sam.tid("prompt-input").fill("Advertising, and not the first time")
+    await sam.tid("prompt-ok").click()
+    await rosa.tid("room-menu").click()
+    await rosa.tid("room-menu-items").get_by_test_id("slow-30").click()
+    await expect(rosa.tid("slow-notice")).to_be_visible()
+    await expect(rosa.tid("reports-badge")).to_have_text("1")
+    await rosa.tid("reports-open").click()
+    await expect(rosa.tid("report-item")).to_have_count(1)
+    await rosa.page.screenshot(path=out / "reports.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -151,7 +180,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
-    for name in (*names, "conversation.png"):
+    for name in (*names, "conversation.png", "reports.png"):
         print(out / name)
 
 

@@ -146,7 +146,7 @@ export class ChatPanel {
     const text =
       seconds <= 0
         ? ""
-        : `Slow mode: one message every ${interval(seconds)}${this.state.moderating ? " (not for moderators)" : ""}`;
+        : `Slow mode: one message every ${interval(seconds)}${this.state.moderating ? " (moderators are not slowed)" : ""}`;
     if (this.slow.textContent !== text) this.slow.textContent = text;
     this.slow.dataset.seconds = String(seconds);
   }
