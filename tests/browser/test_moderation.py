@@ -80,14 +80,14 @@ async def test_slow_mode_set_by_the_owner_holds_back_a_second_message(
 ) -> None:
     mo, (ann,) = await owned_room(people, server, "Ann")
     await mo.tid("room-menu").click()
-    await mo.tid("room-menu-items").get_by_test_id("slow-30").click()
+    await mo.tid("room-menu-items").get_by_test_id("slow-10").click()
     for person in (mo, ann):
-        await expect(person.tid("slow-notice")).to_contain_text("one message every 30 s")
+        await expect(person.tid("slow-notice")).to_contain_text("one message every 10 s")
 
     await ann.say("First question")
     await expect(mo.messages("First question")).to_be_visible()
     await ann.say("Second question, straight away")
-    # The server refuses it for now: it waits in the outbox, saying when it goes.
+    # The server refuses it for now: it waits in the chat, saying when it goes.
     pending = ann.tid("pending-message").filter(has_text="Second question, straight away")
     await expect(pending.get_by_test_id("pending-status")).to_have_text(
         re.compile(r"Slow mode: this goes out by itself in \d+ s")
@@ -97,6 +97,9 @@ async def test_slow_mode_set_by_the_owner_holds_back_a_second_message(
     await mo.say("Welcome, one at a time please")
     await mo.say("Thank you")
     await expect(ann.messages("Thank you")).to_be_visible()
+    # Once the interval is over, the message held back goes out by itself.
+    await expect(mo.messages("Second question, straight away")).to_be_visible(timeout=20_000)
+    await expect(pending).to_have_count(0)
 
     # Off again: the notice goes for everybody.
     await mo.tid("room-menu").click()
@@ -104,7 +107,34 @@ async def test_slow_mode_set_by_the_owner_holds_back_a_second_message(
     await expect(ann.tid("slow-notice")).to_be_hidden()
 
 
-async def test_a_blocked_persons_new_message_is_hidden_in_the_lobby(
+async def test_the_owner_removes_somebody_and_lets_them_back_from_the_log(
+    people: People, server: Server
+) -> None:
+    mo, (ann,) = await owned_room(people, server, "Ann")
+    room = await ann.room_id()
+    ann_id = await mo.id_of("Ann")
+    await mo.moderate(ann_id, "control-remove")
+    await mo.tid("confirm-ok").click()
+    removed = ann.tid("removed-screen")
+    await expect(removed).to_have_attribute("data-reason", "removed")
+    await expect(removed).to_contain_text("A moderator removed you from this room")
+    await expect(mo.member(ann_id)).to_have_count(0)
+    # Coming back by the link does not let her in.
+    await ann.page.goto(f"{server.url}r/{room}")
+    await expect(ann.tid("join-error")).to_contain_text("removed you")
+
+    await mo.tid("room-menu").click()
+    await mo.tid("audit-open").click()
+    removal = mo.tid("audit-list").get_by_test_id("audit-entry").filter(has_text="Mo removed Ann")
+    await removal.get_by_test_id("audit-allow").click()
+    await expect(mo.tid("toast").filter(has_text="Ann can join again")).to_be_visible()
+    await mo.tid("audit-close").click()
+    await ann.page.reload()
+    await expect(ann.room()).to_have_attribute("data-room-id", room)
+    await expect(mo.member(ann_id)).to_be_visible()
+
+
+async def test_a_blocked_persons_messages_are_hidden_and_their_dm_goes(
     people: People, server: Server
 ) -> None:
     ann = await people.new("Ann")
@@ -115,8 +145,17 @@ async def test_a_blocked_persons_new_message_is_hidden_in_the_lobby(
     await bob.say("Hello from Bob")
     await expect(ann.messages("Hello from Bob")).to_be_visible()
 
+    # A direct message with him, in her sidebar until she blocks him.
+    await ann.member(bob_id).locator(".member-main").click()
+    await expect(ann.room()).to_have_attribute("data-kind", "dm")
+    dm = ann.tid("room-tab").and_(ann.page.locator(f'[data-room-id="{await ann.room_id()}"]'))
+    await expect(dm).to_be_visible()
+    await ann.tid("room-tab").and_(ann.page.locator('[data-room-id="lobby"]')).click()
+    await expect(ann.room()).to_have_attribute("data-room-id", "lobby")
+
     await ann.moderate(bob_id, "control-block")
     await expect(ann.tid("toast").filter(has_text="You blocked Bob")).to_be_visible()
+    await expect(dm).to_have_count(0)
     await bob.say("Can you hear me?")
     await expect(bob.messages("Can you hear me?")).to_be_visible()
     # On Ann's page both of Bob's messages are collapsed lines; one can be shown once.
