@@ -385,7 +385,7 @@ export class RoomView {
     this.bar?.render();
   }
 
-  /** Every half second: the countdown. */
+  /** Every half second: the countdown, and how long slow mode still holds a message back. */
   tick(): void {
     this.bar?.tick();
     this.chat.tick();
