@@ -1,11 +1,12 @@
 // Messages: receiving them in order and once, filling gaps, paging back, sending through the
-// outbox (exactly once: one client_msg_id per message across retries), search and typing;
+// outbox (exactly once: one client_msg_id per message across retries and reloads; edits and
+// reactions made offline wait there too, in order), search and typing;
 // replies, edits, deletes and reactions, and their changes caught up by revision
 // (docs/protocol.md, "Replies, reactions, edits and deletes").
 
 import { type Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
-import { Outbox, type Pending } from "./outbox";
+import { excerpt, Outbox, type Pending } from "./outbox";
 import type { RoomState } from "./room";
 import { codePoints, completeMessage, type Emoji, limits, type Message, type TypingEvent } from "./types";
 
@@ -15,7 +16,11 @@ interface ChatEvents {
   typing: string;
   /** Unread counts changed. */
   unread: void;
-  /** A message that will not be sent (the server refused it), with the reason to show. */
+  /**
+   * Something typed that will not be sent (the server refused it, or the outbox was full),
+   * with the reason to show; `text` is a message's text to give back ("" for an edit or a
+   * reaction).
+   */
   refused: { room: string; text: string; message: string };
   /** A message for a room this page does not hold (a DM it has not opened). */
   stranger: Message;
@@ -38,11 +43,19 @@ const GAP_WAIT_MS = 400;
 const RETRY_MS = 2_000;
 
 export class Chat extends Emitter<ChatEvents> {
-  readonly outbox = new Outbox();
+  readonly outbox = new Outbox((item) =>
+    this.emit("refused", {
+      room: item.room,
+      text: item.kind === "message" ? item.text : "",
+      message: `too much was waiting to be sent, so the oldest went: ${describe(item)}`,
+    }),
+  );
   /** The room on screen: its messages are read as they come. */
   active: string | null = null;
   private readonly flushing = new Set<string>();
   private readonly typingSent = new Map<string, number>();
+  /** Edits and reactions made online: their caller hears how they went (by clientMsgId). */
+  private readonly waiters = new Map<string, { resolve: () => void; reject: (error: unknown) => void }>();
 
   constructor(
     private readonly connection: Connection,
@@ -50,10 +63,19 @@ export class Chat extends Emitter<ChatEvents> {
     private readonly me: () => string | null,
   ) {
     super();
+    // Before the client's own handler: the rooms are joined, and their outboxes sent, as this user.
+    connection.on("session", (session) => this.outbox.identify(session.user.id));
   }
 
+  /**
+   * The room's items still to be sent, as shown: every message, and the edits and reactions
+   * but those made online and on their way (their caller shows how they went).
+   */
   pending(room: string): Pending[] {
-    return this.outbox.of(room);
+    return this.outbox
+      .of(room)
+      .filter((p) => p.kind === "message" || !this.waiters.has(p.clientMsgId))
+      .map((p) => (p.kind === "edit" ? { ...p, text: `Edit: ${p.text}` } : p));
   }
 
   /** A `chat:message` from the server. */
@@ -149,18 +171,15 @@ export class Chat extends Emitter<ChatEvents> {
     if (shown) this.emit("messages", { room: state.id, older: false });
   }
 
-  /** Edit own message; the ack's version shows at once. */
+  /**
+   * Edit own message, through the outbox: online, resolves once stored (the ack's version
+   * shows) or throws the server's refusal; offline, resolves at once and the edit waits.
+   */
   async edit(state: RoomState, seq: number, text: string, mentions: string[]): Promise<void> {
     if (codePoints(text) > limits.text) {
       throw new RequestError("too_large", `A message can be at most ${limits.text} characters.`);
     }
-    const { message } = await this.connection.request("chat:edit", {
-      room: state.id,
-      seq,
-      text,
-      mentions: mentions.slice(0, limits.mentions),
-    });
-    this.apply(state, [completeMessage(message)]);
+    await this.queued(state, this.outbox.addEdit(state.id, seq, text, mentions.slice(0, limits.mentions)));
   }
 
   /** Delete a message (own, or anybody's for a workshop's hosts): it stays as a tombstone. */
@@ -169,15 +188,23 @@ export class Chat extends Emitter<ChatEvents> {
     this.apply(state, [completeMessage(message)]);
   }
 
-  /** Add (`on`) or take away this user's reaction. */
+  /** Add (`on`) or take away this user's reaction, through the outbox as an edit goes. */
   async react(state: RoomState, seq: number, emoji: Emoji, on: boolean): Promise<void> {
-    const { message } = await this.connection.request("chat:react", {
-      room: state.id,
-      seq,
-      emoji,
-      on,
-    });
-    this.apply(state, [completeMessage(message)]);
+    const about = state.timeline.at(seq)?.text ?? "";
+    await this.queued(state, this.outbox.addReaction(state.id, seq, emoji, on, about));
+  }
+
+  /** An edit or reaction just queued: online, wait for its outcome; offline, it waits. */
+  private queued(state: RoomState, item: Pending): Promise<void> {
+    if (!state.live || !this.connection.connected) {
+      this.emit("messages", { room: state.id, older: false });
+      return Promise.resolve();
+    }
+    const outcome = new Promise<void>((resolve, reject) =>
+      this.waiters.set(item.clientMsgId, { resolve, reject }),
+    );
+    void this.flush(state);
+    return outcome;
   }
 
   /** A thread: its first message and its replies, oldest first (`chat:thread`, every page). */
@@ -250,13 +277,16 @@ export class Chat extends Emitter<ChatEvents> {
       return `A message can be at most ${limits.text} characters.`;
     }
     const mentions = [...new Set(extras.mentions ?? [])].slice(0, limits.mentions);
-    this.outbox.add(state.id, text, extras.replyTo ?? null, mentions);
+    this.outbox.addMessage(state.id, text, extras.replyTo ?? null, mentions);
     this.emit("messages", { room: state.id, older: false });
     void this.flush(state);
     return null;
   }
 
-  /** Send the room's pending messages, one at a time and in order. */
+  /**
+   * Send the room's outbox, one item at a time and in the order made: messages with their
+   * client_msg_id, edits and reactions as the same `chat:edit` and `chat:react`.
+   */
   async flush(state: RoomState): Promise<void> {
     if (this.flushing.has(state.id)) return;
     this.flushing.add(state.id);
@@ -266,27 +296,24 @@ export class Chat extends Emitter<ChatEvents> {
         if (!pending || !state.live || !this.connection.connected) break;
         // Slow mode: its timer sends it when the room lets it.
         if (pending.notBefore !== null && pending.notBefore > Date.now()) break;
+        // Another page of this user sent it meanwhile (they share the stored outbox).
+        if (!this.outbox.holds(pending)) continue;
         pending.state = "sending";
         this.emit("messages", { room: state.id, older: false });
+        // Kept while it is on its way: it is not listed meanwhile.
+        const waiter = this.waiters.get(pending.clientMsgId);
         try {
-          const { message: raw } = await this.connection.request("chat:send", {
-            room: state.id,
-            text: pending.text,
-            client_msg_id: pending.clientMsgId,
-            // Only when set: a plain message reads the same to a server without replies.
-            ...(pending.replyTo !== null ? { reply_to: pending.replyTo } : {}),
-            ...(pending.mentions.length ? { mentions: pending.mentions } : {}),
-          });
-          const message = completeMessage(raw);
+          await this.deliver(state, pending);
+          this.waiters.delete(pending.clientMsgId);
           this.outbox.remove(state.id, pending.clientMsgId);
-          const last = state.timeline.last;
-          state.timeline.add([message]);
           this.emit("messages", { room: state.id, older: false });
-          if (last > 0 && message.seq > last + 1) void this.fillGaps(state);
+          waiter?.resolve();
         } catch (error) {
           pending.state = "waiting";
+          this.waiters.delete(pending.clientMsgId);
           const code = error instanceof RequestError ? error.code : "internal";
           if (RETRYABLE.has(code)) {
+            waiter?.resolve(); // it waits in the outbox
             // `rate_limited` says when to try again: slow mode's wait, or the budget's.
             const after = error instanceof RequestError ? error.detail.retry_after : undefined;
             const waitMs = typeof after === "number" ? Math.max(after * 1000, 100) : RETRY_MS;
@@ -302,18 +329,74 @@ export class Chat extends Emitter<ChatEvents> {
           }
           this.outbox.remove(state.id, pending.clientMsgId);
           this.emit("messages", { room: state.id, older: false });
+          if (waiter) {
+            waiter.reject(error);
+            continue;
+          }
           const reason = error instanceof Error ? error.message : String(error);
-          this.emit("refused", { room: state.id, text: pending.text, message: reason });
+          const what = pending.kind === "message" ? "" : `${describe(pending)}: `;
+          this.emit("refused", {
+            room: state.id,
+            text: pending.kind === "message" ? pending.text : "",
+            message: what + reason,
+          });
         }
       }
     } finally {
       this.flushing.delete(state.id);
+      // What is left waits for the connection or a retry: for its callers, done; now listed.
+      let released = false;
+      for (const pending of this.outbox.of(state.id)) {
+        const waiter = this.waiters.get(pending.clientMsgId);
+        if (!waiter) continue;
+        this.waiters.delete(pending.clientMsgId);
+        waiter.resolve();
+        released = true;
+      }
+      if (released) this.emit("messages", { room: state.id, older: false });
     }
   }
 
-  /** Drop the room's pending messages (the room was left). */
+  /** Send one item and show the server's answer; an error ack throws. */
+  private async deliver(state: RoomState, pending: Pending): Promise<void> {
+    let raw: Message;
+    if (pending.kind === "edit") {
+      ({ message: raw } = await this.connection.request("chat:edit", {
+        room: state.id,
+        seq: pending.seq,
+        text: pending.text,
+        mentions: pending.mentions,
+      }));
+    } else if (pending.kind === "react") {
+      ({ message: raw } = await this.connection.request("chat:react", {
+        room: state.id,
+        seq: pending.seq,
+        emoji: pending.emoji,
+        on: pending.on,
+      }));
+    } else {
+      ({ message: raw } = await this.connection.request("chat:send", {
+        room: state.id,
+        text: pending.text,
+        client_msg_id: pending.clientMsgId,
+        // Only when set: a plain message reads the same to a server without replies.
+        ...(pending.replyTo !== null ? { reply_to: pending.replyTo } : {}),
+        ...(pending.mentions.length ? { mentions: pending.mentions } : {}),
+      }));
+    }
+    const message = completeMessage(raw);
+    if (pending.kind !== "message") {
+      this.apply(state, [message]);
+      return;
+    }
+    const last = state.timeline.last;
+    state.timeline.add([message]);
+    if (last > 0 && message.seq > last + 1) void this.fillGaps(state);
+  }
+
+  /** Drop the room's outbox (the room was left). */
   discard(room: string): void {
-    for (const pending of this.outbox.of(room)) this.outbox.remove(room, pending.clientMsgId);
+    this.outbox.clear(room);
   }
 
   async search(state: RoomState, query: string): Promise<Message[]> {
@@ -365,4 +448,11 @@ export class Chat extends Emitter<ChatEvents> {
       if (this.outbox.next(state.id)) this.emit("messages", { room: state.id, older: false });
     }
   }
+}
+
+/** An edit or a reaction (or a message) as a notice names it. */
+function describe(item: Pending): string {
+  if (item.kind === "edit") return `the edit “${excerpt(item.text)}”`;
+  if (item.kind === "react") return `the reaction ${item.text}`;
+  return `the message “${excerpt(item.text)}”`;
 }

@@ -1,9 +1,11 @@
 // What the client keeps in localStorage: the display name, the resume token, the host keys of
-// the workshops this browser created, and the chosen devices; and in sessionStorage (this tab
-// only) the rooms it has open and the passcodes they were opened with, so a reload opens them
-// again (a page going away leaves its rooms: coming back is a fresh join, passcode and all).
-// Storage can be unavailable (private windows, disabled cookies): then everything lasts only
-// as long as the page.
+// the workshops this browser created, the chosen devices, and each user's outbox (what they
+// typed that the server has not acknowledged, per user id, so that two identities in one
+// browser never send each other's) with the id of the user last connected as; and in
+// sessionStorage (this tab only) the rooms it has open and the passcodes they were opened
+// with, so a reload opens them again (a page going away leaves its rooms: coming back is a
+// fresh join, passcode and all). Storage can be unavailable (private windows, disabled
+// cookies): then everything lasts only as long as the page.
 
 const PREFIX = "percolate.";
 
@@ -120,6 +122,23 @@ export const storage = {
   roomClosed(room: string): void {
     setTabRooms(tabRooms().filter((id) => id !== room));
     if (room in tabPasscodes()) setTabPasscode(room, null);
+  },
+
+  /** The id of the user this browser last connected as: whose outbox a page restores at start. */
+  get user(): string | null {
+    return read("user");
+  },
+  set user(value: string | null) {
+    write("user", value);
+  },
+
+  /** A user's outbox as stored (JSON, checked by the outbox); `[]` when there is none. */
+  outbox(user: string): unknown {
+    return readJson<unknown>(`outbox.${user}`, []);
+  },
+  /** Store a user's outbox (JSON text), or forget it (`null`: nothing left to send). */
+  setOutbox(user: string, json: string | null): void {
+    write(`outbox.${user}`, json);
   },
 
   device(kind: "camera" | "mic"): string | null {
