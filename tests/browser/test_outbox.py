@@ -214,3 +214,26 @@ async def test_a_reaction_refused_once_back_leaves_the_outbox_with_a_notice(
     await expect(ann.tid("pending-message")).to_have_count(0)
     await expect(ann.messages().get_by_test_id("message-deleted")).to_have_count(1)
     await expect(ann.messages().get_by_test_id("reaction")).to_have_count(0)
+
+
+async def test_past_200_waiting_items_the_oldest_goes_with_a_notice(
+    people: People, server: Server
+) -> None:
+    ann = await people.new("Ann")
+    await ann.enter(server.url)
+    await ann.create_room("Long tunnel", "open")
+    await ann.context.set_offline(True)
+    await expect(ann.tid("connection-banner")).to_be_visible()
+    for n in range(1, 201):
+        await ann.say(f"Note {n}")
+    await expect(ann.tid("pending-message")).to_have_count(200)
+    await expect(ann.tid("chat-error")).to_be_hidden()
+
+    await ann.say("Note 201")
+    await expect(ann.tid("chat-error")).to_have_text(
+        "Not sent: Too much was waiting to be sent, so the oldest went: the message “Note 1”."
+    )
+    texts = ann.tid("pending-message").get_by_test_id("message-text")
+    await expect(texts).to_have_count(200)
+    await expect(texts.first).to_have_text("Note 2")
+    await expect(texts.last).to_have_text("Note 201")
