@@ -237,3 +237,32 @@ async def test_past_200_waiting_items_the_oldest_goes_with_a_notice(
     await expect(texts).to_have_count(200)
     await expect(texts.first).to_have_text("Note 2")
     await expect(texts.last).to_have_text("Note 201")
+
+
+async def test_what_one_identity_typed_is_never_sent_as_another(
+    people: People, server: Server
+) -> None:
+    ann, bob, line = await ann_and_bob(people, server)
+    old_id = await ann.user_id()
+    await ann.context.set_offline(True)
+    await expect(ann.tid("connection-banner")).to_be_visible()
+    await ann.say("Signed by the old me")
+
+    # The page comes back as somebody else in the same browser: its resume token is gone, so
+    # the server makes a new user (of the same name).
+    await reload_out_of_reach(ann, line)
+    await ann.page.evaluate("localStorage.removeItem('percolate.token')")
+    line.held.set()
+    await expect(ann.room()).to_be_visible(timeout=RECONNECT_MS)
+    # Joined as a new user: the old one may still be listed for the reconnect grace.
+    anns = ann.tid("member-list").locator('[data-testid="member"][data-name="Ann"]')
+    await expect(anns.and_(ann.page.locator(f':not([data-user-id="{old_id}"])'))).to_have_count(1)
+    await expect(ann.tid("pending-message")).to_have_count(0)
+    await ann.say("Signed by the new me")
+    await expect(bob.messages("Signed by the new me")).to_be_visible()
+    await expect(bob.messages().get_by_test_id("message-text")).to_have_text(
+        ["Signed by the new me"]
+    )
+    # The old identity's outbox stays in the browser, for that identity.
+    stored = await ann.page.evaluate(f"localStorage.getItem('percolate.outbox.{old_id}')")
+    assert stored is not None and "Signed by the old me" in stored
