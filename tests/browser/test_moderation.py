@@ -170,3 +170,65 @@ async def test_a_blocked_persons_messages_are_hidden_and_their_dm_goes(
     await ann.moderate(bob_id, "control-block")
     await expect(ann.messages("Hello from Bob")).to_be_visible()
     await expect(ann.tid("message-list").get_by_test_id("blocked-message")).to_have_count(0)
+
+
+async def test_the_owner_edits_a_coffee_mornings_title_and_description(
+    people: People, server: Server
+) -> None:
+    mo = await people.new("Mo")
+    await mo.enter(server.url)
+    room = await mo.create_room("Friday coffee", "coffee")
+    ann = await people.new("Ann")
+    await ann.open_room(server.url, room)
+    await expect(ann.tid("room-description")).to_be_hidden()
+    # A member has no room settings.
+    await expect(ann.tid("room-menu")).to_be_hidden()
+
+    await mo.tid("room-menu").click()
+    await mo.tid("room-menu-items").get_by_test_id("room-edit-open").click()
+    dialog = mo.tid("room-edit-dialog")
+    await expect(dialog.get_by_test_id("room-edit-title")).to_have_value("Friday coffee")
+    await dialog.get_by_test_id("room-edit-title").fill("")
+    await expect(dialog.get_by_test_id("room-edit-save")).to_be_disabled()
+    # More than 500 characters: the counter says so and Save waits.
+    await dialog.get_by_test_id("room-edit-description").fill("x" * 501)
+    await expect(dialog.get_by_test_id("room-edit-count")).to_have_text("501/500")
+    await dialog.get_by_test_id("room-edit-title").fill("Friday coffee & jobs")
+    await expect(dialog.get_by_test_id("room-edit-save")).to_be_disabled()
+    about = "Local businesses meet every Friday at 9.\nBring a question, leave with an answer."
+    await dialog.get_by_test_id("room-edit-description").fill(about)
+    await expect(dialog.get_by_test_id("room-edit-count")).to_have_text(f"{len(about)}/500")
+    await dialog.get_by_test_id("room-edit-save").click()
+    await expect(dialog).to_have_count(0)
+
+    # Both pages show the new title and the description at once; Ann is told who changed them.
+    for person in (mo, ann):
+        await expect(person.tid("room-title")).to_have_text("Friday coffee & jobs")
+        await expect(person.tid("room-description")).to_have_text(about)
+        await expect(person.tid("room-description")).to_have_attribute("title", about)
+    toast = ann.tid("toast").filter(has_text="Mo renamed the room")
+    await expect(toast).to_contain_text("and changed its description")
+    await expect(mo.tid("toast").filter(has_text="renamed")).to_have_count(0)
+    # One line until clicked; then all of it.
+    description = ann.tid("room-description")
+    assert await description.evaluate("el => el.scrollHeight <= el.clientHeight + 1")
+    await description.click()
+    await expect(description).to_have_attribute("aria-expanded", "true")
+    assert await description.evaluate("el => el.clientHeight > 30")
+
+    # Only the description now: the toast says just that.
+    await mo.tid("room-menu").click()
+    await mo.tid("room-menu-items").get_by_test_id("room-edit-open").click()
+    await mo.tid("room-edit-description").fill("Every Friday at 9.")
+    await mo.tid("room-edit-save").click()
+    await expect(ann.tid("room-description")).to_have_text("Every Friday at 9.")
+    await expect(
+        ann.tid("toast").filter(has_text="Mo changed the room's description")
+    ).to_be_visible()
+
+    # A third person's lobby lists the room with what it is for.
+    cat = await people.new("Cat")
+    await cat.enter(server.url)
+    item = cat.tid("room-list").locator(f'[data-testid="room-item"][data-room-id="{room}"]')
+    await expect(item).to_contain_text("Friday coffee & jobs")
+    await expect(item.get_by_test_id("room-item-description")).to_have_text("Every Friday at 9.")

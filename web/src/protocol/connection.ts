@@ -21,6 +21,7 @@ import type {
   Report,
   ReportResolvedEvent,
   RoomRefEvent,
+  RoomUpdatedEvent,
   SessionEvent,
   SfuClosedEvent,
   SfuOfferEvent,
@@ -87,6 +88,7 @@ interface ConnectionEvents {
   tablesNotice: TablesNoticeEvent;
   met: MetEvent;
   slow: SlowEvent;
+  roomUpdated: RoomUpdatedEvent;
   report: Report;
   reportResolved: ReportResolvedEvent;
 }
@@ -180,6 +182,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("tables:notice", (event: TablesNoticeEvent) => this.emit("tablesNotice", event));
     this.socket.on("people:met", (event: MetEvent) => this.emit("met", event));
     this.socket.on("room:slow", (event: SlowEvent) => this.emit("slow", event));
+    this.socket.on("room:updated", (event: RoomUpdatedEvent) => this.emit("roomUpdated", event));
     this.socket.on("report", (event: Report) => this.emit("report", event));
     this.socket.on("report:resolved", (event: ReportResolvedEvent) => this.emit("reportResolved", event));
   }

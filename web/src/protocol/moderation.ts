@@ -1,19 +1,41 @@
 // Looking after open rooms and coffee mornings (docs/protocol.md, "Looking after rooms"):
-// slow mode, reports and their answers, moderators, removing people and letting them back,
-// and the audit log. Keeps each room's slow mode and, for those who moderate it, its open
-// reports; tells the reporter when a report was answered. Workshops share the events (their
-// hosts moderate). No DOM.
+// the room's title and description, slow mode, reports and their answers, moderators,
+// removing people and letting them back, and the audit log. Keeps each room's title,
+// description and slow mode and, for those who moderate it, its open reports; tells the
+// reporter when a report was answered. Workshops share the events (their hosts moderate).
+// No DOM.
 
 import type { Connection } from "./connection";
 import { Emitter } from "./emitter";
 import type { RoomState } from "./room";
-import type { AuditEntry, Report, ReportOutcome, ReportResolvedEvent, SlowEvent } from "./types";
+import type {
+  AuditEntry,
+  Report,
+  ReportOutcome,
+  ReportResolvedEvent,
+  Room,
+  RoomUpdatedEvent,
+  SlowEvent,
+  User,
+} from "./types";
+
+/** A room's new title or description, as `room:updated` told it. */
+export interface RoomChange {
+  room: Room;
+  by: User;
+  /** The title changed. */
+  renamed: boolean;
+  /** The description changed. */
+  described: boolean;
+}
 
 interface ModerationEvents {
   /** A room's slow mode or open reports changed; the payload is `room`. */
   changed: string;
   /** A report this user made was answered (once per report). */
   answered: Report;
+  /** A room's title or description changed (also for rooms this page has not opened). */
+  updated: RoomChange;
 }
 
 /** Most reasons a report may give (docs/protocol.md, chat:report). */
@@ -30,6 +52,7 @@ export class Moderation extends Emitter<ModerationEvents> {
   ) {
     super();
     connection.on("slow", (event) => this.slowed(event));
+    connection.on("roomUpdated", (event) => this.updated(event));
     connection.on("report", (report) => this.reported(report));
     connection.on("reportResolved", (event) => this.resolved(event));
   }
@@ -63,6 +86,15 @@ export class Moderation extends Emitter<ModerationEvents> {
     } catch (error) {
       console.warn(`Moderation(${state.id}) could not list reports`, error);
     }
+  }
+
+  /**
+   * Give the room a new title and description (`room:edit`); everybody in it, this page too,
+   * hears of it as `room:updated`.
+   */
+  async edit(room: string, title: string, description: string): Promise<Room> {
+    const answer = await this.connection.request("room:edit", { room, title, description });
+    return answer.room;
   }
 
   /** Slow mode: one message per `seconds` for each person but moderators; 0 turns it off. */
@@ -106,6 +138,19 @@ export class Moderation extends Emitter<ModerationEvents> {
   async audit(room: string, before: number | null = null): Promise<AuditEntry[]> {
     const { entries } = await this.connection.request("audit:list", { room, before, limit: 100 });
     return entries;
+  }
+
+  private updated(event: RoomUpdatedEvent): void {
+    const state = this.rooms.get(event.room.id);
+    const before = state?.room ?? null;
+    if (state) state.room = { ...state.room, ...event.room };
+    this.emit("updated", {
+      room: event.room,
+      by: event.by,
+      renamed: before !== null && before.title !== event.room.title,
+      described: before !== null && (before.description ?? "") !== (event.room.description ?? ""),
+    });
+    if (state) this.emit("changed", state.id);
   }
 
   private slowed(event: SlowEvent): void {

@@ -2,8 +2,8 @@
 // its messages, who is typing, unread messages, its peer connections and, in a workshop, the
 // host's settings and this user's standing (on stage, hand raised, moderated); in a coffee
 // room or workshop its tables (breakout tables, speed-networking rounds) and the table this
-// user sits at; in a table's own room, the room it belongs to; its slow mode and, for those
-// who look after it, its open reports.
+// user sits at; in a table's own room, the room it belongs to; its title and description,
+// its slow mode and, for those who look after it, its open reports.
 
 import type { Call } from "./call";
 import type { Mesh } from "./mesh";
@@ -204,6 +204,11 @@ export class RoomState {
   get title(): string {
     if (this.kind === "dm") return this.dmUser?.name ?? "Direct message";
     return this.room?.title || this.id;
+  }
+
+  /** What the room is for, as its moderators wrote it (`room:edit`); empty when nobody did. */
+  get description(): string {
+    return this.kind === "dm" || this.kind === "table" ? "" : (this.room?.description ?? "");
   }
 
   /** Shown as a tab: a room joined and not left, or any DM. */

@@ -33,6 +33,8 @@ export interface Room {
   created_at: number;
   /** A table's room (the coffee room or workshop it belongs to); null otherwise (absent from older servers). */
   parent?: string | null;
+  /** What the room is for (`room:edit`): at most 500 characters, may hold new lines; empty until a moderator writes one (absent from older servers). */
+  description?: string;
 }
 
 /** A room as `room:list` shows it. */
@@ -139,16 +141,22 @@ export interface SlowEvent {
   by: User;
 }
 
+/** `room:updated`: a moderator gave the room a new title or description (`room:edit`). */
+export interface RoomUpdatedEvent {
+  room: Room;
+  by: User;
+}
+
 /** One thing a moderator did (`audit:list`). */
 export interface AuditEntry {
   at: number;
   /** The moderator. */
   by: User;
-  action: "delete" | "remove" | "allow" | "moderator" | "moderator_off" | "slow" | "report";
+  action: "delete" | "remove" | "allow" | "moderator" | "moderator_off" | "slow" | "report" | "edit";
   target: User | null;
   /** The message, for `delete` and `report`. */
   seq: number | null;
-  /** `slow`: the new interval ("30 s"); `report`: the outcome. */
+  /** `slow`: the new interval ("30 s"); `report`: the outcome; `edit`: the room's title then. */
   detail: string;
 }
 
@@ -479,6 +487,7 @@ export interface Answers {
   "people:list": { people: Met[] };
   "room:slow": { seconds: number };
   "room:moderator": Record<string, never>;
+  "room:edit": { room: Room };
   "chat:report": { report: Report };
   "reports:list": { reports: Report[] };
   "report:resolve": { report: Report };
@@ -497,6 +506,8 @@ export type EventName = keyof Answers;
 export const limits = {
   name: 40,
   title: 80,
+  /** A room's description (`room:edit`). */
+  description: 500,
   text: 4000,
   passcodeMin: 4,
   passcode: 128,

@@ -4,6 +4,7 @@
 
 import type { Client } from "../protocol/client";
 import type { ConnectionStatus } from "../protocol/connection";
+import type { RoomChange } from "../protocol/moderation";
 import type { Report, Room } from "../protocol/types";
 import { h, sentence } from "./elements";
 import { gateView } from "./gate";
@@ -185,6 +186,13 @@ export class App {
     });
     client.moderation.on("changed", (room) => this.views.get(room)?.render());
     client.moderation.on("answered", (report) => this.toasts.show(answered(report)));
+    client.moderation.on("updated", (change) => {
+      this.lobby.updated(change.room);
+      this.sidebar.render();
+      this.updateTitle();
+      const told = changed(change);
+      if (told && change.by.id !== client.me?.id) this.toasts.show(told);
+    });
     client.blocks.on("changed", () => {
       for (const view of this.views.values()) {
         view.render();
@@ -427,6 +435,15 @@ function answered(report: Report): string {
     default:
       return "A moderator looked at the message you reported and left it up.";
   }
+}
+
+/** What the others are told when a moderator renamed a room or changed its description. */
+function changed({ by, renamed, described, room }: RoomChange): string | null {
+  if (renamed && described)
+    return `${by.name} renamed the room to “${room.title}” and changed its description.`;
+  if (renamed) return `${by.name} renamed the room to “${room.title}”.`;
+  if (described) return `${by.name} changed the room's description.`;
+  return null;
 }
 
 /** How often the countdown on screen is redrawn (ms). */

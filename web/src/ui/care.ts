@@ -1,7 +1,7 @@
 // Looking after a room, as its owner and moderators (a workshop's hosts and co-hosts) see it:
 // the header's "Reports" button, with the count of open reports, and the panel that answers
-// them (dismiss, delete the message, remove its author); the room's "…" menu with slow mode
-// and, for the owner (a workshop's host), the moderation log.
+// them (dismiss, delete the message, remove its author); the room's "…" menu with the room's
+// title and description, slow mode and, for the owner (a workshop's host), the moderation log.
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
@@ -13,6 +13,7 @@ import { icon } from "./icons";
 import { Menu, type MenuItem } from "./menu";
 import { messageText, shortTime } from "./message";
 import type { Moderator, Notify } from "./moderation";
+import { editRoom } from "./roomform";
 
 /** The intervals offered for slow mode (seconds; 0 is off). */
 export const SLOW_CHOICES = [0, 10, 30, 60, 300] as const;
@@ -197,9 +198,18 @@ export class Care {
     });
   }
 
-  /** The room menu: slow mode's intervals (the current one marked), the log for the owner. */
+  /**
+   * The room menu: its title and description, slow mode's intervals (the current one marked),
+   * the log for the owner.
+   */
   private items(): MenuItem[] {
     const now = this.state.slowSeconds;
+    const edit: MenuItem = {
+      testid: "room-edit-open",
+      label: "Edit room…",
+      icon: "edit",
+      act: () => void editRoom(this.client, this.state),
+    };
     const items: MenuItem[] = SLOW_CHOICES.map((seconds) => ({
       testid: `slow-${seconds}`,
       label: seconds === 0 ? "Slow mode off" : `Slow mode: ${interval(seconds)}`,
@@ -208,6 +218,7 @@ export class Care {
       title: seconds === now ? "As it is now" : undefined,
       act: () => this.moderator.setSlow(seconds),
     }));
+    items.unshift(edit);
     if (this.state.owning) {
       items.push({
         testid: "audit-open",

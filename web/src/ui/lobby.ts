@@ -1,4 +1,5 @@
-// The lobby: the public rooms with how many people are in each, and the form to start a room.
+// The lobby: the public rooms with what each is for and how many people are in each, and the
+// form to start a room.
 
 import type { Client, NewRoom } from "../protocol/client";
 import { RequestError } from "../protocol/connection";
@@ -18,7 +19,8 @@ export class LobbyView {
   private readonly submit: HTMLButtonElement;
   private timer: ReturnType<typeof setInterval> | undefined;
   private soon: ReturnType<typeof setTimeout> | undefined;
-  private loaded = false;
+  /** The rooms as last listed; null until `room:list` answered once. */
+  private rooms: RoomInfo[] | null = null;
   private visible = false;
 
   constructor(
@@ -163,13 +165,21 @@ export class LobbyView {
   async refresh(): Promise<void> {
     if (!this.visible || !this.client.connection.connected) return;
     try {
-      const rooms = await this.client.listRooms();
-      this.loaded = true;
-      this.renderRooms(rooms);
+      this.rooms = await this.client.listRooms();
+      this.renderRooms(this.rooms);
     } catch (error) {
-      if (!this.loaded) this.listState.replaceChildren("The rooms could not be loaded. Retrying…");
+      if (this.rooms === null) this.listState.replaceChildren("The rooms could not be loaded. Retrying…");
       console.warn("Lobby: room:list failed", error);
     }
+  }
+
+  /** A room's moderators gave it a new title or description (`room:updated`): show it now. */
+  updated(room: Room): void {
+    const listed = this.rooms?.find((r) => r.id === room.id);
+    if (!listed || !this.rooms) return;
+    listed.title = room.title;
+    listed.description = room.description;
+    this.renderRooms(this.rooms);
   }
 
   private renderRooms(rooms: RoomInfo[]): void {
@@ -204,6 +214,17 @@ export class LobbyView {
             room.title,
             room.has_passcode ? icon("lock", "icon inline") : null,
           ),
+          room.description
+            ? h(
+                "span",
+                {
+                  class: "muted room-summary",
+                  testid: "room-item-description",
+                  attrs: { title: room.description },
+                },
+                room.description,
+              )
+            : null,
           h("span", { class: "muted" }, kindLabels[room.kind] ?? room.kind),
         ),
         h("span", { class: room.members > 0 ? "presence active" : "presence" }, icon("people"), count),

@@ -1,4 +1,4 @@
-// The view of one joined room: its header, chat, people and, in video rooms, the video and
+// The view of one joined room: its header (title, description), chat, people and, in video rooms, the video and
 // the media controls; for those who look after it, its reports and settings (slow mode, the
 // moderation log); in a workshop also the host's switches and queues; in a coffee room or
 // workshop its tables (the countdown, the invitation to speed networking, the hosts' breakout
@@ -44,6 +44,8 @@ export class RoomView {
   readonly thread: ThreadPanel;
   readonly controls: MediaControls | null = null;
   private readonly title: HTMLElement;
+  /** What the room is for: one line under the title; a click shows all of it. */
+  private readonly description: HTMLButtonElement;
   private readonly meta: HTMLElement;
   private readonly kindBadge: HTMLElement;
   private readonly members: MemberList;
@@ -182,6 +184,12 @@ export class RoomView {
     this.members = new MemberList(state, (user) => actions.openDm(user), people, this.queues?.element);
     this.search = new Search(client, state);
     this.title = h("h1", { class: "room-title", testid: "room-title" });
+    this.description = h("button", {
+      class: "room-description",
+      testid: "room-description",
+      attrs: { type: "button", hidden: true, "aria-expanded": "false" },
+      on: { click: () => this.expandDescription() },
+    });
     this.meta = h("p", { class: "room-meta" });
     this.kindBadge = h("span", { class: "kind-icon" }, kindIcon(kind));
 
@@ -241,6 +249,7 @@ export class RoomView {
         "div",
         { class: "title-block" },
         h("div", { class: "title-line" }, this.title, this.standing),
+        this.description,
         this.meta,
       ),
       h(
@@ -324,6 +333,7 @@ export class RoomView {
     const state = this.state;
     const me = this.client.me?.id;
     this.title.textContent = state.title;
+    this.renderDescription();
     this.chat.setPlaceholder(`Message ${state.title}`);
     const kind = state.kind ?? "open";
     if (kind === "table") {
@@ -347,6 +357,21 @@ export class RoomView {
     this.chat.renderSlow();
     this.renderTables();
     this.renderVideo();
+  }
+
+  /** The description's one line (all of it in its tooltip), or nothing when there is none. */
+  private renderDescription(): void {
+    const text = this.state.description;
+    this.description.hidden = text === "";
+    if (this.description.textContent === text) return;
+    this.description.textContent = text;
+    this.description.title = text;
+    this.expandDescription(false);
+  }
+
+  /** Show the whole description, its new lines kept, or fold it back to one line. */
+  private expandDescription(open = this.description.getAttribute("aria-expanded") !== "true"): void {
+    this.description.setAttribute("aria-expanded", String(open));
   }
 
   /** A table: "Table 2", who sits there, and the room it belongs to. */
