@@ -101,10 +101,15 @@ async def test_slow_mode_set_by_the_owner_holds_back_a_second_message(
     await expect(mo.messages("Second question, straight away")).to_be_visible(timeout=20_000)
     await expect(pending).to_have_count(0)
 
+    # A thread's box says so too.
+    await ann.act("First question", "message-reply")
+    await expect(ann.tid("thread-slow-notice")).to_contain_text("one message every 10 s")
+
     # Off again: the notice goes for everybody.
     await mo.tid("room-menu").click()
     await mo.tid("room-menu-items").get_by_test_id("slow-0").click()
     await expect(ann.tid("slow-notice")).to_be_hidden()
+    await expect(ann.tid("thread-slow-notice")).to_be_hidden()
 
 
 async def test_the_owner_removes_somebody_and_lets_them_back_from_the_log(
@@ -141,6 +146,8 @@ async def test_a_blocked_persons_messages_are_hidden_and_their_dm_goes(
     await ann.open_room(server.url, "lobby")
     bob = await people.new("Bob")
     await bob.open_room(server.url, "lobby")
+    cat = await people.new("Cat")
+    await cat.open_room(server.url, "lobby")
     bob_id = await ann.id_of("Bob")
     await bob.say("Hello from Bob")
     await expect(ann.messages("Hello from Bob")).to_be_visible()
@@ -156,6 +163,12 @@ async def test_a_blocked_persons_messages_are_hidden_and_their_dm_goes(
     await ann.moderate(bob_id, "control-block")
     await expect(ann.tid("toast").filter(has_text="You blocked Bob")).to_be_visible()
     await expect(dm).to_have_count(0)
+    # Ann no longer sees him typing: Cat sees it, then Cat types, and Ann sees only Cat.
+    await bob.tid("chat-input").fill("Can")
+    await expect(cat.tid("typing-indicator")).to_have_text("Bob is typing…")
+    await cat.tid("chat-input").fill("Hi")
+    await expect(bob.tid("typing-indicator")).to_have_text("Cat is typing…")
+    await expect(ann.tid("typing-indicator")).to_have_text("Cat is typing…")
     await bob.say("Can you hear me?")
     await expect(bob.messages("Can you hear me?")).to_be_visible()
     # On Ann's page both of Bob's messages are collapsed lines; one can be shown once.

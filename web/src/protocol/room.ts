@@ -217,11 +217,12 @@ export class RoomState {
     return (this.wanted && this.everJoined) || this.kind === "dm";
   }
 
-  typingNames(now: number): string[] {
+  /** Who is typing now, but those `hidden` leaves out (people this user blocks). */
+  typingNames(now: number, hidden: (user: string) => boolean = () => false): string[] {
     const names: string[] = [];
     for (const [id, entry] of this.typing) {
-      if (entry.until > now) names.push(entry.name);
-      else this.typing.delete(id);
+      if (entry.until <= now) this.typing.delete(id);
+      else if (!hidden(id)) names.push(entry.name);
     }
     return names;
   }

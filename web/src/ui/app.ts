@@ -197,6 +197,7 @@ export class App {
       for (const view of this.views.values()) {
         view.render();
         view.redrawMessages();
+        view.chat.renderTyping();
       }
     });
     client.workshop.on("knock", ({ room, name }) => {

@@ -23,6 +23,23 @@ export function interval(seconds: number): string {
   return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
+/** Slow mode's notice above a message box (the room's or a thread's); hidden while it is off. */
+export function slowNotice(testid: string): HTMLElement {
+  return h("p", { class: "slow-notice", testid, attrs: { role: "status", hidden: true } });
+}
+
+/** "Slow mode: one message every 30 s"; moderators are told it does not slow them. */
+export function renderSlowNotice(notice: HTMLElement, state: RoomState): void {
+  const seconds = state.slowSeconds;
+  notice.hidden = seconds <= 0;
+  const text =
+    seconds <= 0
+      ? ""
+      : `Slow mode: one message every ${interval(seconds)}${state.moderating ? " (moderators are not slowed)" : ""}`;
+  if (notice.textContent !== text) notice.textContent = text;
+  notice.dataset.seconds = String(seconds);
+}
+
 export class Care {
   readonly reportsButton: HTMLButtonElement;
   readonly panel: HTMLElement;

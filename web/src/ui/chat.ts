@@ -9,7 +9,7 @@ import { Composer } from "./composer";
 import type { Conversation } from "./conversation";
 import { h } from "./elements";
 import { icon } from "./icons";
-import { interval } from "./care";
+import { renderSlowNotice, slowNotice } from "./care";
 import { messageElement, messageText, pendingElement, updatePending } from "./message";
 
 /** Messages of one author closer together than this are shown as one group. */
@@ -91,11 +91,7 @@ export class ChatPanel {
     });
     this.pinned = h("div", { class: "pinned", testid: "pinned-message", attrs: { hidden: true } });
     this.off = h("p", { class: "chat-off", testid: "chat-off", attrs: { role: "status", hidden: true } });
-    this.slow = h("p", {
-      class: "slow-notice",
-      testid: "slow-notice",
-      attrs: { role: "status", hidden: true },
-    });
+    this.slow = slowNotice("slow-notice");
     this.element = h(
       "section",
       { class: "chat", attrs: { "aria-label": "Chat" } },
@@ -141,14 +137,7 @@ export class ChatPanel {
 
   /** Slow mode's notice; moderators are told it does not slow them. */
   renderSlow(): void {
-    const seconds = this.state.slowSeconds;
-    this.slow.hidden = seconds <= 0;
-    const text =
-      seconds <= 0
-        ? ""
-        : `Slow mode: one message every ${interval(seconds)}${this.state.moderating ? " (moderators are not slowed)" : ""}`;
-    if (this.slow.textContent !== text) this.slow.textContent = text;
-    this.slow.dataset.seconds = String(seconds);
+    renderSlowNotice(this.slow, this.state);
   }
 
   /** Every half second: how long slow mode still holds a message back. */
@@ -303,7 +292,8 @@ export class ChatPanel {
   }
 
   renderTyping(): void {
-    const names = this.state.typingNames(Date.now());
+    // Somebody this user blocks types unseen, as their messages are hidden.
+    const names = this.state.typingNames(Date.now(), (user) => this.client.blocks.has(user));
     let text = "";
     if (names.length === 1) text = `${names[0]} is typing…`;
     else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;

@@ -355,6 +355,7 @@ export class RoomView {
     this.members.render(me);
     this.care.render();
     this.chat.renderSlow();
+    this.thread.renderRoom();
     this.renderTables();
     this.renderVideo();
   }

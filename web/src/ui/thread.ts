@@ -1,10 +1,11 @@
 // A thread beside the room: its first message, its replies, and a box of its own that
-// answers the thread. Opened from "N replies", a reply's quote, or a message's Reply button.
+// answers the thread (with slow mode's notice above it, as the room's has). Opened from "N replies", a reply's quote, or a message's Reply button.
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
 import { Thread } from "../protocol/thread";
 import type { Message } from "../protocol/types";
+import { renderSlowNotice, slowNotice } from "./care";
 import { Composer } from "./composer";
 import type { Conversation } from "./conversation";
 import { h, sentence, syncChildren } from "./elements";
@@ -21,6 +22,7 @@ export class ThreadPanel {
   private readonly status: HTMLElement;
   private readonly composer: Composer;
   private readonly error: HTMLElement;
+  private readonly slow = slowNotice("thread-slow-notice");
   private thread: Thread | null = null;
   /** Stops following the room's changes (the view closed). */
   readonly dispose: () => void;
@@ -76,6 +78,7 @@ export class ThreadPanel {
         ),
       ),
       this.scroller,
+      this.slow,
       this.composer.element,
       this.error,
     );
@@ -85,6 +88,12 @@ export class ThreadPanel {
     this.dispose = client.chat.on("change", (message) => {
       if (this.thread?.absorb(message)) this.render();
     });
+  }
+
+  /** The room's title under "Thread", and slow mode's notice. */
+  renderRoom(): void {
+    this.subtitle.textContent = this.state.title;
+    renderSlowNotice(this.slow, this.state);
   }
 
   get open(): boolean {
@@ -110,7 +119,7 @@ export class ThreadPanel {
         });
     }
     this.element.hidden = false;
-    this.subtitle.textContent = this.state.title;
+    this.renderRoom();
     this.toggled(true);
     this.render(true);
     this.composer.focus();
