@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate docs/screenshots/*.png (lobby, coffee room, phone, speed networking's invitation,
-# a table, a conversation) from a server of their own and headless Chromium with a fake camera
-# and an emoji font (for reactions). Installs what it needs, as test.sh does.
+# a table, a conversation, the Reports panel) from a server of their own and headless Chromium
+# with a fake camera and an emoji font (for reactions). Installs what it needs, as test.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh

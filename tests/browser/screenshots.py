@@ -1,10 +1,11 @@
 """Take the README's screenshots: ``python -m tests.browser.screenshots docs/screenshots``.
 
 A server of its own with a fresh archive, Debian's headless Chromium with a fake camera, and
-three people: Ann and Bob meet in a coffee room (Bob on a phone) while Cleo looks at the lobby;
-then Cleo comes in as Ann starts speed networking, and the three meet at a table. Last, Maya,
-Theo and Iris talk in an open room: a thread, reactions, an edit, a delete and a mention; and
-Rosa, who made the allotment society's room, sees a message Sam reported, with slow mode on.
+three people: Ann, who wrote what her rooms are for, and Bob meet in a coffee room (Bob on a
+phone) while Cleo looks at the lobby; then Cleo comes in as Ann starts speed networking, and
+the three meet at a table. Last, Maya, Theo and Iris talk in an open room: a thread,
+reactions, an edit, a delete and a mention; and Rosa, who made the allotment society's room
+and wrote what it is for, sees a message Sam reported, with slow mode on.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -21,6 +22,15 @@ from playwright.async_api import async_playwright, expect
 from .harness import People, Person, Server, launch, missing
 
 PHONE = {"width": 390, "height": 844}
+
+
+async def describe(person: Person, description: str) -> None:
+    """As the room's owner: write what the room is for, from the room's menu."""
+    await person.tid("room-menu").click()
+    await person.tid("room-menu-items").get_by_test_id("room-edit-open").click()
+    await person.tid("room-edit-description").fill(description)
+    await person.tid("room-edit-save").click()
+    await expect(person.tid("room-description")).to_have_text(description)
 
 
 async def lobby_after_creating(person: Person) -> None:
@@ -49,11 +59,17 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     ann = await people.new("Ann")
     await ann.enter(server.url)
     await ann.create_room("Freelancers' corner", "open")
+    await describe(ann, "Questions, leads and recommendations for freelancers and small studios.")
     await ann.say("Anyone know a good accountant for a two-person studio?")
     await lobby_after_creating(ann)
     await ann.create_room("Pricing your work", "workshop")
     await lobby_after_creating(ann)
     room = await ann.create_room("Friday coffee", "coffee")
+    await describe(
+        ann,
+        "Our weekly catch-up before work: news from the chamber, introductions, "
+        "and who needs a hand this week.",
+    )
 
     bob = await people.new("Bob", viewport=PHONE, is_mobile=True, has_touch=True)
     await bob.open_room(server.url, room)
@@ -151,6 +167,7 @@ async def reports(people: People, server: Server, out: Path) -> None:
     await rosa.enter(server.url)
     room = await rosa.create_room("Allotment society", "open")
     await rosa.tid("invite-dismiss").click()
+    await describe(rosa, "Plot news, seed swaps and the work-day rota. Be kind; no selling here.")
     sam = await people.new("Sam")
     await sam.open_room(server.url, room)
     lee = await people.new("Lee")
