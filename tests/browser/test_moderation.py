@@ -238,6 +238,13 @@ async def test_the_owner_edits_a_coffee_mornings_title_and_description(
     await expect(
         ann.tid("toast").filter(has_text="Mo changed the room's description")
     ).to_be_visible()
+    # The moderation log keeps it.
+    await mo.tid("room-menu").click()
+    await mo.tid("audit-open").click()
+    entry = mo.tid("audit-list").get_by_test_id("audit-entry").first
+    await expect(entry).to_have_attribute("data-action", "edit")
+    await expect(entry).to_contain_text("Mo edited the room “Friday coffee & jobs”")
+    await mo.tid("audit-close").click()
 
     # A third person's lobby lists the room with what it is for.
     cat = await people.new("Cat")

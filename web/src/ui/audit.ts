@@ -30,7 +30,7 @@ export function describe(entry: AuditEntry): string {
         ? `${by} turned slow mode off`
         : `${by} set slow mode to ${entry.detail}`;
     case "edit":
-      return `${by} edited the room's name and description (“${entry.detail}”)`;
+      return `${by} edited the room “${entry.detail}”`;
     case "report":
       if (entry.detail === "delete") return `${by} deleted a reported message by ${target}`;
       if (entry.detail === "ban") return `${by} removed ${target} after a report`;
