@@ -301,7 +301,8 @@ export function messageElement(message: Message, view: MessageView): HTMLLIEleme
       );
   const element = h(
     "li",
-    { class: classes.join(" "), testid: "message" },
+    // Focusable by a tap (not by Tab): on a touch screen, the tapped message shows its actions.
+    { class: classes.join(" "), testid: "message", attrs: { tabindex: "-1" } },
     avatar(message.user),
     h(
       "div",
