@@ -556,8 +556,10 @@ async def test_a_slot_that_connects_starts_from_the_latest_keyframe_or_asks_for_
         frame = await late.frame()
         assert (frame.width, frame.height) == (WIDTH, HEIGHT)
         if catch_up:
-            # Within catch_up of the last keyframe: replayed, the publisher is not bothered.
-            assert (a.stats.keyframes, len(stage.pli)) == (keyframes, requests)
+            # Within catch_up of the last keyframe: replayed, the publisher is not asked for
+            # one. (Its encoder may still make one of its own accord: aiortc's starts afresh,
+            # with a keyframe, when the bandwidth estimate moves a lot, as on a loaded box.)
+            assert len(stage.pli) == requests
         else:
             assert a.stats.keyframes > keyframes and len(stage.pli) > requests
     finally:
