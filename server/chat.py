@@ -276,7 +276,7 @@ class Chat:
             return
         if session.rooms[request.room].role in MODERATORS:
             return
-        seconds = (await self._archive.room_state(request.room)).slow_seconds
+        seconds = stored.slow_seconds
         if not seconds:
             return
         last = await self._archive.last_sent(request.room, session.user.id)

@@ -93,11 +93,9 @@ class Moderation:
 
     async def slow(self, session: Session, request: SlowMode) -> SlowChanged:
         seconds = request.seconds
-
-        def change(state: RoomState) -> None:
-            state.slow_seconds = seconds
-
-        await self._archive.change_room_state(request.room, change)
+        # Kept with the room (read from the catalog at every chat:send, not the archive).
+        await self._archive.slow_room(request.room, seconds)
+        await self._catalog.changed(request.room)
         await self._sio.emit(
             "room:slow",
             {"room": request.room, "seconds": seconds, "by": session.user},

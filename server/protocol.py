@@ -182,7 +182,7 @@ class Reaction(msgspec.Struct, frozen=True):
     """First to react first."""
 
 
-class Message(msgspec.Struct, frozen=True):
+class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     id: str
     seq: int
     """Position in the room's archive: 1, 2, 3... with no gaps."""

@@ -207,8 +207,7 @@ class Rooms:
             answer.workshop = state.view()
             if role in HOSTS:
                 answer.hosts = state.hosts_view()
-        if state is not None:
-            answer.slow_seconds = state.slow_seconds
+        answer.slow_seconds = room.slow_seconds
         if room.kind in (RoomKind.COFFEE, RoomKind.WORKSHOP):
             tables = state if state is not None else await self._archive.room_state(room.id)
             answer.tables = tables.tables_view(now_ms())

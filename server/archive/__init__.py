@@ -59,6 +59,8 @@ class StoredRoom(msgspec.Struct, frozen=True):
     parent: str | None = None
     """A table's room (the coffee room or workshop it belongs to)."""
     description: str = ""
+    slow_seconds: int = 0
+    """Slow mode: one message per this many seconds per person (0: off)."""
 
     def public(self) -> Room:
         return Room(
@@ -193,8 +195,6 @@ class RoomState(msgspec.Struct):
     """The speed-networking series, running or done (a coffee room or workshop)."""
     sat: list[str] = msgspec.field(default_factory=list)
     """A table's room: everybody who sat at it, who may read its chat afterwards."""
-    slow_seconds: int = 0
-    """Slow mode: one message per this many seconds per person (0: off)."""
     moderators: list[str] = msgspec.field(default_factory=list)
     """An open room or coffee morning: who its owner made a moderator."""
 
@@ -349,6 +349,9 @@ class Archive(Protocol):
 
     async def describe_room(self, room_id: str, title: str, description: str) -> None:
         """Give a room a new title and description (``room:edit``)."""
+
+    async def slow_room(self, room_id: str, seconds: int) -> None:
+        """Set a room's slow mode (``room:slow``; 0 turns it off)."""
 
     async def block(self, user_id: str, other: str, on: bool, at: int) -> None:
         """``user_id`` blocks ``other`` (or no longer does)."""

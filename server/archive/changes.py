@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from ..protocol import EMOJI, Message, Reaction, User
+from ..protocol import EMOJI, QUOTE_MAX, Message, Quote, Reaction, User
 
 
 class NoSuchMessage(LookupError):
@@ -91,6 +91,13 @@ def react(message: Message, user: User, emoji: str, on: bool) -> Change | None:
 
 def replied(first: Message, now: int) -> Change:
     return Change(msgspec.structs.replace(first, replies=first.replies + 1, last_reply_at=now))
+
+
+def quote_of(first: Message | None) -> Quote | None:
+    """How a reply quotes its thread's first message (as ``rows.SELECT`` reads it)."""
+    if first is None:
+        return None
+    return Quote(user=first.user, text=first.text[:QUOTE_MAX], deleted=first.deleted)
 
 
 def thread_of(parent: Message | None) -> int:

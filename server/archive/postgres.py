@@ -181,6 +181,7 @@ _MIGRATIONS = [
     """,
     """
     ALTER TABLE rooms ADD COLUMN description TEXT;
+    ALTER TABLE rooms ADD COLUMN slow_seconds INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 
@@ -188,8 +189,8 @@ _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
 _ROOM_COLUMNS = (
     "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by, parent"
 )
-_ROOM_SELECT = _ROOM_COLUMNS + ", description"
-"""A room as read (its description is written by ``describe_room``, never on insert)."""
+_ROOM_SELECT = _ROOM_COLUMNS + ", description, slow_seconds"
+"""A room as read (``describe_room`` and ``slow_room`` write the last two, never an insert)."""
 _state_decoder = msgspec.json.Decoder(RoomState)
 
 # What says "this connection cannot be used any more": the database went away (shut down,
@@ -309,6 +310,7 @@ def _room(row: asyncpg.Record, dm_users: tuple[str, str] | None = None) -> Store
         dm_users=dm_users,
         parent=row["parent"],
         description=row["description"] or "",
+        slow_seconds=row["slow_seconds"],
     )
 
 
@@ -624,14 +626,14 @@ class PostgresArchive:
 
     @staticmethod
     async def _append_one(conn: asyncpg.Connection, item: Pending, seq: int) -> Result:
-        row = await conn.fetchrow(
-            SELECT + " WHERE m.room = $1 AND m.user_id = $2 AND m.client_msg_id = $3",
+        found = await conn.fetchval(
+            "SELECT seq FROM messages WHERE room = $1 AND user_id = $2 AND client_msg_id = $3",
             item.room,
             item.user.id,
             item.client_msg_id,
         )
-        if row is not None:
-            return Appended(message_of(row), False)
+        if found is not None:
+            return Appended(await _at(conn, item.room, found), False)
         ts = now_ms()
         first = None
         if item.reply_to is not None:
@@ -640,10 +642,11 @@ class PostgresArchive:
             except (rules.NoSuchMessage, rules.MessageDeleted) as exc:
                 return exc
             first = await _store_change(conn, rules.replied(await _at(conn, item.room, thread), ts))
+        message_id = keys.new_id("m", 12)
         await conn.execute(
             f"INSERT INTO messages ({_MESSAGE_COLUMNS}, reply_to, mentions, search) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_tsvector('simple', $11))",
-            keys.new_id("m", 12),
+            message_id,
             seq,
             item.room,
             item.user.id,
@@ -656,7 +659,19 @@ class PostgresArchive:
             fold(item.text),
         )
         await _notify(conn, item.room, seq, item.notify, ts)
-        return Appended(await _at(conn, item.room, seq), True, first)
+        message = Message(
+            id=message_id,
+            seq=seq,
+            room=item.room,
+            user=item.user,
+            text=item.text,
+            ts=ts,
+            client_msg_id=item.client_msg_id,
+            reply_to=first.seq if first is not None else None,
+            quote=rules.quote_of(first),
+            mentions=list(item.mentions),
+        )
+        return Appended(message, True, first)
 
     async def history(
         self, room: str, *, before: int | None, after: int | None, limit: int
@@ -802,6 +817,13 @@ class PostgresArchive:
             lambda c: c.fetch("SELECT id FROM users WHERE id = ANY($1::text[])", list(user_ids))
         )
         return {row["id"] for row in rows}
+
+    async def slow_room(self, room_id: str, seconds: int) -> None:
+        await self._with(
+            lambda c: c.execute(
+                "UPDATE rooms SET slow_seconds = $1 WHERE id = $2", seconds, room_id
+            )
+        )
 
     async def describe_room(self, room_id: str, title: str, description: str) -> None:
         await self._with(

@@ -194,6 +194,7 @@ _MIGRATIONS = [
     """,
     """
     ALTER TABLE rooms ADD COLUMN description TEXT;
+    ALTER TABLE rooms ADD COLUMN slow_seconds INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 
@@ -201,8 +202,8 @@ _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
 _ROOM_COLUMNS = (
     "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by, parent"
 )
-_ROOM_SELECT = _ROOM_COLUMNS + ", description"
-"""A room as read (its description is written by ``describe_room``, never on insert)."""
+_ROOM_SELECT = _ROOM_COLUMNS + ", description, slow_seconds"
+"""A room as read (``describe_room`` and ``slow_room`` write the last two, never an insert)."""
 
 
 # Errors of the storage, not of our SQL: the request may succeed later.
@@ -301,6 +302,7 @@ def _room(row: tuple[Any, ...], dm_users: tuple[str, str] | None = None) -> Stor
         dm_users=dm_users,
         parent=row[8],
         description=row[9] or "",
+        slow_seconds=row[10],
     )
 
 
@@ -618,7 +620,7 @@ class SqliteArchive:
                 )
                 .fetchall()
             )
-            return [(_room(r[:10], (r[10], r[11])), User(id=r[12], name=r[13])) for r in rows]
+            return [(_room(r[:11], (r[11], r[12])), User(id=r[13], name=r[14])) for r in rows]
 
         return await self._read(select)
 
@@ -663,11 +665,11 @@ class SqliteArchive:
     @staticmethod
     def _append_one(conn: sqlite3.Connection, item: Pending) -> Result:
         row = conn.execute(
-            _SELECT + " WHERE m.room = ? AND m.user_id = ? AND m.client_msg_id = ?",
+            "SELECT seq FROM messages WHERE room = ? AND user_id = ? AND client_msg_id = ?",
             (item.room, item.user.id, item.client_msg_id),
         ).fetchone()
         if row is not None:
-            return Appended(_message(row), False)
+            return Appended(_at(conn, item.room, row[0]), False)
         ts = now_ms()
         first = None
         if item.reply_to is not None:
@@ -701,8 +703,21 @@ class SqliteArchive:
                 _json(item.mentions),
             ),
         )
-        _notify(conn, item.room, seq_row[0], item.notify, ts)
-        return Appended(_at(conn, item.room, seq_row[0]), True, first)
+        if item.notify:
+            _notify(conn, item.room, seq_row[0], item.notify, ts)
+        message = Message(
+            id=message_id,
+            seq=seq_row[0],
+            room=item.room,
+            user=item.user,
+            text=item.text,
+            ts=ts,
+            client_msg_id=item.client_msg_id,
+            reply_to=first.seq if first is not None else None,
+            quote=rules.quote_of(first),
+            mentions=list(item.mentions),
+        )
+        return Appended(message, True, first)
 
     async def history(
         self, room: str, *, before: int | None, after: int | None, limit: int
@@ -878,6 +893,12 @@ class SqliteArchive:
             return {row[0] for row in rows}
 
         return await self._read(select)
+
+    async def slow_room(self, room_id: str, seconds: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE rooms SET slow_seconds = ? WHERE id = ?", (seconds, room_id))
+
+        await self._commits.do(run)
 
     async def describe_room(self, room_id: str, title: str, description: str) -> None:
         def run(conn: sqlite3.Connection) -> None:

@@ -8,6 +8,7 @@
 import type { Connection } from "./connection";
 import { Emitter } from "./emitter";
 import type { RoomState } from "./room";
+import { completeMessage } from "./types";
 import type {
   AuditEntry,
   Report,
@@ -81,7 +82,7 @@ export class Moderation extends Emitter<ModerationEvents> {
     try {
       const { reports } = await this.connection.request("reports:list", { room: state.id });
       state.reports.clear();
-      for (const report of reports) state.reports.set(report.id, report);
+      for (const report of reports) state.reports.set(report.id, completeReport(report));
       this.emit("changed", state.id);
     } catch (error) {
       console.warn(`Moderation(${state.id}) could not list reports`, error);
@@ -163,7 +164,7 @@ export class Moderation extends Emitter<ModerationEvents> {
   private reported(report: Report): void {
     const state = this.rooms.get(report.room);
     if (!state?.moderating) return;
-    state.reports.set(report.id, report);
+    state.reports.set(report.id, completeReport(report));
     this.emit("changed", state.id);
   }
 
@@ -180,4 +181,9 @@ export class Moderation extends Emitter<ModerationEvents> {
     const state = this.rooms.get(room);
     if (state?.reports.delete(report)) this.emit("changed", room);
   }
+}
+
+/** A report with its message's fields at their defaults filled in (the server leaves them out). */
+function completeReport(report: Report): Report {
+  return { ...report, message: completeMessage(report.message) };
 }
