@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from server.archive import Archive, NoSuchRoom, RoomState, Series, StoredRoom
+from server.archive import Archive, NoSuchRoom, Query, RoomState, Series, StoredRoom
+from server.archive import changes as rules
 from server.archive.postgres import PostgresArchive, ts_query
 from server.archive.sqlite import SqliteArchive, fts_query
 from server.protocol import Phase, RoomKind, User
@@ -164,6 +165,95 @@ async def test_paging_and_search_behave_alike(archive: Archive) -> None:
     first = (await archive.history("lobby", before=None, after=None, limit=1))[0]
     assert await archive.message("lobby", first.id) == first
     assert await archive.message("elsewhere", first.id) is None
+
+
+async def test_history_around_a_message_centres_it(archive: Archive) -> None:
+    for i in range(10):
+        await archive.append("lobby", ANN, f"m{i}", f"a{i}")
+
+    async def around(seq: int, limit: int) -> list[int]:
+        page = await archive.history("lobby", before=None, after=None, limit=limit, around=seq)
+        return [m.seq for m in page]
+
+    assert await around(5, 5) == [3, 4, 5, 6, 7]
+    assert await around(5, 4) == [3, 4, 5, 6]
+    assert await around(1, 4) == [1, 2, 3, 4]  # the room begins: more after
+    assert await around(10, 4) == [7, 8, 9, 10]  # the room ends: more before
+    assert await around(5, 100) == list(range(1, 11))
+
+
+def room(room_id: str, *, kind: RoomKind = RoomKind.OPEN, private: bool = False) -> StoredRoom:
+    return StoredRoom(id=room_id, title=room_id.title(), kind=kind, private=private, created_at=1)
+
+
+async def test_search_everywhere_reads_only_the_rooms_a_user_may_read(archive: Archive) -> None:
+    ann = await archive.create_user("Ann", "d-ann")
+    bob = await archive.create_user("Bob", "d-bob")
+    for made in (room("garden"), room("secret", private=True), room("club", private=True)):
+        await archive.create_room(made)
+    dm = await archive.open_dm(ann.id, bob.id, room("dm", kind=RoomKind.DM, private=True))
+    for where in ("lobby", "garden", "secret", "club", dm.id):
+        await archive.append(where, bob, f"tomatoes in {where}", f"t-{where}")
+    await archive.add_reader(ann.id, "club", 1)
+    await archive.add_reader(ann.id, "club", 2)  # the first join counts, a second is no error
+    found = await archive.search_readable(ann.id, Query(words=("tomatoes",)), 20)
+    assert sorted(h.message.room for h in found) == sorted(["lobby", "garden", "club", dm.id])
+    assert {h.message.room: (h.title, h.kind) for h in found}["garden"] == ("Garden", "open")
+    carol = await archive.create_user("Carol", "d-carol")
+    found = await archive.search_readable(carol.id, Query(words=("tomato",)), 20)
+    assert sorted(h.message.room for h in found) == ["garden", "lobby"]
+
+
+async def test_search_everywhere_filters(archive: Archive) -> None:
+    ann = await archive.create_user("Ann", "d-ann")
+    bob = await archive.create_user("Émile", "d-bob")
+    await archive.create_room(room("garden"))
+    texts = [
+        (ann, "lobby", "seeds at https://shop.example"),
+        (bob, "lobby", "seeds are late"),
+        (ann, "garden", "seeds seeds seeds"),
+        (bob, "garden", "no link here: http"),
+    ]
+    stored = [
+        (await archive.append(where, user, text, f"f{i}")).message
+        for i, (user, where, text) in enumerate(texts)
+    ]
+
+    async def find(limit: int = 20, **fields: object) -> list[str]:
+        hits = await archive.search_readable(ann.id, Query(**fields), limit)  # type: ignore[arg-type]
+        return [h.message.text for h in hits]
+
+    # Relevance first: the message that says it three times, then newest first.
+    assert await find(words=("seeds",)) == [
+        "seeds seeds seeds",
+        "seeds are late",
+        "seeds at https://shop.example",
+    ]
+    assert await find(words=("seeds",), limit=1) == ["seeds seeds seeds"]
+    assert await find(words=("seeds",), names=("émile",)) == ["seeds are late"]
+    assert await find(users=(ann.id,)) == ["seeds seeds seeds", "seeds at https://shop.example"]
+    assert await find(words=("seeds",), rooms=("GARDEN",)) == ["seeds seeds seeds"]
+    assert await find(rooms=("garden",), names=("Émile",)) == ["no link here: http"]
+    assert await find(link=True) == ["seeds at https://shop.example"]
+    assert await find(rooms=("nowhere",)) == []
+    ts = stored[2].ts
+    assert await find(words=("seeds",), until=ts) == [t for _, _, t in texts[:2]][::-1]
+    assert "seeds seeds seeds" in await find(since=ts)
+    assert await find(since=ts + 10**9) == []
+    assert await find(pinned=True) == []
+    await archive.mark_pinned("garden", [stored[3].seq])
+    assert await find(pinned=True) == ["no link here: http"]
+    await archive.mark_pinned("garden", [stored[2].seq])
+    assert await find(pinned=True) == ["seeds seeds seeds"]
+    await archive.change_message(
+        "garden", stored[2].seq, lambda m: rules.delete(m, ann.id, moderator=False)
+    )
+    assert await find(words=("seeds",)) == ["seeds are late", "seeds at https://shop.example"]
+    assert await find(pinned=True) == []
+    await archive.change_message(
+        "lobby", stored[0].seq, lambda m: rules.edit(m, ann.id, "seeds, no link", [], ts)
+    )
+    assert await find(link=True) == []
 
 
 async def test_room_state_changes_one_at_a_time(archive: Archive) -> None:

@@ -39,6 +39,56 @@ __all__ = ["Appended", "Change", "MessageDeleted", "NoSuchMessage", "NotYours"]
 T = TypeVar("T")
 
 
+RANK_AMONG = 500
+"""Search ranks the newest this many matches of a query (``Archive.search_readable``)."""
+
+
+class Query(msgspec.Struct, frozen=True):
+    """What ``Archive.search_readable`` looks for: every field given must hold.
+
+    Values are as the user typed them; each backend folds case its own way, the same for
+    what is stored and what is asked.
+    """
+
+    words: tuple[str, ...] = ()
+    """Every word, the last as a prefix; case and diacritics ignored."""
+    users: tuple[str, ...] = ()
+    """Sent by one of these user ids, or (``names``) under one of these names."""
+    names: tuple[str, ...] = ()
+    """Names a message was sent under, case ignored."""
+    rooms: tuple[str, ...] = ()
+    """In one of these rooms: a room id, or a title (case ignored)."""
+    since: int | None = None
+    """Stored at or after this time (ms)."""
+    until: int | None = None
+    """Stored before this time (ms)."""
+    link: bool = False
+    """Holding ``http://`` or ``https://``."""
+    pinned: bool = False
+
+
+class Hit(msgspec.Struct, frozen=True):
+    """A message found, with the room it is in."""
+
+    message: Message
+    title: str
+    kind: RoomKind
+
+
+def has_link(text: str) -> bool:
+    """What ``Query.link`` looks for (stored beside each message)."""
+    folded = text.casefold()
+    return "http://" in folded or "https://" in folded
+
+
+def centred(earlier: list[Message], later: list[Message], limit: int) -> list[Message]:
+    """``history(around=...)``'s page from the messages before it (newest first) and from it
+    on (oldest first), each up to ``limit``: oldest first."""
+    after = min(len(later), limit - min(len(earlier), limit // 2))
+    before = min(len(earlier), limit - after)
+    return [*reversed(earlier[:before]), *later[:after]]
+
+
 class NoSuchRoom(LookupError):
     """A message was appended to a room the archive does not know."""
 
@@ -387,15 +437,41 @@ class Archive(Protocol):
         """What moderators did in the room, newest first."""
 
     async def history(
-        self, room: str, *, before: int | None, after: int | None, limit: int
+        self,
+        room: str,
+        *,
+        before: int | None,
+        after: int | None,
+        limit: int,
+        around: int | None = None,
     ) -> list[Message]:
-        """Messages oldest first: the latest ``limit``, or those just before/after a ``seq``."""
+        """Messages oldest first: the latest ``limit``, or those just before/after a ``seq``.
+
+        ``around``: ``limit`` messages centred on that ``seq`` (``limit // 2`` before it when
+        the room has them, the rest from it on; more before when the room ends sooner).
+        """
 
     async def message(self, room: str, message_id: str) -> Message | None:
         """One message of ``room`` by its id."""
 
     async def search(self, room: str, query: str, limit: int) -> list[Message]:
         """Messages of ``room`` matching every word of ``query``, newest first."""
+
+    async def search_readable(self, user_id: str, query: Query, limit: int) -> list[Hit]:
+        """Messages matching ``query`` in the rooms the user may read, best first.
+
+        The rooms the user may read: public rooms of kind open, coffee or workshop, the
+        user's DMs, and the private rooms and tables the user joined (``add_reader``).
+        Deleted messages are never found. With words, the newest ``RANK_AMONG`` matches are
+        ranked by relevance (SQLite's bm25, PostgreSQL's ts_rank), ties newest first; with
+        filters only, newest first. At most ``limit`` hits.
+        """
+
+    async def add_reader(self, user_id: str, room: str, at: int) -> None:
+        """Remember that the user joined this private room or table (the first time counts)."""
+
+    async def mark_pinned(self, room: str, seqs: Sequence[int]) -> None:
+        """The room's pinned messages are now exactly these (``Query.pinned``)."""
 
     async def due_rooms(self, now: int, limit: int) -> list[str]:
         """Rooms whose state is due (``RoomState.due`` at or before ``now``), soonest first."""

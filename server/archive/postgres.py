@@ -40,7 +40,16 @@ from ..protocol import (
     RoomKind,
     User,
 )
-from . import NoSuchRoom, RoomState, StoredRoom
+from . import (
+    RANK_AMONG,
+    Hit,
+    NoSuchRoom,
+    Query,
+    RoomState,
+    StoredRoom,
+    centred,
+    has_link,
+)
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
@@ -183,6 +192,38 @@ _MIGRATIONS = [
     ALTER TABLE rooms ADD COLUMN description TEXT;
     ALTER TABLE rooms ADD COLUMN slow_seconds INTEGER NOT NULL DEFAULT 0;
     """,
+    # Search across rooms (docs/protocol.md, "search"): who may read which private room, and
+    # what the operators look for, each with an index that can drive a search alone.
+    """
+    ALTER TABLE messages ADD COLUMN author TEXT;
+    ALTER TABLE messages ADD COLUMN link BOOLEAN NOT NULL DEFAULT false;
+    ALTER TABLE messages ADD COLUMN pinned BOOLEAN NOT NULL DEFAULT false;
+    UPDATE messages SET author = lower(user_name),
+        link = strpos(lower(text), 'http://') > 0 OR strpos(lower(text), 'https://') > 0;
+    UPDATE messages m SET pinned = true FROM rooms r
+        WHERE r.state IS NOT NULL AND m.room = r.id
+        AND m.seq = ((r.state::jsonb) -> 'pinned' ->> 'seq')::bigint;
+    CREATE INDEX messages_user ON messages (user_id, ts);
+    CREATE INDEX messages_author ON messages (author, ts);
+    CREATE INDEX messages_ts ON messages (ts);
+    CREATE INDEX messages_link ON messages (ts) WHERE link;
+    CREATE INDEX messages_pinned ON messages (room) WHERE pinned;
+    CREATE TABLE readers (
+        user_id TEXT NOT NULL,
+        room TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (user_id, room)
+    );
+    INSERT INTO readers (user_id, room, at)
+        SELECT m.user_id, m.room, min(m.ts) FROM messages m JOIN rooms r ON r.id = m.room
+        WHERE r.private AND r.kind <> 'dm' GROUP BY m.user_id, m.room
+        ON CONFLICT DO NOTHING;
+    INSERT INTO readers (user_id, room, at)
+        SELECT s.value, r.id, r.created_at
+        FROM rooms r, jsonb_array_elements_text((r.state::jsonb) -> 'sat') s
+        WHERE r.kind = 'table' AND r.state IS NOT NULL
+        ON CONFLICT DO NOTHING;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -262,9 +303,9 @@ async def _store_change(conn: asyncpg.Connection, change: Change) -> Message:
     await conn.execute(
         "UPDATE messages SET text = $1, edited_at = $2, deleted = $3, reactions = $4, "
         "mentions = $5, replies = $6, last_reply_at = $7, rev = $8, "
-        "search = to_tsvector('simple', $9) WHERE room = $10 AND seq = $11",
+        "search = to_tsvector('simple', $9), link = $10 WHERE room = $11 AND seq = $12",
         m.text, m.edited_at, m.deleted, to_json(m.reactions), to_json(m.mentions), m.replies,
-        m.last_reply_at, rev, fold(m.text), m.room, m.seq,
+        m.last_reply_at, rev, fold(m.text), has_link(m.text), m.room, m.seq,
     )  # fmt: skip
     if change.earlier is not None:
         earlier = await conn.fetchval(
@@ -316,6 +357,96 @@ def _room(row: asyncpg.Record, dm_users: tuple[str, str] | None = None) -> Store
 
 def _failure(exc: Exception) -> Exception:
     return Unavailable(f"database: {exc!r}") if isinstance(exc, _UNAVAILABLE) else exc
+
+
+_READABLE = (
+    "((NOT r.private AND r.kind IN ('open', 'coffee', 'workshop')) "
+    "OR EXISTS (SELECT 1 FROM readers x WHERE x.user_id = {user} AND x.room = r.id) "
+    "OR EXISTS (SELECT 1 FROM dms d WHERE d.room = r.id AND {user} IN (d.user_a, d.user_b)))"
+)
+"""The rooms ``r`` that the user (parameter ``{user}``) may read (``search_readable``)."""
+
+
+async def _search(conn: asyncpg.Connection, user_id: str, query: Query, limit: int) -> list[Hit]:
+    """``Archive.search_readable`` on one connection."""
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = ["NOT m.deleted"]
+    if query.rooms:
+        rooms = [
+            row["id"]
+            for row in await conn.fetch(
+                "SELECT id FROM rooms r WHERE (r.id = ANY($2::text[]) OR lower(r.title) = "
+                "ANY(SELECT lower(t) FROM unnest($2::text[]) t)) AND "
+                + _READABLE.format(user="$1"),
+                user_id,
+                list(query.rooms),
+            )
+        ]
+        if not rooms:
+            return []
+        where.append(f"m.room = ANY({arg(rooms)}::text[])")
+    else:
+        where.append(_READABLE.format(user=arg(user_id)))
+    if query.users or query.names:
+        where.append(
+            f"(m.user_id = ANY({arg(list(query.users))}::text[]) OR "
+            f"m.author = ANY({arg([n.casefold() for n in query.names])}::text[]))"
+        )
+    if query.since is not None:
+        where.append(f"m.ts >= {arg(query.since)}")
+    if query.until is not None:
+        where.append(f"m.ts < {arg(query.until)}")
+    if query.pinned:
+        where.append("m.pinned")
+    if query.link:
+        where.append("m.link")
+    source = "messages m JOIN rooms r ON r.id = m.room"
+    match = ts_query(" ".join(query.words)) if query.words else None
+    if query.words and match is None:
+        return []
+    if match is None:
+        rows = await conn.fetch(
+            f"SELECT m.room, m.seq FROM {source} WHERE {' AND '.join(where)} "
+            f"ORDER BY m.ts DESC, m.room, m.seq DESC LIMIT {arg(limit)}",
+            *args,
+        )
+        found = [(row["room"], row["seq"]) for row in rows]
+    else:
+        tsquery = f"to_tsquery('simple', {arg(match)})"
+        where.append(f"m.search @@ {tsquery}")
+        rows = await conn.fetch(
+            f"SELECT room, seq, ts_rank(search, {tsquery}) AS score FROM ("
+            f"SELECT m.room, m.seq, m.ts, m.search FROM {source} WHERE {' AND '.join(where)} "
+            f"ORDER BY m.ts DESC LIMIT {RANK_AMONG}) AS newest "
+            f"ORDER BY score DESC, ts DESC, room, seq DESC LIMIT {arg(limit)}",
+            *args,
+        )
+        found = [(row["room"], row["seq"]) for row in rows]
+    return await _hits(conn, found)
+
+
+async def _hits(conn: asyncpg.Connection, found: list[tuple[str, int]]) -> list[Hit]:
+    """The messages at these places, in this order, with their rooms."""
+    if not found:
+        return []
+    select = SELECT_FROM.format(source="messages m JOIN rooms r ON r.id = m.room").replace(
+        "SELECT ", "SELECT r.title, r.kind, ", 1
+    )
+    rows = await conn.fetch(
+        select + " WHERE (m.room, m.seq) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))",
+        [room for room, _ in found],
+        [seq for _, seq in found],
+    )
+    by_place = {(row["room"], row["seq"]): row for row in rows}
+    return [
+        Hit(message=message_of(list(row)[2:]), title=row["title"], kind=RoomKind(row["kind"]))
+        for row in (by_place[place] for place in found)
+    ]
 
 
 class PostgresArchive:
@@ -644,8 +775,9 @@ class PostgresArchive:
             first = await _store_change(conn, rules.replied(await _at(conn, item.room, thread), ts))
         message_id = keys.new_id("m", 12)
         await conn.execute(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, reply_to, mentions, search) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_tsvector('simple', $11))",
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, reply_to, mentions, search, author, link) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, to_tsvector('simple', $11), "
+            "$12, $13)",
             message_id,
             seq,
             item.room,
@@ -657,6 +789,8 @@ class PostgresArchive:
             first.seq if first is not None else None,
             to_json(item.mentions),
             fold(item.text),
+            item.user.name.casefold(),
+            has_link(item.text),
         )
         await _notify(conn, item.room, seq, item.notify, ts)
         message = Message(
@@ -674,9 +808,30 @@ class PostgresArchive:
         return Appended(message, True, first)
 
     async def history(
-        self, room: str, *, before: int | None, after: int | None, limit: int
+        self,
+        room: str,
+        *,
+        before: int | None,
+        after: int | None,
+        limit: int,
+        around: int | None = None,
     ) -> list[Message]:
         base = SELECT + " WHERE m.room = $1"
+        if around is not None:
+
+            async def select(conn: asyncpg.Connection) -> list[Message]:
+                earlier = await conn.fetch(
+                    base + " AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3", room, around, limit
+                )
+                later = await conn.fetch(
+                    base + " AND m.seq >= $2 ORDER BY m.seq LIMIT $3", room, around, limit
+                )
+                return centred(
+                    [message_of(row) for row in earlier], [message_of(row) for row in later], limit
+                )
+
+            page: list[Message] = await self._with(select)
+            return page
         if after is not None:
             rows = await self._with(
                 lambda c: c.fetch(
@@ -716,6 +871,31 @@ class PostgresArchive:
             )
         )
         return [message_of(row) for row in rows]
+
+    async def search_readable(self, user_id: str, query: Query, limit: int) -> list[Hit]:
+        hits: list[Hit] = await self._with(lambda c: _search(c, user_id, query, limit))
+        return hits
+
+    async def add_reader(self, user_id: str, room: str, at: int) -> None:
+        await self._with(
+            lambda c: c.execute(
+                "INSERT INTO readers (user_id, room, at) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
+                user_id,
+                room,
+                at,
+            )
+        )
+
+    async def mark_pinned(self, room: str, seqs: Sequence[int]) -> None:
+        await self._with(
+            lambda c: c.execute(
+                "UPDATE messages SET pinned = (seq = ANY($2::bigint[])) "
+                "WHERE room = $1 AND (pinned OR seq = ANY($2::bigint[]))",
+                room,
+                list(seqs),
+            )
+        )
 
     # -- changes to messages -----------------------------------------------------------------
 

@@ -36,7 +36,16 @@ from ..protocol import (
     RoomKind,
     User,
 )
-from . import NoSuchRoom, RoomState, StoredRoom
+from . import (
+    RANK_AMONG,
+    Hit,
+    NoSuchRoom,
+    Query,
+    RoomState,
+    StoredRoom,
+    centred,
+    has_link,
+)
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
@@ -196,6 +205,36 @@ _MIGRATIONS = [
     ALTER TABLE rooms ADD COLUMN description TEXT;
     ALTER TABLE rooms ADD COLUMN slow_seconds INTEGER NOT NULL DEFAULT 0;
     """,
+    # Search across rooms (docs/protocol.md, "search"): who may read which private room, and
+    # what the operators look for, each with an index that can drive a search alone.
+    """
+    ALTER TABLE messages ADD COLUMN author TEXT;
+    ALTER TABLE messages ADD COLUMN link INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET author = casefold(user_name),
+        link = instr(lower(text), 'http://') > 0 OR instr(lower(text), 'https://') > 0;
+    UPDATE messages SET pinned = 1 WHERE (room, seq) IN (
+        SELECT id, json_extract(CAST(state AS TEXT), '$.pinned.seq') FROM rooms
+        WHERE state IS NOT NULL AND json_extract(CAST(state AS TEXT), '$.pinned.seq') IS NOT NULL
+    );
+    CREATE INDEX messages_user ON messages (user_id);
+    CREATE INDEX messages_author ON messages (author);
+    CREATE INDEX messages_ts ON messages (ts);
+    CREATE INDEX messages_link ON messages (ts) WHERE link;
+    CREATE INDEX messages_pinned ON messages (room) WHERE pinned;
+    CREATE TABLE readers (
+        user_id TEXT NOT NULL,
+        room TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO readers (user_id, room, at)
+        SELECT m.user_id, m.room, min(m.ts) FROM messages m JOIN rooms r ON r.id = m.room
+        WHERE r.private AND r.kind != 'dm' GROUP BY m.user_id, m.room;
+    INSERT OR IGNORE INTO readers (user_id, room, at)
+        SELECT j.value, r.id, r.created_at FROM rooms r, json_each(CAST(r.state AS TEXT), '$.sat') j
+        WHERE r.kind = 'table' AND r.state IS NOT NULL;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -256,9 +295,9 @@ def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
     ).fetchone()
     conn.execute(
         "UPDATE messages SET text = ?, edited_at = ?, deleted = ?, reactions = ?, mentions = ?, "
-        "replies = ?, last_reply_at = ?, rev = ? WHERE room = ? AND seq = ?",
+        "replies = ?, last_reply_at = ?, rev = ?, link = ? WHERE room = ? AND seq = ?",
         (m.text, m.edited_at, int(m.deleted), _json(m.reactions), _json(m.mentions), m.replies,
-         m.last_reply_at, rev, m.room, m.seq),
+         m.last_reply_at, rev, has_link(m.text), m.room, m.seq),
     )  # fmt: skip
     if change.earlier is not None:
         (earlier,) = conn.execute(
@@ -309,6 +348,10 @@ def _room(row: tuple[Any, ...], dm_users: tuple[str, str] | None = None) -> Stor
 _state_decoder = msgspec.json.Decoder(RoomState)
 
 
+def _casefold(value: str | None) -> str | None:
+    return value.casefold() if isinstance(value, str) else value
+
+
 def fts_query(query: str) -> str | None:
     """Turn what a person typed into an FTS5 query: every word must match, the last as a prefix.
 
@@ -320,6 +363,125 @@ def fts_query(query: str) -> str | None:
     quoted = ['"' + word.replace('"', '""') + '"' for word in words[:20]]
     quoted[-1] += "*"
     return " ".join(quoted)
+
+
+_READABLE = (
+    "((NOT r.private AND r.kind IN ('open', 'coffee', 'workshop')) "
+    "OR EXISTS (SELECT 1 FROM readers x WHERE x.user_id = :user AND x.room = r.id) "
+    "OR EXISTS (SELECT 1 FROM dms d WHERE d.room = r.id AND :user IN (d.user_a, d.user_b)))"
+)
+"""The rooms ``r`` that the user ``:user`` may read (``Archive.search_readable``)."""
+
+_DRIVE_MAX = 2000
+"""A filter that holds for at most this many messages drives a search with words: its
+messages are looked up in the full-text index one by one, rather than the word's matches
+checked against the filter (docs/benchmarks.md, "Search")."""
+
+
+def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) -> list[Hit]:
+    """``Archive.search_readable``, in the reader thread."""
+    params: dict[str, Any] = {"user": user_id}
+    where = ["NOT m.deleted"]
+    drivers: list[str] = []
+    """Conditions that an index answers alone: one of them may drive the search."""
+    if query.rooms:
+        rows = conn.execute(
+            "SELECT id FROM rooms r WHERE (r.id IN (SELECT value FROM json_each(:rooms)) OR "
+            "casefold(r.title) IN (SELECT casefold(value) FROM json_each(:rooms))) AND "
+            + _READABLE,
+            {"user": user_id, "rooms": _json(query.rooms)},
+        ).fetchall()
+        if not rows:
+            return []
+        params["in"] = _json([row[0] for row in rows])
+        drivers.append("m.room IN (SELECT value FROM json_each(:in))")
+    else:
+        where.append(_READABLE)
+    if query.users or query.names:
+        params["users"] = _json(query.users) or "[]"
+        params["names"] = _json([name.casefold() for name in query.names]) or "[]"
+        drivers.append(
+            "(m.user_id IN (SELECT value FROM json_each(:users)) OR "
+            "m.author IN (SELECT value FROM json_each(:names)))"
+        )
+    if query.since is not None or query.until is not None:
+        params["since"] = query.since if query.since is not None else 0
+        params["until"] = query.until if query.until is not None else 2**62
+        drivers.append("m.ts >= :since AND m.ts < :until")
+    if query.pinned:
+        drivers.append("m.pinned")
+    if query.link:
+        where.append("m.link")
+    where += drivers
+    conditions = " AND ".join(where)
+    source = "messages m CROSS JOIN rooms r ON r.id = m.room"
+
+    def count(sql: str) -> int:
+        (n,) = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {sql} LIMIT {_DRIVE_MAX + 1})", params
+        ).fetchone()
+        return int(n)
+
+    # The filter holding for fewest messages, if few enough to look each one up.
+    driver, size = None, _DRIVE_MAX + 1
+    for condition in drivers:
+        n = count(f"messages m WHERE {condition}")
+        if n < size:
+            driver, size = condition, n
+    match = fts_query(" ".join(query.words)) if query.words else None
+    if query.words and match is None:
+        return []
+    if match is None:
+        if driver is not None:
+            source += f" WHERE m.rowid IN (SELECT rowid FROM messages m WHERE {driver}) AND"
+        else:
+            source += " WHERE"
+        found = conn.execute(
+            f"SELECT m.rowid, 0.0, m.ts FROM {source} {conditions} "
+            "ORDER BY m.ts DESC, m.rowid DESC LIMIT :limit",
+            {**params, "limit": limit},
+        ).fetchall()
+    else:
+        params["match"] = match
+        if driver is not None and size < count("messages_fts WHERE messages_fts MATCH :match"):
+            # Few messages to check: each one's score, looked up by rowid in the index.
+            found = conn.execute(
+                "SELECT * FROM (SELECT m.rowid AS id, (SELECT bm25(messages_fts) FROM "
+                "messages_fts WHERE messages_fts MATCH :match AND rowid = m.rowid) AS score, "
+                f"m.ts FROM {source} WHERE m.rowid IN (SELECT rowid FROM messages m WHERE "
+                f"{driver}) AND {conditions}) WHERE score IS NOT NULL "
+                "ORDER BY ts DESC, id DESC LIMIT :among",
+                {**params, "among": RANK_AMONG},
+            ).fetchall()
+        else:
+            # The word's matches, newest first (the index's own order), each checked.
+            found = conn.execute(
+                "SELECT m.rowid, bm25(messages_fts), m.ts FROM messages_fts CROSS JOIN messages m "
+                "ON m.rowid = messages_fts.rowid CROSS JOIN rooms r ON r.id = m.room "
+                "WHERE messages_fts MATCH :match "
+                f"AND {conditions} ORDER BY messages_fts.rowid DESC LIMIT :among",
+                {**params, "among": RANK_AMONG},
+            ).fetchall()
+        # bm25: lower is better.
+        found = sorted(found, key=lambda row: (row[1], -row[2], -row[0]))[:limit]
+    return _hits(conn, [row[0] for row in found])
+
+
+def _hits(conn: sqlite3.Connection, rowids: list[int]) -> list[Hit]:
+    """The messages of these rowids, in this order, with their rooms."""
+    if not rowids:
+        return []
+    select = _SELECT_FROM.format(source="messages m JOIN rooms r ON r.id = m.room").replace(
+        "SELECT ", "SELECT m.rowid, r.title, r.kind, ", 1
+    )
+    rows = conn.execute(
+        select + " WHERE m.rowid IN (SELECT value FROM json_each(?))", (_json(rowids),)
+    ).fetchall()
+    by_id = {row[0]: row for row in rows}
+    return [
+        Hit(message=_message(row[3:]), title=row[1], kind=RoomKind(row[2]))
+        for row in (by_id[rowid] for rowid in rowids)
+    ]
 
 
 class SqliteArchive:
@@ -345,6 +507,8 @@ class SqliteArchive:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Case folded as Python folds it, for titles and names searched (``search_readable``).
+        conn.create_function("casefold", 1, _casefold, deterministic=True)
         self._thread.conn = conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -688,8 +852,8 @@ class SqliteArchive:
             return NoSuchRoom(item.room)
         message_id = keys.new_id("m", 12)
         conn.execute(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, reply_to, mentions) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}, reply_to, mentions, author, link) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 message_id,
                 seq_row[0],
@@ -701,6 +865,8 @@ class SqliteArchive:
                 item.client_msg_id,
                 first.seq if first is not None else None,
                 _json(item.mentions),
+                item.user.name.casefold(),
+                has_link(item.text),
             ),
         )
         if item.notify:
@@ -720,11 +886,27 @@ class SqliteArchive:
         return Appended(message, True, first)
 
     async def history(
-        self, room: str, *, before: int | None, after: int | None, limit: int
+        self,
+        room: str,
+        *,
+        before: int | None,
+        after: int | None,
+        limit: int,
+        around: int | None = None,
     ) -> list[Message]:
         def select() -> list[Message]:
             conn = self._conn()
             base = _SELECT + " WHERE m.room = ?"
+            if around is not None:
+                earlier = conn.execute(
+                    base + " AND m.seq < ? ORDER BY m.seq DESC LIMIT ?", (room, around, limit)
+                ).fetchall()
+                later = conn.execute(
+                    base + " AND m.seq >= ? ORDER BY m.seq LIMIT ?", (room, around, limit)
+                ).fetchall()
+                return centred(
+                    [_message(row) for row in earlier], [_message(row) for row in later], limit
+                )
             if after is not None:
                 rows = conn.execute(
                     base + " AND m.seq > ? ORDER BY m.seq LIMIT ?", (room, after, limit)
@@ -771,6 +953,29 @@ class SqliteArchive:
             return [_message(row) for row in rows]
 
         return await self._read(select)
+
+    async def search_readable(self, user_id: str, query: Query, limit: int) -> list[Hit]:
+        return await self._read(lambda: _search(self._conn(), user_id, query, limit))
+
+    async def add_reader(self, user_id: str, room: str, at: int) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO readers (user_id, room, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (user_id, room, at),
+            )
+
+        # In the commit loop's next transaction, with the messages: no fsync of its own.
+        await self._commits.do(insert)
+
+    async def mark_pinned(self, room: str, seqs: Sequence[int]) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE messages SET pinned = seq IN (SELECT value FROM json_each(?1)) "
+                "WHERE room = ?2 AND (pinned OR seq IN (SELECT value FROM json_each(?1)))",
+                (_json(list(seqs)) or "[]", room),
+            )
+
+        await self._commits.do(update)
 
     # -- changes to messages -----------------------------------------------------------------
 
