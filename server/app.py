@@ -37,6 +37,7 @@ from .presence.memory import MemoryPresence
 from .presence.redis import RedisPresence
 from .rooms import Rooms
 from .roster import Roster
+from .search import Search
 from .sessions import Sessions
 from .tables import Tables
 from .tasks import Tasks, cancel
@@ -161,8 +162,17 @@ class Percolate:
         self.moderation = Moderation(
             sio, archive, presence, self.roster, self.chat, self.workshop, self.catalog
         )
+        self.search = Search(settings, archive)
         self.events.register(
-            table(self.rooms, self.chat, self.media, self.workshop, self.tables, self.moderation)
+            table(
+                self.rooms,
+                self.chat,
+                self.media,
+                self.workshop,
+                self.tables,
+                self.moderation,
+                self.search,
+            )
         )
 
     def __repr__(self) -> str:

@@ -126,7 +126,7 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
         Allowance("sfu", ("sfu:answer", "sfu:candidate", "sfu:leave"), s.sfu_rate,
                   s.sfu_burst, connection, "too many media session messages; slow down"),
         Allowance("read", ("room:list", "dm:list", "chat:history", "chat:search",
-                           "chat:changes", "chat:thread", "mentions:list"), s.read_rate,
+                           "search", "chat:changes", "chat:thread", "mentions:list"), s.read_rate,
                   s.read_burst, connection, "too many requests; slow down"),
         Allowance("room", ("room:leave", "goodbye", "dm:open", "user:block", "blocks:list"),
                   s.room_rate, s.room_burst,

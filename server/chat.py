@@ -262,7 +262,11 @@ class Chat:
         settings = self._settings
         limit = min(request.limit or settings.join_history, settings.max_page)
         messages = await self._archive.history(
-            request.room, before=request.before, after=request.after, limit=limit
+            request.room,
+            before=request.before,
+            after=request.after,
+            limit=limit,
+            around=request.around,
         )
         return Messages(messages=messages)
 

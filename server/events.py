@@ -23,6 +23,7 @@ from .presence import ONLINE, Attachment, Presence, online_member
 from .replies import Reply
 from .rooms import Rooms
 from .roster import Roster
+from .search import Search
 from .sessions import Session, Sessions
 from .tables import Tables
 from .tasks import Tasks
@@ -40,6 +41,7 @@ def table(
     workshop: Workshop,
     tables: Tables,
     moderation: Moderation,
+    search: Search,
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -55,6 +57,7 @@ def table(
         "chat:send": (p.ChatSend, chat.send),
         "chat:history": (p.ChatHistory, chat.history),
         "chat:search": (p.ChatSearch, chat.search),
+        "search": (p.SearchRequest, search.search),
         "chat:typing": (p.RoomRef, chat.typing),
         "chat:edit": (p.ChatEdit, chat.edit),
         "chat:delete": (p.MessageRef, chat.delete),

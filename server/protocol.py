@@ -349,6 +349,22 @@ class Mentioned(msgspec.Struct, frozen=True):
     room: RoomBrief
 
 
+class RoomFound(msgspec.Struct, frozen=True):
+    """The room of a group of search results."""
+
+    id: str
+    title: str
+    """A DM's is the other user's name."""
+    kind: RoomKind
+
+
+class Found(msgspec.Struct, frozen=True):
+    """One room's messages found by ``search``, best first."""
+
+    room: RoomFound
+    messages: list[Message]
+
+
 class Met(msgspec.Struct, frozen=True):
     """Somebody both sides said "stay in touch" with."""
 
@@ -467,14 +483,29 @@ class ChatHistory(msgspec.Struct):
     before: Seq | None = None
     after: Seq | None = None
     limit: Limit | None = None
+    around: Seq | None = None
+    """The messages centred on this ``seq`` (a search result opened)."""
 
     def __post_init__(self) -> None:
-        if self.before is not None and self.after is not None:
-            raise bad_request("give before or after, not both")
+        if sum(x is not None for x in (self.before, self.after, self.around)) > 1:
+            raise bad_request("give one of before, after and around")
 
 
 class ChatSearch(msgspec.Struct):
     room: Id
+    query: str
+    limit: Limit | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.query) > QUERY_MAX:
+            raise too_large(f"query must be at most {QUERY_MAX} characters")
+        if not self.query.strip():
+            raise bad_request("query must not be empty")
+
+
+class SearchRequest(msgspec.Struct):
+    """``search``: every room the user may read (``server.search``)."""
+
     query: str
     limit: Limit | None = None
 

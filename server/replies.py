@@ -14,6 +14,7 @@ from msgspec import UNSET, UnsetType
 
 from .protocol import (
     AuditEntry,
+    Found,
     HostsView,
     MediaPlace,
     Member,
@@ -222,3 +223,9 @@ class RoomEdited(Reply, kw_only=True):
     """``room:edit``: the room with its new title and description."""
 
     room: Room
+
+
+class Results(Reply, kw_only=True):
+    """``search``: groups ordered by their best message."""
+
+    results: list[Found]

@@ -161,6 +161,9 @@ class Rooms:
             (count,) = await self._presence.counts([room.id])
             if count >= self._settings.max_members:
                 raise forbidden("the room is full")
+        if room.private and room.dm_users is None and present is None:
+            # Who joined a private room or a table may find its messages later (``search``).
+            await self._archive.add_reader(user.id, room.id, now_ms())
         member = Member(id=user.id, name=user.name, role=role)
         # Enter the Socket.IO rooms before reading history: a message sent meanwhile then
         # arrives twice (the client drops the repeated seq) rather than not at all.

@@ -341,6 +341,8 @@ class Workshop:
             if message is None:
                 raise not_found("no such message in this room")
         state, _ = await self._change(request.room, lambda s: setattr(s, "pinned", message))
+        # Marked in the archive too, for search's is:pinned.
+        await self._archive.mark_pinned(request.room, [state.pinned.seq] if state.pinned else [])
         await self.publish(request.room, state)
         return StateChanged(state=state.view())
 

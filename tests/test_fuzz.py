@@ -40,6 +40,7 @@ EVENTS = sorted(
         "user:block",
         "blocks:list",
         "chat:send",
+        "search",
         "chat:history",
         "chat:search",
         "chat:typing",
@@ -136,12 +137,15 @@ FIELDS = [
     "description",
     "report",
     "action",
+    "around",
 ]
 
 texts = st.one_of(
     st.text(max_size=50),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=8),
     st.sampled_from(["lobby", "", " ", "\x00", "\u202e", "<img src=x onerror=alert(1)>"]),
+    # Search operators, good and bad (``search``).
+    st.sampled_from(['from:"', "in:lobby x", "before:2026-02-30", "on:9999-12-31", "is:pinned"]),
     st.text(min_size=4001, max_size=4100),
     st.just("\U0001f600" * 3000),
 )
@@ -192,7 +196,7 @@ def test_the_fuzzed_events_are_the_real_ones() -> None:
         def __getattr__(self, name: str) -> Any:
             return self
 
-    fakes = [Fake() for _ in range(6)]
+    fakes = [Fake() for _ in range(7)]
     assert set(table(*fakes)) == set(EVENTS)  # type: ignore[arg-type]
 
 

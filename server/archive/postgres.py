@@ -877,15 +877,21 @@ class PostgresArchive:
         return hits
 
     async def add_reader(self, user_id: str, room: str, at: int) -> None:
-        await self._with(
-            lambda c: c.execute(
+        async def insert(conn: asyncpg.Connection) -> None:
+            # A read first: only a first join writes (a conflicting insert writes too).
+            if await conn.fetchval(
+                "SELECT 1 FROM readers WHERE user_id = $1 AND room = $2", user_id, room
+            ):
+                return
+            await conn.execute(
                 "INSERT INTO readers (user_id, room, at) VALUES ($1, $2, $3) "
                 "ON CONFLICT DO NOTHING",
                 user_id,
                 room,
                 at,
             )
-        )
+
+        await self._with(insert)
 
     async def mark_pinned(self, room: str, seqs: Sequence[int]) -> None:
         await self._with(

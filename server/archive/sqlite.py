@@ -958,6 +958,18 @@ class SqliteArchive:
         return await self._read(lambda: _search(self._conn(), user_id, query, limit))
 
     async def add_reader(self, user_id: str, room: str, at: int) -> None:
+        def known() -> bool:
+            return (
+                self._conn()
+                .execute("SELECT 1 FROM readers WHERE user_id = ? AND room = ?", (user_id, room))
+                .fetchone()
+                is not None
+            )
+
+        # A read first: only a first join writes.
+        if await self._read(known):
+            return
+
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO readers (user_id, room, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
