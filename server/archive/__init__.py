@@ -6,6 +6,7 @@ for several processes, a shared database. Every backend passes ``tests/test_arch
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
@@ -73,6 +74,14 @@ class Hit(msgspec.Struct, frozen=True):
     message: Message
     title: str
     kind: RoomKind
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what is indexed and what is searched for."""
+    if text.isascii():
+        return text.lower()  # the same, without the work
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def has_link(text: str) -> bool:

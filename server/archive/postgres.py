@@ -20,7 +20,6 @@ import asyncio
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -48,6 +47,7 @@ from . import (
     RoomState,
     StoredRoom,
     centred,
+    fold,
     has_link,
 )
 from . import changes as rules
@@ -264,12 +264,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: what is indexed and what is searched for."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def ts_query(query: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -44,6 +45,7 @@ from . import (
     RoomState,
     StoredRoom,
     centred,
+    fold,
     has_link,
 )
 from . import changes as rules
@@ -372,10 +374,23 @@ _READABLE = (
 )
 """The rooms ``r`` that the user ``:user`` may read (``Archive.search_readable``)."""
 
+_TERM = re.compile(r"[^\W_]+")
+"""A token as FTS5's unicode61 tokenizer makes them: letters and digits."""
+
 _DRIVE_MAX = 2000
-"""A filter that holds for at most this many messages drives a search with words: its
-messages are looked up in the full-text index one by one, rather than the word's matches
-checked against the filter (docs/benchmarks.md, "Search")."""
+"""A filter that holds for at most this many messages drives a search: its messages are
+read (by its index) and checked, rather than the word's matches read and checked against it
+(docs/benchmarks.md, "Search")."""
+
+_SAMPLE = 500
+"""How many of a word's newest matches estimate how common it is (``_frequency``)."""
+
+
+def _listed(params: dict[str, Any], key: str, values: Sequence[Any]) -> str:
+    """``(:key0, :key1, ...)`` with the values in ``params``: lists the planner can see."""
+    for i, value in enumerate(values):
+        params[f"{key}{i}"] = value
+    return "(" + ", ".join(f":{key}{i}" for i in range(len(values))) + ")"
 
 
 def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) -> list[Hit]:
@@ -393,17 +408,13 @@ def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) ->
         ).fetchall()
         if not rows:
             return []
-        params["in"] = _json([row[0] for row in rows])
-        drivers.append("m.room IN (SELECT value FROM json_each(:in))")
+        drivers.append(f"m.room IN {_listed(params, 'in', [row[0] for row in rows])}")
     else:
         where.append(_READABLE)
     if query.users or query.names:
-        params["users"] = _json(query.users) or "[]"
-        params["names"] = _json([name.casefold() for name in query.names]) or "[]"
-        drivers.append(
-            "(m.user_id IN (SELECT value FROM json_each(:users)) OR "
-            "m.author IN (SELECT value FROM json_each(:names)))"
-        )
+        users = _listed(params, "user", query.users or [""])
+        names = _listed(params, "name", [name.casefold() for name in query.names] or [""])
+        drivers.append(f"(m.user_id IN {users} OR m.author IN {names})")
     if query.since is not None or query.until is not None:
         params["since"] = query.since if query.since is not None else 0
         params["until"] = query.until if query.until is not None else 2**62
@@ -412,9 +423,11 @@ def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) ->
         drivers.append("m.pinned")
     if query.link:
         where.append("m.link")
-    where += drivers
-    conditions = " AND ".join(where)
+    conditions = " AND ".join(where + drivers)
     source = "messages m CROSS JOIN rooms r ON r.id = m.room"
+    terms = _TERM.findall(fold(" ".join(query.words)))[:20]
+    if query.words and not terms:
+        return []
 
     def count(sql: str) -> int:
         (n,) = conn.execute(
@@ -422,49 +435,92 @@ def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) ->
         ).fetchone()
         return int(n)
 
-    # The filter holding for fewest messages, if few enough to look each one up.
+    # The filter holding for fewest messages, if few enough to read them all.
     driver, size = None, _DRIVE_MAX + 1
     for condition in drivers:
         n = count(f"messages m WHERE {condition}")
         if n < size:
             driver, size = condition, n
-    match = fts_query(" ".join(query.words)) if query.words else None
-    if query.words and match is None:
-        return []
-    if match is None:
-        if driver is not None:
-            source += f" WHERE m.rowid IN (SELECT rowid FROM messages m WHERE {driver}) AND"
-        else:
-            source += " WHERE"
+    if not terms:
         found = conn.execute(
-            f"SELECT m.rowid, 0.0, m.ts FROM {source} {conditions} "
+            f"SELECT m.rowid FROM {source} WHERE {conditions} "
             "ORDER BY m.ts DESC, m.rowid DESC LIMIT :limit",
             {**params, "limit": limit},
         ).fetchall()
+        return _hits(conn, [row[0] for row in found])
+    params["match"] = fts_query(" ".join(terms))
+    if driver is not None and size < count("messages_fts WHERE messages_fts MATCH :match"):
+        # Few messages to check: all of them, by the filter's index.
+        rows = conn.execute(
+            f"SELECT m.rowid, m.ts, m.text FROM {source} WHERE {conditions}", params
+        ).fetchall()
     else:
-        params["match"] = match
-        if driver is not None and size < count("messages_fts WHERE messages_fts MATCH :match"):
-            # Few messages to check: each one's score, looked up by rowid in the index.
-            found = conn.execute(
-                "SELECT * FROM (SELECT m.rowid AS id, (SELECT bm25(messages_fts) FROM "
-                "messages_fts WHERE messages_fts MATCH :match AND rowid = m.rowid) AS score, "
-                f"m.ts FROM {source} WHERE m.rowid IN (SELECT rowid FROM messages m WHERE "
-                f"{driver}) AND {conditions}) WHERE score IS NOT NULL "
-                "ORDER BY ts DESC, id DESC LIMIT :among",
-                {**params, "among": RANK_AMONG},
-            ).fetchall()
-        else:
-            # The word's matches, newest first (the index's own order), each checked.
-            found = conn.execute(
-                "SELECT m.rowid, bm25(messages_fts), m.ts FROM messages_fts CROSS JOIN messages m "
-                "ON m.rowid = messages_fts.rowid CROSS JOIN rooms r ON r.id = m.room "
-                "WHERE messages_fts MATCH :match "
-                f"AND {conditions} ORDER BY messages_fts.rowid DESC LIMIT :among",
-                {**params, "among": RANK_AMONG},
-            ).fetchall()
-        # bm25: lower is better.
-        found = sorted(found, key=lambda row: (row[1], -row[2], -row[0]))[:limit]
-    return _hits(conn, [row[0] for row in found])
+        # The words' matches, newest first (the full-text index's own order), each checked.
+        rows = conn.execute(
+            "SELECT m.rowid, m.ts, m.text FROM messages_fts CROSS JOIN messages m "
+            "ON m.rowid = messages_fts.rowid CROSS JOIN rooms r ON r.id = m.room "
+            f"WHERE messages_fts MATCH :match AND {conditions} "
+            "ORDER BY messages_fts.rowid DESC LIMIT :among",
+            {**params, "among": RANK_AMONG},
+        ).fetchall()
+    ranked = _bm25(rows, terms, lambda n: _frequency(conn, terms, n))
+    return _hits(conn, [rowid for rowid, _ in ranked[:limit]])
+
+
+def _frequency(conn: sqlite3.Connection, terms: list[str], n: int) -> tuple[int, int]:
+    """In how many messages term ``n`` is (the last as a prefix), and how many there are.
+
+    Counting a common word's matches would read all of them (what FTS5's bm25() does on
+    every query): the newest ``_SAMPLE`` are read, and the rowids they span tell the rest.
+    """
+    (total,) = conn.execute("SELECT max(rowid) FROM messages").fetchone()
+    match = '"' + terms[n] + '"' + ("*" if n == len(terms) - 1 else "")
+    rows = conn.execute(
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+        (match, _SAMPLE),
+    ).fetchall()
+    total = total or 1
+    if len(rows) < _SAMPLE:
+        return len(rows), total
+    return min(total, round(_SAMPLE * total / max(1, total - rows[-1][0] + 1))), total
+
+
+def _bm25(
+    rows: list[tuple[int, int, str]],
+    terms: list[str],
+    frequency: Callable[[int], tuple[int, int]],
+) -> list[tuple[int, float]]:
+    """The rows (rowid, ts, text) holding every term (the last as a prefix), the newest
+    ``RANK_AMONG`` of them, best first: (rowid, score).
+
+    The score is FTS5's bm25 (k1 1.2, b 0.75), computed here for these rows only: bm25()
+    in SQL reads every match of each word to count them, on every query (tens of ms for a
+    common word in a million messages). ``frequency(i)``: term i's messages and all
+    messages (``_frequency``).
+    """
+    *whole, prefix = terms
+    counted = []
+    for rowid, ts, text in rows:
+        tokens = _TERM.findall(fold(text))
+        tf = [tokens.count(t) for t in whole] + [sum(t.startswith(prefix) for t in tokens)]
+        if all(tf):
+            counted.append((rowid, ts, len(tokens), tf))
+    counted.sort(key=lambda row: (-row[1], -row[0]))
+    counted = counted[:RANK_AMONG]
+    if not counted:
+        return []
+    average = sum(length for _, _, length, _ in counted) / len(counted)
+    idf = []
+    for i in range(len(terms)):
+        holding, total = frequency(i)
+        idf.append(max(1e-6, math.log((total - holding + 0.5) / (holding + 0.5))))
+    scored = []
+    for rowid, ts, length, tf in counted:
+        norm = 1.2 * (0.25 + 0.75 * length / average)
+        score = sum(w * f * 2.2 / (f + norm) for w, f in zip(idf, tf, strict=True))
+        scored.append((rowid, score, ts))
+    scored.sort(key=lambda row: (-row[1], -row[2], -row[0]))
+    return [(rowid, score) for rowid, score, _ in scored]
 
 
 def _hits(conn: sqlite3.Connection, rowids: list[int]) -> list[Hit]:
