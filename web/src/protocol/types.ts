@@ -432,6 +432,19 @@ export interface SignalEvent {
   data: unknown;
 }
 
+/** The room of a group of `search` results (a DM's title is the other user's name). */
+export interface RoomFound {
+  id: string;
+  title: string;
+  kind: RoomKind;
+}
+
+/** One room's messages found by `search`, best first. */
+export interface Found {
+  room: RoomFound;
+  messages: Message[];
+}
+
 export interface DmEntry {
   room: Room;
   user: User;
@@ -449,6 +462,7 @@ export interface Answers {
   "chat:send": { message: Message };
   "chat:history": { messages: Message[] };
   "chat:search": { messages: Message[] };
+  search: { results: Found[] };
   "chat:typing": Record<string, never>;
   "chat:edit": { message: Message };
   "chat:delete": { message: Message };

@@ -31,6 +31,8 @@ export class App {
   private readonly mentions: MentionsView;
   /** The room view on screen (a room's, or its table's), for the countdown's ticks. */
   private shown: RoomView | null = null;
+  /** A search result to show once its room is on screen (`openAt`). */
+  private opening: { room: string; seq: number } | null = null;
   /** Rooms this page just created: their view opens with the invite panel. */
   private readonly justCreated = new Set<string>();
   private readonly views = new Map<string, RoomView>();
@@ -309,6 +311,7 @@ export class App {
             openDm: (user) => void this.openDm(user),
             copyLink: (room) => this.copyLink(room),
             linkOf: (room) => this.linkOf(room),
+            openAt: (room, seq) => this.openAt(room, seq),
             notify: (text, kind) => this.toasts.show(text, kind),
           },
           { created: this.justCreated.delete(state.id) },
@@ -321,6 +324,10 @@ export class App {
       this.main.append(view.element);
       view.show();
       this.shown = view;
+      if (this.opening?.room === state.id) {
+        view.openAt(this.opening.seq);
+        this.opening = null;
+      }
       this.client.chat.setActive(state.id);
     } else {
       // Out of a workshop for good: its view (videos, sound) goes; otherwise it waits for a rejoin.
@@ -381,6 +388,14 @@ export class App {
         "error",
       );
     }
+  }
+
+  /** Go to a room and show a message there, once the room is joined and on screen. */
+  private openAt(room: string, seq: number): void {
+    this.opening = { room, seq };
+    const route = this.router.route;
+    if (route.view === "room" && route.room === room) this.renderRoute();
+    else this.router.go(roomPath(room));
   }
 
   private linkOf(room: string): string {

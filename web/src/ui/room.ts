@@ -34,6 +34,8 @@ export interface RoomActions {
   copyLink(room: string): Promise<boolean>;
   /** The room's shareable address. */
   linkOf(room: string): string;
+  /** Go to a room and show one of its messages (a search result). */
+  openAt(room: string, seq: number): void;
   notify: Notify;
 }
 
@@ -182,7 +184,7 @@ export class RoomView {
     conversation.edited = () => this.renderMessages();
     conversation.revealed = () => this.redrawMessages();
     this.members = new MemberList(state, (user) => actions.openDm(user), people, this.queues?.element);
-    this.search = new Search(client, state);
+    this.search = new Search(client, state, (room, seq) => actions.openAt(room, seq));
     this.title = h("h1", { class: "room-title", testid: "room-title" });
     this.description = h("button", {
       class: "room-description",
@@ -448,6 +450,11 @@ export class RoomView {
   renderVideo(): void {
     this.video?.render(this.client.me?.id);
     this.audio?.render();
+  }
+
+  /** Show one of the room's messages among those around it, highlighted (a search result). */
+  openAt(seq: number): void {
+    void this.search.openAt(seq);
   }
 
   renderMessages(): void {
