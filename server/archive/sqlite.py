@@ -379,8 +379,11 @@ _TERM = re.compile(r"[^\W_]+")
 
 _DRIVE_MAX = 2000
 """A filter that holds for at most this many messages drives a search: its messages are
-read (by its index) and checked, rather than the word's matches read and checked against it
+read (by its index) and checked, rather than the words' matches read and checked against it
 (docs/benchmarks.md, "Search")."""
+
+_WINDOWS = (64, 8, 0)
+"""The newest 1/64 of the messages, then 1/8, then all (0): where matches are looked for."""
 
 _SAMPLE = 500
 """How many of a word's newest matches estimate how common it is (``_frequency``)."""
@@ -449,20 +452,27 @@ def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) ->
         ).fetchall()
         return _hits(conn, [row[0] for row in found])
     params["match"] = fts_query(" ".join(terms))
-    if driver is not None and size < count("messages_fts WHERE messages_fts MATCH :match"):
+    if driver is not None:
         # Few messages to check: all of them, by the filter's index.
         rows = conn.execute(
             f"SELECT m.rowid, m.ts, m.text FROM {source} WHERE {conditions}", params
         ).fetchall()
     else:
-        # The words' matches, newest first (the full-text index's own order), each checked.
-        rows = conn.execute(
-            "SELECT m.rowid, m.ts, m.text FROM messages_fts CROSS JOIN messages m "
-            "ON m.rowid = messages_fts.rowid CROSS JOIN rooms r ON r.id = m.room "
-            f"WHERE messages_fts MATCH :match AND {conditions} "
-            "ORDER BY messages_fts.rowid DESC LIMIT :among",
-            {**params, "among": RANK_AMONG},
-        ).fetchall()
+        # The words' matches, newest first, each checked. FTS5 reads a word's whole list of
+        # matches to walk it backwards: the newest part of the archive is searched first,
+        # then a wider part, until enough are found.
+        (last,) = conn.execute("SELECT max(rowid) FROM messages").fetchone()
+        last = last or 0
+        for share in _WINDOWS:
+            rows = conn.execute(
+                "SELECT m.rowid, m.ts, m.text FROM messages_fts CROSS JOIN messages m "
+                "ON m.rowid = messages_fts.rowid CROSS JOIN rooms r ON r.id = m.room "
+                f"WHERE messages_fts MATCH :match AND messages_fts.rowid >= :low "
+                f"AND {conditions} ORDER BY messages_fts.rowid DESC LIMIT :among",
+                {**params, "among": RANK_AMONG, "low": last - last // share if share else 0},
+            ).fetchall()
+            if len(rows) == RANK_AMONG:
+                break
     ranked = _bm25(rows, terms, lambda n: _frequency(conn, terms, n))
     return _hits(conn, [rowid for rowid, _ in ranked[:limit]])
 
@@ -471,18 +481,17 @@ def _frequency(conn: sqlite3.Connection, terms: list[str], n: int) -> tuple[int,
     """In how many messages term ``n`` is (the last as a prefix), and how many there are.
 
     Counting a common word's matches would read all of them (what FTS5's bm25() does on
-    every query): the newest ``_SAMPLE`` are read, and the rowids they span tell the rest.
+    every query): the oldest ``_SAMPLE`` are read, and the rowids they span tell the rest.
     """
     (total,) = conn.execute("SELECT max(rowid) FROM messages").fetchone()
     match = '"' + terms[n] + '"' + ("*" if n == len(terms) - 1 else "")
     rows = conn.execute(
-        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-        (match, _SAMPLE),
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?", (match, _SAMPLE)
     ).fetchall()
     total = total or 1
     if len(rows) < _SAMPLE:
         return len(rows), total
-    return min(total, round(_SAMPLE * total / max(1, total - rows[-1][0] + 1))), total
+    return min(total, round(_SAMPLE * total / max(1, rows[-1][0]))), total
 
 
 def _bm25(
