@@ -507,13 +507,18 @@ def _bm25(
     common word in a million messages). ``frequency(i)``: term i's messages and all
     messages (``_frequency``).
     """
-    *whole, prefix = terms
+    # Each term counted by a regular expression over the folded text: no token lists.
+    ends = [r"(?![^\W_])"] * (len(terms) - 1) + [""]  # the last term is a prefix
+    patterns = [
+        re.compile(rf"(?<![^\W_]){re.escape(term)}{end}")
+        for term, end in zip(terms, ends, strict=True)
+    ]
     counted = []
     for rowid, ts, text in rows:
-        tokens = _TERM.findall(fold(text))
-        tf = [tokens.count(t) for t in whole] + [sum(t.startswith(prefix) for t in tokens)]
+        folded = fold(text)
+        tf = [len(pattern.findall(folded)) for pattern in patterns]
         if all(tf):
-            counted.append((rowid, ts, len(tokens), tf))
+            counted.append((rowid, ts, len(_TERM.findall(folded)), tf))
     counted.sort(key=lambda row: (-row[1], -row[0]))
     counted = counted[:RANK_AMONG]
     if not counted:
