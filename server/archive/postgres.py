@@ -416,11 +416,21 @@ async def _search(conn: asyncpg.Connection, user_id: str, query: Query, limit: i
         found = [(row["room"], row["seq"]) for row in rows]
     else:
         tsquery = f"to_tsquery('simple', {arg(match)})"
-        where.append(f"m.search @@ {tsquery}")
+        if newest == "m.ts":
+            where.append(f"m.search @@ {tsquery}")
+            candidates = f"SELECT m.room, m.seq, m.ts, m.search FROM {source} WHERE "
+            candidates += " AND ".join(where)
+        else:
+            # The few messages first, then the words: otherwise the planner likes to AND the
+            # filter's index with the words' GIN index, whose bitmap for a common word holds
+            # most of the archive (docs/benchmarks.md, "Search").
+            candidates = (
+                f"WITH few AS MATERIALIZED (SELECT m.room, m.seq, m.ts, m.search FROM {source} "
+                f"WHERE {' AND '.join(where)}) SELECT * FROM few m WHERE m.search @@ {tsquery}"
+            )
         rows = await conn.fetch(
-            f"SELECT room, seq, ts_rank(search, {tsquery}) AS score FROM ("
-            f"SELECT m.room, m.seq, m.ts, m.search FROM {source} WHERE {' AND '.join(where)} "
-            f"ORDER BY {newest} DESC LIMIT {RANK_AMONG}) AS newest "
+            f"SELECT room, seq, ts_rank(search, {tsquery}) AS score FROM ({candidates} "
+            f"ORDER BY m.ts DESC LIMIT {RANK_AMONG}) AS newest "
             f"ORDER BY score DESC, ts DESC, room, seq DESC LIMIT {arg(limit)}",
             *args,
         )
