@@ -400,11 +400,14 @@ async def _search(conn: asyncpg.Connection, user_id: str, query: Query, limit: i
     if query.link:
         where.append("m.link")
     source = "messages m JOIN rooms r ON r.id = m.room"
+    match = ts_query(" ".join(query.words)) if query.words else None
     # With a filter that holds for few messages (an author, a room, the pinned ones), the
     # planner must not walk the time index backwards hoping to meet them soon: ``ts + 0``
-    # is no index's order, so the filter's own index is used and its rows sorted.
-    newest = "m.ts + 0" if query.rooms or query.users or query.names or query.pinned else "m.ts"
-    match = ts_query(" ".join(query.words)) if query.words else None
+    # is no index's order, so the filter's own index is used and its rows sorted. So too
+    # for words between two dates: the words' index, then the dates, then the order.
+    few = bool(query.rooms or query.users or query.names or query.pinned)
+    dated = match is not None and (query.since is not None or query.until is not None)
+    newest = "m.ts + 0" if few or dated else "m.ts"
     if query.words and match is None:
         return []
     if match is None:
@@ -416,7 +419,7 @@ async def _search(conn: asyncpg.Connection, user_id: str, query: Query, limit: i
         found = [(row["room"], row["seq"]) for row in rows]
     else:
         tsquery = f"to_tsquery('simple', {arg(match)})"
-        if newest == "m.ts":
+        if not few:
             where.append(f"m.search @@ {tsquery}")
             candidates = f"SELECT m.room, m.seq, m.ts, m.search FROM {source} WHERE "
             candidates += " AND ".join(where)
