@@ -128,7 +128,11 @@ class Search:
         for room in {h.message.room for h in hits if h.kind is not RoomKind.DM}:
             if user_id in (await self._archive.room_state(room)).banned:
                 removed.add(room)
-        hits = [h for h in hits if h.message.room not in removed]
+        # Nor are the messages of people the user blocks shown (``user:block``).
+        blocked = {user.id for user in await self._archive.blocked(user_id, 1000)}
+        hits = [
+            h for h in hits if h.message.room not in removed and h.message.user.id not in blocked
+        ]
         titles = {}
         if any(h.kind is RoomKind.DM for h in hits):
             titles = {room.id: other.name for room, other in await self._archive.dm_rooms(user_id)}

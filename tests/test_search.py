@@ -185,6 +185,16 @@ async def test_a_deleted_message_is_never_found(server: Running, connect) -> Non
     assert texts(await search(ann, "from:Ann")) == {"Lobby": ["a recipe anyone may read"]}
 
 
+async def test_the_messages_of_somebody_blocked_are_not_found(server: Running, connect) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    await bob.ok("room:join", {"room": "lobby"})
+    await say(bob, "lobby", "buy my courses")
+    assert texts(await search(ann, "courses")) == {"Lobby": ["buy my courses"]}
+    await ann.ok("user:block", {"user": bob.user_id, "on": True})
+    assert await search(ann, "courses") == []
+
+
 async def test_a_result_opens_its_room_at_the_message(server: Running, connect) -> None:
     ann = await connect(server.url, "Ann")
     garden = await room(ann, "Garden")
