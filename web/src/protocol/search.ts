@@ -2,7 +2,7 @@
 // (`chat:history` around it). No DOM: the UI is ui/search.ts.
 
 import type { Connection } from "./connection";
-import type { Found, Message } from "./types";
+import { completeMessage, type Found, type Message } from "./types";
 
 /** The operators a query may hold, as the hint shows them. */
 export const operators = [
@@ -16,7 +16,7 @@ export const operators = [
 /** Every room this user may read: the matches grouped by room, the best group first. */
 export async function searchEverywhere(connection: Connection, query: string, limit = 50): Promise<Found[]> {
   const { results } = await connection.request("search", { query, limit });
-  return results;
+  return results.map((found) => ({ ...found, messages: found.messages.map(completeMessage) }));
 }
 
 /** The messages around `seq` in `room` (which this connection has joined), oldest first. */
@@ -27,5 +27,5 @@ export async function around(
   limit = 20,
 ): Promise<Message[]> {
   const { messages } = await connection.request("chat:history", { room, around: seq, limit });
-  return messages;
+  return messages.map(completeMessage);
 }
