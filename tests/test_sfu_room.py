@@ -250,7 +250,7 @@ async def test_requests_that_do_not_fit_get_clear_errors(server: Running, connec
     refused = await w.host.call("sfu:join", {"room": lobby})
     assert refused["error"] == {
         "code": "forbidden",
-        "message": "sfu:join is not for a member in an open room",
+        "message": "sfu:join is not for an owner in an open room",  # she made it
     }
     coffee = (await w.host.ok("room:create", {"title": "Coffee", "kind": "coffee"}))["room"]["id"]
     assert (await w.host.ok("room:join", {"room": coffee}))["media"]["mode"] == "mesh"
