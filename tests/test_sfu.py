@@ -38,7 +38,25 @@ async def connect(offerer: RTCPeerConnection, answerer: RTCPeerConnection) -> No
     await offerer.setLocalDescription(await offerer.createOffer())
     await answerer.setRemoteDescription(offerer.localDescription)
     await answerer.setLocalDescription(await answerer.createAnswer())
+    both = [connected(offerer), connected(answerer)]
     await offerer.setRemoteDescription(answerer.localDescription)
+    # A sender starts sending once DTLS is up: the track event comes earlier than that.
+    await asyncio.wait_for(asyncio.gather(*both), WAIT)
+
+
+def connected(pc: RTCPeerConnection) -> asyncio.Future[None]:
+    """Resolves once ``pc`` is connected: from then on its senders' RTP tasks run."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def check() -> None:
+        if pc.connectionState == "connected" and not done.done():
+            done.set_result(None)
+        elif pc.connectionState in ("failed", "closed") and not done.done():
+            done.set_exception(ConnectionError(f"peer connection {pc.connectionState}"))
+
+    pc.on("connectionstatechange", check)
+    check()
+    return done
 
 
 def count_keyframe_requests(sender: RTCRtpSender) -> list[float]:
@@ -409,18 +427,24 @@ async def test_an_idle_slot_sends_nothing_until_assigned_and_outlives_its_publis
 
 
 class Heard:
-    """The RTP packets a subscriber's receiver got, as aiortc parsed them."""
+    """The RTP packets a subscriber's receiver got, as aiortc parsed them.
+
+    Made before the subscriber connects: the receiver is hooked as its track appears, before
+    any packet can arrive.
+    """
 
     def __init__(self, subscriber: Subscriber) -> None:
-        self.receiver = subscriber.pc.getReceivers()[0]
         self.packets: list[RtpPacket] = []
-        original = self.receiver._handle_rtp_packet
+        subscriber.pc.on("track", lambda _track: self.hook(subscriber.pc.getReceivers()[0]))
+
+    def hook(self, receiver: Any) -> None:
+        original = receiver._handle_rtp_packet
 
         async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
             self.packets.append(packet)
             await original(packet, arrival_time_ms)
 
-        self.receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+        receiver._handle_rtp_packet = handle
 
 
 async def test_written_packets_carry_this_connections_ssrc_payload_type_mid_and_clock(
@@ -430,8 +454,8 @@ async def test_written_packets_carry_this_connections_ssrc_payload_type_mid_and_
     assert a is not None
     subscriber = Subscriber(stage)
     subscriber.slot.assign(a)
-    await subscriber.connect()
     heard = Heard(subscriber)
+    await subscriber.connect()
     for _ in range(5):
         await subscriber.frame()
     other = Stage(Pattern(160, 120))
@@ -467,12 +491,12 @@ async def test_a_lost_packet_is_sent_again_from_the_writers_history(stage: Stage
     assert a is not None
     subscriber = Subscriber(stage)
     subscriber.slot.assign(a)
-    await subscriber.connect()
     heard = Heard(subscriber)
+    await subscriber.connect()
     await subscriber.frame()
     # The subscriber's network loses one packet, before decryption (as on the wire); its
     # receiver notices the gap and sends a NACK, which the writer answers.
-    dtls = heard.receiver.transport
+    dtls = subscriber.pc.getReceivers()[0].transport
     lost: list[int] = []
 
     class Lossy:
@@ -561,6 +585,8 @@ async def test_a_slot_that_connects_starts_from_the_latest_keyframe_or_asks_for_
             # with a keyframe, when the bandwidth estimate moves a lot, as on a loaded box.)
             assert len(stage.pli) == requests
         else:
-            assert a.stats.keyframes > keyframes and len(stage.pli) > requests
+            # Nothing replayed: it waited for a keyframe newer than it. The PLI that brought it
+            # may be one already on its way (requests within one interval are one PLI).
+            assert a.stats.keyframes > keyframes and len(stage.pli) >= 1
     finally:
         await stage.close()
