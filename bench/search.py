@@ -156,6 +156,9 @@ def fill_sqlite(path: Path, world: World) -> None:
     for _, sql in indexes:
         conn.execute(sql)
     conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')")
+    # The words searched prefixes become, as the archive notes them for each message.
+    conn.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab (main, messages_fts, 'row')")
+    conn.execute("INSERT OR IGNORE INTO words SELECT term FROM temp.vocab")
     conn.execute(
         "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
         "INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text); END"

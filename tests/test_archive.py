@@ -4,6 +4,7 @@ idempotency, paging, search, room state, reopening."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from server.archive import Archive, NoSuchRoom, Query, RoomState, Series, StoredRoom
 from server.archive import changes as rules
+from server.archive import sqlite as sqlite_archive
 from server.archive.postgres import PostgresArchive, ts_query
 from server.archive.sqlite import SqliteArchive, fts_query
 from server.protocol import Phase, RoomKind, User
@@ -98,6 +100,31 @@ async def test_reopening_keeps_everything(database: str) -> None:
         await again.close()
 
 
+async def test_an_archive_from_before_the_words_table_finds_half_typed_words(
+    tmp_path: Path,
+) -> None:
+    # The schema as it was before prefixes became words (``_expand``), with messages in it.
+    path = tmp_path / "old.db"
+    migrations = sqlite_archive._MIGRATIONS
+    before = next(i for i, script in enumerate(migrations) if "CREATE TABLE words" in script)
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.create_function("casefold", 1, str.casefold)
+        for number, script in enumerate(migrations[:before], start=1):
+            db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        db.execute("INSERT INTO rooms (id, title, kind, private, created_at) "
+                   "VALUES ('lobby', 'Lobby', 'open', 0, 0)")  # fmt: skip
+        db.execute("INSERT INTO messages (id, room, seq, user_id, user_name, text, ts, "
+                   "client_msg_id) VALUES ('m1', 'lobby', 1, 'ann', 'Ann', "
+                   "'Accountants wanted', 1, 'c1')")  # fmt: skip
+    archive = SqliteArchive(path)
+    await archive.open()
+    try:
+        found = await archive.search_readable("ann", Query(words=("accou",)), 20)
+        assert [hit.message.text for hit in found] == ["Accountants wanted"]
+    finally:
+        await archive.close()
+
+
 async def test_close_waits_for_queued_appends(database: str) -> None:
     archive = open_archive(database)
     await archive.open()
@@ -112,9 +139,11 @@ async def test_close_waits_for_queued_appends(database: str) -> None:
     [
         ("accountant", '"accountant"*'),
         ("good accountant", '"good" "accountant"*'),
+        ("acc* good", '"acc"* "good"*'),
         ('say "hi"', '"say" "hi"*'),
-        ("NEAR(a b)", '"NEAR" "a" "b"*'),
-        ("-- ; DROP", '"DROP"*'),
+        ("NEAR(a b)", '"near" "a" "b"*'),
+        ("-- ; DROP", '"drop"*'),
+        ("* ?*", None),
         ("???", None),
     ],
 )
@@ -140,6 +169,7 @@ async def test_the_lobby_heads_the_public_list_however_many_rooms(
         ("Accountant", "'accountant':*"),
         ("café crème", "'cafe' & 'creme':*"),
         ("it's", "'it' & 's':*"),
+        ("acc* ça", "'acc':* & 'ca':*"),
         ("???", None),
     ],
 )

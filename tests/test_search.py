@@ -5,6 +5,7 @@ and a result opened at its message (``chat:history`` around it)."""
 from __future__ import annotations
 
 import datetime
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -183,6 +184,33 @@ async def test_a_deleted_message_is_never_found(server: Running, connect) -> Non
     await ann.ok("chat:delete", {"room": "lobby", "seq": gone["seq"]})
     assert texts(await search(ann, "recipe")) == {"Lobby": ["a recipe anyone may read"]}
     assert texts(await search(ann, "from:Ann")) == {"Lobby": ["a recipe anyone may read"]}
+    assert await search(ann, "secr") == []
+    if server.settings.database_url is None:
+        # Nor is any word of it left in the words that prefixes become.
+        with sqlite3.connect(server.settings.data_dir / "percolate.db") as db:
+            words = {word for (word,) in db.execute("SELECT word FROM words")}
+        assert "recipe" in words and "secret" not in words
+
+
+async def test_a_half_typed_last_word_or_a_starred_word_finds_the_words_it_begins(
+    server: Running, connect
+) -> None:
+    ann = await connect(server.url, "Ann")
+    garden = await room(ann, "Garden")
+    await say(ann, garden, "accountants wanted for spring")
+    await say(ann, garden, "an account of the harvest")
+    await say(ann, garden, "accurate weather")
+    assert texts(await search(ann, "spring accountant")) == {
+        "Garden": ["accountants wanted for spring"]
+    }
+    # Any other word is a whole word, unless starred.
+    assert await search(ann, "accountant spring") == []
+    assert texts(await search(ann, "accountant* spring")) == {
+        "Garden": ["accountants wanted for spring"]
+    }
+    assert len(texts(await search(ann, "acc"))["Garden"]) == 3
+    assert texts(await search(ann, "acc* weather")) == {"Garden": ["accurate weather"]}
+    assert await search(ann, "accz") == []
 
 
 async def test_the_messages_of_somebody_blocked_are_not_found(server: Running, connect) -> None:

@@ -6,9 +6,10 @@ for several processes, a shared database. Every backend passes ``tests/test_arch
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -82,6 +83,29 @@ def fold(text: str) -> str:
         return text.lower()  # the same, without the work
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+class Term(NamedTuple):
+    """A word searched for, folded, and whether it also finds the words it begins."""
+
+    word: str
+    prefix: bool
+    asked: bool = False
+    """The person wrote ``*`` after it (``acc*``): the prefix matters whatever it costs."""
+
+
+_TERM = re.compile(r"([^\W_]+)(\*)?")
+"""A word as the full-text indexes make them (letters and digits), and an optional ``*``."""
+
+
+def terms(typed: str) -> list[Term]:
+    """The words a search looks for (at most 20): whole words, except the last, which may be
+    half typed, and a word followed by ``*``: those match every word they begin. Everything
+    else (quotes, ``-``, ``NEAR``) is plain text."""
+    found = [Term(m[1], bool(m[2]), bool(m[2])) for m in _TERM.finditer(fold(typed))][:20]
+    if found:
+        found[-1] = found[-1]._replace(prefix=True)
+    return found
 
 
 def has_link(text: str) -> bool:

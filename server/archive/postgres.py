@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -49,6 +48,7 @@ from . import (
     centred,
     fold,
     has_link,
+    terms,
 )
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
@@ -267,13 +267,13 @@ def now_ms() -> int:
 
 
 def ts_query(query: str) -> str | None:
-    """Every word must match, the last as a prefix; words are quoted so operators are text."""
-    words = re.findall(r"\w+", fold(query))[:20]
+    """Every word must match (``terms``); words are quoted so operators are text."""
+    words = terms(query)
     if not words:
         return None
-    quoted = ["'" + word.replace("'", "''") + "'" for word in words]
-    quoted[-1] += ":*"
-    return " & ".join(quoted)
+    return " & ".join(
+        "'" + t.word.replace("'", "''") + "'" + (":*" if t.prefix else "") for t in words
+    )
 
 
 async def _message_at(conn: asyncpg.Connection, room: str, seq: int) -> Message | None:

@@ -44,9 +44,11 @@ from . import (
     Query,
     RoomState,
     StoredRoom,
+    Term,
     centred,
     fold,
     has_link,
+    terms,
 )
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
@@ -237,6 +239,14 @@ _MIGRATIONS = [
         SELECT j.value, r.id, r.created_at FROM rooms r, json_each(CAST(r.state AS TEXT), '$.sat') j
         WHERE r.kind = 'table' AND r.state IS NOT NULL;
     """,
+    # Every word of the searchable texts, once: a search's prefix (``acc*``) becomes the
+    # words it begins, since FTS5 reads every match of a prefix (``_expand``).
+    """
+    CREATE TABLE words (word TEXT PRIMARY KEY) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE temp.messages_vocab USING fts5vocab (main, messages_fts, 'row');
+    INSERT INTO words SELECT term FROM temp.messages_vocab;
+    DROP TABLE temp.messages_vocab;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -292,6 +302,11 @@ def _at(conn: sqlite3.Connection, room: str, seq: int) -> Message:
 def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
     """Store a changed message at the room's next revision; the message as stored."""
     m = change.message
+    (text, earlier) = conn.execute(
+        "SELECT text, earlier FROM messages WHERE room = ? AND seq = ?", (m.room, m.seq)
+    ).fetchone()
+    if m.text != text:
+        _add_words(conn, m.text)
     (rev,) = conn.execute(
         "UPDATE rooms SET last_rev = last_rev + 1 WHERE id = ? RETURNING last_rev", (m.room,)
     ).fetchone()
@@ -301,19 +316,17 @@ def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
         (m.text, m.edited_at, int(m.deleted), _json(m.reactions), _json(m.mentions), m.replies,
          m.last_reply_at, rev, has_link(m.text), m.room, m.seq),
     )  # fmt: skip
+    texts = [*(_ids.decode(earlier) if earlier else [])]
     if change.earlier is not None:
-        (earlier,) = conn.execute(
-            "SELECT earlier FROM messages WHERE room = ? AND seq = ?", (m.room, m.seq)
-        ).fetchone()
-        texts = [*(_ids.decode(earlier) if earlier else []), change.earlier]
         conn.execute(
             "UPDATE messages SET earlier = ? WHERE room = ? AND seq = ?",
-            (_json(texts), m.room, m.seq),
+            (_json([*texts, change.earlier]), m.room, m.seq),
         )
     if change.purge:
         conn.execute(
             "UPDATE messages SET earlier = NULL WHERE room = ? AND seq = ?", (m.room, m.seq)
         )
+        _forget_words(conn, [text, *texts])
     # Mentions that the text no longer makes are no longer listed.
     conn.execute(
         "DELETE FROM mentions WHERE room = ? AND seq = ? AND user_id NOT IN "
@@ -321,6 +334,23 @@ def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
         (m.room, m.seq, _json(m.mentions) or "[]"),
     )
     return _at(conn, m.room, m.seq)
+
+
+def _add_words(conn: sqlite3.Connection, *texts: str) -> None:
+    """Note the words of new texts (``words``, ``_expand``)."""
+    words = {word for text in texts for word in _TOKEN.findall(fold(text))}
+    conn.executemany("INSERT OR IGNORE INTO words VALUES (?)", [(word,) for word in words])
+
+
+def _forget_words(conn: sqlite3.Connection, texts: Sequence[str]) -> None:
+    """Forget the words of deleted texts that no searchable message holds any more: a
+    deleted message leaves nothing of its text behind."""
+    words = {word for text in texts for word in _TOKEN.findall(fold(text))}
+    conn.executemany(
+        "DELETE FROM words WHERE word = ?1 AND NOT EXISTS "
+        "(SELECT 1 FROM messages_fts WHERE messages_fts MATCH '\"' || ?1 || '\"')",
+        [(word,) for word in words],
+    )
 
 
 def _notify(conn: sqlite3.Connection, room: str, seq: int, users: Sequence[str], at: int) -> None:
@@ -355,16 +385,55 @@ def _casefold(value: str | None) -> str | None:
 
 
 def fts_query(query: str) -> str | None:
-    """Turn what a person typed into an FTS5 query: every word must match, the last as a prefix.
+    """Turn what a person typed into an FTS5 query: every word must match (``terms``).
 
-    Words are quoted so that FTS5 operators (AND, NEAR, ``*``, ``:``) in the input are just text.
+    Words are quoted so that FTS5 operators (AND, NEAR, ``:``) in the input are just text.
     """
-    words = re.findall(r"\w+", query)
-    if not words:
-        return None
-    quoted = ['"' + word.replace('"', '""') + '"' for word in words[:20]]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    return _match(terms(query)) or None
+
+
+def _match(words: Sequence[Term]) -> str:
+    return " ".join(f'"{t.word}"' + ("*" if t.prefix else "") for t in words)
+
+
+_EXPAND_MAX = 50
+"""A prefix that begins at most this many words is searched as those words (``_expand``)."""
+
+
+def _expand(conn: sqlite3.Connection, words: Sequence[Term]) -> str | None:
+    """``_match``, with each prefix as the words it begins (``("acc" OR "accounts")``), or
+    None if a prefix begins no word at all.
+
+    FTS5 reads every match of a prefix before it returns the first (30-60 ms for a common
+    word in a million messages); a few whole words it walks incrementally, and only as far
+    as needed. A last word that begins more than ``_EXPAND_MAX`` words and is one itself
+    (``go``) is searched as that word: it says too little to stand for all of them. Other
+    prefixes that long, and those the person asked for (``go*``), are left to FTS5
+    (``_native``)
+    """
+    parts = []
+    for term in words:
+        if not term.prefix:
+            parts.append(f'"{term.word}"')
+            continue
+        found = conn.execute(
+            "SELECT word FROM words WHERE word >= ? AND word < ? LIMIT ?",
+            (term.word, term.word + "\U0010ffff", _EXPAND_MAX + 1),
+        ).fetchall()
+        if not found:
+            return None
+        if len(found) <= _EXPAND_MAX:
+            parts.append("(" + " OR ".join(f'"{word}"' for (word,) in found) + ")")
+        elif found[0][0] == term.word and not term.asked:
+            parts.append(f'"{term.word}"')
+        else:
+            parts.append(f'"{term.word}"*')
+    return " AND ".join(parts)
+
+
+def _native(match: str) -> bool:
+    """The match holds a prefix FTS5 expands itself (words are quoted letters and digits)."""
+    return "*" in match
 
 
 _READABLE = (
@@ -374,7 +443,7 @@ _READABLE = (
 )
 """The rooms ``r`` that the user ``:user`` may read (``Archive.search_readable``)."""
 
-_TERM = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r"[^\W_]+")
 """A token as FTS5's unicode61 tokenizer makes them: letters and digits."""
 
 _DRIVE_MAX = 2000
@@ -428,8 +497,8 @@ def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) ->
         where.append("m.link")
     conditions = " AND ".join(where + drivers)
     source = "messages m CROSS JOIN rooms r ON r.id = m.room"
-    terms = _TERM.findall(fold(" ".join(query.words)))[:20]
-    if query.words and not terms:
+    words = terms(" ".join(query.words))
+    if query.words and not words:
         return []
 
     def count(sql: str) -> int:
@@ -444,26 +513,28 @@ def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) ->
         n = count(f"messages m WHERE {condition}")
         if n < size:
             driver, size = condition, n
-    if not terms:
+    if not words:
         found = conn.execute(
             f"SELECT m.rowid FROM {source} WHERE {conditions} "
             "ORDER BY m.ts DESC, m.rowid DESC LIMIT :limit",
             {**params, "limit": limit},
         ).fetchall()
         return _hits(conn, [row[0] for row in found])
-    params["match"] = fts_query(" ".join(terms))
+    params["match"] = _expand(conn, words)
+    if params["match"] is None:
+        return []
     if driver is not None:
         # Few messages to check: all of them, by the filter's index.
         rows = conn.execute(
             f"SELECT m.rowid, m.ts, m.text FROM {source} WHERE {conditions}", params
         ).fetchall()
     else:
-        # The words' matches, newest first, each checked. FTS5 reads a word's whole list of
-        # matches to walk it backwards: the newest part of the archive is searched first,
-        # then a wider part, until enough are found.
+        # The words' matches, newest first, each checked. FTS5 reads a prefix's every match
+        # before the first (``_expand``): then the newest part of the archive is searched
+        # first, then a wider part, until enough are found.
         (last,) = conn.execute("SELECT max(rowid) FROM messages").fetchone()
         last = last or 0
-        for share in _WINDOWS:
+        for share in _WINDOWS if _native(params["match"]) else (0,):
             rows = conn.execute(
                 "SELECT m.rowid, m.ts, m.text FROM messages_fts CROSS JOIN messages m "
                 "ON m.rowid = messages_fts.rowid CROSS JOIN rooms r ON r.id = m.room "
@@ -473,22 +544,24 @@ def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) ->
             ).fetchall()
             if len(rows) == RANK_AMONG:
                 break
-    ranked = _bm25(rows, terms, lambda n: _frequency(conn, terms, n))
+    ranked = _bm25(rows, words, lambda n: _frequency(conn, words[n]))
     return _hits(conn, [rowid for rowid, _ in ranked[:limit]])
 
 
-def _frequency(conn: sqlite3.Connection, terms: list[str], n: int) -> tuple[int, int]:
-    """In how many messages term ``n`` is (the last as a prefix), and how many there are.
+def _frequency(conn: sqlite3.Connection, term: Term) -> tuple[int, int]:
+    """In how many messages ``term`` is, and how many there are.
 
     Counting a common word's matches would read all of them (what FTS5's bm25() does on
     every query): the oldest ``_SAMPLE`` are read, and the rowids they span tell the rest.
     """
     (total,) = conn.execute("SELECT max(rowid) FROM messages").fetchone()
-    match = '"' + terms[n] + '"' + ("*" if n == len(terms) - 1 else "")
+    total = total or 1
+    match = _expand(conn, [term])
+    if match is None:
+        return 0, total
     rows = conn.execute(
         "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?", (match, _SAMPLE)
     ).fetchall()
-    total = total or 1
     if len(rows) < _SAMPLE:
         return len(rows), total
     return min(total, round(_SAMPLE * total / max(1, rows[-1][0]))), total
@@ -496,11 +569,11 @@ def _frequency(conn: sqlite3.Connection, terms: list[str], n: int) -> tuple[int,
 
 def _bm25(
     rows: list[tuple[int, int, str]],
-    terms: list[str],
+    words: list[Term],
     frequency: Callable[[int], tuple[int, int]],
 ) -> list[tuple[int, float]]:
-    """The rows (rowid, ts, text) holding every term (the last as a prefix), the newest
-    ``RANK_AMONG`` of them, best first: (rowid, score).
+    """The rows (rowid, ts, text) holding every term, the newest ``RANK_AMONG`` of them,
+    best first: (rowid, score).
 
     The score is FTS5's bm25 (k1 1.2, b 0.75), computed here for these rows only: bm25()
     in SQL reads every match of each word to count them, on every query (tens of ms for a
@@ -508,24 +581,23 @@ def _bm25(
     messages (``_frequency``).
     """
     # Each term counted by a regular expression over the folded text: no token lists.
-    ends = [r"(?![^\W_])"] * (len(terms) - 1) + [""]  # the last term is a prefix
     patterns = [
-        re.compile(rf"(?<![^\W_]){re.escape(term)}{end}")
-        for term, end in zip(terms, ends, strict=True)
+        re.compile(rf"(?<![^\W_]){re.escape(t.word)}" + ("" if t.prefix else r"(?![^\W_])"))
+        for t in words
     ]
     counted = []
     for rowid, ts, text in rows:
         folded = fold(text)
         tf = [len(pattern.findall(folded)) for pattern in patterns]
         if all(tf):
-            counted.append((rowid, ts, len(_TERM.findall(folded)), tf))
+            counted.append((rowid, ts, len(_TOKEN.findall(folded)), tf))
     counted.sort(key=lambda row: (-row[1], -row[0]))
     counted = counted[:RANK_AMONG]
     if not counted:
         return []
     average = sum(length for _, _, length, _ in counted) / len(counted)
     idf = []
-    for i in range(len(terms)):
+    for i in range(len(words)):
         holding, total = frequency(i)
         idf.append(max(1e-6, math.log((total - holding + 0.5) / (holding + 0.5))))
     scored = []
@@ -939,6 +1011,7 @@ class SqliteArchive:
                 has_link(item.text),
             ),
         )
+        _add_words(conn, item.text)
         if item.notify:
             _notify(conn, item.room, seq_row[0], item.notify, ts)
         message = Message(
@@ -1004,22 +1077,22 @@ class SqliteArchive:
         return await self._read(select)
 
     async def search(self, room: str, query: str, limit: int) -> list[Message]:
-        match = fts_query(query)
-        if match is None:
+        words = terms(query)
+        if not words:
             return []
         source = "messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
 
         def select() -> list[Message]:
-            rows = (
-                self._conn()
-                .execute(
-                    _SELECT_FROM.format(source=source)
-                    + " WHERE messages_fts MATCH ? AND m.room = ? AND NOT m.deleted "
-                    "ORDER BY m.seq DESC LIMIT ?",
-                    (match, room, limit),
-                )
-                .fetchall()
-            )
+            conn = self._conn()
+            match = _expand(conn, words)
+            if match is None:
+                return []
+            rows = conn.execute(
+                _SELECT_FROM.format(source=source)
+                + " WHERE messages_fts MATCH ? AND m.room = ? AND NOT m.deleted "
+                "ORDER BY m.seq DESC LIMIT ?",
+                (match, room, limit),
+            ).fetchall()
             return [_message(row) for row in rows]
 
         return await self._read(select)
