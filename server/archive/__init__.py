@@ -53,7 +53,7 @@ class Query(msgspec.Struct, frozen=True):
     """
 
     words: tuple[str, ...] = ()
-    """Every word, the last as a prefix; case and diacritics ignored."""
+    """Every word (``terms``); case and diacritics ignored."""
     users: tuple[str, ...] = ()
     """Sent by one of these user ids, or (``names``) under one of these names."""
     names: tuple[str, ...] = ()
@@ -67,6 +67,11 @@ class Query(msgspec.Struct, frozen=True):
     link: bool = False
     """Holding ``http://`` or ``https://``."""
     pinned: bool = False
+
+    @property
+    def impossible(self) -> bool:
+        """Dates that no time satisfies (``after:`` a day later than ``before:``)."""
+        return self.since is not None and self.until is not None and self.since >= self.until
 
 
 class Hit(msgspec.Struct, frozen=True):

@@ -339,7 +339,10 @@ def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
 def _add_words(conn: sqlite3.Connection, *texts: str) -> None:
     """Note the words of new texts (``words``, ``_expand``)."""
     words = {word for text in texts for word in _TOKEN.findall(fold(text))}
-    conn.executemany("INSERT OR IGNORE INTO words VALUES (?)", [(word,) for word in words])
+    if words:
+        conn.execute(
+            "INSERT OR IGNORE INTO words SELECT value FROM json_each(?)", (_json(list(words)),)
+        )
 
 
 def _forget_words(conn: sqlite3.Connection, texts: Sequence[str]) -> None:
@@ -467,6 +470,8 @@ def _listed(params: dict[str, Any], key: str, values: Sequence[Any]) -> str:
 
 def _search(conn: sqlite3.Connection, user_id: str, query: Query, limit: int) -> list[Hit]:
     """``Archive.search_readable``, in the reader thread."""
+    if query.impossible:
+        return []
     params: dict[str, Any] = {"user": user_id}
     where = ["NOT m.deleted"]
     drivers: list[str] = []
@@ -962,6 +967,9 @@ class SqliteArchive:
                     results.append(item.run(conn))
                 else:
                     results.append(self._append_one(conn, item))
+            _add_words(
+                conn, *(r.message.text for r in results if isinstance(r, Appended) and r.created)
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -1011,7 +1019,6 @@ class SqliteArchive:
                 has_link(item.text),
             ),
         )
-        _add_words(conn, item.text)
         if item.notify:
             _notify(conn, item.room, seq_row[0], item.notify, ts)
         message = Message(
