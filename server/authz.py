@@ -85,7 +85,10 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "waiting:admit": _workshop(HOSTS),
     "waiting:decline": _workshop(HOSTS),
     "chat:enable": _workshop(HOSTS),
-    "chat:pin": _workshop(HOSTS),
+    # Pins: those who look after a room (private ones too), a workshop's hosts, both people
+    # of a DM; a table lasts minutes and has none.
+    "chat:pin": {**_moderated(HOSTS, LOOKS_AFTER), RoomKind.DM: MEMBER},
+    "chat:pins": _everywhere(),
     "workshop:end": _workshop(frozenset({Role.HOST})),
     "room:slow": _moderated(HOSTS, LOOKS_AFTER),
     "room:edit": _moderated(HOSTS, LOOKS_AFTER),

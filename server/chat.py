@@ -1,5 +1,5 @@
-"""Chat: sending (stored before acknowledged), replies, edits, deletes, reactions, mentions,
-history, changes, search and typing.
+"""Chat: sending (stored before acknowledged), replies, edits, deletes, reactions, pins,
+mentions, history, changes, search and typing.
 
 A change to a stored message (``server.archive.changes``) is stored at the room's next
 revision and then sent to the room as ``chat:change``, in revision order on every process
@@ -21,7 +21,9 @@ from .archive import (
     NoSuchMessage,
     NoSuchRoom,
     NotYours,
+    RoomState,
     StoredRoom,
+    TooManyPins,
 )
 from .archive import changes as rules
 from .audiences import user_room
@@ -43,6 +45,7 @@ from .protocol import (
     MentionsList,
     Message,
     MessageRef,
+    Pin,
     Role,
     RoomBrief,
     RoomKind,
@@ -151,16 +154,51 @@ class Chat:
         owner = stored.created_by if stored is not None and role is not Role.OWNER else None
         protected = frozenset({owner}) if owner else frozenset()
         user = session.user
-        message, changed = await self._change(
-            stored,
-            room,
-            seq,
-            lambda m: rules.delete(m, user.id, moderator=moderator, protected=protected),
-        )
+        pinned: list[bool] = []
+
+        def change(m: Message) -> Change | None:
+            pinned[:] = [m.pinned_at is not None]
+            return rules.delete(m, user.id, moderator=moderator, protected=protected)
+
+        message, changed = await self._change(stored, room, seq, change)
         if changed and message.user.id != user.id:
             entry = AuditEntry(at=_now(), by=user, action="delete", target=message.user, seq=seq)
             await self._archive.audit(room, entry)
+        if changed and pinned == [True]:  # a tombstone is pinned no more
+            await self._banner(stored, room)
         return message
+
+    async def pin(self, session: Session, request: Pin) -> Changed:
+        """Pin or unpin a message (who may: ``server.authz``); a moderator's pin is audited."""
+        stored = await self._catalog.get(request.room)
+        user, now = session.user, _now()
+        message, changed = await self._change(
+            stored, request.room, request.seq, lambda m: rules.pin(m, user, request.on, now)
+        )
+        if changed:
+            if session.rooms[request.room].role in MODERATORS:
+                action = "pin" if request.on else "unpin"
+                entry = AuditEntry(
+                    at=now, by=user, action=action, target=message.user, seq=request.seq
+                )
+                await self._archive.audit(request.room, entry)
+            await self._banner(stored, request.room)
+        return Changed(message=message)
+
+    async def pins(self, session: Session, request: RoomRef) -> Messages:
+        return Messages(messages=await self._archive.pins(request.room, rules.PINS_MAX))
+
+    async def _banner(self, stored: StoredRoom | None, room: str) -> None:
+        """A workshop shows its latest pin above the chat (``WorkshopView.pinned``)."""
+        if stored is None or stored.kind is not RoomKind.WORKSHOP:
+            return
+        latest = next(iter(await self._archive.pins(room, 1)), None)
+
+        def change(state: RoomState) -> None:
+            state.pinned = latest
+
+        state, _ = await self._archive.change_room_state(room, change)
+        await self._sio.emit("workshop", {"room": room, "state": state.view()}, room=room)
 
     async def react(self, session: Session, request: ChatReact) -> Changed:
         stored = await self._may_chat(session, request.room)
@@ -213,7 +251,7 @@ class Chat:
             raise not_found("no such message") from None
         except NotYours as exc:
             raise forbidden(str(exc)) from None
-        except MessageDeleted as exc:
+        except (MessageDeleted, TooManyPins) as exc:
             raise bad_request(str(exc)) from None
         if changed:
             await self._changed(self._audience(stored, room), message)

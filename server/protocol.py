@@ -205,6 +205,10 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     """User ids the text names."""
     rev: int = 0
     """The room's revision of this message's latest change (0: never changed)."""
+    pinned_at: int | None = None
+    """Pinned (``chat:pin``): when; None while not pinned."""
+    pinned_by: User | None = None
+    """Who pinned it (None for a pin older than this field)."""
 
 
 class WorkshopView(msgspec.Struct, frozen=True):
@@ -336,7 +340,8 @@ class AuditEntry(msgspec.Struct, frozen=True):
     at: int
     by: User
     action: str
-    """``delete``, ``remove``, ``allow``, ``moderator``, ``slow``, ``report``."""
+    """``delete``, ``remove``, ``allow``, ``moderator``, ``slow``, ``report``, ``pin``,
+    ``unpin``."""
     target: User | None = None
     seq: int | None = None
     detail: str = ""
@@ -657,9 +662,11 @@ class AuditList(msgspec.Struct):
 
 
 class Pin(msgspec.Struct):
+    """``chat:pin``: pin one message of a room, or unpin it."""
+
     room: Id
-    message: Id | None
-    """The id of the message to pin, or null to unpin."""
+    seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+    on: bool
 
 
 NOTICE_MAX = 500

@@ -172,7 +172,7 @@ class MemberChanged(Reply, kw_only=True):
 
 
 class StateChanged(Reply, kw_only=True):
-    """A change to the workshop: ``room:lock``, ``room:waiting``, ``chat:enable``, ``chat:pin``."""
+    """A change to the workshop: ``room:lock``, ``room:waiting``, ``chat:enable``."""
 
     state: WorkshopView
 

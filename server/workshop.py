@@ -24,7 +24,6 @@ from .protocol import (
     Mute,
     OptionalTarget,
     Phase,
-    Pin,
     Role,
     RoomRef,
     SetRole,
@@ -333,18 +332,6 @@ class Workshop:
         await self._sio.emit(event, {"room": request.room}, room=user_room(request.user))
         await self.publish_hosts(request.room, state)
         return Done()
-
-    async def pin(self, session: Session, request: Pin) -> StateChanged:
-        message = None
-        if request.message is not None:
-            message = await self._archive.message(request.room, request.message)
-            if message is None:
-                raise not_found("no such message in this room")
-        state, _ = await self._change(request.room, lambda s: setattr(s, "pinned", message))
-        # Marked in the archive too, for search's is:pinned.
-        await self._archive.mark_pinned(request.room, [state.pinned.seq] if state.pinned else [])
-        await self.publish(request.room, state)
-        return StateChanged(state=state.view())
 
     async def end(self, session: Session, request: RoomRef) -> Done:
 

@@ -271,9 +271,10 @@ async def test_search_everywhere_filters(archive: Archive) -> None:
     assert "seeds seeds seeds" in await find(since=ts)
     assert await find(since=ts + 10**9) == []
     assert await find(pinned=True) == []
-    await archive.mark_pinned("garden", [stored[3].seq])
+    await archive.change_message("garden", stored[3].seq, lambda m: rules.pin(m, ann, True, ts))
     assert await find(pinned=True) == ["no link here: http"]
-    await archive.mark_pinned("garden", [stored[2].seq])
+    await archive.change_message("garden", stored[3].seq, lambda m: rules.pin(m, ann, False, ts))
+    await archive.change_message("garden", stored[2].seq, lambda m: rules.pin(m, ann, True, ts))
     assert await find(pinned=True) == ["seeds seeds seeds"]
     await archive.change_message(
         "garden", stored[2].seq, lambda m: rules.delete(m, ann.id, moderator=False)

@@ -49,6 +49,7 @@ EVENTS = sorted(
         "chat:react",
         "chat:changes",
         "chat:thread",
+        "chat:pins",
         "mentions:list",
         "chat:report",
         "room:slow",

@@ -125,7 +125,7 @@ async def test_each_operator_narrows_the_search(server: Running, connect) -> Non
     talk, key = workshop["room"]["id"], workshop["host_key"]
     await ann.ok("room:join", {"room": talk, "host_key": key})
     pin = await say(ann, talk, "read the plans first")
-    await ann.ok("chat:pin", {"room": talk, "message": pin["id"]})
+    await ann.ok("chat:pin", {"room": talk, "seq": pin["seq"], "on": True})
 
     assert texts(await search(bob, "plans from:ann")) == {
         "Talk": ["read the plans first"],

@@ -182,16 +182,31 @@ async def test_chat_off_silences_the_audience_not_the_host(server: Running, conn
 async def test_a_pinned_message_is_shown_to_everyone(server: Running, connect) -> None:
     w = await workshop(server, connect, "Gus")
     (gus,) = w.guests
-    sent = await w.host.ok(
+    first = await w.host.ok(
         "chat:send", {"room": w.room, "text": "Slides: https://example.org/s", "client_msg_id": "p"}
     )
-    await w.host.ok("chat:pin", {"room": w.room, "message": sent["message"]["id"]})
-    pinned = await gus.wait("workshop", lambda e: e["state"]["pinned"] is not None)
-    assert pinned["state"]["pinned"] == sent["message"]
+    pinned = (await w.host.ok("chat:pin", {"room": w.room, "seq": 1, "on": True}))["message"]
+    assert pinned["pinned_by"] == {"id": w.host.user_id, "name": "Host"}
+    shown = await gus.wait("workshop", lambda e: e["state"]["pinned"] is not None)
+    assert shown["state"]["pinned"] == pinned
+    assert pinned["text"] == first["message"]["text"]
     late = await connect(server.url, "Late")
-    assert (await late.ok("room:join", {"room": w.room}))["workshop"]["pinned"] == sent["message"]
-    missing = await w.host.call("chat:pin", {"room": w.room, "message": "nope"})
-    assert missing["error"]["code"] == "not_found"
+    assert (await late.ok("room:join", {"room": w.room}))["workshop"]["pinned"] == pinned
+
+    # The banner is the latest pin; unpinned, the one before shows again.
+    await w.host.ok("chat:send", {"room": w.room, "text": "Break at 3", "client_msg_id": "b"})
+    await w.host.ok("chat:pin", {"room": w.room, "seq": 2, "on": True})
+    banner = await gus.wait("workshop", lambda e: e["state"]["pinned"]["seq"] == 2)
+    assert banner["state"]["pinned"]["text"] == "Break at 3"
+    await w.host.ok("chat:pin", {"room": w.room, "seq": 2, "on": False})
+    assert (await gus.wait("workshop", lambda e: e["state"]["pinned"]["seq"] == 1))["state"]
+    # A deleted message is pinned no more, and leaves the banner.
+    await w.host.ok("chat:delete", {"room": w.room, "seq": 1})
+    assert (await gus.wait("workshop", lambda e: e["state"]["pinned"] is None))["state"]
+    missing = await w.host.call("chat:pin", {"room": w.room, "seq": 99, "on": True})
+    assert missing["error"] == {"code": "not_found", "message": "no such message"}
+    refused = await gus.call("chat:pin", {"room": w.room, "seq": 2, "on": True})
+    assert refused["error"]["code"] == "forbidden"
 
 
 async def test_ending_the_workshop_sends_everyone_out_for_good(server: Running, connect) -> None:

@@ -34,9 +34,9 @@ from ..protocol import (
     User,
     WorkshopView,
 )
-from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours
+from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, TooManyPins
 
-__all__ = ["Appended", "Change", "MessageDeleted", "NoSuchMessage", "NotYours"]
+__all__ = ["Appended", "Change", "MessageDeleted", "NoSuchMessage", "NotYours", "TooManyPins"]
 
 T = TypeVar("T")
 
@@ -263,6 +263,7 @@ class RoomState(msgspec.Struct):
     chat_enabled: bool = True
     """When off, only hosts and co-hosts may send chat."""
     pinned: Message | None = None
+    """A workshop's banner above the chat: its latest pin, as it was pinned (``Chat.pin``)."""
     ended: bool = False
     """The workshop is over: nobody may join any more."""
     host_key_digest: str | None = None
@@ -508,8 +509,12 @@ class Archive(Protocol):
     async def add_reader(self, user_id: str, room: str, at: int) -> None:
         """Remember that the user joined this private room or table (the first time counts)."""
 
-    async def mark_pinned(self, room: str, seqs: Sequence[int]) -> None:
-        """The room's pinned messages are now exactly these (``Query.pinned``)."""
+    async def pins(self, room: str, limit: int) -> list[Message]:
+        """The room's pinned messages (``Message.pinned_at``), the latest pinned first.
+
+        Pins are changes (``changes.pin``, through ``change_message``); ``Query.pinned``
+        finds them.
+        """
 
     async def due_rooms(self, now: int, limit: int) -> list[str]:
         """Rooms whose state is due (``RoomState.due`` at or before ``now``), soonest first."""

@@ -1,4 +1,4 @@
-"""Changes to stored messages (edits, deletes, reactions, replies), shared by the backends.
+"""Changes to stored messages (edits, deletes, reactions, replies, pins), shared by the backends.
 
 Each function takes a message as stored and says what it becomes, or None when the request
 changes nothing (an edit to the same text, a reaction the user already has, a second delete):
@@ -29,6 +29,14 @@ class NotYours(PermissionError):
     """Only the author (or, for a delete, a moderator) may do that."""
 
 
+PINS_MAX = 50
+"""Pinned messages a room holds at most."""
+
+
+class TooManyPins(ValueError):
+    """The room holds ``PINS_MAX`` pinned messages already."""
+
+
 class Appended(NamedTuple):
     """What ``Archive.append`` did."""
 
@@ -46,6 +54,9 @@ class Change(NamedTuple):
     """An edit: the text it replaces, kept for moderators."""
     purge: bool = False
     """A delete: earlier texts go too."""
+    pins: bool = False
+    """A pin: the backend refuses it (``TooManyPins``) while the room holds ``PINS_MAX``
+    pinned messages, counted under its write lock."""
 
 
 def edit(message: Message, user_id: str, text: str, mentions: list[str], now: int) -> Change | None:
@@ -71,7 +82,14 @@ def delete(
     if message.deleted:
         return None
     tombstone = msgspec.structs.replace(
-        message, text="", deleted=True, reactions=[], mentions=[], edited_at=None
+        message,
+        text="",
+        deleted=True,
+        reactions=[],
+        mentions=[],
+        edited_at=None,
+        pinned_at=None,
+        pinned_by=None,
     )
     return Change(tombstone, purge=True)
 
@@ -87,6 +105,18 @@ def react(message: Message, user: User, emoji: str, on: bool) -> Change | None:
     by_emoji[emoji] = [*users, user] if on else [u for u in users if u.id != user.id]
     reactions = [Reaction(emoji=e, users=by_emoji[e]) for e in EMOJI if by_emoji.get(e)]
     return Change(msgspec.structs.replace(message, reactions=reactions))
+
+
+def pin(message: Message, user: User, on: bool, now: int) -> Change | None:
+    """Pin (``on``) or unpin; pinning a pinned message, or unpinning one that is not, is no
+    change."""
+    if message.deleted:
+        raise MessageDeleted("a deleted message cannot be pinned")
+    if (message.pinned_at is not None) == on:
+        return None
+    if on:
+        return Change(msgspec.structs.replace(message, pinned_at=now, pinned_by=user), pins=True)
+    return Change(msgspec.structs.replace(message, pinned_at=None, pinned_by=None))
 
 
 def replied(first: Message, now: int) -> Change:

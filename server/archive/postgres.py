@@ -225,6 +225,14 @@ _MIGRATIONS = [
         WHERE r.kind = 'table' AND r.state IS NOT NULL
         ON CONFLICT DO NOTHING;
     """,
+    # Pins in every room (docs/protocol.md, "chat:pin"): who pinned and when, beside the flag
+    # search reads; a workshop's pin from before counts as pinned when it was sent.
+    """
+    ALTER TABLE messages ADD COLUMN pinned_at BIGINT;
+    ALTER TABLE messages ADD COLUMN pinned_by_id TEXT;
+    ALTER TABLE messages ADD COLUMN pinned_by_name TEXT;
+    UPDATE messages SET pinned_at = ts WHERE pinned;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -291,16 +299,18 @@ async def _at(conn: asyncpg.Connection, room: str, seq: int) -> Message:
 
 async def _store_change(conn: asyncpg.Connection, change: Change) -> Message:
     """Store a changed message at the room's next revision; the message as stored."""
-    m = change.message
+    m, by = change.message, change.message.pinned_by
     rev = await conn.fetchval(
         "UPDATE rooms SET last_rev = last_rev + 1 WHERE id = $1 RETURNING last_rev", m.room
     )
     await conn.execute(
         "UPDATE messages SET text = $1, edited_at = $2, deleted = $3, reactions = $4, "
         "mentions = $5, replies = $6, last_reply_at = $7, rev = $8, "
-        "search = to_tsvector('simple', $9), link = $10 WHERE room = $11 AND seq = $12",
+        "search = to_tsvector('simple', $9), link = $10, pinned = $11, pinned_at = $12, "
+        "pinned_by_id = $13, pinned_by_name = $14 WHERE room = $15 AND seq = $16",
         m.text, m.edited_at, m.deleted, to_json(m.reactions), to_json(m.mentions), m.replies,
-        m.last_reply_at, rev, fold(m.text), has_link(m.text), m.room, m.seq,
+        m.last_reply_at, rev, fold(m.text), has_link(m.text), m.pinned_at is not None,
+        m.pinned_at, by.id if by else None, by.name if by else None, m.room, m.seq,
     )  # fmt: skip
     if change.earlier is not None:
         earlier = await conn.fetchval(
@@ -930,15 +940,16 @@ class PostgresArchive:
 
         await self._with(insert)
 
-    async def mark_pinned(self, room: str, seqs: Sequence[int]) -> None:
-        await self._with(
-            lambda c: c.execute(
-                "UPDATE messages SET pinned = (seq = ANY($2::bigint[])) "
-                "WHERE room = $1 AND (pinned OR seq = ANY($2::bigint[]))",
+    async def pins(self, room: str, limit: int) -> list[Message]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                SELECT + " WHERE m.room = $1 AND m.pinned "
+                "ORDER BY m.pinned_at DESC, m.seq DESC LIMIT $2",
                 room,
-                list(seqs),
+                limit,
             )
         )
+        return [message_of(row) for row in rows]
 
     # -- changes to messages -----------------------------------------------------------------
 
@@ -968,6 +979,15 @@ class PostgresArchive:
                 changed = change(message)
                 if changed is None:
                     return message, False
+                if changed.pins:
+                    # Under the room's lock: two pins at once cannot both take the last place.
+                    pinned = await conn.fetchval(
+                        "SELECT count(*) FROM messages WHERE room = $1 AND pinned", room
+                    )
+                    if pinned >= rules.PINS_MAX:
+                        raise rules.TooManyPins(
+                            f"a room holds at most {rules.PINS_MAX} pinned messages"
+                        )
                 stored = await _store_change(conn, changed)
                 await _notify(conn, room, seq, rules.mentioned(stored, list(notify)), now_ms())
                 return stored, True

@@ -12,7 +12,8 @@ from ..protocol import QUOTE_MAX, AuditEntry, Message, Quote, Reaction, Report, 
 SELECT_FROM = (
     "SELECT m.id, m.seq, m.room, m.user_id, m.user_name, m.text, m.ts, m.client_msg_id, "
     "m.reply_to, m.replies, m.last_reply_at, m.edited_at, m.deleted, m.reactions, m.mentions, "
-    f"m.rev, q.user_id, q.user_name, substr(q.text, 1, {QUOTE_MAX}), q.deleted "
+    f"m.rev, q.user_id, q.user_name, substr(q.text, 1, {QUOTE_MAX}), q.deleted, "
+    "m.pinned_at, m.pinned_by_id, m.pinned_by_name "
     "FROM {source} LEFT JOIN messages q ON q.room = m.room AND q.seq = m.reply_to"
 )
 """Columns of a message and its quote from ``source`` (which names the messages ``m``)."""
@@ -44,6 +45,8 @@ def message(row: Sequence[Any]) -> Message:
         reactions=_reactions.decode(row[13]) if row[13] else [],
         mentions=ids.decode(row[14]) if row[14] else [],
         rev=row[15],
+        pinned_at=row[20],
+        pinned_by=User(id=row[21], name=row[22]) if row[21] is not None else None,
     )
 
 

@@ -247,6 +247,14 @@ _MIGRATIONS = [
     INSERT INTO words SELECT term FROM temp.messages_vocab;
     DROP TABLE temp.messages_vocab;
     """,
+    # Pins in every room (docs/protocol.md, "chat:pin"): who pinned and when, beside the flag
+    # search reads; a workshop's pin from before counts as pinned when it was sent.
+    """
+    ALTER TABLE messages ADD COLUMN pinned_at INTEGER;
+    ALTER TABLE messages ADD COLUMN pinned_by_id TEXT;
+    ALTER TABLE messages ADD COLUMN pinned_by_name TEXT;
+    UPDATE messages SET pinned_at = ts WHERE pinned;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -301,7 +309,7 @@ def _at(conn: sqlite3.Connection, room: str, seq: int) -> Message:
 
 def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
     """Store a changed message at the room's next revision; the message as stored."""
-    m = change.message
+    m, by = change.message, change.message.pinned_by
     (text, earlier) = conn.execute(
         "SELECT text, earlier FROM messages WHERE room = ? AND seq = ?", (m.room, m.seq)
     ).fetchone()
@@ -312,9 +320,11 @@ def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
     ).fetchone()
     conn.execute(
         "UPDATE messages SET text = ?, edited_at = ?, deleted = ?, reactions = ?, mentions = ?, "
-        "replies = ?, last_reply_at = ?, rev = ?, link = ? WHERE room = ? AND seq = ?",
+        "replies = ?, last_reply_at = ?, rev = ?, link = ?, pinned = ?, pinned_at = ?, "
+        "pinned_by_id = ?, pinned_by_name = ? WHERE room = ? AND seq = ?",
         (m.text, m.edited_at, int(m.deleted), _json(m.reactions), _json(m.mentions), m.replies,
-         m.last_reply_at, rev, has_link(m.text), m.room, m.seq),
+         m.last_reply_at, rev, has_link(m.text), m.pinned_at is not None, m.pinned_at,
+         by.id if by else None, by.name if by else None, m.room, m.seq),
     )  # fmt: skip
     texts = [*(_ids.decode(earlier) if earlier else [])]
     if change.earlier is not None:
@@ -354,6 +364,14 @@ def _forget_words(conn: sqlite3.Connection, texts: Sequence[str]) -> None:
         "(SELECT 1 FROM messages_fts WHERE messages_fts MATCH '\"' || ?1 || '\"')",
         [(word,) for word in words],
     )
+
+
+def _room_for_a_pin(conn: sqlite3.Connection, room: str) -> None:
+    (pinned,) = conn.execute(
+        "SELECT count(*) FROM messages WHERE room = ? AND pinned", (room,)
+    ).fetchone()
+    if pinned >= rules.PINS_MAX:
+        raise rules.TooManyPins(f"a room holds at most {rules.PINS_MAX} pinned messages")
 
 
 def _notify(conn: sqlite3.Connection, room: str, seq: int, users: Sequence[str], at: int) -> None:
@@ -1129,15 +1147,20 @@ class SqliteArchive:
         # In the commit loop's next transaction, with the messages: no fsync of its own.
         await self._commits.do(insert)
 
-    async def mark_pinned(self, room: str, seqs: Sequence[int]) -> None:
-        def update(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE messages SET pinned = seq IN (SELECT value FROM json_each(?1)) "
-                "WHERE room = ?2 AND (pinned OR seq IN (SELECT value FROM json_each(?1)))",
-                (_json(list(seqs)) or "[]", room),
+    async def pins(self, room: str, limit: int) -> list[Message]:
+        def select() -> list[Message]:
+            rows = (
+                self._conn()
+                .execute(
+                    _SELECT + " WHERE m.room = ? AND m.pinned "
+                    "ORDER BY m.pinned_at DESC, m.seq DESC LIMIT ?",
+                    (room, limit),
+                )
+                .fetchall()
             )
+            return [_message(row) for row in rows]
 
-        await self._commits.do(update)
+        return await self._read(select)
 
     # -- changes to messages -----------------------------------------------------------------
 
@@ -1165,7 +1188,9 @@ class SqliteArchive:
             try:
                 message = _at(conn, room, seq)
                 changed = change(message)
-            except (NoSuchMessage, rules.MessageDeleted, rules.NotYours) as exc:
+                if changed is not None and changed.pins:
+                    _room_for_a_pin(conn, room)
+            except (NoSuchMessage, rules.MessageDeleted, rules.NotYours, rules.TooManyPins) as exc:
                 return exc
             if changed is None:
                 return message, False
