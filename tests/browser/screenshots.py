@@ -5,7 +5,8 @@ three people: Ann, who wrote what her rooms are for, and Bob meet in a coffee ro
 phone) while Cleo looks at the lobby; then Cleo comes in as Ann starts speed networking, and
 the three meet at a table. Last, Maya, Theo and Iris talk in an open room: a thread,
 reactions, an edit, a delete and a mention; and Rosa, who made the allotment society's room
-and wrote what it is for, sees a message Sam reported, with slow mode on.
+and wrote what it is for, sees a message Sam reported, with slow mode on; and Nora, who keeps
+the book club's room, has pinned two messages, which Kit finds in the Pinned list.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -115,6 +116,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
 
     await conversation(people, server, out)
     await reports(people, server, out)
+    await pins(people, server, out)
 
 
 async def conversation(people: People, server: Server, out: Path) -> None:
@@ -189,6 +191,30 @@ async def reports(people: People, server: Server, out: Path) -> None:
     await rosa.page.screenshot(path=out / "reports.png")
 
 
+async def pins(people: People, server: Server, out: Path) -> None:
+    """A member of an open room with its Pinned list open: what its owner pinned."""
+    nora = await people.new("Nora")
+    await nora.enter(server.url)
+    room = await nora.create_room("Book club", "open")
+    await nora.tid("invite-dismiss").click()
+    kit = await people.new("Kit")
+    await kit.open_room(server.url, room)
+    await expect(nora.tid("member-list").get_by_test_id("member")).to_have_count(2)
+    rules = "House rules: no spoilers before the meeting, mark them with ||like this||"
+    book = "March: The Left Hand of Darkness. We meet on the 28th at 7 pm in the library"
+    await nora.say(rules)
+    await kit.say("Is anyone else halfway through already?")
+    await nora.say(book)
+    await kit.say("Ordered my copy, thanks!")
+    await nora.act(rules, "message-pin")
+    await nora.act(book, "message-pin")
+    await expect(kit.messages(book).get_by_test_id("message-pinned")).to_be_visible()
+    await kit.tid("pins-open").click()
+    await expect(kit.tid("pin-item")).to_have_count(2)
+    await kit.page.mouse.move(0, 0)
+    await kit.page.screenshot(path=out / "pins.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -197,7 +223,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
-    for name in (*names, "conversation.png", "reports.png"):
+    for name in (*names, "conversation.png", "reports.png", "pins.png"):
         print(out / name)
 
 

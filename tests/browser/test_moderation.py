@@ -252,3 +252,39 @@ async def test_the_owner_edits_a_coffee_mornings_title_and_description(
     item = cat.tid("room-list").locator(f'[data-testid="room-item"][data-room-id="{room}"]')
     await expect(item).to_contain_text("Friday coffee & jobs")
     await expect(item.get_by_test_id("room-item-description")).to_have_text("Every Friday at 9.")
+
+
+async def test_a_moderator_pins_and_everybody_finds_it_in_the_pinned_list(
+    people: People, server: Server
+) -> None:
+    mo, (ann, bob) = await owned_room(people, server, "Ann", "Bob")
+    await mo.moderate(await mo.id_of("Ann"), "control-moderator")
+    await expect(ann.tid("reports-open")).to_be_visible()  # Ann is a moderator now
+    rota = "Work-day rota: first Saturday of each month, 10:00 at the gate"
+    await bob.say(rota)
+    await bob.say("Thanks, see you there")
+    # Bob has the Pinned list open, with nothing in it yet.
+    await bob.tid("pins-open").click()
+    await expect(bob.tid("pins-empty")).to_be_visible()
+    # A member is offered no pin; the moderator pins Bob's message.
+    await bob.messages(rota).hover()
+    await expect(bob.messages(rota).get_by_test_id("message-pin")).to_be_hidden()
+    await ann.act(rota, "message-pin")
+    await expect(ann.messages(rota).get_by_test_id("message-pinned")).to_be_visible()
+    # Bob's list follows at once, and the message carries the mark.
+    item = bob.tid("pin-item")
+    await expect(item).to_have_count(1)
+    await expect(item.get_by_test_id("message-text")).to_have_text(rota)
+    await expect(item.get_by_test_id("pin-by")).to_contain_text("Pinned by Ann")
+    await expect(bob.messages(rota).get_by_test_id("message-pinned")).to_be_visible()
+    # A click opens the room at that message.
+    await item.get_by_test_id("pin-open").click()
+    await expect(bob.tid("search-found").get_by_test_id("message-text")).to_have_text(rota)
+    # Unpinned, it leaves the list; the owner reads who did what.
+    await ann.act(rota, "message-pin")
+    await expect(bob.messages(rota).get_by_test_id("message-pinned")).to_have_count(0)
+    await mo.tid("room-menu").click()
+    await mo.tid("audit-open").click()
+    entries = mo.tid("audit-list").get_by_test_id("audit-entry")
+    await expect(entries.first).to_contain_text("Ann unpinned a message by Bob")
+    await expect(entries.nth(1)).to_contain_text("Ann pinned a message by Bob")

@@ -1,7 +1,7 @@
 // Messages: receiving them in order and once, filling gaps, paging back, sending through the
 // outbox (exactly once: one client_msg_id per message across retries and reloads; edits and
 // reactions made offline wait there too, in order), search and typing;
-// replies, edits, deletes and reactions, and their changes caught up by revision
+// replies, edits, deletes, reactions and pins, and their changes caught up by revision
 // (docs/protocol.md, "Replies, reactions, edits and deletes").
 
 import { type Connection, RequestError } from "./connection";
@@ -186,6 +186,18 @@ export class Chat extends Emitter<ChatEvents> {
   async remove(state: RoomState, seq: number): Promise<void> {
     const { message } = await this.connection.request("chat:delete", { room: state.id, seq });
     this.apply(state, [completeMessage(message)]);
+  }
+
+  /** Pin (`on`) or unpin a message for everybody in the room (`chat:pin`). */
+  async pin(state: RoomState, seq: number, on: boolean): Promise<void> {
+    const { message } = await this.connection.request("chat:pin", { room: state.id, seq, on });
+    this.apply(state, [completeMessage(message)]);
+  }
+
+  /** The room's pinned messages, the latest pinned first (`chat:pins`). */
+  async pins(room: string): Promise<Message[]> {
+    const { messages } = await this.connection.request("chat:pins", { room });
+    return messages.map(completeMessage);
   }
 
   /** Add (`on`) or take away this user's reaction, through the outbox as an edit goes. */

@@ -144,6 +144,14 @@ export class RoomState {
     return this.hosting || this.you?.role === "owner" || this.you?.role === "moderator";
   }
 
+  /**
+   * This user pins messages here (docs/protocol.md, chat:pin): those who look after a room,
+   * both people of a DM; nobody at a table.
+   */
+  get pinning(): boolean {
+    return this.kind === "dm" || (this.kind !== "table" && this.moderating);
+  }
+
   /** This user is the room's owner (who made an open room or coffee morning), or its host. */
   get owning(): boolean {
     return this.you?.role === "owner" || this.you?.role === "host";

@@ -85,6 +85,10 @@ export interface Message {
   mentions: string[];
   /** The room's revision of its latest change; 0 if never changed. */
   rev: number;
+  /** When it was pinned (`chat:pin`, ms); null while not pinned. */
+  pinned_at: number | null;
+  /** Who pinned it; null while not pinned (or for a workshop's pin from before). */
+  pinned_by: User | null;
 }
 
 /** Fill in what a server without replies, reactions and edits leaves out: the one place they default. */
@@ -100,6 +104,8 @@ export function completeMessage(raw: Message): Message {
     reactions: raw.reactions ?? [],
     mentions: raw.mentions ?? [],
     rev: raw.rev ?? 0,
+    pinned_at: raw.pinned_at ?? null,
+    pinned_by: raw.pinned_by ?? null,
   };
 }
 
@@ -152,9 +158,19 @@ export interface AuditEntry {
   at: number;
   /** The moderator. */
   by: User;
-  action: "delete" | "remove" | "allow" | "moderator" | "moderator_off" | "slow" | "report" | "edit";
+  action:
+    | "delete"
+    | "remove"
+    | "allow"
+    | "moderator"
+    | "moderator_off"
+    | "slow"
+    | "report"
+    | "edit"
+    | "pin"
+    | "unpin";
   target: User | null;
-  /** The message, for `delete` and `report`. */
+  /** The message, for `delete`, `report`, `pin` and `unpin`. */
   seq: number | null;
   /** `slow`: the new interval ("30 s"); `report`: the outcome; `edit`: the room's title then. */
   detail: string;
@@ -486,7 +502,8 @@ export interface Answers {
   "waiting:admit": Record<string, never>;
   "waiting:decline": Record<string, never>;
   "chat:enable": { state: WorkshopView };
-  "chat:pin": { state: WorkshopView };
+  "chat:pin": { message: Message };
+  "chat:pins": { messages: Message[] };
   "workshop:end": Record<string, never>;
   "tables:open": { tables: TablesView };
   "tables:move": { tables: TablesView };

@@ -1,5 +1,5 @@
 // Workshop hosting: the requests of hosts and guests (hands, the stage, moderation, the waiting
-// room, the room's settings, pinning, ending), and the events that keep a workshop's state:
+// room, the room's settings, ending), and the events that keep a workshop's state:
 // `workshop` (everybody), `workshop:hosts` (hosts and co-hosts), `moderation` (what a host did
 // to this user) and `host:key` (this user became the host). No DOM.
 //
@@ -99,11 +99,6 @@ export class Workshop extends Emitter<WorkshopEvents> {
 
   async enableChat(room: string, enabled: boolean): Promise<void> {
     this.apply(room, (await this.connection.request("chat:enable", { room, enabled })).state);
-  }
-
-  /** Pin a message (by id), or unpin with `null`. */
-  async pin(room: string, message: string | null): Promise<void> {
-    this.apply(room, (await this.connection.request("chat:pin", { room, message })).state);
   }
 
   async admit(room: string, user: string): Promise<void> {

@@ -31,6 +31,10 @@ export function describe(entry: AuditEntry): string {
         : `${by} set slow mode to ${entry.detail}`;
     case "edit":
       return `${by} edited the room “${entry.detail}”`;
+    case "pin":
+      return `${by} pinned a message by ${target}`;
+    case "unpin":
+      return `${by} unpinned a message by ${target}`;
     case "report":
       if (entry.detail === "delete") return `${by} deleted a reported message by ${target}`;
       if (entry.detail === "ban") return `${by} removed ${target} after a report`;

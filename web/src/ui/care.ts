@@ -9,7 +9,7 @@ import type { Report, ReportOutcome } from "../protocol/types";
 import { showAudit } from "./audit";
 import { ask } from "./dialog";
 import { avatar, h, sentence } from "./elements";
-import { icon } from "./icons";
+import { icon, type IconName } from "./icons";
 import { Menu, type MenuItem } from "./menu";
 import { messageText, shortTime } from "./message";
 import type { Moderator, Notify } from "./moderation";
@@ -38,6 +38,31 @@ export function renderSlowNotice(notice: HTMLElement, state: RoomState): void {
       : `Slow mode: one message every ${interval(seconds)}${state.moderating ? " (moderators are not slowed)" : ""}`;
   if (notice.textContent !== text) notice.textContent = text;
   notice.dataset.seconds = String(seconds);
+}
+
+/** The title of a panel under the room's header (reports, pins) and its close button. */
+export function panelHead(
+  name: IconName,
+  title: string,
+  testid: string,
+  label: string,
+  close: () => void,
+): HTMLElement {
+  return h(
+    "div",
+    { class: "reports-head" },
+    h("h2", { class: "panel-title" }, icon(name), title),
+    h(
+      "button",
+      {
+        class: "icon-button",
+        testid,
+        attrs: { type: "button", "aria-label": label, title: "Close" },
+        on: { click: close },
+      },
+      icon("close"),
+    ),
+  );
 }
 
 export class Care {
@@ -79,21 +104,7 @@ export class Care {
     this.panel = h(
       "section",
       { class: "reports-panel", testid: "reports-panel", attrs: { hidden: true, "aria-label": "Reports" } },
-      h(
-        "div",
-        { class: "reports-head" },
-        h("h2", { class: "panel-title" }, icon("flag"), "Reported messages"),
-        h(
-          "button",
-          {
-            class: "icon-button",
-            testid: "reports-close",
-            attrs: { type: "button", "aria-label": "Close reports", title: "Close" },
-            on: { click: () => this.toggle(false) },
-          },
-          icon("close"),
-        ),
-      ),
+      panelHead("flag", "Reported messages", "reports-close", "Close reports", () => this.toggle(false)),
       this.list,
     );
     this.menu = new Menu("Room settings", { button: "room-menu", menu: "room-menu-items" }, () =>

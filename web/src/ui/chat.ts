@@ -26,7 +26,7 @@ export class ChatPanel {
   private readonly typingLine: HTMLElement;
   private readonly composer: Composer;
   private readonly error: HTMLElement;
-  /** A workshop's pinned message, above the list. */
+  /** A workshop's banner above the list: its latest pin. */
   private readonly pinned: HTMLElement;
   /** Why the box is disabled (a workshop's chat is off), or that it is off for guests. */
   private readonly off: HTMLElement;
@@ -45,8 +45,6 @@ export class ChatPanel {
     private readonly client: Client,
     private readonly state: RoomState,
     private readonly conversation: Conversation,
-    /** Hosts of a workshop pin a message (null: unpin). */
-    private readonly pin: ((message: string | null) => void) | null = null,
   ) {
     this.list = h("ol", { class: "messages", testid: "message-list", attrs: { "aria-label": "Messages" } });
     this.top = h("div", { class: "history-top" });
@@ -129,15 +127,15 @@ export class ChatPanel {
       ? "Chat is off for guests: only hosts and co-hosts can write."
       : "The host turned chat off.";
     this.off.dataset.hosting = String(hosting);
-    this.list.classList.toggle("can-pin", hosting && this.pin !== null);
     // Reacting, editing and deleting are writing too (docs/protocol.md, rule 1).
     this.element.classList.toggle("silenced", silenced);
     this.renderPinned(hosting);
   }
 
-  /** Slow mode's notice; moderators are told it does not slow them. */
+  /** Slow mode's notice (moderators are told it does not slow them), and who pins. */
   renderSlow(): void {
     renderSlowNotice(this.slow, this.state);
+    this.list.classList.toggle("can-pin", this.state.pinning);
   }
 
   /** Every half second: how long slow mode still holds a message back. */
@@ -151,17 +149,9 @@ export class ChatPanel {
 
   private renderPinned(hosting: boolean): void {
     const message = this.state.workshop?.pinned ?? null;
-    const signature = JSON.stringify([message?.id ?? null, hosting]);
+    const signature = JSON.stringify([message?.id ?? null, message?.pinned_at ?? null, hosting]);
     if (signature === this.pinnedSignature) return;
     this.pinnedSignature = signature;
-    for (const [key, element] of this.rendered) {
-      const pinned = message !== null && key === message.id;
-      element.classList.toggle("pinned", pinned);
-      const button = element.querySelector(".message-pin");
-      button?.setAttribute("aria-pressed", String(pinned));
-      button?.setAttribute("aria-label", pinned ? "Unpin message" : "Pin message");
-      button?.setAttribute("title", pinned ? "Unpin" : "Pin for everyone");
-    }
     this.pinned.hidden = message === null;
     if (!message) {
       this.pinned.replaceChildren();
@@ -176,19 +166,25 @@ export class ChatPanel {
         h("span", { class: "pinned-label" }, "Pinned · ", h("span", { class: "author" }, message.user.name)),
         messageText(message.deleted ? "This message was deleted" : message.text),
       ),
-      hosting && this.pin
+      hosting
         ? h(
             "button",
             {
               class: "icon-button",
               testid: "pinned-unpin",
               attrs: { type: "button", "aria-label": "Unpin", title: "Unpin" },
-              on: { click: () => this.pin?.(null) },
+              on: { click: () => this.unpin(message.seq) },
             },
             icon("close"),
           )
         : "",
     );
+  }
+
+  private unpin(seq: number): void {
+    this.client.chat.pin(this.state, seq, false).catch((error: unknown) => {
+      this.setError(error instanceof Error ? error.message : String(error));
+    });
   }
 
   /** The view came back on the page: scroll back to where the person was. */
@@ -234,7 +230,6 @@ export class ChatPanel {
         element = fresh;
         this.rendered.set(key, element);
         this.shownAs.set(key, message);
-        this.pinnedSignature = ""; // the new element's pin button takes its state below
       }
       const follows =
         previous !== null && previous.user === message.user.id && message.ts - previous.ts < GROUP_MS;
@@ -275,7 +270,6 @@ export class ChatPanel {
     }
 
     this.renderTop();
-    this.renderPinned(this.state.hosting);
     if (anchor && anchor.isConnected && list.firstElementChild !== anchor) {
       // Earlier messages came in above: keep what the person was reading in place.
       scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;

@@ -31,8 +31,6 @@ export class Conversation {
     private readonly client: Client,
     private readonly state: RoomState,
     private readonly notify: Notify,
-    /** A workshop's hosts pin a message (null: unpin). */
-    pin: ((message: string | null) => void) | null,
   ) {
     this.actions = {
       get moderates() {
@@ -42,7 +40,8 @@ export class Conversation {
       react: (message, emoji, on) => this.react(message, emoji, on),
       edit: (element, message) => this.edit(element, message),
       remove: (message) => void this.remove(message),
-      pin: pin ? (id) => pin(this.state.workshop?.pinned?.id === id ? null : id) : undefined,
+      // Offered where the room has pins; the list shows it to those who pin (`can-pin`).
+      pin: state.kind === "table" ? undefined : (message) => this.pin(message),
       report: (message) => void this.report(message),
     };
   }
@@ -114,6 +113,14 @@ export class Conversation {
         this.edited();
       },
     );
+  }
+
+  private pin(message: Message): void {
+    const on = message.pinned_at === null;
+    void this.run(async () => {
+      await this.client.chat.pin(this.state, message.seq, on);
+      this.notify(on ? "Pinned for everyone here" : "Unpinned");
+    });
   }
 
   private async report(message: Message): Promise<void> {

@@ -1,6 +1,6 @@
 // One chat message as an element: author, time, the text with its links clickable and its
 // mentions marked; for a reply the quote of its thread's first message, for a first message
-// its replies; its reactions, "(edited)", a deleted message's tombstone, and the bar of what
+// its replies; its reactions, "(edited)", its pin, a deleted message's tombstone, and the bar of what
 // one can do with it (reply, react, edit, delete, pin, report); a message of somebody this user
 // blocks as a collapsed line. The text is only ever set as text nodes; links are <a> elements
 // built here.
@@ -112,18 +112,35 @@ export interface MessageActions {
   react(message: Message, emoji: Emoji, on: boolean): void;
   edit(element: HTMLLIElement, message: Message): void;
   remove(message: Message): void;
-  /** A workshop's hosts pin a message. */
-  pin?: (id: string) => void;
+  /** Pin or unpin (shown where the list says `can-pin`: those who pin in this room). */
+  pin?: (message: Message) => void;
   /** Report somebody else's message to the room's moderators. */
   report?: (message: Message) => void;
 }
 
-function meta(user: User, ts: number | null): HTMLElement {
+function meta(user: User, ts: number | null, pinned: HTMLElement | null = null): HTMLElement {
   return h(
     "div",
     { class: "meta" },
     h("span", { class: "author", testid: "message-author" }, user.name),
     ts === null ? null : when(ts),
+    pinned,
+  );
+}
+
+/** "Pinned", and by whom and when in its tooltip. */
+function pinMark(message: Message): HTMLElement | null {
+  if (message.pinned_at === null) return null;
+  const by = message.pinned_by ? ` by ${message.pinned_by.name}` : "";
+  return h(
+    "span",
+    {
+      class: "pin-mark",
+      testid: "message-pinned",
+      attrs: { title: `Pinned${by}, ${dateFormat.format(new Date(message.pinned_at))}` },
+    },
+    icon("pin"),
+    "Pinned",
   );
 }
 
@@ -237,11 +254,11 @@ function actionBar(message: Message, mine: boolean, actions: MessageActions, inT
             testid: "message-pin",
             attrs: {
               type: "button",
-              "aria-pressed": "false",
-              "aria-label": "Pin message",
-              title: "Pin for everyone",
+              "aria-pressed": String(message.pinned_at !== null),
+              "aria-label": message.pinned_at !== null ? "Unpin message" : "Pin message",
+              title: message.pinned_at !== null ? "Unpin" : "Pin for everyone",
             },
-            on: { click: () => actions.pin?.(message.id) },
+            on: { click: () => actions.pin?.(message) },
           },
           icon("pin"),
         )
@@ -281,6 +298,7 @@ export function messageElement(message: Message, view: MessageView): HTMLLIEleme
   if (mine) classes.push("mine");
   if (message.deleted) classes.push("deleted");
   if (message.mentions.includes(view.me ?? "")) classes.push("mentions-me");
+  if (message.pinned_at !== null) classes.push("is-pinned");
   const content = message.deleted
     ? h("div", { class: "tombstone", testid: "message-deleted" }, "This message was deleted")
     : h(
@@ -307,7 +325,7 @@ export function messageElement(message: Message, view: MessageView): HTMLLIEleme
     h(
       "div",
       { class: "body" },
-      meta(message.user, message.ts),
+      meta(message.user, message.ts, pinMark(message)),
       quote(message, view),
       content,
       reactions(message, view),

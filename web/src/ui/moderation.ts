@@ -68,10 +68,6 @@ export class Moderator {
     this.run(() => this.workshop.enableChat(this.room, on));
   }
 
-  pin(message: string | null): void {
-    this.run(() => this.workshop.pin(this.room, message));
-  }
-
   admit(user: string): void {
     this.run(() => this.workshop.admit(this.room, user));
   }

@@ -1,4 +1,4 @@
-// The view of one joined room: its header (title, description), chat, people and, in video rooms, the video and
+// The view of one joined room: its header (title, description, pinned messages), chat, people and, in video rooms, the video and
 // the media controls; for those who look after it, its reports and settings (slow mode, the
 // moderation log); in a workshop also the host's switches and queues; in a coffee room or
 // workshop its tables (the countdown, the invitation to speed networking, the hosts' breakout
@@ -17,6 +17,7 @@ import { h } from "./elements";
 import { icon, kindIcon, kindLabels } from "./icons";
 import { MemberList } from "./members";
 import { Moderator, type Notify } from "./moderation";
+import { PinsPanel } from "./pins";
 import { HostQueues } from "./queues";
 import { standing } from "./roles";
 import { startRounds } from "./rounds";
@@ -72,6 +73,7 @@ export class RoomView {
   private readonly roundsButton: HTMLButtonElement | null = null;
   /** Reports and the room's settings, for those who look after it. */
   private readonly care: Care;
+  private readonly pins: PinsPanel;
   private readonly tablesButton: HTMLButtonElement | null = null;
   /** At a table: back to the room (a host's visit). */
   private readonly back: HTMLButtonElement | null = null;
@@ -174,9 +176,9 @@ export class RoomView {
         h("span", { class: "caption-short" }, "End"),
       );
     }
-    const pin = moderator ? (message: string | null) => moderator.pin(message) : null;
-    const conversation = new Conversation(client, state, actions.notify, pin);
-    this.chat = new ChatPanel(client, state, conversation, pin);
+    const conversation = new Conversation(client, state, actions.notify);
+    this.chat = new ChatPanel(client, state, conversation);
+    this.pins = new PinsPanel(client, state, (seq) => this.openAt(seq));
     this.thread = new ThreadPanel(client, state, conversation, (open) =>
       this.element.querySelector(".room-body")?.classList.toggle("thread-open", open),
     );
@@ -261,6 +263,7 @@ export class RoomView {
         this.back,
         kind === "workshop" ? null : this.roundsButton,
         this.tablesButton,
+        this.pins.button,
         this.care.reportsButton,
         table ? null : copy,
         this.care.menu.button,
@@ -319,6 +322,7 @@ export class RoomView {
       { class: video ? "room-view video" : "room-view text", testid: "room-view" },
       header,
       this.care.panel,
+      this.pins.panel,
       this.bar?.element,
       this.breakout?.element,
       body,
@@ -460,6 +464,7 @@ export class RoomView {
   renderMessages(): void {
     this.chat.renderMessages();
     this.thread.update();
+    this.pins.update();
   }
 
   /** Draw every message anew (who this user is changed). */
