@@ -99,6 +99,7 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:report": _everywhere(),
     "reports:list": _moderated(HOSTS, LOOKS_AFTER),
     "report:resolve": _moderated(HOSTS, LOOKS_AFTER),
+    "chat:versions": _moderated(HOSTS, LOOKS_AFTER),
     "audit:list": _moderated(frozenset({Role.HOST}), frozenset({Role.OWNER})),
     "tables:open": _workshop(HOSTS),
     "tables:move": _workshop(HOSTS),

@@ -80,6 +80,7 @@ MODERATION = (
     "room:moderator",
     "reports:list",
     "report:resolve",
+    "chat:versions",
     "audit:list",
 )
 

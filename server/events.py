@@ -105,6 +105,7 @@ def table(
         "chat:report": (p.ChatReport, moderation.report),
         "reports:list": (p.RoomRef, moderation.reports),
         "report:resolve": (p.ReportResolve, moderation.resolve),
+        "chat:versions": (p.MessageRef, moderation.versions),
         "audit:list": (p.AuditList, moderation.audit),
     }
 

@@ -24,6 +24,8 @@ from .protocol import (
     AuditEntry,
     AuditList,
     ChatReport,
+    Message,
+    MessageRef,
     ModeratorSet,
     ReportAction,
     ReportResolve,
@@ -33,7 +35,7 @@ from .protocol import (
     SlowMode,
     User,
 )
-from .replies import Audit, Done, ReportFiled, Reports, RoomEdited, SlowChanged
+from .replies import Audit, Done, ReportFiled, Reports, RoomEdited, SlowChanged, Versions
 from .roster import Roster
 from .sessions import Session
 from .workshop import Workshop
@@ -129,12 +131,7 @@ class Moderation:
     # -- reports -----------------------------------------------------------------------------
 
     async def report(self, session: Session, request: ChatReport) -> ReportFiled:
-        messages = await self._archive.history(
-            request.room, before=request.seq + 1, after=None, limit=1
-        )
-        message = messages[0] if messages and messages[0].seq == request.seq else None
-        if message is None:
-            raise not_found("no such message")
+        message = await self._message(request.room, request.seq)
         if message.user.id == session.user.id:
             raise bad_request("you cannot report your own message")
         if message.deleted:
@@ -173,6 +170,22 @@ class Moderation:
         await self._sio.emit("report:resolved", told, room=host_room(room))
         await self._sio.emit("report:resolved", told, room=user_room(report.reporter.id))
         return ReportFiled(report=report)
+
+    async def versions(self, session: Session, request: MessageRef) -> Versions:
+        """The texts an edited message had before: a moderator reads them, of anybody they
+        may act on (so not the owner's), and of their own messages."""
+        message = await self._message(request.room, request.seq)
+        if message.deleted:
+            raise bad_request("that message was deleted")
+        if message.user.id != session.user.id:
+            await self._may_act_on(session, request.room, message.user.id)
+        return Versions(versions=await self._archive.earlier(request.room, request.seq))
+
+    async def _message(self, room: str, seq: int) -> Message:
+        messages = await self._archive.history(room, before=seq + 1, after=None, limit=1)
+        if not messages or messages[0].seq != seq:
+            raise not_found("no such message")
+        return messages[0]
 
     async def _may_act_on(self, session: Session, room: str, user_id: str) -> None:
         """Moderators do not act on the room's owner (nor hosts on the host)."""

@@ -347,6 +347,14 @@ class AuditEntry(msgspec.Struct, frozen=True):
     detail: str = ""
 
 
+class Version(msgspec.Struct, frozen=True):
+    """A text an edited message had before (``chat:versions``)."""
+
+    text: str
+    replaced_at: int | None
+    """ms: when an edit replaced it; None for a text kept before the server recorded that."""
+
+
 class Mentioned(msgspec.Struct, frozen=True):
     """A message that names somebody (``mention`` event, ``mentions:list``)."""
 
@@ -441,7 +449,7 @@ class ChatSend(msgspec.Struct):
 
 
 class MessageRef(msgspec.Struct):
-    """``chat:delete``: one message of a room."""
+    """``chat:delete``, ``chat:versions``: one message of a room."""
 
     room: Id
     seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]

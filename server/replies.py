@@ -27,6 +27,7 @@ from .protocol import (
     TablesView,
     Track,
     User,
+    Version,
     WorkshopView,
 )
 
@@ -211,6 +212,12 @@ class Audit(Reply, kw_only=True):
     """``audit:list``: what moderators did, newest first."""
 
     entries: list[AuditEntry]
+
+
+class Versions(Reply, kw_only=True):
+    """``chat:versions``: the texts an edited message had before, oldest first."""
+
+    versions: list[Version]
 
 
 class Blocked(Reply, kw_only=True):

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from server.archive import Archive, NoSuchRoom, Query, RoomState, Series, StoredRoom
@@ -15,7 +16,7 @@ from server.archive import changes as rules
 from server.archive import sqlite as sqlite_archive
 from server.archive.postgres import PostgresArchive, ts_query
 from server.archive.sqlite import SqliteArchive, fts_query
-from server.protocol import Phase, RoomKind, User
+from server.protocol import Phase, RoomKind, User, Version
 
 ANN = User(id="ann", name="Ann")
 
@@ -403,3 +404,32 @@ async def test_staying_in_touch_is_mutual_and_only_after_a_table(archive: Archiv
     assert (met.user, met.room.id, met.room.title, met.at) == (bob, "lobby", "Lobby", 3_000)
     assert [m.user for m in await archive.people_met(bob.id, 10)] == [ann]
     assert await archive.people_met(cy.id, 10) == []
+
+
+async def test_earlier_versions_keep_when_they_were_replaced_and_read_older_rows(
+    archive: Archive, database: str
+) -> None:
+    await archive.append("lobby", ANN, "at six", "m")
+    for text, at in (("at seven", 1_000), ("at eight", 2_000)):
+        await archive.change_message(
+            "lobby", 1, lambda m, t=text, at=at: rules.edit(m, ANN.id, t, [], at)
+        )
+    assert await archive.earlier("lobby", 1) == [
+        Version(text="at six", replaced_at=1_000),
+        Version(text="at seven", replaced_at=2_000),
+    ]
+    # A row stored before the edit time was recorded holds bare texts: read, and kept on edit.
+    old = '["at five"]'
+    if database.startswith("postgresql://"):
+        conn = await asyncpg.connect(database)
+        await conn.execute("UPDATE messages SET earlier = $1 WHERE seq = 1", old)
+        await conn.close()
+    else:
+        with sqlite3.connect(database) as conn:
+            conn.execute("UPDATE messages SET earlier = ? WHERE seq = 1", (old,))
+        conn.close()
+    await archive.change_message("lobby", 1, lambda m: rules.edit(m, ANN.id, "at nine", [], 3_000))
+    assert await archive.earlier("lobby", 1) == [
+        Version(text="at five", replaced_at=None),
+        Version(text="at eight", replaced_at=3_000),
+    ]

@@ -76,6 +76,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "room:moderator": {"open": {"owner"}, "coffee": {"owner"}},
     "reports:list": {"open": LOOKS_AFTER, "coffee": LOOKS_AFTER, "workshop": HOSTS},
     "report:resolve": {"open": LOOKS_AFTER, "coffee": LOOKS_AFTER, "workshop": HOSTS},
+    "chat:versions": {"open": LOOKS_AFTER, "coffee": LOOKS_AFTER, "workshop": HOSTS},
     "audit:list": {"open": {"owner"}, "coffee": {"owner"}, "workshop": {"host"}},
     "tables:open": {"workshop": HOSTS},
     "tables:move": {"workshop": HOSTS},
@@ -279,6 +280,7 @@ def payload(event: str, s: Scene, role: str) -> dict[str, Any]:
         "room:moderator": {"room": room, "user": other, "on": True},
         "reports:list": {"room": room},
         "report:resolve": {"room": room, "report": "rNoSuchReport", "action": "dismiss"},
+        "chat:versions": {"room": room, "seq": 2},
         "audit:list": {"room": room},
     }[event]
 

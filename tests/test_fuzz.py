@@ -57,6 +57,7 @@ EVENTS = sorted(
         "room:moderator",
         "reports:list",
         "report:resolve",
+        "chat:versions",
         "audit:list",
         "media:state",
         "signal",

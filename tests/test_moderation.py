@@ -3,7 +3,10 @@ reports and the audit log."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import pytest
 
 from .support.client import Client
 from .support.servers import Running
@@ -138,7 +141,10 @@ async def test_the_lobby_is_moderated_by_who_the_settings_name(
     spam = (await ned.ok("chat:send", {"room": "lobby", "text": "buy now", "client_msg_id": "b"}))[
         "message"
     ]
-    await mia.ok("chat:delete", {"room": "lobby", "seq": spam["seq"]})
+    ref = {"room": "lobby", "seq": spam["seq"]}
+    await ned.ok("chat:edit", {**ref, "text": "nothing to see"})
+    assert [v["text"] for v in (await mia.ok("chat:versions", ref))["versions"]] == ["buy now"]
+    await mia.ok("chat:delete", ref)
     code, _ = await error(ned, "room:slow", {"room": "lobby", "seconds": 5})
     assert code == "forbidden"
 
@@ -194,3 +200,50 @@ async def test_an_edited_title_and_description_reach_the_room_and_the_lobby(
     assert listed[room]["description"] == "Fridays, 8:30."
     late = await connect(server.url, "Late")
     assert (await late.ok("room:join", {"room": room}))["room"]["title"] == "Founders' breakfast"
+
+
+@pytest.mark.parametrize("archive", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", ["memory"])
+async def test_moderators_read_what_an_edited_message_said_before(
+    start_server, settings, connect, archive: str, request: pytest.FixtureRequest
+) -> None:
+    if archive == "postgres":
+        url = await request.getfixturevalue("postgres_server").new_database()
+        settings = dataclasses.replace(settings, database_url=str(url))
+    room, olive, mo, mem = await looked_after(await start_server(settings), connect)
+    said = await say(mem, room, "meet at 6, bring cash", "m")
+    ref = {"room": room, "seq": said["seq"]}
+    times = []
+    for text in ("meet at 7", "meet at 8"):
+        edited = (await mem.ok("chat:edit", {**ref, "text": text}))["message"]
+        times.append(edited["edited_at"])
+    for moderator in (olive, mo):
+        assert (await moderator.ok("chat:versions", ref))["versions"] == [
+            {"text": "meet at 6, bring cash", "replaced_at": times[0]},
+            {"text": "meet at 7", "replaced_at": times[1]},
+        ]
+    # Members do not read them, not even their own.
+    assert await error(mem, "chat:versions", ref) == (
+        "forbidden",
+        "chat:versions is not for a member in a coffee room",
+    )
+    # A moderator does not look into the owner's edits; the owner and the others do.
+    welcome = await say(olive, room, "Welcome, all", "w")
+    owners = {"room": room, "seq": welcome["seq"]}
+    await olive.ok("chat:edit", {**owners, "text": "Welcome, everyone"})
+    assert await error(mo, "chat:versions", owners) == (
+        "forbidden",
+        "a moderator cannot act on the owner",
+    )
+    assert [v["text"] for v in (await olive.ok("chat:versions", owners))["versions"]] == [
+        "Welcome, all"
+    ]
+    mine = await say(mo, room, "I keep the peace", "k")
+    assert (await mo.ok("chat:versions", {"room": room, "seq": mine["seq"]}))["versions"] == []
+    assert await error(mo, "chat:versions", {"room": room, "seq": 99}) == (
+        "not_found",
+        "no such message",
+    )
+    # Deleted, a message's earlier texts are gone with it.
+    await mem.ok("chat:delete", ref)
+    assert await error(olive, "chat:versions", ref) == ("bad_request", "that message was deleted")

@@ -32,6 +32,7 @@ from ..protocol import (
     Table,
     TablesView,
     User,
+    Version,
     WorkshopView,
 )
 from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, TooManyPins
@@ -430,8 +431,9 @@ class Archive(Protocol):
     async def mentions(self, user_id: str, before: int | None, limit: int) -> list[Mentioned]:
         """Messages that mention the user (and that the user was told of), newest first."""
 
-    async def earlier(self, room: str, seq: int) -> list[str]:
-        """The texts an edited message had before, oldest first (for moderators)."""
+    async def earlier(self, room: str, seq: int) -> list[Version]:
+        """The texts an edited message had before and when each was replaced, oldest first
+        (for moderators, ``chat:versions``); none once it is deleted."""
 
     async def known_users(self, user_ids: Sequence[str]) -> set[str]:
         """Which of these ids are users."""

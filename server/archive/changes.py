@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from ..protocol import EMOJI, QUOTE_MAX, Message, Quote, Reaction, User
+from ..protocol import EMOJI, QUOTE_MAX, Message, Quote, Reaction, User, Version
 
 
 class NoSuchMessage(LookupError):
@@ -50,8 +50,8 @@ class Appended(NamedTuple):
 class Change(NamedTuple):
     message: Message
     """The message as it is to be stored (its ``rev`` is the backend's to set)."""
-    earlier: str | None = None
-    """An edit: the text it replaces, kept for moderators."""
+    earlier: Version | None = None
+    """An edit: the text it replaces (and when), kept for moderators."""
     purge: bool = False
     """A delete: earlier texts go too."""
     pins: bool = False
@@ -67,7 +67,8 @@ def edit(message: Message, user_id: str, text: str, mentions: list[str], now: in
     if message.text == text and message.mentions == mentions:
         return None
     changed = msgspec.structs.replace(message, text=text, mentions=mentions, edited_at=now)
-    return Change(changed, earlier=message.text if message.text != text else None)
+    earlier = Version(text=message.text, replaced_at=now) if message.text != text else None
+    return Change(changed, earlier=earlier)
 
 
 def delete(

@@ -38,6 +38,7 @@ from ..protocol import (
     RoomBrief,
     RoomKind,
     User,
+    Version,
 )
 from . import (
     RANK_AMONG,
@@ -54,7 +55,16 @@ from . import (
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
-from .rows import AUDIT_COLUMNS, REPORT_FROM, SELECT, SELECT_FROM, audit_values, ids, to_json
+from .rows import (
+    AUDIT_COLUMNS,
+    REPORT_FROM,
+    SELECT,
+    SELECT_FROM,
+    audit_values,
+    to_json,
+    versions,
+    with_version,
+)
 from .rows import audit as audit_of
 from .rows import message as message_of
 from .rows import report as report_of
@@ -316,10 +326,9 @@ async def _store_change(conn: asyncpg.Connection, change: Change) -> Message:
         earlier = await conn.fetchval(
             "SELECT earlier FROM messages WHERE room = $1 AND seq = $2", m.room, m.seq
         )
-        texts = [*(ids.decode(earlier) if earlier else []), change.earlier]
         await conn.execute(
             "UPDATE messages SET earlier = $1 WHERE room = $2 AND seq = $3",
-            to_json(texts), m.room, m.seq,
+            with_version(earlier, change.earlier), m.room, m.seq,
         )  # fmt: skip
     if change.purge:
         await conn.execute(
@@ -1045,13 +1054,13 @@ class PostgresArchive:
             for row in rows
         ]
 
-    async def earlier(self, room: str, seq: int) -> list[str]:
+    async def earlier(self, room: str, seq: int) -> list[Version]:
         texts = await self._with(
             lambda c: c.fetchval(
                 "SELECT earlier FROM messages WHERE room = $1 AND seq = $2", room, seq
             )
         )
-        return ids.decode(texts) if texts else []
+        return versions(texts)
 
     async def known_users(self, user_ids: Sequence[str]) -> set[str]:
         if not user_ids:

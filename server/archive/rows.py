@@ -7,7 +7,17 @@ from typing import Any
 
 import msgspec
 
-from ..protocol import QUOTE_MAX, AuditEntry, Message, Quote, Reaction, Report, ReportAction, User
+from ..protocol import (
+    QUOTE_MAX,
+    AuditEntry,
+    Message,
+    Quote,
+    Reaction,
+    Report,
+    ReportAction,
+    User,
+    Version,
+)
 
 SELECT_FROM = (
     "SELECT m.id, m.seq, m.room, m.user_id, m.user_name, m.text, m.ts, m.client_msg_id, "
@@ -21,6 +31,19 @@ SELECT = SELECT_FROM.format(source="messages m")
 
 _reactions = msgspec.json.Decoder(list[Reaction])
 ids = msgspec.json.Decoder(list[str])
+_versions = msgspec.json.Decoder(list[str | Version])
+
+
+def versions(column: str | None) -> list[Version]:
+    """The ``earlier`` column: a message's earlier texts, oldest first. Kept before the edit
+    time was, a version is a bare string (read as replaced at an unknown time)."""
+    texts = _versions.decode(column) if column else []
+    return [Version(text=t, replaced_at=None) if isinstance(t, str) else t for t in texts]
+
+
+def with_version(column: str | None, version: Version) -> str | None:
+    """The ``earlier`` column with one more version."""
+    return to_json([*versions(column), version])
 
 
 def message(row: Sequence[Any]) -> Message:

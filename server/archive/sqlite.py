@@ -36,6 +36,7 @@ from ..protocol import (
     RoomBrief,
     RoomKind,
     User,
+    Version,
 )
 from . import (
     RANK_AMONG,
@@ -53,11 +54,10 @@ from . import (
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
-from .rows import AUDIT_COLUMNS, REPORT_FROM, audit_values
+from .rows import AUDIT_COLUMNS, REPORT_FROM, audit_values, versions, with_version
 from .rows import SELECT as _SELECT
 from .rows import SELECT_FROM as _SELECT_FROM
 from .rows import audit as audit_of
-from .rows import ids as _ids
 from .rows import message as _message
 from .rows import report as report_of
 from .rows import to_json as _json
@@ -326,17 +326,16 @@ def _store_change(conn: sqlite3.Connection, change: Change) -> Message:
          m.last_reply_at, rev, has_link(m.text), m.pinned_at is not None, m.pinned_at,
          by.id if by else None, by.name if by else None, m.room, m.seq),
     )  # fmt: skip
-    texts = [*(_ids.decode(earlier) if earlier else [])]
     if change.earlier is not None:
         conn.execute(
             "UPDATE messages SET earlier = ? WHERE room = ? AND seq = ?",
-            (_json([*texts, change.earlier]), m.room, m.seq),
+            (with_version(earlier, change.earlier), m.room, m.seq),
         )
     if change.purge:
         conn.execute(
             "UPDATE messages SET earlier = NULL WHERE room = ? AND seq = ?", (m.room, m.seq)
         )
-        _forget_words(conn, [text, *texts])
+        _forget_words(conn, [text, *(version.text for version in versions(earlier))])
     # Mentions that the text no longer makes are no longer listed.
     conn.execute(
         "DELETE FROM mentions WHERE room = ? AND seq = ? AND user_id NOT IN "
@@ -1257,14 +1256,14 @@ class SqliteArchive:
 
         return await self._read(select)
 
-    async def earlier(self, room: str, seq: int) -> list[str]:
-        def select() -> list[str]:
+    async def earlier(self, room: str, seq: int) -> list[Version]:
+        def select() -> list[Version]:
             row = (
                 self._conn()
                 .execute("SELECT earlier FROM messages WHERE room = ? AND seq = ?", (room, seq))
                 .fetchone()
             )
-            return _ids.decode(row[0]) if row and row[0] else []
+            return versions(row[0] if row else None)
 
         return await self._read(select)
 
