@@ -5,8 +5,9 @@ three people: Ann, who wrote what her rooms are for, and Bob meet in a coffee ro
 phone) while Cleo looks at the lobby; then Cleo comes in as Ann starts speed networking, and
 the three meet at a table. Last, Maya, Theo and Iris talk in an open room: a thread,
 reactions, an edit, a delete and a mention; and Rosa, who made the allotment society's room
-and wrote what it is for, sees a message Sam reported, with slow mode on; and Nora, who keeps
-the book club's room, has pinned two messages, which Kit finds in the Pinned list.
+and wrote what it is for, sees a message Sam reported, with slow mode on; Nora, who keeps
+the book club's room, has pinned two messages, which Kit finds in the Pinned list; and in
+the committee's room Rosa opens what Kit's twice-edited message said before.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -117,6 +118,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await conversation(people, server, out)
     await reports(people, server, out)
     await pins(people, server, out)
+    await versions(people, server, out)
 
 
 async def conversation(people: People, server: Server, out: Path) -> None:
@@ -215,6 +217,31 @@ async def pins(people: People, server: Server, out: Path) -> None:
     await kit.page.screenshot(path=out / "pins.png")
 
 
+async def versions(people: People, server: Server, out: Path) -> None:
+    """A moderator of the allotment society reads what an edited message said before."""
+    rosa = await people.new("Rosa")
+    await rosa.enter(server.url)
+    room = await rosa.create_room("Allotment committee", "open")
+    await rosa.tid("invite-dismiss").click()
+    kit = await people.new("Kit")
+    await kit.open_room(server.url, room)
+    await expect(rosa.tid("member-list").get_by_test_id("member")).to_have_count(2)
+    await rosa.say("Work day this Saturday: paths and the compost bays")
+    first = "Plot 14 is a mess again, whoever has it should be thrown out"
+    await kit.say(first)
+    for text in (
+        "Plot 14 is overgrown again, could someone have a word?",
+        "Plot 14 could do with a hand on Saturday, happy to help",
+    ):
+        await kit.act(first, "message-edit")
+        await kit.tid("edit-input").fill(text)
+        await kit.tid("edit-input").press("Enter")
+        first = text
+    await rosa.messages(first).get_by_test_id("message-edited").click()
+    await expect(rosa.tid("versions-popover").get_by_test_id("version")).to_have_count(2)
+    await rosa.page.screenshot(path=out / "versions.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -223,7 +250,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
-    for name in (*names, "conversation.png", "reports.png", "pins.png"):
+    for name in (*names, "conversation.png", "reports.png", "pins.png", "versions.png"):
         print(out / name)
 
 

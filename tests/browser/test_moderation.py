@@ -288,3 +288,46 @@ async def test_a_moderator_pins_and_everybody_finds_it_in_the_pinned_list(
     entries = mo.tid("audit-list").get_by_test_id("audit-entry")
     await expect(entries.first).to_contain_text("Ann unpinned a message by Bob")
     await expect(entries.nth(1)).to_contain_text("Ann pinned a message by Bob")
+
+
+async def test_a_moderator_opens_what_an_edited_message_said_before(
+    people: People, server: Server
+) -> None:
+    mo, (ann, bob) = await owned_room(people, server, "Ann", "Bob")
+    await mo.moderate(await mo.id_of("Ann"), "control-moderator")
+    await expect(ann.tid("reports-open")).to_be_visible()
+    await bob.say("Meet at the Corn Exchange at 6")
+    await bob.act("Meet at the Corn Exchange at 6", "message-edit")
+    await bob.tid("edit-input").fill("Meet at the Town Hall at 7")
+    await bob.tid("edit-input").press("Enter")
+    now = "Meet at the Town Hall at 7"
+    # The author, a member, sees "(edited)" only: a mark, not a button.
+    marker = bob.messages(now).get_by_test_id("message-edited")
+    await expect(marker).to_have_text("(edited)")
+    await expect(marker).to_have_js_property("tagName", "SPAN")
+
+    # The moderator opens it: the earlier text, when it was replaced, and the text now.
+    marker = ann.messages(now).get_by_test_id("message-edited")
+    await expect(marker).to_have_js_property("tagName", "BUTTON")
+    await marker.click()
+    popover = ann.tid("versions-popover")
+    await expect(popover).to_be_visible()
+    versions = popover.get_by_test_id("version")
+    await expect(versions).to_have_count(1)
+    await expect(versions.get_by_test_id("message-text")).to_have_text(
+        "Meet at the Corn Exchange at 6"
+    )
+    await expect(versions.get_by_test_id("version-when")).to_have_text(re.compile(r"^Until \d"))
+    await expect(popover.get_by_test_id("version-now")).to_contain_text(now)
+    await ann.page.keyboard.press("Escape")
+    await expect(popover).to_have_count(0)
+
+    # The owner's edits stay closed to a moderator, and open to the owner.
+    await mo.say("Welcome, all")
+    await mo.act("Welcome, all", "message-edit")
+    await mo.tid("edit-input").fill("Welcome, everyone")
+    await mo.tid("edit-input").press("Enter")
+    owners = ann.messages("Welcome, everyone").get_by_test_id("message-edited")
+    await expect(owners).to_have_js_property("tagName", "SPAN")
+    await mo.messages(now).get_by_test_id("message-edited").click()
+    await expect(mo.tid("versions-popover").get_by_test_id("version")).to_have_count(1)

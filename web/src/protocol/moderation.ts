@@ -18,6 +18,7 @@ import type {
   RoomUpdatedEvent,
   SlowEvent,
   User,
+  Version,
 } from "./types";
 
 /** A room's new title or description, as `room:updated` told it. */
@@ -133,6 +134,12 @@ export class Moderation extends Emitter<ModerationEvents> {
 
   async allow(room: string, user: string): Promise<void> {
     await this.connection.request("member:allow", { room, user });
+  }
+
+  /** What an edited message said before, oldest first (for the room's moderators). */
+  async versions(room: string, seq: number): Promise<Version[]> {
+    const { versions } = await this.connection.request("chat:versions", { room, seq });
+    return versions;
   }
 
   /** What moderators did here, newest first; `before` pages back (ms). */

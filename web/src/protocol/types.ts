@@ -153,6 +153,13 @@ export interface RoomUpdatedEvent {
   by: User;
 }
 
+/** A text an edited message had before (`chat:versions`), for the room's moderators. */
+export interface Version {
+  text: string;
+  /** When an edit replaced it (ms); null if the server kept it before recording that. */
+  replaced_at: number | null;
+}
+
 /** One thing a moderator did (`audit:list`). */
 export interface AuditEntry {
   at: number;
@@ -522,6 +529,7 @@ export interface Answers {
   "chat:report": { report: Report };
   "reports:list": { reports: Report[] };
   "report:resolve": { report: Report };
+  "chat:versions": { versions: Version[] };
   "audit:list": { entries: AuditEntry[] };
   "user:block": { blocked: User[] };
   "blocks:list": { blocked: User[] };

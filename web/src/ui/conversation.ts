@@ -13,6 +13,7 @@ import { ask, askText } from "./dialog";
 import { h, sentence } from "./elements";
 import type { MessageActions, MessageView } from "./message";
 import type { Notify } from "./moderation";
+import { mayReadVersions, showVersions } from "./versions";
 
 export class Conversation {
   /** Messages being edited: their elements are not rebuilt meanwhile. */
@@ -43,6 +44,10 @@ export class Conversation {
       // Offered where the room has pins; the list shows it to those who pin (`can-pin`).
       pin: state.kind === "table" ? undefined : (message) => this.pin(message),
       report: (message) => void this.report(message),
+      versions: {
+        may: (message) => mayReadVersions(state, message, this.client.me?.id ?? null),
+        show: (message, marker) => showVersions(client, state, message, marker),
+      },
     };
   }
 

@@ -116,6 +116,8 @@ export interface MessageActions {
   pin?: (message: Message) => void;
   /** Report somebody else's message to the room's moderators. */
   report?: (message: Message) => void;
+  /** The room's moderators open what an edited message said before (where they may). */
+  versions?: { may(message: Message): boolean; show(message: Message, marker: HTMLElement): void };
 }
 
 function meta(user: User, ts: number | null, pinned: HTMLElement | null = null): HTMLElement {
@@ -266,6 +268,26 @@ function actionBar(message: Message, mine: boolean, actions: MessageActions, inT
   );
 }
 
+/** "(edited)"; for a moderator, a button that opens what the message said before. */
+function editedMarker(message: Message, editedAt: number, view: MessageView): HTMLElement {
+  const title = `Edited ${dateFormat.format(new Date(editedAt))}`;
+  const versions = view.actions?.versions;
+  if (!versions?.may(message)) {
+    return h("span", { class: "edited", testid: "message-edited", attrs: { title } }, "(edited)");
+  }
+  const button: HTMLButtonElement = h(
+    "button",
+    {
+      class: "edited edited-open",
+      testid: "message-edited",
+      attrs: { type: "button", title: `${title}: see what it said before`, "aria-haspopup": "dialog" },
+      on: { click: () => versions.show(message, button) },
+    },
+    "(edited)",
+  );
+  return button;
+}
+
 /** In place of a message from somebody this user blocks: a line that can show it once. */
 function blockedElement(message: Message, view: MessageView): HTMLLIElement {
   const element = h(
@@ -305,17 +327,7 @@ export function messageElement(message: Message, view: MessageView): HTMLLIEleme
         "div",
         { class: "line" },
         messageText(message.text, named(message, view)),
-        message.edited_at !== null
-          ? h(
-              "span",
-              {
-                class: "edited",
-                testid: "message-edited",
-                attrs: { title: `Edited ${dateFormat.format(new Date(message.edited_at))}` },
-              },
-              "(edited)",
-            )
-          : null,
+        message.edited_at !== null ? editedMarker(message, message.edited_at, view) : null,
       );
   const element = h(
     "li",
