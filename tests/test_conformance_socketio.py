@@ -128,6 +128,22 @@ async def test_disconnect_should_disconnect_from_the_main_namespace(
     await socket.close()
 
 
+async def test_a_connected_session_cannot_connect_again_as_somebody_else(wire: Wire) -> None:
+    # Ours: one Engine.IO session carries one identity (python-socketio answered a CONNECT
+    # while connected with the string "Unable to connect", and one after DISCONNECT with a new
+    # Socket.IO session for whatever auth came: test_moderation.py).
+    socket = await wire.connect_websocket("Ann")
+    await socket.send("40" + json.dumps({"name": "Bob"}))
+    refused = await socket.text()
+    assert refused.startswith("44{"), refused
+    assert json.loads(refused[2:])["data"]["code"] == "forbidden"
+    # Ann is still connected, as Ann.
+    await socket.send('420["room:join",{"room":"lobby"}]')
+    joined = ack(await socket.text(), 0)
+    assert joined["ok"] is True and joined["you"] == {**joined["you"], "name": "Ann"}
+    await socket.close()
+
+
 # -- message ------------------------------------------------------------------------------
 
 

@@ -4,11 +4,14 @@ reports and the audit log."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
+import aiohttp
 import pytest
 
 from .support.client import Client
+from .support.conformance import Socket, Wire
 from .support.servers import Running
 
 
@@ -247,3 +250,42 @@ async def test_moderators_read_what_an_edited_message_said_before(
     # Deleted, a message's earlier texts are gone with it.
     await mem.ok("chat:delete", ref)
     assert await error(olive, "chat:versions", ref) == ("bad_request", "that message was deleted")
+
+
+async def packet(socket: Socket, *prefixes: str) -> str:
+    """The next packet that starts with one of ``prefixes`` (pings answered, others passed)."""
+    while not (text := await socket.text()).startswith(prefixes):
+        if text == "2":
+            await socket.send("3")
+    return text
+
+
+async def test_a_removed_person_cannot_come_back_as_somebody_else_on_the_same_connection(
+    server, connect
+) -> None:
+    olive = await connect(server.url, "Olive")
+    room = (await olive.ok("room:create", {"title": "Founders", "kind": "open"}))["room"]["id"]
+    await olive.ok("room:join", {"room": room})
+    async with aiohttp.ClientSession() as http:
+        # One WebSocket, spoken by hand: Mem joins, and is removed.
+        socket = await Wire(http, server.url).connect_websocket("Mem")
+        await socket.send("420" + json.dumps(["room:join", {"room": room}]))
+        assert json.loads((await packet(socket, "430"))[3:])[0]["ok"] is True
+        mem = (await olive.wait("presence", lambda e: e["member"]["name"] == "Mem"))["member"]
+        await olive.ok("member:remove", {"room": room, "user": mem["id"]})
+        await packet(socket, '42["room:removed"')
+        # Socket.IO lets a client leave its namespace and connect again on the same Engine.IO
+        # session: with a new name, that would be a new identity, not removed. It is refused.
+        await socket.send("41")
+        await socket.send("40" + json.dumps({"name": "Someone Else"}))
+        refused = await packet(socket, "40", "44")
+        assert json.loads(refused[2:])["data"] == {
+            "code": "forbidden",
+            "message": "this connection had an identity: open a new connection for another",
+        }
+        # Without a Socket.IO session, the connection has no identity to send anything with.
+        await socket.send("421" + json.dumps(["room:join", {"room": room}]))
+        await socket.closed()
+    # A new connection is a new identity's (a removed person's own token stays out).
+    other = await connect(server.url, "Someone Else")
+    await other.ok("room:join", {"room": room})

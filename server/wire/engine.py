@@ -297,6 +297,14 @@ class Engine(engineio.AsyncServer):  # type: ignore[misc]
     def connected(self, sid: str) -> None:
         """Session ``sid`` connected to the protocol above (Socket.IO): it stays open."""
         self._connecting.pop(sid, None)
+        peer = self.peer(sid)
+        if peer is not None:
+            peer.identified = True
+
+    def identified(self, sid: str) -> bool:
+        """Whether session ``sid`` was ever connected to Socket.IO (``connected``)."""
+        peer = self.peer(sid)
+        return peer is not None and peer.identified
 
     def _connect_timeouts(self) -> None:
         loop = asyncio.get_running_loop()

@@ -31,6 +31,9 @@ class Peer:
     """The session it is the client of, once engineio made it."""
     strikes: int = 0
     """Packets refused without closing the connection (``Engine.strike``)."""
+    identified: bool = False
+    """Its session connected to Socket.IO once (``Engine.connected``): it carried one
+    identity, and may carry no other."""
 
 
 class Peers:

@@ -26,6 +26,9 @@ from .stream import frame
 
 log = logging.getLogger(__name__)
 
+ONE_IDENTITY = "this connection had an identity: open a new connection for another"
+"""Why a second CONNECT on one Engine.IO session is refused (docs/protocol.md, Connecting)."""
+
 CONNECT, ACK = str(packet.CONNECT), str(packet.ACK)
 BINARY = (str(packet.BINARY_EVENT), str(packet.BINARY_ACK))
 """The first character of Socket.IO packets by type."""
@@ -204,6 +207,14 @@ class Server(socketio.AsyncServer):  # type: ignore[misc]
             return
         if namespace not in self.handlers:
             refused = {"message": "Invalid namespace"}
+        elif self.eio.identified(eio_sid):
+            # Socket.IO lets a client leave its namespace (DISCONNECT) and CONNECT again on
+            # the same Engine.IO session: with a new ``auth`` that is a new identity, and
+            # somebody removed from a room would be back in it on the very connection that
+            # was removed. socket.io-client and python-socketio reconnect on a new session,
+            # so one session carries one identity.
+            self._note(eio_sid, "eio_sid=%s sent a second CONNECT: refused", eio_sid)
+            refused = _refused(Code.FORBIDDEN, ONE_IDENTITY)
         elif not self.eio.admitted(eio_sid):
             peer = self.eio.peer(eio_sid)
             address = peer.address if peer is not None else ""
