@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from server.archive import Archive
-from server.archive.postgres import PostgresArchive, fold
+from server.archive.postgres import PostgresArchive, fold, vector
 from server.archive.sqlite import SqliteArchive
 from server.search import parse
 
@@ -201,7 +201,7 @@ async def fill_postgres(url: str, world: World) -> None:
         await conn.execute(
             "INSERT INTO messages (id, seq, room, user_id, user_name, text, ts, client_msg_id, "
             "author, link, search) SELECT id, seq, room, user_id, user_name, text, ts, "
-            "client_msg_id, author, link, to_tsvector('simple', lower(text)) FROM staging"
+            f"client_msg_id, author, link, {vector('lower(text)', 'link')} FROM staging"
         )
         await conn.execute("DROP TABLE staging")
         await conn.execute(

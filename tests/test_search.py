@@ -142,6 +142,9 @@ async def test_each_operator_narrows_the_search(server: Running, connect) -> Non
     assert texts(await search(ann, "has:link")) == {
         "Garden": ["plans for spring https://example.org/plan"]
     }
+    assert texts(await search(ann, "plans has:link")) == {
+        "Garden": ["plans for spring https://example.org/plan"]
+    }
     assert texts(await search(ann, "is:pinned")) == {"Talk": ["read the plans first"]}
     assert texts(await search(ann, 'from:Bob in:"Garden"')) == {"Garden": ["plans are fine"]}
     today = datetime.datetime.now(datetime.UTC).date()

@@ -104,12 +104,17 @@ _TERM = re.compile(r"([^\W_]+)(\*)?")
 """A word as the full-text indexes make them (letters and digits), and an optional ``*``."""
 
 
+PREFIX_MIN = 3
+"""A half-typed last word this long or longer also finds the words it begins."""
+
+
 def terms(typed: str) -> list[Term]:
     """The words a search looks for (at most 20): whole words, except the last, which may be
-    half typed, and a word followed by ``*``: those match every word they begin. Everything
-    else (quotes, ``-``, ``NEAR``) is plain text."""
+    half typed (if ``PREFIX_MIN`` letters or more: ``go`` says too little), and a word followed
+    by ``*``: those match every word they begin. Everything else (quotes, ``-``, ``NEAR``) is
+    plain text."""
     found = [Term(m[1], bool(m[2]), bool(m[2])) for m in _TERM.finditer(fold(typed))][:20]
-    if found:
+    if found and len(found[-1].word) >= PREFIX_MIN:
         found[-1] = found[-1]._replace(prefix=True)
     return found
 
