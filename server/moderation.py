@@ -153,7 +153,7 @@ class Moderation:
             raise not_found("no such open report")
         author = pending.message.user
         if request.action is not ReportAction.DISMISS:
-            await self._may_act_on(session, room, author.id)
+            await self._may_act_on(room, author.id)
         if request.action is ReportAction.DELETE:
             await self._chat.remove_message(session, room, pending.message.seq)
         elif request.action is ReportAction.BAN:
@@ -178,22 +178,21 @@ class Moderation:
         if message.deleted:
             raise bad_request("that message was deleted")
         if message.user.id != session.user.id:
-            await self._may_act_on(session, request.room, message.user.id)
+            await self._may_act_on(request.room, message.user.id)
         return Versions(versions=await self._archive.earlier(request.room, request.seq))
 
     async def _message(self, room: str, seq: int) -> Message:
-        messages = await self._archive.history(room, before=seq + 1, after=None, limit=1)
-        if not messages or messages[0].seq != seq:
+        message = await self._archive.message_at(room, seq)
+        if message is None:
             raise not_found("no such message")
-        return messages[0]
+        return message
 
-    async def _may_act_on(self, session: Session, room: str, user_id: str) -> None:
+    async def _may_act_on(self, room: str, user_id: str) -> None:
         """Moderators do not act on the room's owner (nor hosts on the host)."""
         target = await self._presence.member(room, user_id)
         owner = await self._owner(room)
         if user_id == owner or (target is not None and target.role is Role.HOST):
             raise forbidden("a moderator cannot act on the owner")
-        del session
 
     async def _owner(self, room: str) -> str | None:
         stored = await self._archive.get_room(room)

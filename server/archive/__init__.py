@@ -436,6 +436,9 @@ class Archive(Protocol):
     async def mentions(self, user_id: str, before: int | None, limit: int) -> list[Mentioned]:
         """Messages that mention the user (and that the user was told of), newest first."""
 
+    async def message_at(self, room: str, seq: int) -> Message | None:
+        """The message at ``seq`` in the room (a tombstone if deleted), or None."""
+
     async def earlier(self, room: str, seq: int) -> list[Version]:
         """The texts an edited message had before and when each was replaced, oldest first
         (for moderators, ``chat:versions``); none once it is deleted."""

@@ -1110,6 +1110,10 @@ class PostgresArchive:
             for row in rows
         ]
 
+    async def message_at(self, room: str, seq: int) -> Message | None:
+        message: Message | None = await self._with(lambda c: _message_at(c, room, seq))
+        return message
+
     async def earlier(self, room: str, seq: int) -> list[Version]:
         texts = await self._with(
             lambda c: c.fetchval(

@@ -1256,6 +1256,9 @@ class SqliteArchive:
 
         return await self._read(select)
 
+    async def message_at(self, room: str, seq: int) -> Message | None:
+        return await self._read(lambda: _message_at(self._conn(), room, seq))
+
     async def earlier(self, room: str, seq: int) -> list[Version]:
         def select() -> list[Version]:
             row = (
