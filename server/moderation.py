@@ -147,10 +147,10 @@ class Moderation:
 
     async def resolve(self, session: Session, request: ReportResolve) -> ReportFiled:
         room, by = request.room, session.user
-        open_reports = {r.id: r for r in await self._archive.reports(room, _REPORTS_MAX)}
-        pending = open_reports.get(request.report)
-        if pending is None:
+        found = await self._archive.reports(room, 1, request.report)
+        if not found:
             raise not_found("no such open report")
+        pending = found[0]
         author = pending.message.user
         if request.action is not ReportAction.DISMISS:
             await self._may_act_on(room, author.id)

@@ -471,8 +471,8 @@ class Archive(Protocol):
         """Store a report of a message (``NoSuchMessage``); the same reporter's second report
         of one message is the first one."""
 
-    async def reports(self, room: str, limit: int) -> list[Report]:
-        """The room's reports nobody has answered yet, oldest first."""
+    async def reports(self, room: str, limit: int, report: str | None = None) -> list[Report]:
+        """The room's open reports, oldest first; with ``report``, only that one if open."""
 
     async def resolve_report(
         self, room: str, report_id: str, by: User, outcome: ReportAction, at: int

@@ -1230,12 +1230,14 @@ class PostgresArchive:
         stored: Report = await self._with(run)
         return stored
 
-    async def reports(self, room: str, limit: int) -> list[Report]:
+    async def reports(self, room: str, limit: int, report: str | None = None) -> list[Report]:
         rows = await self._with(
             lambda c: c.fetch(
-                REPORT_FROM + " WHERE r.room = $1 AND r.outcome IS NULL ORDER BY r.at LIMIT $2",
+                REPORT_FROM + " WHERE r.room = $1 AND r.outcome IS NULL "
+                "AND ($3::text IS NULL OR r.id = $3) ORDER BY r.at LIMIT $2",
                 room,
                 limit,
+                report,
             )
         )
         return [report_of(row) for row in rows]

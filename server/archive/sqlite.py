@@ -1401,13 +1401,14 @@ class SqliteArchive:
         stored: Report = await self._commits.do(run)
         return stored
 
-    async def reports(self, room: str, limit: int) -> list[Report]:
+    async def reports(self, room: str, limit: int, report: str | None = None) -> list[Report]:
         def select() -> list[Report]:
             rows = (
                 self._conn()
                 .execute(
-                    REPORT_FROM + " WHERE r.room = ? AND r.outcome IS NULL ORDER BY r.at LIMIT ?",
-                    (room, limit),
+                    REPORT_FROM + " WHERE r.room = ? AND r.outcome IS NULL "
+                    "AND (?3 IS NULL OR r.id = ?3) ORDER BY r.at LIMIT ?2",
+                    (room, limit, report),
                 )
                 .fetchall()
             )
