@@ -31,6 +31,7 @@ from .limits import Limits
 from .media import Media
 from .metrics import Metrics
 from .moderation import Moderation
+from .people import Contacts
 from .placement import MemoryPlacement, Placement, RedisPlacement, new_process_id
 from .presence import ONLINE, Attachment, Presence, online_member
 from .presence.memory import MemoryPresence
@@ -163,6 +164,7 @@ class Percolate:
             sio, archive, presence, self.roster, self.chat, self.workshop, self.catalog
         )
         self.search = Search(settings, archive)
+        self.contacts = Contacts(sio, archive)
         self.events.register(
             table(
                 self.rooms,
@@ -172,6 +174,7 @@ class Percolate:
                 self.tables,
                 self.moderation,
                 self.search,
+                self.contacts,
             )
         )
 

@@ -96,6 +96,8 @@ TABLES = (
     "rounds:leave",
     "rounds:stop",
     "people:stay",
+    "people:decline",
+    "people:remove",
     "people:list",
 )
 

@@ -19,6 +19,7 @@ from .config import Settings
 from .errors import Code, ProtocolError, Unavailable, error_ack
 from .media import Media
 from .moderation import Moderation
+from .people import Contacts
 from .presence import ONLINE, Attachment, Presence, online_member
 from .replies import Reply
 from .rooms import Rooms
@@ -42,6 +43,7 @@ def table(
     tables: Tables,
     moderation: Moderation,
     search: Search,
+    contacts: Contacts,
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -97,8 +99,10 @@ def table(
         "rounds:join": (p.RoomRef, tables.join),
         "rounds:leave": (p.RoomRef, tables.leave),
         "rounds:stop": (p.RoomRef, tables.stop),
-        "people:stay": (p.PeopleStay, tables.stay),
-        "people:list": (p.Empty, tables.people),
+        "people:stay": (p.PeopleStay, contacts.stay),
+        "people:decline": (p.PersonRef, contacts.decline),
+        "people:remove": (p.PersonRef, contacts.remove),
+        "people:list": (p.Empty, contacts.people),
         "room:slow": (p.SlowMode, moderation.slow),
         "room:edit": (p.RoomEdit, moderation.edit),
         "room:moderator": (p.ModeratorSet, moderation.set_moderator),

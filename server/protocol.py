@@ -379,10 +379,12 @@ class Found(msgspec.Struct, frozen=True):
 
 
 class Met(msgspec.Struct, frozen=True):
-    """Somebody both sides said "stay in touch" with."""
+    """Somebody who said "stay in touch", or was told it (``people:list``, ``people:asked``)."""
 
     user: User
-    room: RoomBrief
+    room: RoomBrief | None
+    """Where it was said: the table they shared, or the room it was asked from; None if from
+    nowhere in particular."""
     at: int
 
 
@@ -720,6 +722,12 @@ class RoundsStart(msgspec.Struct):
 
 
 class PeopleStay(msgspec.Struct):
+    user: Id
+    room: Id | None = None
+    """Where the person is asked from (a room the sender has joined), if anywhere."""
+
+
+class PersonRef(msgspec.Struct):
     user: Id
 
 

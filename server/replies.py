@@ -188,6 +188,11 @@ class People(Reply, kw_only=True):
     """``people:list``."""
 
     people: list[Met]
+    """In touch: both said so."""
+    asked: list[Met]
+    """Who asked the user, not answered yet."""
+    asking: list[Met]
+    """Whom the user asked, not answered yet (declined or not: that is never said)."""
 
 
 class SlowChanged(Reply, kw_only=True):

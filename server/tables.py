@@ -36,7 +36,6 @@ from typing import TypeVar
 
 from . import keys, seating, wire
 from .archive import Archive, RoomState, Series, Sitting, StoredRoom, TableRecord
-from .audiences import user_room
 from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
 from .config import Settings
@@ -44,8 +43,6 @@ from .errors import Unavailable, bad_request, forbidden, not_found
 from .presence import Presence
 from .protocol import (
     Assign,
-    Empty,
-    PeopleStay,
     Phase,
     RoomKind,
     RoomRef,
@@ -57,7 +54,7 @@ from .protocol import (
     TablesOpen,
     User,
 )
-from .replies import Done, People, TablesReply
+from .replies import Done, TablesReply
 from .roster import Roster
 from .sessions import Session
 from .tasks import Tasks
@@ -72,7 +69,6 @@ _MAKE_GRACE = 5000
 _BREAK_MAX = 600
 """Longest break of a series, in seconds."""
 _DUE_BATCH = 100
-_PEOPLE_MAX = 500
 _GATHER = 0.25
 """Seconds over which changes to who takes part are told to the room in one ``tables``."""
 
@@ -415,35 +411,6 @@ class Tables:
         await self._after_end(request.room, state, ended)
         log.info("room=%s round series stopped by user=%s", request.room, session.user.id)
         return self._reply(state)
-
-    # -- staying in touch ----------------------------------------------------------------------
-
-    async def stay(self, session: Session, request: PeopleStay) -> Done:
-        me = session.user
-        if request.user == me.id:
-            raise bad_request("that is you")
-        room = await self._archive.have_sat_together(me.id, request.user)
-        if room is None:
-            raise forbidden("you have not sat at a table with that person")
-        if await self._archive.stay(me.id, request.user, room, now_ms()):
-            for person in await self._archive.people_met(me.id, _PEOPLE_MAX):
-                if person.user.id == request.user:
-                    mine = person
-                    break
-            else:
-                return Done()
-            theirs = next(
-                (p for p in await self._archive.people_met(request.user, _PEOPLE_MAX)
-                 if p.user.id == me.id),
-                None,
-            )  # fmt: skip
-            await self._sio.emit("people:met", {"person": mine}, room=user_room(me.id))
-            if theirs is not None:
-                await self._sio.emit("people:met", {"person": theirs}, room=user_room(request.user))
-        return Done()
-
-    async def people(self, session: Session, request: Empty) -> People:
-        return People(people=await self._archive.people_met(session.user.id, _PEOPLE_MAX))
 
     # -- the clock ---------------------------------------------------------------------------
 

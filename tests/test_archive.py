@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from server.archive import Archive, NoSuchRoom, Query, RoomState, Series, StoredRoom
+from server.archive import Archive, NoSuchRoom, Query, RoomState, Series, StoredRoom, Wish
 from server.archive import changes as rules
 from server.archive import sqlite as sqlite_archive
 from server.archive.postgres import PostgresArchive, ts_query
@@ -391,21 +391,35 @@ async def test_a_rounds_tables_are_made_in_one_write_with_who_sits_there(
     assert made is not None and made.parent == "cafe"
 
 
-async def test_staying_in_touch_is_mutual_and_only_after_a_table(archive: Archive) -> None:
+async def test_staying_in_touch_is_mutual_and_remembers_the_table(archive: Archive) -> None:
     ann, bob, cy = [await archive.create_user(name, f"digest-{name}") for name in ("A", "B", "C")]
     assert await archive.have_sat_together(ann.id, bob.id) is None
     first, second = sorted((ann.id, bob.id))
     await archive.sat_together([(first, second)], "lobby", 1_000)
     assert await archive.have_sat_together(bob.id, ann.id) == "lobby"
     assert await archive.have_sat_together(ann.id, cy.id) is None
-    assert await archive.stay(ann.id, bob.id, "lobby", 2_000) is False
-    assert await archive.stay(ann.id, bob.id, "lobby", 2_500) is False  # asking twice
+    assert await archive.stay(ann.id, bob.id, "lobby", 2_000) == Wish(new=True, mutual=False)
+    assert await archive.stay(ann.id, bob.id, "lobby", 2_500) == Wish(new=False, mutual=False)
     assert await archive.people_met(ann.id, 10) == []
-    assert await archive.stay(bob.id, ann.id, "lobby", 3_000) is True
+    asked, asking = await archive.wishes(bob.id, 10)
+    assert ([m.user for m in asked], asking) == ([ann], [])
+    assert await archive.stay(bob.id, ann.id, None, 3_000) == Wish(new=True, mutual=True)
     (met,) = await archive.people_met(ann.id, 10)
+    assert met.room is not None
     assert (met.user, met.room.id, met.room.title, met.at) == (bob, "lobby", "Lobby", 3_000)
     assert [m.user for m in await archive.people_met(bob.id, 10)] == [ann]
     assert await archive.people_met(cy.id, 10) == []
+    # Asked from nowhere, declined: hidden from who declined, still asking for the asker.
+    assert await archive.stay(cy.id, ann.id, None, 4_000) == Wish(new=True, mutual=False)
+    (request,) = (await archive.wishes(ann.id, 10))[0]
+    assert (request.user, request.room) == (cy, None)
+    await archive.decline(ann.id, cy.id)
+    assert (await archive.wishes(ann.id, 10))[0] == []
+    assert [m.user for m in (await archive.wishes(cy.id, 10))[1]] == [ann]
+    # Removed: strangers again, on both sides.
+    assert await archive.unstay(bob.id, ann.id) is True
+    assert await archive.people_met(ann.id, 10) == await archive.people_met(bob.id, 10) == []
+    assert await archive.unstay(bob.id, ann.id) is False
 
 
 async def test_earlier_versions_keep_when_they_were_replaced_and_read_older_rows(

@@ -139,7 +139,7 @@ async def test_five_people_run_three_rounds_of_pairs_and_meet_new_people_each_ro
     assert {frozenset(u["id"] for u in t["seats"]) for t in done["state"]["series"]["last"]}
 
 
-async def test_staying_in_touch_needs_both_and_tells_nobody_who_did_not_ask(
+async def test_staying_in_touch_after_a_round_remembers_the_table_and_needs_both(
     fast: Running, connect
 ) -> None:
     room, (ann, bob) = await coffee(fast, connect, "Ann", "Bob")
@@ -147,12 +147,13 @@ async def test_staying_in_touch_needs_both_and_tells_nobody_who_did_not_ask(
         "rounds:start",
         {"room": room, "round_seconds": 1, "rounds": 1, "break_seconds": 1},
     )
-    refused = await ann.call("people:stay", {"user": bob.user_id})
-    assert refused["error"]["code"] == "forbidden"  # not yet sat together
     await bob.ok("rounds:join", {"room": room})
     await ann.wait("tables", lambda e: e["state"]["series"]["phase"] == "done", within=15)
 
     assert (await ann.ok("people:stay", {"user": bob.user_id})) == {"ok": True}
+    # Bob is asked, and learns where they met; nobody is in touch yet.
+    asked = (await bob.wait("people:asked"))["person"]
+    assert asked["room"] == {"id": room, "title": "Coffee"}
     assert (await ann.ok("people:list"))["people"] == []
     assert not bob.events("people:met")
     await bob.ok("people:stay", {"user": ann.user_id})

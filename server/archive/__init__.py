@@ -75,6 +75,15 @@ class Query(msgspec.Struct, frozen=True):
         return self.since is not None and self.until is not None and self.since >= self.until
 
 
+class Wish(NamedTuple):
+    """What ``Archive.stay`` did."""
+
+    new: bool
+    """Asked for the first time (not again)."""
+    mutual: bool
+    """The other had asked too: they are in touch now."""
+
+
 class Hit(msgspec.Struct, frozen=True):
     """A message found, with the room it is in."""
 
@@ -535,8 +544,18 @@ class Archive(Protocol):
     async def have_sat_together(self, a: str, b: str) -> str | None:
         """The room where users ``a`` and ``b`` last sat at one table, or None."""
 
-    async def stay(self, user: str, other: str, room: str, at: int) -> bool:
-        """Store that ``user`` wants to stay in touch with ``other``; True if both now do."""
+    async def stay(self, user: str, other: str, room: str | None, at: int) -> Wish:
+        """Store that ``user`` wants to stay in touch with ``other`` (asked from ``room``)."""
+
+    async def decline(self, user: str, other: str) -> None:
+        """``user`` declines what ``other`` asked: no longer shown to ``user``, never told."""
+
+    async def unstay(self, user: str, other: str) -> bool:
+        """Forget what either asked of the other (a contact removed); False if nothing."""
 
     async def people_met(self, user: str, limit: int) -> list[Met]:
         """Everybody with whom ``user`` and they both said "stay in touch", latest first."""
+
+    async def wishes(self, user: str, limit: int) -> tuple[list[Met], list[Met]]:
+        """Who asked ``user`` and was not answered, and whom ``user`` asked and was not
+        answered by (declined or not: that is never said), latest first."""

@@ -47,6 +47,7 @@ from . import (
     Query,
     RoomState,
     StoredRoom,
+    Wish,
     centred,
     fold,
     has_link,
@@ -57,10 +58,12 @@ from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
 from .rows import (
     AUDIT_COLUMNS,
+    PEOPLE_SQL,
     REPORT_FROM,
     SELECT,
     SELECT_FROM,
     audit_values,
+    met,
     to_json,
     versions,
     with_version,
@@ -247,6 +250,10 @@ _MIGRATIONS = [
     # inside the GIN index (``_linked``).
     """
     UPDATE messages SET search = search || array_to_tsvector(ARRAY['has:link']) WHERE link;
+    """,
+    # "Stay in touch" with anybody: a request can be declined, never saying so (people:decline).
+    """
+    ALTER TABLE wishes ADD COLUMN declined BOOLEAN NOT NULL DEFAULT false;
     """,
 ]
 
@@ -1312,48 +1319,55 @@ class PostgresArchive:
         )
         return room
 
-    async def stay(self, user: str, other: str, room: str, at: int) -> bool:
-        async def upsert(conn: asyncpg.Connection) -> bool:
+    async def stay(self, user: str, other: str, room: str | None, at: int) -> Wish:
+        async def upsert(conn: asyncpg.Connection) -> Wish:
             async with conn.transaction():
                 # The pair's lock: of two wishes at once, the second sees the first.
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtext($1))", " ".join(sorted((user, other)))
                 )
-                await conn.execute(
+                new = await conn.fetchval(
                     "INSERT INTO wishes (from_user, to_user, room, at) VALUES ($1, $2, $3, $4) "
-                    "ON CONFLICT (from_user, to_user) DO NOTHING",
+                    "ON CONFLICT (from_user, to_user) DO NOTHING RETURNING 1",
                     user,
                     other,
-                    room,
+                    room or "",
                     at,
                 )
                 found = await conn.fetchval(
                     "SELECT 1 FROM wishes WHERE from_user = $1 AND to_user = $2", other, user
                 )
-            return found is not None
+            return Wish(new=new is not None, mutual=found is not None)
 
-        mutual: bool = await self._with(upsert)
-        return mutual
+        wish: Wish = await self._with(upsert)
+        return wish
 
-    async def people_met(self, user: str, limit: int) -> list[Met]:
-        rows = await self._with(
-            lambda c: c.fetch(
-                "SELECT mine.to_user, users.name, mine.room, rooms.title, "
-                "greatest(mine.at, theirs.at) AS at FROM wishes AS mine "
-                "JOIN wishes AS theirs ON theirs.from_user = mine.to_user "
-                "AND theirs.to_user = mine.from_user "
-                "JOIN users ON users.id = mine.to_user "
-                "LEFT JOIN rooms ON rooms.id = mine.room "
-                "WHERE mine.from_user = $1 ORDER BY at DESC LIMIT $2",
+    async def decline(self, user: str, other: str) -> None:
+        await self._with(
+            lambda c: c.execute(
+                "UPDATE wishes SET declined = true WHERE from_user = $1 AND to_user = $2",
+                other,
                 user,
-                limit,
             )
         )
-        return [
-            Met(
-                user=User(id=r["to_user"], name=r["name"]),
-                room=RoomBrief(id=r["room"], title=r["title"] or ""),
-                at=r["at"],
+
+    async def unstay(self, user: str, other: str) -> bool:
+        status: str = await self._with(
+            lambda c: c.execute(
+                "DELETE FROM wishes WHERE (from_user = $1 AND to_user = $2) "
+                "OR (from_user = $2 AND to_user = $1)",
+                user,
+                other,
             )
-            for r in rows
-        ]
+        )
+        return status != "DELETE 0"
+
+    async def people_met(self, user: str, limit: int) -> list[Met]:
+        return await self._people("met", user, limit)
+
+    async def wishes(self, user: str, limit: int) -> tuple[list[Met], list[Met]]:
+        return await self._people("asked", user, limit), await self._people("asking", user, limit)
+
+    async def _people(self, kind: str, user: str, limit: int) -> list[Met]:
+        rows = await self._with(lambda c: c.fetch(PEOPLE_SQL[kind], user, limit))
+        return [met(*row) for row in rows]

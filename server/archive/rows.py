@@ -11,10 +11,12 @@ from ..protocol import (
     QUOTE_MAX,
     AuditEntry,
     Message,
+    Met,
     Quote,
     Reaction,
     Report,
     ReportAction,
+    RoomBrief,
     User,
     Version,
 )
@@ -123,3 +125,54 @@ def audit_values(room: str, entry: AuditEntry) -> tuple[Any, ...]:
         room, entry.at, entry.by.id, entry.by.name, entry.action,
         target.id if target else None, target.name if target else None, entry.seq, entry.detail,
     )  # fmt: skip
+
+
+_PERSON = "SELECT {who}, users.name, {wish}.room, rooms.title, {at} FROM wishes AS {wish} "
+_NAMED = "JOIN users ON users.id = {who} LEFT JOIN rooms ON rooms.id = {wish}.room "
+_BLOCKS = (
+    "NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = $1 AND b.blocked = {who}) "
+    "OR (b.user_id = {who} AND b.blocked = $1))"
+)
+
+
+def _people_sql(who: str, wish: str, at: str, joins: str, where: str) -> str:
+    named = _NAMED.format(who=who, wish=wish)
+    return (
+        _PERSON.format(who=who, wish=wish, at=at) + joins + named + "WHERE " + where
+        + " ORDER BY 5 DESC LIMIT $2"
+    )  # fmt: skip
+
+
+PEOPLE_SQL = {
+    # Both said "stay in touch": contacts.
+    "met": _people_sql(
+        "mine.to_user", "mine",
+        "CASE WHEN mine.at > theirs.at THEN mine.at ELSE theirs.at END",
+        "JOIN wishes AS theirs ON theirs.from_user = mine.to_user "
+        "AND theirs.to_user = mine.from_user ",
+        "mine.from_user = $1",
+    ),
+    # Asked by somebody, not answered: not declined, nobody blocking.
+    "asked": _people_sql(
+        "theirs.from_user", "theirs", "theirs.at", "",
+        "theirs.to_user = $1 AND NOT theirs.declined AND NOT EXISTS (SELECT 1 FROM wishes AS "
+        "mine WHERE mine.from_user = $1 AND mine.to_user = theirs.from_user) AND "
+        + _BLOCKS.format(who="theirs.from_user"),
+    ),
+    # Asked by the user, not (yet) returned: whether declined is never said.
+    "asking": _people_sql(
+        "mine.to_user", "mine", "mine.at", "",
+        "mine.from_user = $1 AND NOT EXISTS (SELECT 1 FROM wishes AS theirs WHERE "
+        "theirs.from_user = mine.to_user AND theirs.to_user = $1)",
+    ),
+}  # fmt: skip
+"""People of a user (``$1``), latest first, at most ``$2``: (id, name, room, title, at)."""
+
+
+def met(user_id: str, name: str, room: str, title: str | None, at: int) -> Met:
+    """A row of ``PEOPLE_SQL``: the room is where the wish was made, if anywhere."""
+    return Met(
+        user=User(id=user_id, name=name),
+        room=RoomBrief(id=room, title=title or "") if room else None,
+        at=at,
+    )

@@ -46,6 +46,7 @@ from . import (
     RoomState,
     StoredRoom,
     Term,
+    Wish,
     centred,
     fold,
     has_link,
@@ -54,7 +55,15 @@ from . import (
 from . import changes as rules
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
-from .rows import AUDIT_COLUMNS, REPORT_FROM, audit_values, versions, with_version
+from .rows import (
+    AUDIT_COLUMNS,
+    PEOPLE_SQL,
+    REPORT_FROM,
+    audit_values,
+    met,
+    versions,
+    with_version,
+)
 from .rows import SELECT as _SELECT
 from .rows import SELECT_FROM as _SELECT_FROM
 from .rows import audit as audit_of
@@ -255,6 +264,10 @@ _MIGRATIONS = [
     ALTER TABLE messages ADD COLUMN pinned_by_name TEXT;
     UPDATE messages SET pinned_at = ts WHERE pinned;
     """,
+    # "Stay in touch" with anybody: a request can be declined, never saying so (people:decline).
+    """
+    ALTER TABLE wishes ADD COLUMN declined INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -371,6 +384,11 @@ def _room_for_a_pin(conn: sqlite3.Connection, room: str) -> None:
     ).fetchone()
     if pinned >= rules.PINS_MAX:
         raise rules.TooManyPins(f"a room holds at most {rules.PINS_MAX} pinned messages")
+
+
+def _people(conn: sqlite3.Connection, sql: str, user: str, limit: int) -> list[Met]:
+    rows = conn.execute(sql.replace("$1", "?1").replace("$2", "?2"), (user, limit)).fetchall()
+    return [met(*row) for row in rows]
 
 
 def _notify(conn: sqlite3.Connection, room: str, seq: int, users: Sequence[str], at: int) -> None:
@@ -1506,46 +1524,54 @@ class SqliteArchive:
 
         return await self._read(select)
 
-    async def stay(self, user: str, other: str, room: str, at: int) -> bool:
-        def upsert() -> bool:
+    async def stay(self, user: str, other: str, room: str | None, at: int) -> Wish:
+        def upsert() -> Wish:
             # Under the write lock (``_write``): the other side's wish is read after ours is
             # stored, so of two wishes at once, the second sees the first.
             conn = self._conn()
-            conn.execute(
+            new = conn.execute(
                 "INSERT INTO wishes (from_user, to_user, room, at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (from_user, to_user) DO NOTHING",
-                (user, other, room, at),
-            )
+                (user, other, room or "", at),
+            ).rowcount
             row = conn.execute(
                 "SELECT 1 FROM wishes WHERE from_user = ? AND to_user = ?", (other, user)
             ).fetchone()
-            return row is not None
+            return Wish(new=bool(new), mutual=row is not None)
 
         return await self._write(upsert)
 
-    async def people_met(self, user: str, limit: int) -> list[Met]:
-        def select() -> list[Met]:
-            rows = (
+    async def decline(self, user: str, other: str) -> None:
+        def update() -> None:
+            self._conn().execute(
+                "UPDATE wishes SET declined = 1 WHERE from_user = ? AND to_user = ?", (other, user)
+            )
+
+        await self._write(update)
+
+    async def unstay(self, user: str, other: str) -> bool:
+        def delete() -> bool:
+            return bool(
                 self._conn()
                 .execute(
-                    "SELECT mine.to_user, users.name, mine.room, rooms.title, "
-                    "max(mine.at, theirs.at) AS at FROM wishes AS mine "
-                    "JOIN wishes AS theirs ON theirs.from_user = mine.to_user "
-                    "AND theirs.to_user = mine.from_user "
-                    "JOIN users ON users.id = mine.to_user "
-                    "LEFT JOIN rooms ON rooms.id = mine.room "
-                    "WHERE mine.from_user = ? ORDER BY at DESC LIMIT ?",
-                    (user, limit),
+                    "DELETE FROM wishes WHERE (from_user = ?1 AND to_user = ?2) "
+                    "OR (from_user = ?2 AND to_user = ?1)",
+                    (user, other),
                 )
-                .fetchall()
+                .rowcount
             )
-            return [
-                Met(
-                    user=User(id=r[0], name=r[1]),
-                    room=RoomBrief(id=r[2], title=r[3] or ""),
-                    at=r[4],
-                )
-                for r in rows
-            ]
+
+        return await self._write(delete)
+
+    async def people_met(self, user: str, limit: int) -> list[Met]:
+        return await self._read(lambda: _people(self._conn(), PEOPLE_SQL["met"], user, limit))
+
+    async def wishes(self, user: str, limit: int) -> tuple[list[Met], list[Met]]:
+        def select() -> tuple[list[Met], list[Met]]:
+            conn = self._conn()
+            return (
+                _people(conn, PEOPLE_SQL["asked"], user, limit),
+                _people(conn, PEOPLE_SQL["asking"], user, limit),
+            )
 
         return await self._read(select)

@@ -301,12 +301,12 @@ export interface TablesNoticeEvent {
   text: string;
 }
 
-/** Somebody both sides asked to stay in touch with. */
+/** Somebody one is in touch with, or who asked, or whom one asked (`people:list`). */
 export interface Met {
   user: User;
-  /** Where the two sat together last. */
-  room: { id: string; title: string };
-  /** When both had said so (ms). */
+  /** Where it was asked from (the table both last sat at, or a room), if anywhere. */
+  room: { id: string; title: string } | null;
+  /** When both had said so, or when it was asked (ms). */
   at: number;
 }
 
@@ -522,7 +522,9 @@ export interface Answers {
   "rounds:leave": { tables: TablesView };
   "rounds:stop": { tables: TablesView };
   "people:stay": Record<string, never>;
-  "people:list": { people: Met[] };
+  "people:list": { people: Met[]; asked: Met[]; asking: Met[] };
+  "people:decline": Record<string, never>;
+  "people:remove": Record<string, never>;
   "room:slow": { seconds: number };
   "room:moderator": Record<string, never>;
   "room:edit": { room: Room };

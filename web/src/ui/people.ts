@@ -66,7 +66,11 @@ export class PeopleView {
             "div",
             { class: "met-text" },
             h("span", { class: "met-name", testid: "met-name" }, person.user.name),
-            h("span", { class: "muted" }, `Met in ${person.room.title || "a room"} · ${when}`),
+            h(
+              "span",
+              { class: "muted" },
+              `${person.room ? `Met in ${person.room.title || "a room"} · ` : ""}${when}`,
+            ),
           ),
           h(
             "button",
