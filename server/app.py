@@ -36,6 +36,7 @@ from .placement import MemoryPlacement, Placement, RedisPlacement, new_process_i
 from .presence import ONLINE, Attachment, Presence, online_member
 from .presence.memory import MemoryPresence
 from .presence.redis import RedisPresence
+from .profiles import Profiles
 from .rooms import Rooms
 from .roster import Roster
 from .search import Search
@@ -175,6 +176,7 @@ class Percolate:
                 self.moderation,
                 self.search,
                 self.contacts,
+                Profiles(sio, archive, presence, self.rooms),
             )
         )
 

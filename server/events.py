@@ -21,6 +21,7 @@ from .media import Media
 from .moderation import Moderation
 from .people import Contacts
 from .presence import ONLINE, Attachment, Presence, online_member
+from .profiles import Profiles
 from .replies import Reply
 from .rooms import Rooms
 from .roster import Roster
@@ -44,6 +45,7 @@ def table(
     moderation: Moderation,
     search: Search,
     contacts: Contacts,
+    profiles: Profiles,
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -111,6 +113,10 @@ def table(
         "report:resolve": (p.ReportResolve, moderation.resolve),
         "chat:versions": (p.MessageRef, moderation.versions),
         "audit:list": (p.AuditList, moderation.audit),
+        "profile:get": (p.ProfileGet, profiles.get),
+        "profile:set": (p.ProfileSet, profiles.set),
+        "profile:headlines": (p.HeadlinesGet, profiles.headlines),
+        "online:list": (p.Empty, profiles.online),
     }
 
 

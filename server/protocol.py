@@ -731,6 +731,120 @@ class PersonRef(msgspec.Struct):
     user: Id
 
 
+# ---------------------------------------------------------------------------------------------
+# Profiles (docs/protocol.md, "Profiles"): what a person says about themselves.
+
+HEADLINE_MAX = 80
+ORGANISATION_MAX = 80
+LINK_MAX = 200
+ABOUT_MAX = 500
+HEADLINES_MAX = 100
+"""Users one ``profile:headlines`` asks about."""
+
+
+class ProfileField(enum.StrEnum):
+    HEADLINE = "headline"
+    ORGANISATION = "organisation"
+    LINK = "link"
+    ABOUT = "about"
+
+
+class Profile(msgspec.Struct, frozen=True, kw_only=True):
+    """A person's profile as ``profile:get`` shows it: to others only the public fields (the
+    rest empty), to its owner everything, with ``public`` and ``invisible``."""
+
+    user: User
+    headline: str = ""
+    organisation: str = ""
+    link: str = ""
+    about: str = ""
+    public: list[ProfileField] | None = None
+    """Which fields everybody sees; only to the owner (null to others)."""
+    invisible: bool | None = None
+    """Left out of ``online:list``; only to the owner (null to others)."""
+
+
+def _one_line(value: str, field: str, limit: int) -> str:
+    """A short profile field: trimmed, at most ``limit`` characters, no control characters."""
+    value = value.strip()
+    if len(value) > limit:
+        raise too_large(f"{field} must be at most {limit} characters")
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category == "Cc" or (category == "Cf" and ch not in _ALLOWED_FORMAT):
+            raise bad_request(f"{field} must not contain control characters")
+    return value
+
+
+def check_link(value: str) -> str:
+    """A web address that is safe to make a link of: ``https://`` or ``http://`` and a host."""
+    value = _one_line(value, "link", LINK_MAX)
+    if not value:
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("https", "http"):
+        raise bad_request("link must start with https:// or http://")
+    if not rest or rest[0] in "/?#" or any(ch.isspace() for ch in value):
+        raise bad_request("link must be a web address such as https://example.org")
+    return value
+
+
+# Refused by msgspec past four times the limit, before the character checks (a payload cannot
+# make the server walk a megabyte); the exact limit is checked after, with its own message.
+_ShortText = Annotated[str, msgspec.Meta(max_length=4 * HEADLINE_MAX)]
+_LinkText = Annotated[str, msgspec.Meta(max_length=4 * LINK_MAX)]
+_AboutText = Annotated[str, msgspec.Meta(max_length=4 * ABOUT_MAX)]
+_Unset = msgspec.UnsetType
+
+
+class ProfileSet(msgspec.Struct):
+    """``profile:set``: the fields given replace the stored ones; those left out stay."""
+
+    headline: _ShortText | _Unset = msgspec.UNSET
+    organisation: _ShortText | _Unset = msgspec.UNSET
+    link: _LinkText | _Unset = msgspec.UNSET
+    about: _AboutText | _Unset = msgspec.UNSET
+    public: Annotated[list[ProfileField], msgspec.Meta(max_length=8)] | _Unset = msgspec.UNSET
+    invisible: bool | _Unset = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.headline, str):
+            self.headline = _one_line(self.headline, "headline", HEADLINE_MAX)
+        if isinstance(self.organisation, str):
+            self.organisation = _one_line(self.organisation, "organisation", ORGANISATION_MAX)
+        if isinstance(self.link, str):
+            self.link = check_link(self.link)
+        if isinstance(self.about, str):
+            self.about = self.about.strip()
+            if len(self.about) > ABOUT_MAX:
+                raise too_large(f"about must be at most {ABOUT_MAX} characters")
+            for ch in self.about:
+                if unicodedata.category(ch) == "Cc" and ch not in _TEXT_WHITESPACE:
+                    raise bad_request("about must not contain control characters")
+        if isinstance(self.public, list):
+            self.public = list(dict.fromkeys(self.public))
+
+
+class ProfileGet(msgspec.Struct):
+    user: Id
+
+
+class HeadlinesGet(msgspec.Struct):
+    """``profile:headlines``: the public headlines of up to ``HEADLINES_MAX`` people."""
+
+    users: Annotated[list[Id], msgspec.Meta(max_length=HEADLINES_MAX)]
+
+
+class Online(msgspec.Struct, frozen=True):
+    """Somebody online in public rooms (``online:list``)."""
+
+    user: User
+    headline: str
+    """Their public headline; empty if they have none or keep it to themselves."""
+    rooms: list[RoomBrief]
+    """The public rooms they are in, as ``room:list`` orders them (the lobby last)."""
+
+
 T = TypeVar("T", bound=msgspec.Struct)
 
 

@@ -21,6 +21,8 @@ from .protocol import (
     Mentioned,
     Message,
     Met,
+    Online,
+    Profile,
     Report,
     Room,
     RoomInfo,
@@ -241,3 +243,23 @@ class Results(Reply, kw_only=True):
     """``search``: groups ordered by their best message."""
 
     results: list[Found]
+
+
+class ProfileShown(Reply, kw_only=True):
+    """``profile:get`` and ``profile:set``."""
+
+    profile: Profile
+
+
+class Headlines(Reply, kw_only=True):
+    """``profile:headlines``: user id -> public headline, for those who have one."""
+
+    headlines: dict[str, str]
+
+
+class OnlineList(Reply, kw_only=True):
+    """``online:list``: who is online in public rooms, at most ``ONLINE_MAX``."""
+
+    people: list[Online]
+    more: bool
+    """More people are online than the list holds."""

@@ -94,6 +94,10 @@ EVENTS = sorted(
         "people:decline",
         "people:remove",
         "people:list",
+        "profile:get",
+        "profile:set",
+        "profile:headlines",
+        "online:list",
     }
 )
 FIELDS = [

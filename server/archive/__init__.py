@@ -36,8 +36,17 @@ from ..protocol import (
     WorkshopView,
 )
 from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, TooManyPins
+from .profiles import StoredProfile
 
-__all__ = ["Appended", "Change", "MessageDeleted", "NoSuchMessage", "NotYours", "TooManyPins"]
+__all__ = [
+    "Appended",
+    "Change",
+    "MessageDeleted",
+    "NoSuchMessage",
+    "NotYours",
+    "StoredProfile",
+    "TooManyPins",
+]
 
 T = TypeVar("T")
 
@@ -359,6 +368,11 @@ class Archive(Protocol):
     async def get_user(self, user_id: str) -> User | None: ...
 
     async def rename_user(self, user_id: str, name: str) -> None: ...
+
+    async def profiles(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        """The stored profiles of these users (a user without one is left out)."""
+
+    async def set_profile(self, user_id: str, profile: StoredProfile, at: int) -> None: ...
 
     async def create_room(self, room: StoredRoom) -> None: ...
 

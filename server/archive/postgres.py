@@ -46,6 +46,7 @@ from . import (
     NoSuchRoom,
     Query,
     RoomState,
+    StoredProfile,
     StoredRoom,
     Wish,
     centred,
@@ -54,6 +55,7 @@ from . import (
     terms,
 )
 from . import changes as rules
+from . import profiles as profile_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
 from .rows import (
@@ -254,6 +256,20 @@ _MIGRATIONS = [
     # "Stay in touch" with anybody: a request can be declined, never saying so (people:decline).
     """
     ALTER TABLE wishes ADD COLUMN declined BOOLEAN NOT NULL DEFAULT false;
+    """,
+    # Profiles (docs/protocol.md, "Profiles"): what a person says about themselves, and
+    # which of it everybody may see.
+    """
+    CREATE TABLE profiles (
+        user_id TEXT PRIMARY KEY,
+        headline TEXT NOT NULL,
+        organisation TEXT NOT NULL,
+        link TEXT NOT NULL,
+        about TEXT NOT NULL,
+        public TEXT NOT NULL,
+        invisible BOOLEAN NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
     """,
 ]
 
@@ -662,6 +678,30 @@ class PostgresArchive:
             lambda c: c.fetchrow("SELECT id, name FROM users WHERE id = $1", user_id)
         )
         return User(id=row["id"], name=row["name"]) if row else None
+
+    async def profiles(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        if not user_ids:
+            return {}
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {profile_rows.COLUMNS} FROM profiles WHERE user_id = ANY($1::text[])",
+                list(user_ids),
+            )
+        )
+        return {row[0]: profile_rows.profile_of(tuple(row)[1:]) for row in rows}
+
+    async def set_profile(self, user_id: str, profile: StoredProfile, at: int) -> None:
+        updates = ", ".join(
+            f"{name} = EXCLUDED.{name}" for name in profile_rows.COLUMNS.split(", ")[1:]
+        )
+        await self._with(
+            lambda c: c.execute(
+                f"INSERT INTO profiles ({profile_rows.COLUMNS}) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                f"ON CONFLICT (user_id) DO UPDATE SET {updates}",
+                *profile_rows.values(user_id, profile, at),
+            )
+        )
 
     async def rename_user(self, user_id: str, name: str) -> None:
         await self._with(

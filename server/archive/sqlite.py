@@ -44,6 +44,7 @@ from . import (
     NoSuchRoom,
     Query,
     RoomState,
+    StoredProfile,
     StoredRoom,
     Term,
     Wish,
@@ -53,6 +54,7 @@ from . import (
     terms,
 )
 from . import changes as rules
+from . import profiles as profile_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
 from .rows import (
@@ -267,6 +269,20 @@ _MIGRATIONS = [
     # "Stay in touch" with anybody: a request can be declined, never saying so (people:decline).
     """
     ALTER TABLE wishes ADD COLUMN declined INTEGER NOT NULL DEFAULT 0;
+    """,
+    # Profiles (docs/protocol.md, "Profiles"): what a person says about themselves, and
+    # which of it everybody may see.
+    """
+    CREATE TABLE profiles (
+        user_id TEXT PRIMARY KEY,
+        headline TEXT NOT NULL,
+        organisation TEXT NOT NULL,
+        link TEXT NOT NULL,
+        about TEXT NOT NULL,
+        public TEXT NOT NULL,
+        invisible INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
     """,
 ]
 
@@ -805,6 +821,34 @@ class SqliteArchive:
             self._conn().execute("UPDATE users SET name = ? WHERE id = ?", (name, user_id))
 
         await self._write(update)
+
+    async def profiles(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        if not user_ids:
+            return {}
+
+        def select() -> dict[str, StoredProfile]:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {profile_rows.COLUMNS} FROM profiles "
+                    "WHERE user_id IN (SELECT value FROM json_each(?))",
+                    (msgspec.json.encode(list(user_ids)).decode(),),
+                )
+                .fetchall()
+            )
+            return {row[0]: profile_rows.profile_of(row[1:]) for row in rows}
+
+        return await self._read(select)
+
+    async def set_profile(self, user_id: str, profile: StoredProfile, at: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO profiles ({profile_rows.COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                profile_rows.values(user_id, profile, at),
+            )
+
+        await self._commits.do(run)
 
     # -- rooms -----------------------------------------------------------------------------
 
