@@ -7,7 +7,8 @@ the three meet at a table. Last, Maya, Theo and Iris talk in an open room: a thr
 reactions, an edit, a delete and a mention; and Rosa, who made the allotment society's room
 and wrote what it is for, sees a message Sam reported, with slow mode on; Nora, who keeps
 the book club's room, has pinned two messages, which Kit finds in the Pinned list; and in
-the committee's room Rosa opens what Kit's twice-edited message said before.
+the committee's room Rosa opens what Kit's twice-edited message said before; and climate
+founders with profiles, seen on a card and in "Who is here".
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -119,6 +120,53 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await reports(people, server, out)
     await pins(people, server, out)
     await versions(people, server, out)
+    await profiles(people, server, out)
+
+
+async def profile(person: Person, **fields: str) -> None:
+    """Write one's profile in the editor the sidebar's "Profile" opens."""
+    await person.tid("edit-profile").click()
+    for field, value in fields.items():
+        await person.tid(f"profile-{field}").fill(value)
+    await person.tid("profile-save").click()
+    await expect(person.tid("profile-dialog")).to_be_hidden()
+
+
+async def profiles(people: People, server: Server, out: Path) -> None:
+    """A climate founders' room: headlines under the names, Priya's card on Lena's page; then
+    "Who is here" as Sam, just arrived, sees it."""
+    priya = await people.new("Priya")
+    await priya.enter(server.url)
+    room = await priya.create_room("Climate founders", "open")
+    await priya.tid("invite-dismiss").click()
+    await profile(
+        priya,
+        headline="Founder, heat pumps for terraced houses",
+        organisation="Warm Rows Ltd",
+        link="https://warmrows.example.org",
+        about="Looking for installers in the north-west and a part-time CTO.",
+    )
+    tom = await people.new("Tom")
+    await tom.open_room(server.url, room)
+    await profile(tom, headline="Angel investor, energy and mobility")
+    lena = await people.new("Lena")
+    await lena.open_room(server.url, room)
+    await profile(lena, headline="Product designer", organisation="Freelance")
+    await priya.say("Hi all! Anyone here working on retrofit financing?")
+    await tom.say("Yes, happy to chat after the intros")
+    await expect(lena.tid("member-headline")).to_have_count(3)
+    await (
+        lena.messages("Hi all! Anyone here working on retrofit financing?")
+        .get_by_test_id("message-author")
+        .hover()
+    )
+    await expect(lena.tid("profile-card")).to_be_visible()
+    await lena.page.screenshot(path=out / "profile.png")
+
+    sam = await people.new("Sam")
+    await sam.enter(server.url)
+    await expect(sam.tid("here-list").get_by_test_id("here-headline")).to_have_count(3)
+    await sam.page.screenshot(path=out / "who-is-here.png")
 
 
 async def conversation(people: People, server: Server, out: Path) -> None:
@@ -250,7 +298,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
-    for name in (*names, "conversation.png", "reports.png", "pins.png", "versions.png"):
+    later = ("conversation.png", "reports.png", "pins.png", "versions.png", "profile.png")
+    for name in (*names, *later, "who-is-here.png"):
         print(out / name)
 
 

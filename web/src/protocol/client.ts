@@ -10,6 +10,7 @@ import { Emitter } from "./emitter";
 import { LocalMedia, type MediaFlags } from "./media";
 import { Mentions } from "./mentions";
 import { Moderation } from "./moderation";
+import { Profiles } from "./profiles";
 import { HOSTS, RoomState } from "./room";
 import { storage } from "./storage";
 import { Tables } from "./tables";
@@ -63,6 +64,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly workshop: Workshop;
   readonly tables: Tables;
   readonly calls: Calls;
+  readonly profiles: Profiles;
   me: User | null = null;
   /** Rooms left on this page (not DMs): late events for them are dropped. */
   private readonly left = new Set<string>();
@@ -82,6 +84,7 @@ export class Client extends Emitter<ClientEvents> {
     this.mentions = new Mentions(this.connection);
     this.moderation = new Moderation(this.connection, this.rooms, () => this.me?.id ?? null);
     this.blocks = new Blocks(this.connection);
+    this.profiles = new Profiles(this.connection);
     this.blocks.on("changed", () => this.emit("tabs", undefined));
     this.calls = new Calls(
       this.connection,

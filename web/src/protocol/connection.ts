@@ -17,6 +17,7 @@ import type {
   Message,
   ModerationEvent,
   PresenceEvent,
+  ProfileChangedEvent,
   RemovedEvent,
   Report,
   ReportResolvedEvent,
@@ -91,6 +92,7 @@ interface ConnectionEvents {
   roomUpdated: RoomUpdatedEvent;
   report: Report;
   reportResolved: ReportResolvedEvent;
+  profileChanged: ProfileChangedEvent;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -185,6 +187,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("room:updated", (event: RoomUpdatedEvent) => this.emit("roomUpdated", event));
     this.socket.on("report", (event: Report) => this.emit("report", event));
     this.socket.on("report:resolved", (event: ReportResolvedEvent) => this.emit("reportResolved", event));
+    this.socket.on("profile:changed", (event: ProfileChangedEvent) => this.emit("profileChanged", event));
   }
 
   get connected(): boolean {

@@ -468,6 +468,43 @@ export interface Found {
   messages: Message[];
 }
 
+/** What somebody says about themselves (docs/protocol.md, "Profiles"). */
+export type ProfileField = "headline" | "organisation" | "link" | "about";
+
+export interface Profile {
+  user: User;
+  headline: string;
+  organisation: string;
+  /** Empty, or an https:// or http:// address. */
+  link: string;
+  about: string;
+  /** Only in one's own profile. */
+  public: ProfileField[] | null;
+  /** Only in one's own profile: left out of "who is here". */
+  invisible: boolean | null;
+}
+
+/** `profile:set`: the fields given replace the stored ones. */
+export type ProfileChange = Partial<Pick<Profile, ProfileField>> & {
+  public?: ProfileField[];
+  invisible?: boolean;
+};
+
+/** Somebody in "who is here" (`online:list`). */
+export interface Online {
+  user: User;
+  headline: string;
+  /** The public rooms they are in, the lobby last. */
+  rooms: { id: string; title: string }[];
+}
+
+/** `profile:changed`: somebody's public headline changed. */
+export interface ProfileChangedEvent {
+  room: string;
+  user: string;
+  headline: string;
+}
+
 export interface DmEntry {
   room: Room;
   user: User;
@@ -539,6 +576,10 @@ export interface Answers {
   "sfu:answer": Record<string, never>;
   "sfu:candidate": Record<string, never>;
   "sfu:leave": Record<string, never>;
+  "profile:get": { profile: Profile };
+  "profile:set": { profile: Profile };
+  "profile:headlines": { headlines: Record<string, string> };
+  "online:list": { people: Online[]; more: boolean };
 }
 
 export type EventName = keyof Answers;
@@ -559,6 +600,11 @@ export const limits = {
   joinHistory: 50,
   /** Most users one message may mention. */
   mentions: 20,
+  /** Profile fields. */
+  headline: 80,
+  organisation: 80,
+  link: 200,
+  about: 500,
 } as const;
 
 /** Lengths as the server counts them: Unicode code points, not UTF-16 units. */

@@ -12,6 +12,7 @@ import { icon } from "./icons";
 import { LobbyView } from "./lobby";
 import { MentionsView, notifyMention } from "./mentions";
 import { PeopleView } from "./people";
+import { ProfileCards } from "./profile";
 import { RoomView } from "./room";
 import { type Route, Router, roomPath } from "./router";
 import { Sidebar } from "./sidebar";
@@ -78,7 +79,13 @@ export class App {
       this.menuBadge,
     );
     this.sidebar = new Sidebar(client, this.router, () => this.setDrawer(false));
-    this.lobby = new LobbyView(client, this.router, (room, passcode) => this.created(room, passcode));
+    this.lobby = new LobbyView(
+      client,
+      this.router,
+      (room, passcode) => this.created(room, passcode),
+      (user) => void this.openDm(user),
+    );
+    new ProfileCards(client, (user) => void this.openDm(user));
     this.people = new PeopleView(client, (user) => void this.openDm(user));
     this.mentions = new MentionsView(client, this.router);
     setInterval(() => this.shown?.tick(), TICK_MS);
@@ -207,6 +214,9 @@ export class App {
       this.toasts.show(`${name} is waiting to join ${title}.`);
     });
     client.on("presence", () => this.lobby.refreshSoon());
+    client.profiles.on("headlines", () => {
+      for (const view of this.views.values()) view.render();
+    });
     client.on("peers", (room) => this.views.get(room)?.renderVideo());
     client.chat.on("messages", ({ room }) => this.views.get(room)?.renderMessages());
     client.chat.on("typing", (room) => this.views.get(room)?.chat.renderTyping());

@@ -1,10 +1,11 @@
-// The lobby: the public rooms with what each is for and how many people are in each, and the
-// form to start a room.
+// The lobby: the public rooms with what each is for and how many people are in each, who is in
+// them ("Who is here"), and the form to start a room.
 
 import type { Client, NewRoom } from "../protocol/client";
 import { RequestError } from "../protocol/connection";
 import { codePoints, limits, type Room, type RoomInfo } from "../protocol/types";
 import { h, sentence, uid } from "./elements";
+import { HereList } from "./here";
 import { icon, kindIcon, kindLabels } from "./icons";
 import { roomPath, type Router } from "./router";
 
@@ -22,12 +23,15 @@ export class LobbyView {
   /** The rooms as last listed; null until `room:list` answered once. */
   private rooms: RoomInfo[] | null = null;
   private visible = false;
+  private readonly here: HereList;
 
   constructor(
     private readonly client: Client,
     private readonly router: Router,
     private readonly created: (room: Room, passcode: string | null) => void,
+    openDm: (user: string) => void,
   ) {
+    this.here = new HereList(client, router, openDm);
     this.list = h("ul", { class: "room-list", testid: "room-list", attrs: { "aria-label": "Public rooms" } });
     this.listState = h(
       "div",
@@ -130,11 +134,16 @@ export class LobbyView {
         "div",
         { class: "lobby-grid" },
         h(
-          "section",
-          { class: "card rooms-card", attrs: { "aria-label": "Public rooms" } },
-          h("h2", {}, "Public rooms"),
-          this.listState,
-          this.list,
+          "div",
+          { class: "lobby-main" },
+          h(
+            "section",
+            { class: "card rooms-card", attrs: { "aria-label": "Public rooms" } },
+            h("h2", {}, "Public rooms"),
+            this.listState,
+            this.list,
+          ),
+          this.here.element,
         ),
         this.form,
       ),
@@ -167,6 +176,7 @@ export class LobbyView {
     try {
       this.rooms = await this.client.listRooms();
       this.renderRooms(this.rooms);
+      await this.here.refresh();
     } catch (error) {
       if (this.rooms === null) this.listState.replaceChildren("The rooms could not be loaded. Retrying…");
       console.warn("Lobby: room:list failed", error);

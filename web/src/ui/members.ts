@@ -1,7 +1,9 @@
 // The people in a room. Clicking somebody else opens a direct message with them; each shows
 // their role where it matters (a workshop's, an open room's owner and moderators), a raised
-// hand, and a "…" menu of what this user can do to them (block them; host or moderate).
+// hand, and a "…" menu of what this user can do to them (block them; host or moderate). Under
+// each name, their public headline (fetched as the list shows them: `profile:headlines`).
 
+import type { Profiles } from "../protocol/profiles";
 import type { RoomState } from "../protocol/room";
 import type { Member, Role } from "../protocol/types";
 import { avatar, h, srOnly, syncChildren } from "./elements";
@@ -70,6 +72,7 @@ export class MemberList {
     private readonly moderator: Moderator | null = null,
     /** Shown above the list (a host's queues). */
     before: HTMLElement | null = null,
+    private readonly profiles: Profiles | null = null,
   ) {
     this.count = h("span", { class: "count" });
     this.list = h("ul", {
@@ -90,6 +93,7 @@ export class MemberList {
     const members = [...this.state.members.values()].sort(byRank(me));
     this.count.textContent = String(members.length);
     const shown = new Set(members.map((m) => m.id));
+    this.profiles?.want(shown);
     for (const [id, item] of this.items) {
       if (!shown.has(id)) {
         item.close();
@@ -117,6 +121,7 @@ export class MemberList {
       hand: state.handRaised(member.id),
       hosting: state.hosting,
       myRole: state.you?.role ?? null,
+      headline: this.profiles?.headline(member.id) ?? "",
     };
   }
 }
@@ -129,6 +134,7 @@ interface Look {
   hand: boolean;
   hosting: boolean;
   myRole: Role | null;
+  headline: string;
 }
 
 class MemberItem {
@@ -160,7 +166,12 @@ class MemberItem {
     const entry = this.entry?.self === look.self ? this.entry : this.build(look.self);
     entry.main.replaceChildren(
       avatar(member, "s"),
-      h("span", { class: "name" }, member.name),
+      h(
+        "span",
+        { class: "who" },
+        h("span", { class: "name" }, member.name),
+        look.headline ? h("span", { class: "headline", testid: "member-headline" }, look.headline) : null,
+      ),
       look.self ? h("span", { class: "you" }, "(you)") : "",
       look.workshop || member.role === "owner" || member.role === "moderator"
         ? roleBadge(member.role)
@@ -177,6 +188,7 @@ class MemberItem {
     }
     const box = entry.box;
     box.dataset.userId = member.id;
+    entry.main.dataset.profileUser = member.id;
     box.dataset.name = member.name;
     box.dataset.role = member.role;
     box.dataset.hand = String(look.hand);

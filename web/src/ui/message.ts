@@ -124,7 +124,11 @@ function meta(user: User, ts: number | null, pinned: HTMLElement | null = null):
   return h(
     "div",
     { class: "meta" },
-    h("span", { class: "author", testid: "message-author" }, user.name),
+    h(
+      "span",
+      { class: "author", testid: "message-author", attrs: { "data-profile-user": user.id } },
+      user.name,
+    ),
     ts === null ? null : when(ts),
     pinned,
   );

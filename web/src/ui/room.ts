@@ -185,7 +185,13 @@ export class RoomView {
     conversation.openThread = (seq) => this.thread.show(seq);
     conversation.edited = () => this.renderMessages();
     conversation.revealed = () => this.redrawMessages();
-    this.members = new MemberList(state, (user) => actions.openDm(user), people, this.queues?.element);
+    this.members = new MemberList(
+      state,
+      (user) => actions.openDm(user),
+      people,
+      this.queues?.element,
+      client.profiles,
+    );
     this.search = new Search(client, state, (room, seq) => actions.openAt(room, seq));
     this.title = h("h1", { class: "room-title", testid: "room-title" });
     this.description = h("button", {

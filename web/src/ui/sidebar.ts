@@ -2,13 +2,14 @@
 // which has a tab like any other room once joined), mentions (with a count of new ones, apart
 // from unread messages), the people one met at tables, a tab per joined
 // room and per direct message (with unread counts), and who you are (with a way to change your
-// name).
+// name and to edit your profile).
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
 import { limits } from "../protocol/types";
 import { avatar, h, uid } from "./elements";
 import { icon, kindIcon } from "./icons";
+import { editProfile } from "./profile";
 import { MENTIONS_PATH, PEOPLE_PATH, roomPath, type Route, type Router } from "./router";
 
 export class Sidebar {
@@ -132,9 +133,23 @@ export class Sidebar {
       avatar(user, "s"),
       h("span", { class: "me-name", attrs: { title: name } }, name),
       h(
-        "button",
-        { class: "link-button", attrs: { type: "button" }, on: { click: () => this.rename() } },
-        "Change name",
+        "span",
+        { class: "me-actions" },
+        h(
+          "button",
+          { class: "link-button", attrs: { type: "button" }, on: { click: () => this.rename() } },
+          "Change name",
+        ),
+        h(
+          "button",
+          {
+            class: "link-button",
+            testid: "edit-profile",
+            attrs: { type: "button" },
+            on: { click: () => void editProfile(this.client) },
+          },
+          "Profile",
+        ),
       ),
     );
   }
