@@ -7,11 +7,15 @@ import type { Online } from "../protocol/types";
 import { avatar, h, sentence } from "./elements";
 import { roomPath, type Router } from "./router";
 
+/** At most one `online:list` this often: it reads up to 1,000 people, and joins come in bursts. */
+const EVERY_MS = 5_000;
+
 export class HereList {
   readonly element: HTMLElement;
   private readonly list: HTMLUListElement;
   private readonly state: HTMLElement;
   private readonly invisible: HTMLInputElement;
+  private last = 0;
 
   constructor(
     private readonly client: Client,
@@ -37,9 +41,11 @@ export class HereList {
     );
   }
 
-  async refresh(): Promise<void> {
+  /** Ask again, unless asked within `EVERY_MS` (the lobby's own timer brings it back). */
+  async refresh(force = false): Promise<void> {
     const me = this.client.me;
-    if (!me) return;
+    if (!me || (!force && Date.now() - this.last < EVERY_MS)) return;
+    this.last = Date.now();
     try {
       const [{ people, more }, mine] = await Promise.all([
         this.client.profiles.online(),

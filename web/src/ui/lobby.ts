@@ -152,7 +152,7 @@ export class LobbyView {
 
   show(): void {
     this.visible = true;
-    void this.refresh();
+    void this.refresh(true);
     clearInterval(this.timer);
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
   }
@@ -171,12 +171,12 @@ export class LobbyView {
     this.soon = setTimeout(() => void this.refresh(), 300);
   }
 
-  async refresh(): Promise<void> {
+  async refresh(all = false): Promise<void> {
     if (!this.visible || !this.client.connection.connected) return;
     try {
       this.rooms = await this.client.listRooms();
       this.renderRooms(this.rooms);
-      await this.here.refresh();
+      await this.here.refresh(all);
     } catch (error) {
       if (this.rooms === null) this.listState.replaceChildren("The rooms could not be loaded. Retrying…");
       console.warn("Lobby: room:list failed", error);
