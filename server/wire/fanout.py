@@ -10,13 +10,15 @@ While Redis is away (or this process is not subscribed), a process delivers to i
 connections at once; the others catch up by ``seq``.
 
 What one process emits in one turn of the event loop (more under load) travels as one Redis
-message, a JSON array, in the order emitted: one PUBLISH and one decode for many emits.
+message, a JSON array, in the order emitted: one PUBLISH and one decode for many emits, and
+on every process one pass over a room's members for a run of emits to it (``Fanout._drain``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -83,6 +85,9 @@ class Fanout(Broadcast):
         self._listener: redis.asyncio.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._sequencer: Sequencer[Emit] = Sequencer(self._deliver)
+        self._ready: list[Emit] = []
+        """Emits to deliver once the batch being applied is through (``_apply``)."""
+        self._applying = 0
 
     async def start(self, wait: float = 2.0) -> None:
         """Start publishing and listening; wait up to ``wait`` seconds to be subscribed.
@@ -205,18 +210,43 @@ class Fanout(Broadcast):
         await self._apply(batch)
 
     async def _apply(self, batch: list[Message]) -> None:
-        for message in batch:
-            try:
-                if not isinstance(message, Emit):
-                    if self.on_command is not None:
-                        await self.on_command(message.payload)
-                elif message.order is not None:
-                    await self._sequencer.put(*message.order, message)
-                else:
-                    await self._deliver(message)
-            except Exception:
-                kind = type(message).__name__
-                log.exception("fan-out channel=%s: a %s failed", self.channel, kind)
+        # The emits of a batch are gathered and written together (``_ready``): a member gets
+        # a run of emits to its room in one piece, for one pass over the room's members. A
+        # command (it may change who is in a room) waits for the emits before it.
+        self._applying += 1
+        try:
+            for message in batch:
+                try:
+                    if not isinstance(message, Emit):
+                        await self._drain()
+                        if self.on_command is not None:
+                            await self.on_command(message.payload)
+                    elif message.order is not None:
+                        await self._sequencer.put(*message.order, message)
+                    else:
+                        await self._deliver(message)
+                except Exception:
+                    kind = type(message).__name__
+                    log.exception("fan-out channel=%s: a %s failed", self.channel, kind)
+        finally:
+            self._applying -= 1
+        await self._drain()
 
     async def _deliver(self, emit: Emit) -> None:
-        await self.deliver(emit.namespace, emit.room, emit.skip, emit.packet)
+        self._ready.append(emit)
+        if not self._applying:  # the sequencer gave up waiting: outside any batch
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """Deliver the emits gathered, in order; a run of them to the same members at once."""
+        while self._ready:
+            ready, self._ready = self._ready, []
+            for (namespace, room, skip), run in itertools.groupby(ready, _audience):
+                try:
+                    await self.deliver(namespace, room, skip, [emit.packet for emit in run])
+                except Exception:
+                    log.exception("fan-out channel=%s: an Emit failed", self.channel)
+
+
+def _audience(emit: Emit) -> tuple[str, str | list[str] | None, list[str]]:
+    return emit.namespace, emit.room, emit.skip

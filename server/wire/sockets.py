@@ -12,6 +12,7 @@ order changes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import socketio
@@ -52,10 +53,12 @@ class Broadcast(socketio.AsyncManager):  # type: ignore[misc]
         if callback is not None:  # an ack id per recipient (never used for a room)
             await super().emit(event, data, namespace, room, skip_sid, callback)
             return
-        await self.deliver(namespace or "/", room, skip_sid, event_packet(namespace, event, data))
+        packet = event_packet(namespace, event, data)
+        await self.deliver(namespace or "/", room, skip_sid, (packet,))
 
-    async def deliver(self, namespace: str, room: Any, skip_sid: Any, text: str) -> None:
-        """Send the encoded Socket.IO packet ``text`` to this process's members of ``room``.
+    async def deliver(self, namespace: str, room: Any, skip_sid: Any, texts: Sequence[str]) -> None:
+        """Send the encoded Socket.IO packets ``texts``, in order, to this process's members of
+        ``room``: to a WebSocket member all of them in one piece (``Stream.write``).
 
         ``room``: a room, a list of rooms, or ``None`` for everyone in the namespace;
         ``skip_sid``: a Socket.IO session id, a list of them, or ``None``.
@@ -72,14 +75,15 @@ class Broadcast(socketio.AsyncManager):  # type: ignore[misc]
                 continue
             stream = streams.get(eio_sid)
             if stream is not None:
-                if ready is None:
-                    ready = frame("4" + text)  # an Engine.IO MESSAGE
+                if ready is None:  # Engine.IO MESSAGEs
+                    ready = b"".join([frame("4" + text) for text in texts])
                 if stream.write(ready):
-                    engine.direct += 1
+                    engine.direct += len(texts)
                     continue
             slow.append(eio_sid)
         for eio_sid in slow:
-            await engine.enqueue(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, text))
+            for text in texts:
+                await engine.enqueue(eio_sid, eio_packet.Packet(eio_packet.MESSAGE, text))
 
 
 class Server(socketio.AsyncServer):  # type: ignore[misc]
