@@ -28,6 +28,7 @@ from .control import Control
 from .errors import Unavailable
 from .events import Events, client_address, table
 from .limits import Limits
+from .logins import Logins
 from .media import Media
 from .metrics import Metrics
 from .moderation import Moderation
@@ -166,6 +167,7 @@ class Percolate:
         )
         self.search = Search(settings, archive)
         self.contacts = Contacts(sio, archive)
+        self.logins = Logins(sio, archive, self.sessions, self.control, self.tasks)
         self.events.register(
             table(
                 self.rooms,
@@ -177,6 +179,7 @@ class Percolate:
                 self.search,
                 self.contacts,
                 Profiles(sio, archive, presence, self.rooms),
+                self.logins,
             )
         )
 
@@ -206,6 +209,9 @@ class Percolate:
             asyncio.create_task(
                 self._every(self.settings.tables_tick, self.tables.tick), name="tables"
             ),
+            asyncio.create_task(
+                self._every(self.settings.heartbeat_interval, self.logins.touch), name="seen"
+            ),
         ]
 
     async def hang_up(self) -> None:
@@ -230,6 +236,10 @@ class Percolate:
         self.stopping = True
         for task in self._loops:
             await cancel(task, what=task.get_name())
+        try:
+            await self.logins.touch()  # before the connections go, with what they last used
+        except Unavailable as exc:
+            log.warning("sessions not marked seen: archive unavailable: %s", exc)
         await self.hang_up()
         await self.media.close()
         await self.metrics.stop()

@@ -144,6 +144,8 @@ class Settings:
     each Engine.IO session; past twice as many, the transport itself is refused (HTTP 429)."""
     new_users_per_minute: int = 20
     """Fresh identities (connections without a known token) one address may make per minute."""
+    session_days: float = 30.0
+    """A session (the login behind a resume token) not used for this many days expires."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
     room_idle_hours: float = 72.0
@@ -253,6 +255,7 @@ _OPTIONS = {
     "ping_timeout": "seconds a connection has to answer a ping before it is closed as gone",
     "max_connections_per_ip": "connections to one process from one address",
     "new_users_per_minute": "fresh identities one address may make per minute",
+    "session_days": "days a session (resume token) lasts unused before it expires",
     "moderators": "comma-separated user ids who moderate the lobby",
     "room_idle_hours": "hours without people or messages after which a public room leaves the list",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
@@ -318,6 +321,8 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
     values["log_level"] = values["log_level"].lower()
     if values["log_level"] not in LOG_LEVELS:
         parser.error(f"--log-level [LOG_LEVEL] must be one of {', '.join(LOG_LEVELS)}")
+    if not values["session_days"] > 0:
+        parser.error("--session-days [SESSION_DAYS] must be more than 0")
     database_url = values["database_url"]
     if database_url and not database_url.startswith(("postgresql://", "postgres://")):
         parser.error("--database-url [DATABASE_URL] must be a postgresql:// URL")

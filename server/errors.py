@@ -18,6 +18,8 @@ class Code(enum.StrEnum):
     """The room or user named does not exist."""
     FORBIDDEN = "forbidden"
     """The sender may not do this here (not a member, wrong passcode, wrong role)."""
+    UNAUTHORIZED = "unauthorized"
+    """The resume token's session was signed out or expired: connect without it."""
     RATE_LIMITED = "rate_limited"
     """Too many requests; retry later."""
     TOO_LARGE = "too_large"

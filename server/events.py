@@ -17,6 +17,7 @@ from .catalog import Catalog
 from .chat import Chat
 from .config import Settings
 from .errors import Code, ProtocolError, Unavailable, error_ack
+from .logins import Logins, label
 from .media import Media
 from .moderation import Moderation
 from .people import Contacts
@@ -46,6 +47,7 @@ def table(
     search: Search,
     contacts: Contacts,
     profiles: Profiles,
+    logins: Logins,
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -117,6 +119,9 @@ def table(
         "profile:set": (p.ProfileSet, profiles.set),
         "profile:headlines": (p.HeadlinesGet, profiles.headlines),
         "online:list": (p.Empty, profiles.online),
+        "sessions:list": (p.Empty, logins.list_mine),
+        "session:revoke": (p.SessionRef, logins.revoke),
+        "sessions:revoke_others": (p.Empty, logins.revoke_others),
     }
 
 
@@ -271,9 +276,10 @@ class Events:
         # (The connections per address are counted, and refused past the cap, by the wire
         # from the request that opens each session: Engine.admitted.)
         address = client_address(environ, settings.trusted_proxies)
+        device = label(environ.get("HTTP_USER_AGENT", ""))
         wire.release(environ)  # python-socketio keeps the environ as long as the connection
         try:
-            user, token = await sessions.authenticate(auth, address)
+            login, token = await sessions.authenticate(auth, address, device)
         except ProtocolError as exc:
             raise _refusal(exc.code, exc.message) from None
         except Unavailable as exc:
@@ -284,7 +290,8 @@ class Events:
         except Exception:
             log.exception("connect sid=%s failed", sid)
             raise _refusal(Code.INTERNAL, "internal server error") from None
-        sessions.add(sid, user, address)
+        sessions.add(sid, login, address)
+        user = login.user
         await self._sio.enter_room(sid, f"u:{user.id}")
         rooms: list[str] = []
         try:

@@ -355,6 +355,18 @@ class Version(msgspec.Struct, frozen=True):
     """ms: when an edit replaced it; None for a text kept before the server recorded that."""
 
 
+class SessionInfo(msgspec.Struct, frozen=True):
+    """One of the user's sessions (logins), as ``sessions:list`` shows it to its owner."""
+
+    id: str
+    label: str
+    created: int
+    last_seen: int
+    expires: int
+    current: bool
+    """The session of the connection that asked."""
+
+
 class Mentioned(msgspec.Struct, frozen=True):
     """A message that names somebody (``mention`` event, ``mentions:list``)."""
 
@@ -538,6 +550,10 @@ class DmOpen(msgspec.Struct):
 class Block(msgspec.Struct):
     user: Id
     on: bool
+
+
+class SessionRef(msgspec.Struct):
+    id: Id
 
 
 class MediaState(msgspec.Struct):

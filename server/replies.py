@@ -26,6 +26,7 @@ from .protocol import (
     Report,
     Room,
     RoomInfo,
+    SessionInfo,
     TablesView,
     Track,
     User,
@@ -225,6 +226,18 @@ class Versions(Reply, kw_only=True):
     """``chat:versions``: the texts an edited message had before, oldest first."""
 
     versions: list[Version]
+
+
+class SessionsListed(Reply, kw_only=True):
+    """``sessions:list``: the user's sessions, the most recently used first."""
+
+    sessions: list[SessionInfo]
+
+
+class Revoked(Reply, kw_only=True):
+    """``sessions:revoke_others``: how many sessions it signed out."""
+
+    revoked: int
 
 
 class Blocked(Reply, kw_only=True):

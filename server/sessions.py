@@ -1,18 +1,23 @@
 """Sessions: who is behind a Socket.IO connection, and what that connection has joined.
 
-A connection authenticates with ``auth: {"name", "token"?}``. The resume token names a user in
-the archive; coming back with it (after a network drop, a reload, a server restart) gives the
-same user id. The archive keeps only the token's digest.
+A connection authenticates with ``auth: {"name", "token"?}``. The resume token names a login
+(the protocol's "session") of a user in the archive; coming back with it (after a network
+drop, a reload, a server restart) gives the same user id, as long as the login was neither
+revoked nor left unused for ``SESSION_DAYS`` (``server/logins.py``). The archive keeps only
+the token's digest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
+import msgspec
+
 from . import keys
-from .archive import Archive
+from .archive import Archive, Login, NewLogin
 from .budget import Spending
 from .config import Settings
 from .errors import Code, ProtocolError, bad_request, too_large
@@ -29,6 +34,10 @@ class Session:
     sid: str
     user: User
     address: str
+    login: str
+    """The id of the login its token names (``server/logins.py``)."""
+    seen_at: int
+    """When the login was last marked seen in the archive (``Logins.touch``)."""
     rooms: dict[str, Member] = dataclasses.field(default_factory=dict)
     """Rooms this connection has joined, with the member as this process last set it."""
     knocking: set[str] = dataclasses.field(default_factory=set)
@@ -42,6 +51,7 @@ class Session:
 class Sessions:
     def __init__(self, settings: Settings, archive: Archive, limits: Limits) -> None:
         self._archive = archive
+        self._lifetime = settings.session_days * 86_400_000
         self.by_sid: dict[str, Session] = {}
         self._by_user: dict[str, set[str]] = {}
         self._identities = limits.limiter(
@@ -51,8 +61,11 @@ class Sessions:
     def get(self, sid: str) -> Session | None:
         return self.by_sid.get(sid)
 
-    async def authenticate(self, auth: Any, address: str) -> tuple[User, str]:
-        """The user and resume token for a connection's ``auth``; raises ``ProtocolError``."""
+    async def authenticate(self, auth: Any, address: str, label: str) -> tuple[Login, str]:
+        """The login and resume token for a connection's ``auth``; raises ``ProtocolError``.
+
+        ``label`` names a new login for its owner (``logins.label``).
+        """
         if not isinstance(auth, dict):
             raise bad_request("auth must be an object with a name")
         if not valid_unicode(auth):
@@ -64,14 +77,21 @@ class Sessions:
         if token is not None and len(token) > KEY_MAX:
             raise too_large(f"token must be at most {KEY_MAX} characters")
         archive = self._archive
+        now = int(time.time() * 1000)
         if token:
-            user = await archive.user_by_token(keys.digest(token))
-            if user is not None:
-                if user.name != name:
-                    await archive.rename_user(user.id, name)
-                    user = User(id=user.id, name=name)
-                return user, token
-        # No token, or one we do not know (say, a database reset): a fresh identity. Fresh
+            login = await archive.login_by_token(keys.digest(token))
+            if login is not None:
+                # Refused rather than made anew: the client is told, and its person asks for
+                # a new identity knowingly (docs/protocol.md, "Refusal").
+                if login.revoked_at is not None:
+                    raise ProtocolError(Code.UNAUTHORIZED, "this session was signed out")
+                if now - login.seen_at > self._lifetime:
+                    raise ProtocolError(Code.UNAUTHORIZED, "this session expired")
+                if login.user.name != name:
+                    await archive.rename_user(login.user.id, name)
+                    login = msgspec.structs.replace(login, user=User(id=login.user.id, name=name))
+                return login, token
+        # No token, or one we never issued (say, a database reset): a fresh identity. Fresh
         # identities are cheap, so their rate per address is limited: otherwise a removed
         # guest or a spammer over the chat limit would just come back as somebody new.
         if not await self._identities.allow(address):
@@ -79,10 +99,20 @@ class Sessions:
                 Code.RATE_LIMITED, "too many new identities from your address; reuse your token"
             )
         token = keys.new_token()
-        return await archive.create_user(name, keys.digest(token)), token
+        new = NewLogin(id=keys.new_id("s"), token_digest=keys.digest(token), label=label, at=now)
+        user = await archive.create_user(name, new)
+        return Login(id=new.id, user=user, label=label, created_at=now, seen_at=now), token
 
-    def add(self, sid: str, user: User, address: str) -> Session:
-        session = self.by_sid[sid] = Session(sid=sid, user=user, address=address)
+    def expires(self, login: Login) -> int:
+        """When ``login`` expires unless used again (ms since the epoch)."""
+        return login.seen_at + int(self._lifetime)
+
+    def add(self, sid: str, login: Login, address: str) -> Session:
+        user = login.user
+        session = Session(
+            sid=sid, user=user, address=address, login=login.id, seen_at=login.seen_at
+        )
+        self.by_sid[sid] = session
         self._by_user.setdefault(user.id, set()).add(sid)
         return session
 
@@ -94,6 +124,10 @@ class Sessions:
             if not sids:
                 del self._by_user[session.user.id]
         return session
+
+    def of_user(self, user_id: str) -> list[Session]:
+        """This process's connections of ``user_id``."""
+        return [self.by_sid[sid] for sid in self._by_user.get(user_id, ())]
 
     def in_room(self, user_id: str, room: str) -> list[Session]:
         """This process's connections of ``user_id`` that have joined ``room``."""

@@ -11,14 +11,28 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from server.archive import Archive, NoSuchRoom, Query, RoomState, Series, StoredRoom, Wish
+from server.archive import (
+    Archive,
+    NewLogin,
+    NoSuchRoom,
+    Query,
+    RoomState,
+    Series,
+    StoredRoom,
+    Wish,
+)
 from server.archive import changes as rules
+from server.archive import postgres as postgres_archive
 from server.archive import sqlite as sqlite_archive
 from server.archive.postgres import PostgresArchive, ts_query
 from server.archive.sqlite import SqliteArchive, fts_query
 from server.protocol import Phase, RoomKind, User, Version
 
 ANN = User(id="ann", name="Ann")
+
+
+def new_login(token_digest: str, at: int = 1) -> NewLogin:
+    return NewLogin(id=f"s-{token_digest}", token_digest=token_digest, label="Firefox", at=at)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -77,7 +91,7 @@ async def test_appending_to_an_unknown_room_fails_alone(archive: Archive) -> Non
 async def test_reopening_keeps_everything(database: str) -> None:
     archive = open_archive(database)
     await archive.open()
-    user = await archive.create_user("Ann", "digest")
+    user = await archive.create_user("Ann", new_login("digest"))
     room = StoredRoom(
         id="r1",
         title="R",
@@ -93,7 +107,7 @@ async def test_reopening_keeps_everything(database: str) -> None:
     again = open_archive(database)
     await again.open()  # migrations run once only
     try:
-        assert await again.user_by_token("digest") == user
+        assert (await again.login_by_token("digest")).user == user  # type: ignore[union-attr]
         assert await again.get_room("r1") == room
         assert await again.history("r1", before=None, after=None, limit=10) == [message]
         assert [r.id for r in await again.public_rooms(10)] == ["lobby"]
@@ -122,6 +136,71 @@ async def test_an_archive_from_before_the_words_table_finds_half_typed_words(
     try:
         found = await archive.search_readable("ann", Query(words=("accou",)), 20)
         assert [hit.message.text for hit in found] == ["Accountants wanted"]
+    finally:
+        await archive.close()
+
+
+async def test_logins_are_listed_marked_seen_and_revoked_by_their_owner_only(
+    archive: Archive,
+) -> None:
+    ann = await archive.create_user("Ann", new_login("d-ann", at=10))
+    bob = await archive.create_user("Bob", new_login("d-bob", at=10))
+    await archive.add_login(ann.id, new_login("d-ann-phone", at=20))  # a sign-in elsewhere
+    phone = await archive.login_by_token("d-ann-phone")
+    assert phone is not None and (phone.user, phone.label, phone.seen_at) == (ann, "Firefox", 20)
+    assert [x.id for x in await archive.logins(ann.id, 10)] == ["s-d-ann-phone", "s-d-ann"]
+    await archive.touch_logins(["s-d-ann"], 30)
+    assert [x.id for x in await archive.logins(ann.id, 10)] == ["s-d-ann", "s-d-ann-phone"]
+    # Bob's session is not Ann's to revoke: nothing happens, and she learns nothing.
+    assert await archive.revoke_logins(ann.id, 40, ["s-d-bob"]) == []
+    assert await archive.revoke_logins(ann.id, 40, ["s-d-ann-phone"]) == ["s-d-ann-phone"]
+    assert await archive.revoke_logins(ann.id, 41, ["s-d-ann-phone"]) == []  # already
+    gone = await archive.login_by_token("d-ann-phone")
+    assert gone is not None and gone.revoked_at == 40
+    assert [x.id for x in await archive.logins(ann.id, 10)] == ["s-d-ann"]
+    await archive.add_login(bob.id, new_login("d-bob-2", at=50))
+    assert await archive.revoke_logins(bob.id, 60, None, keep="s-d-bob") == ["s-d-bob-2"]
+    assert [x.id for x in await archive.logins(bob.id, 10)] == ["s-d-bob"]
+
+
+async def _schema_before_sessions(database: str) -> None:
+    """The archive as it was before sessions, with Ann and her token's digest in it."""
+    if database.startswith("postgresql://"):
+        migrations = postgres_archive._MIGRATIONS
+        before = next(i for i, script in enumerate(migrations) if "TABLE sessions" in script)
+        db = await asyncpg.connect(database)
+        try:
+            await db.execute("CREATE TABLE percolate_schema (version INTEGER NOT NULL)")
+            for number, script in enumerate(migrations[:before], start=1):
+                await db.execute(script)
+                await db.execute("INSERT INTO percolate_schema (version) VALUES ($1)", number)
+            await db.execute("INSERT INTO users (id, name, token_digest, created_at) "
+                             "VALUES ('uann', 'Ann', 'd-ann', 5)")  # fmt: skip
+        finally:
+            await db.close()
+        return
+    migrations = sqlite_archive._MIGRATIONS
+    before = next(i for i, script in enumerate(migrations) if "TABLE sessions" in script)
+    with sqlite3.connect(database, isolation_level=None) as conn:
+        conn.create_function("casefold", 1, str.casefold)
+        for number, script in enumerate(migrations[:before], start=1):
+            conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        conn.execute("INSERT INTO users (id, name, token_digest, created_at) "
+                     "VALUES ('uann', 'Ann', 'd-ann', 5)")  # fmt: skip
+
+
+async def test_an_archive_from_before_sessions_keeps_every_token(database: str) -> None:
+    await _schema_before_sessions(database)
+    archive = open_archive(database)
+    await archive.open()
+    try:
+        login = await archive.login_by_token("d-ann")
+        assert login is not None
+        assert (login.user, login.created_at, login.revoked_at) == (User("uann", "Ann"), 5, None)
+        assert login.seen_at > 5  # seen at the upgrade: it expires SESSION_DAYS after it
+        # New users no longer clash with the old column.
+        bob = await archive.create_user("Bob", new_login("d-bob"))
+        assert (await archive.login_by_token("d-bob")).user == bob  # type: ignore[union-attr]
     finally:
         await archive.close()
 
@@ -220,8 +299,8 @@ def room(room_id: str, *, kind: RoomKind = RoomKind.OPEN, private: bool = False)
 
 
 async def test_search_everywhere_reads_only_the_rooms_a_user_may_read(archive: Archive) -> None:
-    ann = await archive.create_user("Ann", "d-ann")
-    bob = await archive.create_user("Bob", "d-bob")
+    ann = await archive.create_user("Ann", new_login("d-ann"))
+    bob = await archive.create_user("Bob", new_login("d-bob"))
     for made in (room("garden"), room("secret", private=True), room("club", private=True)):
         await archive.create_room(made)
     dm = await archive.open_dm(ann.id, bob.id, room("dm", kind=RoomKind.DM, private=True))
@@ -232,14 +311,14 @@ async def test_search_everywhere_reads_only_the_rooms_a_user_may_read(archive: A
     found = await archive.search_readable(ann.id, Query(words=("tomatoes",)), 20)
     assert sorted(h.message.room for h in found) == sorted(["lobby", "garden", "club", dm.id])
     assert {h.message.room: (h.title, h.kind) for h in found}["garden"] == ("Garden", "open")
-    carol = await archive.create_user("Carol", "d-carol")
+    carol = await archive.create_user("Carol", new_login("d-carol"))
     found = await archive.search_readable(carol.id, Query(words=("tomato",)), 20)
     assert sorted(h.message.room for h in found) == ["garden", "lobby"]
 
 
 async def test_search_everywhere_filters(archive: Archive) -> None:
-    ann = await archive.create_user("Ann", "d-ann")
-    bob = await archive.create_user("Émile", "d-bob")
+    ann = await archive.create_user("Ann", new_login("d-ann"))
+    bob = await archive.create_user("Émile", new_login("d-bob"))
     await archive.create_room(room("garden"))
     texts = [
         (ann, "lobby", "seeds at https://shop.example"),
@@ -318,9 +397,9 @@ async def test_room_state_changes_one_at_a_time(archive: Archive) -> None:
 
 
 async def test_users_and_direct_messages(archive: Archive) -> None:
-    ann = await archive.create_user("Ann", "d-ann")
-    bob = await archive.create_user("Bob", "d-bob")
-    assert await archive.user_by_token("d-ann") == ann
+    ann = await archive.create_user("Ann", new_login("d-ann"))
+    bob = await archive.create_user("Bob", new_login("d-bob"))
+    assert (await archive.login_by_token("d-ann")).user == ann  # type: ignore[union-attr]
     await archive.rename_user(ann.id, "Ann B.")
     assert await archive.get_user(ann.id) == User(id=ann.id, name="Ann B.")
     fresh = StoredRoom(id="dm1", title="", kind=RoomKind.DM, private=True, created_at=1)
@@ -392,7 +471,9 @@ async def test_a_rounds_tables_are_made_in_one_write_with_who_sits_there(
 
 
 async def test_staying_in_touch_is_mutual_and_remembers_the_table(archive: Archive) -> None:
-    ann, bob, cy = [await archive.create_user(name, f"digest-{name}") for name in ("A", "B", "C")]
+    ann, bob, cy = [
+        await archive.create_user(name, new_login(f"digest-{name}")) for name in ("A", "B", "C")
+    ]
     assert await archive.have_sat_together(ann.id, bob.id) is None
     first, second = sorted((ann.id, bob.id))
     await archive.sat_together([(first, second)], "lobby", 1_000)

@@ -58,3 +58,10 @@ def test_the_log_level_is_one_of_four(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         parse(["--log-level", "loud"], {})
     assert "--log-level" in capsys.readouterr().err
+
+
+def test_sessions_last_a_positive_number_of_days(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse([], {"SESSION_DAYS": "0.5"}).session_days == 0.5
+    with pytest.raises(SystemExit):
+        parse(["--session-days", "0"], {})
+    assert "--session-days [SESSION_DAYS] must be more than 0" in capsys.readouterr().err

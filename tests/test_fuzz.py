@@ -98,6 +98,9 @@ EVENTS = sorted(
         "profile:set",
         "profile:headlines",
         "online:list",
+        "sessions:list",
+        "session:revoke",
+        "sessions:revoke_others",
     }
 )
 FIELDS = [
@@ -146,6 +149,7 @@ FIELDS = [
     "report",
     "action",
     "around",
+    "id",
 ]
 
 texts = st.one_of(

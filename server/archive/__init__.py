@@ -36,12 +36,15 @@ from ..protocol import (
     WorkshopView,
 )
 from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, TooManyPins
+from .logins import Login, NewLogin
 from .profiles import StoredProfile
 
 __all__ = [
     "Appended",
     "Change",
+    "Login",
     "MessageDeleted",
+    "NewLogin",
     "NoSuchMessage",
     "NotYours",
     "StoredProfile",
@@ -361,9 +364,26 @@ class Archive(Protocol):
 
     async def healthy(self) -> bool: ...
 
-    async def create_user(self, name: str, token_digest: str) -> User: ...
+    async def create_user(self, name: str, login: NewLogin) -> User:
+        """A new user, signed in with ``login``."""
 
-    async def user_by_token(self, token_digest: str) -> User | None: ...
+    async def add_login(self, user_id: str, login: NewLogin) -> None:
+        """Another login of an existing user (a sign-in on another device)."""
+
+    async def login_by_token(self, token_digest: str) -> Login | None:
+        """The login of a token, revoked and expired ones too; None if never issued."""
+
+    async def logins(self, user_id: str, limit: int) -> list[Login]:
+        """The user's logins not revoked, the most recently seen first."""
+
+    async def touch_logins(self, ids: Sequence[str], at: int) -> None:
+        """Mark the logins seen at ``at``."""
+
+    async def revoke_logins(
+        self, user_id: str, at: int, ids: Sequence[str] | None, keep: str | None = None
+    ) -> list[str]:
+        """Revoke the user's logins ``ids`` (None: all of them but ``keep``); the ids of the
+        logins this revoked (others' and already revoked ones are left alone)."""
 
     async def get_user(self, user_id: str) -> User | None: ...
 

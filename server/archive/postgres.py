@@ -58,6 +58,9 @@ from . import changes as rules
 from . import profiles as profile_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
+from .logins import SELECT as _LOGIN
+from .logins import Login, NewLogin
+from .logins import login as _login
 from .rows import (
     AUDIT_COLUMNS,
     PEOPLE_SQL,
@@ -271,8 +274,31 @@ _MIGRATIONS = [
         updated_at BIGINT NOT NULL
     );
     """,
+    # Sessions instead of eternal tokens (docs/security.md, "Sessions"): every token becomes a
+    # login, seen at the upgrade; the users keep no token any more.
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        token_digest TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    INSERT INTO sessions (id, user_id, token_digest, label, created_at, seen_at)
+        SELECT 's' || substr(md5(random()::text || id), 1, 18), id, token_digest, '',
+            created_at, (extract(epoch FROM now()) * 1000)::bigint FROM users;
+    ALTER TABLE users DROP COLUMN token_digest;
+    """,
 ]
 
+_INSERT_LOGIN = (
+    "INSERT INTO sessions (id, user_id, token_digest, label, created_at, seen_at) "
+    "VALUES ($3, $1, $4, $5, $2, $2)"
+)
+"""A login's row: $1 the user's id, $2 the time, $3-$5 the login's id, digest and label."""
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
 _ROOM_COLUMNS = (
     "id, title, kind, private, created_at, passcode_hash, host_key_hash, created_by, parent"
@@ -654,24 +680,74 @@ class PostgresArchive:
 
     # -- users -----------------------------------------------------------------------------
 
-    async def create_user(self, name: str, token_digest: str) -> User:
+    async def create_user(self, name: str, login: NewLogin) -> User:
         user = User(id=keys.new_id("u"), name=name)
+        # One statement, one round trip: the user and its first login.
         await self._with(
             lambda c: c.execute(
-                "INSERT INTO users (id, name, token_digest, created_at) VALUES ($1, $2, $3, $4)",
+                "WITH u AS (INSERT INTO users (id, name, created_at) VALUES ($1, $6, $2)) "
+                + _INSERT_LOGIN,
                 user.id,
+                login.at,
+                login.id,
+                login.token_digest,
+                login.label,
                 name,
-                token_digest,
-                now_ms(),
             )
         )
         return user
 
-    async def user_by_token(self, token_digest: str) -> User | None:
-        row = await self._with(
-            lambda c: c.fetchrow("SELECT id, name FROM users WHERE token_digest = $1", token_digest)
+    async def add_login(self, user_id: str, login: NewLogin) -> None:
+        await self._with(
+            lambda c: c.execute(
+                _INSERT_LOGIN,
+                user_id,
+                login.at,
+                login.id,
+                login.token_digest,
+                login.label,
+            )
         )
-        return User(id=row["id"], name=row["name"]) if row else None
+
+    async def login_by_token(self, token_digest: str) -> Login | None:
+        row = await self._with(
+            lambda c: c.fetchrow(f"{_LOGIN} WHERE s.token_digest = $1", token_digest)
+        )
+        return _login(row) if row else None
+
+    async def logins(self, user_id: str, limit: int) -> list[Login]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"{_LOGIN} WHERE s.user_id = $1 AND s.revoked_at IS NULL "
+                "ORDER BY s.seen_at DESC, s.id LIMIT $2",
+                user_id,
+                limit,
+            )
+        )
+        return [_login(row) for row in rows]
+
+    async def touch_logins(self, ids: Sequence[str], at: int) -> None:
+        await self._with(
+            lambda c: c.execute(
+                "UPDATE sessions SET seen_at = $1 WHERE id = ANY($2::text[])", at, list(ids)
+            )
+        )
+
+    async def revoke_logins(
+        self, user_id: str, at: int, ids: Sequence[str] | None, keep: str | None = None
+    ) -> list[str]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL "
+                "AND id IS DISTINCT FROM $3 AND ($4::text[] IS NULL OR id = ANY($4::text[])) "
+                "RETURNING id",
+                at,
+                user_id,
+                keep,
+                None if ids is None else list(ids),
+            )
+        )
+        return sorted(row["id"] for row in rows)
 
     async def get_user(self, user_id: str) -> User | None:
         row = await self._with(

@@ -57,6 +57,9 @@ from . import changes as rules
 from . import profiles as profile_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
+from .logins import SELECT as _LOGIN
+from .logins import Login, NewLogin
+from .logins import login as _login
 from .rows import (
     AUDIT_COLUMNS,
     PEOPLE_SQL,
@@ -283,6 +286,25 @@ _MIGRATIONS = [
         invisible INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     );
+    """,
+    # Sessions instead of eternal tokens (docs/security.md, "Sessions"): every token becomes a
+    # login, seen at the upgrade. users.token_digest is no longer read, but SQLite cannot drop
+    # a UNIQUE column: it is overwritten with the user's id (``create_user`` writes that too).
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        token_digest TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE INDEX sessions_user ON sessions (user_id);
+    INSERT INTO sessions (id, user_id, token_digest, label, created_at, seen_at)
+        SELECT 's' || lower(hex(randomblob(9))), id, token_digest, '', created_at,
+            CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM users;
+    UPDATE users SET token_digest = id;
     """,
 ]
 
@@ -781,29 +803,71 @@ class SqliteArchive:
 
     # -- users -----------------------------------------------------------------------------
 
-    async def create_user(self, name: str, token_digest: str) -> User:
+    async def create_user(self, name: str, login: NewLogin) -> User:
         user = User(id=keys.new_id("u"), name=name)
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO users (id, name, token_digest, created_at) VALUES (?, ?, ?, ?)",
-                (user.id, name, token_digest, now_ms()),
+                (user.id, name, user.id, login.at),
             )
+            self._insert_login(conn, user.id, login)
 
         # In the commit loop's next transaction: many new users, one fsync.
         await self._commits.do(insert)
         return user
 
-    async def user_by_token(self, token_digest: str) -> User | None:
-        def select() -> User | None:
-            row = (
-                self._conn()
-                .execute("SELECT id, name FROM users WHERE token_digest = ?", (token_digest,))
-                .fetchone()
-            )
-            return User(id=row[0], name=row[1]) if row else None
+    @staticmethod
+    def _insert_login(conn: sqlite3.Connection, user_id: str, login: NewLogin) -> None:
+        conn.execute(
+            "INSERT INTO sessions (id, user_id, token_digest, label, created_at, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (login.id, user_id, login.token_digest, login.label, login.at, login.at),
+        )
+
+    async def add_login(self, user_id: str, login: NewLogin) -> None:
+        await self._commits.do(lambda conn: self._insert_login(conn, user_id, login))
+
+    async def login_by_token(self, token_digest: str) -> Login | None:
+        def select() -> Login | None:
+            query = f"{_LOGIN} WHERE s.token_digest = ?"
+            row = self._conn().execute(query, (token_digest,)).fetchone()
+            return _login(row) if row else None
 
         return await self._read(select)
+
+    async def logins(self, user_id: str, limit: int) -> list[Login]:
+        def select() -> list[Login]:
+            query = (
+                f"{_LOGIN} WHERE s.user_id = ? AND s.revoked_at IS NULL "
+                "ORDER BY s.seen_at DESC, s.id LIMIT ?"
+            )
+            return [_login(row) for row in self._conn().execute(query, (user_id, limit))]
+
+        return await self._read(select)
+
+    async def touch_logins(self, ids: Sequence[str], at: int) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE sessions SET seen_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+                (at, _json(list(ids))),
+            )
+
+        await self._commits.do(update)
+
+    async def revoke_logins(
+        self, user_id: str, at: int, ids: Sequence[str] | None, keep: str | None = None
+    ) -> list[str]:
+        def update() -> list[str]:
+            chosen = "1" if ids is None else "id IN (SELECT value FROM json_each(?))"
+            rows = self._conn().execute(
+                f"UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL "
+                f"AND id IS NOT ? AND {chosen} RETURNING id",
+                (at, user_id, keep) + (() if ids is None else (_json(list(ids)),)),
+            )
+            return sorted(row[0] for row in rows)
+
+        return await self._write(update)
 
     async def get_user(self, user_id: str) -> User | None:
         def select() -> User | None:
