@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Playwright, expect
+
+from server import keys
+from server.archive import NewLogin
+from server.archive.sqlite import SqliteArchive
 
 from ..support.ports import free_port
 from ..support.servers import Process
@@ -302,6 +307,38 @@ class People:
         page.on("pageerror", lambda exc: person.console.append(f"uncaught: {exc}"))
         self.people.append(person)
         return person
+
+    async def elsewhere(
+        self, person: Person, label: str, *, hours_ago: float = 0, **options: Any
+    ) -> Person:
+        """``person`` on another device: a browser with a session of their own, as a sign-in
+        there will make (passkeys, later). The session is written to the server's archive
+        beside it (a second process on the same data folder), its token to the new
+        browser's storage."""
+        stored = await person.page.wait_for_function(
+            "() => localStorage.getItem('percolate.token')"
+        )
+        token = await stored.json_value()
+        archive = SqliteArchive(self.server.log.parent / "data" / "percolate.db")
+        await archive.open()
+        try:
+            login = await archive.login_by_token(keys.digest(token))
+            assert login is not None, "the person has not connected yet"
+            fresh = keys.new_token()
+            at = int((time.time() - hours_ago * 3600) * 1000)
+            made = NewLogin(keys.new_id("s"), keys.digest(fresh), label, at)
+            await archive.add_login(login.user.id, made)
+        finally:
+            await archive.close()
+        other = await self.new(person.name, **options)
+        await other.page.goto(self.server.url)
+        await other.page.evaluate(
+            "([token, name]) => { localStorage.setItem('percolate.token', token); "
+            "localStorage.setItem('percolate.name', name); }",
+            [fresh, person.name],
+        )
+        await other.page.reload()
+        return other
 
     async def close(self) -> None:
         for person in self.people:

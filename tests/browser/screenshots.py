@@ -7,8 +7,9 @@ the three meet at a table. Last, Maya, Theo and Iris talk in an open room: a thr
 reactions, an edit, a delete and a mention; and Rosa, who made the allotment society's room
 and wrote what it is for, sees a message Sam reported, with slow mode on; Nora, who keeps
 the book club's room, has pinned two messages, which Kit finds in the Pinned list; and in
-the committee's room Rosa opens what Kit's twice-edited message said before; and climate
-founders with profiles, seen on a card and in "Who is here".
+the committee's room Rosa opens what Kit's twice-edited message said before; climate
+founders with profiles, seen on a card and in "Who is here"; and Jo, signed in on her
+phone and at the office too, looks at her sessions.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -25,6 +26,10 @@ from playwright.async_api import async_playwright, expect
 from .harness import People, Person, Server, launch, missing
 
 PHONE = {"width": 390, "height": 844}
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 async def describe(person: Person, description: str) -> None:
@@ -121,6 +126,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await pins(people, server, out)
     await versions(people, server, out)
     await profiles(people, server, out)
+    await sessions(people, server, out)
 
 
 async def profile(person: Person, **fields: str) -> None:
@@ -290,6 +296,21 @@ async def versions(people: People, server: Server, out: Path) -> None:
     await rosa.page.screenshot(path=out / "versions.png")
 
 
+async def sessions(people: People, server: Server, out: Path) -> None:
+    """Jo, signed in on a phone and at the office too, looks at where she is signed in."""
+    jo = await people.new("Jo", user_agent=DESKTOP_CHROME)
+    await jo.enter(server.url)
+    for device, hours in (("Safari on iPhone", 3), ("Firefox on Windows", 6 * 24)):
+        other = await people.elsewhere(jo, device, hours_ago=hours)
+        await expect(other.tid("lobby")).to_be_visible()
+        await other.context.close()
+        people.people.remove(other)
+    await jo.tid("sessions-open").click()
+    await expect(jo.tid("session")).to_have_count(3)
+    await jo.page.mouse.move(0, 0)
+    await jo.page.screenshot(path=out / "sessions.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -299,7 +320,7 @@ def main() -> None:
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
     later = ("conversation.png", "reports.png", "pins.png", "versions.png", "profile.png")
-    for name in (*names, *later, "who-is-here.png"):
+    for name in (*names, *later, "who-is-here.png", "sessions.png"):
         print(out / name)
 
 

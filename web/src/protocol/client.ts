@@ -12,6 +12,7 @@ import { Mentions } from "./mentions";
 import { Moderation } from "./moderation";
 import { Profiles } from "./profiles";
 import { HOSTS, RoomState } from "./room";
+import { Sessions } from "./sessions";
 import { storage } from "./storage";
 import { Tables } from "./tables";
 import type {
@@ -56,6 +57,7 @@ const NOTHING_ON: MediaFlags = { camera: false, mic: false, screen: false };
 export class Client extends Emitter<ClientEvents> {
   readonly connection = new Connection();
   readonly media = new LocalMedia();
+  readonly sessions = new Sessions(this.connection);
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
   readonly mentions: Mentions;

@@ -96,8 +96,11 @@ interface ConnectionEvents {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Codes of a refused connection that retrying cannot fix. */
-const FINAL_REFUSALS = new Set(["bad_request", "too_large"]);
+/**
+ * Codes of a refused connection that retrying cannot fix. `unauthorized`: the stored token's
+ * session was signed out or expired; the token is forgotten, and the next start is somebody new.
+ */
+const FINAL_REFUSALS = new Set(["bad_request", "too_large", "unauthorized"]);
 
 export class Connection extends Emitter<ConnectionEvents> {
   status: ConnectionStatus = "idle";
@@ -111,6 +114,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private holdOffMs = 0;
   /** A `session` has arrived since `start`: the connection was made once. */
   private made = false;
+  /** The server said this session was signed out (`closing`): the disconnect is final. */
+  private signedOut: ErrorInfo | null = null;
 
   /**
    * To this page's own server, or to `url`: the server process holding a room's media when
@@ -137,9 +142,14 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("closing", (event: ClosingEvent) => {
       console.warn(`Connection: the server is closing the connection: ${event.message}`);
       this.holdOffMs = Math.max(0, event.retry_after * 1000);
+      if (event.code === "unauthorized") this.signedOut = { code: event.code, message: event.message };
     });
     this.socket.on("disconnect", (reason) => {
       if (this.status === "idle" || this.status === "away") return; // closed on purpose
+      if (this.signedOut && reason === "io server disconnect") {
+        this.refused(this.signedOut);
+        return;
+      }
       // One still being made (the first, or again under a new name) is not lost.
       if (this.status !== "connecting") this.setStatus("lost");
       // socket.io-client does not come back by itself after the server closed the
@@ -149,8 +159,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("connect_error", (error: Error & { data?: ErrorInfo }) => {
       const refusal = error.data;
       if (refusal && FINAL_REFUSALS.has(refusal.code)) {
-        this.setStatus("refused");
-        this.emit("refused", refusal);
+        this.refused(refusal);
         return;
       }
       // A connection not yet made is still being made: "lost" (and its banner) is for one
@@ -299,6 +308,14 @@ export class Connection extends Emitter<ConnectionEvents> {
   private auth(): Record<string, string> {
     const token = storage.token;
     return token ? { name: this.name, token } : { name: this.name };
+  }
+
+  /** Refused for good: stop trying; a token the server refuses is of no more use. */
+  private refused(refusal: ErrorInfo): void {
+    this.signedOut = null;
+    if (refusal.code === "unauthorized") storage.token = null;
+    this.setStatus("refused");
+    this.emit("refused", refusal);
   }
 
   private retryLater(): void {

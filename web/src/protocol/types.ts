@@ -301,6 +301,19 @@ export interface TablesNoticeEvent {
   text: string;
 }
 
+/** One of the user's sessions (docs/protocol.md, "SessionInfo"). */
+export interface SessionInfo {
+  id: string;
+  /** What made it: "Firefox on Linux"; empty for one from before sessions existed. */
+  label: string;
+  created: number;
+  /** To within an hour; now for the current one. */
+  last_seen: number;
+  expires: number;
+  /** This browser's (the asking connection's) session. */
+  current: boolean;
+}
+
 /** Somebody one is in touch with, or who asked, or whom one asked (`people:list`). */
 export interface Met {
   user: User;
@@ -572,6 +585,9 @@ export interface Answers {
   "audit:list": { entries: AuditEntry[] };
   "user:block": { blocked: User[] };
   "blocks:list": { blocked: User[] };
+  "sessions:list": { sessions: SessionInfo[] };
+  "session:revoke": Record<string, never>;
+  "sessions:revoke_others": { revoked: number };
   "sfu:join": SfuJoinAnswer;
   "sfu:answer": Record<string, never>;
   "sfu:candidate": Record<string, never>;

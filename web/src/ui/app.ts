@@ -153,7 +153,11 @@ export class App {
       this.renderBanner();
     });
     client.connection.on("refused", (error) => {
-      this.askName(`The server did not accept this name: ${sentence(error.message)}`);
+      this.askName(
+        error.code === "unauthorized"
+          ? `${signedOut(error.message)} Enter a name to continue as somebody new.`
+          : `The server did not accept this name: ${sentence(error.message)}`,
+      );
     });
     client.on("me", () => {
       this.sidebar.renderMe();
@@ -474,3 +478,10 @@ function changed({ by, renamed, described, room }: RoomChange): string | null {
 
 /** How often the countdown on screen is redrawn (ms). */
 const TICK_MS = 500;
+
+/** Why this browser is no longer who it was (a refused token: docs/protocol.md, "Refusal"). */
+function signedOut(message: string): string {
+  return message === "this session expired"
+    ? "This browser was not used for a long time, so it was signed out."
+    : "This browser was signed out.";
+}

@@ -122,6 +122,7 @@ const shapes = {
     ["path", { d: "M6 6l12 12" }],
   ],
   log: [["path", { d: "M6 3.5h12v17H6zM9 8h6M9 12h6M9 16h4" }]],
+  device: [["path", { d: "M3.5 5h17v11h-17zM9 20h6M12 16v4" }]],
 } satisfies Record<string, Shape[]>;
 
 export type IconName = keyof typeof shapes;

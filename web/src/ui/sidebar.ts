@@ -2,7 +2,7 @@
 // which has a tab like any other room once joined), mentions (with a count of new ones, apart
 // from unread messages), the people one met at tables, a tab per joined
 // room and per direct message (with unread counts), and who you are (with a way to change your
-// name and to edit your profile).
+// name, to edit your profile, and your sessions).
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
@@ -11,6 +11,7 @@ import { avatar, h, uid } from "./elements";
 import { icon, kindIcon } from "./icons";
 import { editProfile } from "./profile";
 import { MENTIONS_PATH, PEOPLE_PATH, roomPath, type Route, type Router } from "./router";
+import { showSessions } from "./sessions";
 
 export class Sidebar {
   readonly element: HTMLElement;
@@ -149,6 +150,16 @@ export class Sidebar {
             on: { click: () => void editProfile(this.client) },
           },
           "Profile",
+        ),
+        h(
+          "button",
+          {
+            class: "link-button",
+            testid: "sessions-open",
+            attrs: { type: "button", title: "Where you are signed in" },
+            on: { click: () => showSessions(this.client) },
+          },
+          "Sessions",
         ),
       ),
     );
