@@ -127,18 +127,19 @@ def audit_values(room: str, entry: AuditEntry) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-_PERSON = "SELECT {who}, users.name, {wish}.room, rooms.title, {at} FROM wishes AS {wish} "
-_NAMED = "JOIN users ON users.id = {who} LEFT JOIN rooms ON rooms.id = {wish}.room "
+_PERSON = "SELECT {who}, users.name, {room}, rooms.title, {at} FROM wishes AS {wish} "
+_NAMED = "JOIN users ON users.id = {who} LEFT JOIN rooms ON rooms.id = {room} "
 _BLOCKS = (
     "NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.user_id = $1 AND b.blocked = {who}) "
     "OR (b.user_id = {who} AND b.blocked = $1))"
 )
 
 
-def _people_sql(who: str, wish: str, at: str, joins: str, where: str) -> str:
-    named = _NAMED.format(who=who, wish=wish)
+def _people_sql(who: str, wish: str, at: str, joins: str, where: str, room: str = "") -> str:
+    room = room or f"{wish}.room"
+    named = _NAMED.format(who=who, room=room)
     return (
-        _PERSON.format(who=who, wish=wish, at=at) + joins + named + "WHERE " + where
+        _PERSON.format(who=who, wish=wish, at=at, room=room) + joins + named + "WHERE " + where
         + " ORDER BY 5 DESC LIMIT $2"
     )  # fmt: skip
 
@@ -151,6 +152,8 @@ PEOPLE_SQL = {
         "JOIN wishes AS theirs ON theirs.from_user = mine.to_user "
         "AND theirs.to_user = mine.from_user ",
         "mine.from_user = $1",
+        # Where either asked from: one may have said yes from the People page.
+        room="CASE WHEN mine.room != '' THEN mine.room ELSE theirs.room END",
     ),
     # Asked by somebody, not answered: not declined, nobody blocking.
     "asked": _people_sql(

@@ -127,6 +127,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await versions(people, server, out)
     await profiles(people, server, out)
     await sessions(people, server, out)
+    await people_page(people, server, out)
 
 
 async def profile(person: Person, **fields: str) -> None:
@@ -311,6 +312,49 @@ async def sessions(people: People, server: Server, out: Path) -> None:
     await jo.page.screenshot(path=out / "sessions.png")
 
 
+async def people_page(people: People, server: Server, out: Path) -> None:
+    """After a founders' breakfast, Ann's People page: Cleo asked, Bob and Ann are in touch,
+    and Dan has not answered Ann yet."""
+    ann = await people.new("Ann")
+    await ann.enter(server.url)
+    room = await ann.create_room("Founders' breakfast", "open")
+    await ann.tid("invite-dismiss").click()
+    said = {}
+    for name, text in (
+        ("Bob", "Web designer, two slots free in January"),
+        ("Cleo", "Accountant for small bakeries and cafés"),
+        ("Dan", "Looking for a bookkeeper in Leeds"),
+    ):
+        person = await people.new(name)
+        await person.open_room(server.url, room)
+        await person.say(text)
+        said[name] = (person, text)
+    await ann.say("I run a bakery and need a new website")
+    for name in ("Bob", "Cleo"):
+        asker = said[name][0]
+        await (
+            asker.messages("I run a bakery and need a new website")
+            .get_by_test_id("message-author")
+            .hover()
+        )
+        await asker.tid("profile-card").get_by_test_id("profile-card-stay").click()
+        await expect(asker.tid("profile-card-stay")).to_have_text("Asked")
+    await ann.messages(said["Dan"][1]).get_by_test_id("message-author").hover()
+    await ann.tid("profile-card").get_by_test_id("profile-card-stay").click()
+    await expect(ann.tid("asked-badge")).to_have_text("2")
+    await ann.tid("people-link").click()
+    await (
+        ann.tid("asked-list")
+        .get_by_test_id("asked-person")
+        .filter(has_text="Bob")
+        .get_by_test_id("asked-accept")
+        .click()
+    )
+    await expect(ann.tid("people-list").get_by_test_id("met-person")).to_have_count(1)
+    await ann.page.mouse.move(0, 0)
+    await ann.page.screenshot(path=out / "people.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -320,7 +364,7 @@ def main() -> None:
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
     later = ("conversation.png", "reports.png", "pins.png", "versions.png", "profile.png")
-    for name in (*names, *later, "who-is-here.png", "sessions.png"):
+    for name in (*names, *later, "who-is-here.png", "sessions.png", "people.png"):
         print(out / name)
 
 

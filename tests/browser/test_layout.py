@@ -147,7 +147,7 @@ async def test_the_sidebar_tells_home_from_the_lobby_room(people: People, server
     await ann.open_room(server.url, "lobby")
     await expect(ann.tid("room-title")).to_have_text("Lobby")
     links = ann.page.get_by_role("navigation", name="Rooms and messages").get_by_role("link")
-    await expect(links).to_have_count(4)  # Home, Mentions, People you met, the Lobby room
+    await expect(links).to_have_count(4)  # Home, Mentions, People, the Lobby room
     names = [" ".join(text.split()) for text in await links.all_inner_texts()]
     assert len(set(names)) == len(names), names
     await expect(ann.tid("home-link")).to_have_text("Home")

@@ -10,6 +10,7 @@ import { Emitter } from "./emitter";
 import { LocalMedia, type MediaFlags } from "./media";
 import { Mentions } from "./mentions";
 import { Moderation } from "./moderation";
+import { People } from "./people";
 import { Profiles } from "./profiles";
 import { HOSTS, RoomState } from "./room";
 import { Sessions } from "./sessions";
@@ -67,6 +68,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly tables: Tables;
   readonly calls: Calls;
   readonly profiles: Profiles;
+  readonly people: People;
   me: User | null = null;
   /** Rooms left on this page (not DMs): late events for them are dropped. */
   private readonly left = new Set<string>();
@@ -122,6 +124,7 @@ export class Client extends Emitter<ClientEvents> {
     this.workshop = new Workshop(connection, this.rooms, (state, event) => this.obey(state, event));
     this.workshop.on("changed", (room) => this.emit("room", room));
     this.tables = new Tables(connection, this.rooms, (state) => this.reseat(state));
+    this.people = new People(connection);
   }
 
   get name(): string | null {
@@ -256,6 +259,8 @@ export class Client extends Emitter<ClientEvents> {
     this.me = session.user;
     this.emit("me", session.user);
     void this.refreshDms();
+    // Who asked to stay in touch while this page was away (the People badge).
+    this.people.load().catch(() => undefined);
     for (const state of this.rooms.values()) {
       if (changedUser) this.calls.stop(state);
       // A table is joined again once its room's join says this user still sits there.

@@ -33,6 +33,7 @@ import type {
   TablesNoticeEvent,
   TablesWarningEvent,
   MetEvent,
+  PersonRemovedEvent,
   TypingEvent,
   WorkshopEvent,
 } from "./types";
@@ -88,6 +89,8 @@ interface ConnectionEvents {
   tablesWarning: TablesWarningEvent;
   tablesNotice: TablesNoticeEvent;
   met: MetEvent;
+  peopleAsked: MetEvent;
+  peopleRemoved: PersonRemovedEvent;
   slow: SlowEvent;
   roomUpdated: RoomUpdatedEvent;
   report: Report;
@@ -192,6 +195,8 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("tables:warning", (event: TablesWarningEvent) => this.emit("tablesWarning", event));
     this.socket.on("tables:notice", (event: TablesNoticeEvent) => this.emit("tablesNotice", event));
     this.socket.on("people:met", (event: MetEvent) => this.emit("met", event));
+    this.socket.on("people:asked", (event: MetEvent) => this.emit("peopleAsked", event));
+    this.socket.on("people:removed", (event: PersonRemovedEvent) => this.emit("peopleRemoved", event));
     this.socket.on("room:slow", (event: SlowEvent) => this.emit("slow", event));
     this.socket.on("room:updated", (event: RoomUpdatedEvent) => this.emit("roomUpdated", event));
     this.socket.on("report", (event: Report) => this.emit("report", event));

@@ -7,21 +7,11 @@
 import type { Connection } from "./connection";
 import { Emitter } from "./emitter";
 import type { RoomState } from "./room";
-import type {
-  Met,
-  Series,
-  Table,
-  TablesEvent,
-  TablesNoticeEvent,
-  TablesView,
-  TablesWarningEvent,
-} from "./types";
+import type { Series, Table, TablesEvent, TablesNoticeEvent, TablesView, TablesWarningEvent } from "./types";
 
 interface TablesEvents {
   /** A room's tables, warning or notice changed; the payload is `room`. */
   changed: string;
-  /** The people met changed (`people:met`, `people:list`). */
-  met: void;
 }
 
 /** How a host opens breakout tables (`tables:open`). */
@@ -45,10 +35,6 @@ export interface StartRounds {
 export class Tables extends Emitter<TablesEvents> {
   /** The server's clock minus this page's (ms), from the latest view's `now`. */
   private offset = 0;
-  /** The people met, the latest first; null until asked for. */
-  met: Met[] | null = null;
-  /** Whom this user asked to stay in touch with (on this page). */
-  readonly asked = new Set<string>();
 
   constructor(
     private readonly connection: Connection,
@@ -60,10 +46,6 @@ export class Tables extends Emitter<TablesEvents> {
     connection.on("tables", (event) => this.received(event));
     connection.on("tablesWarning", (event) => this.warned(event));
     connection.on("tablesNotice", (event) => this.noticed(event));
-    connection.on("met", ({ person }) => {
-      this.met = [person, ...(this.met ?? []).filter((m) => m.user.id !== person.user.id)];
-      this.emit("met", undefined);
-    });
   }
 
   /** The server's clock now (ms): countdowns end when the server acts, not when this page thinks. */
@@ -139,21 +121,6 @@ export class Tables extends Emitter<TablesEvents> {
     this.answered(room, (await this.connection.request("rounds:stop", { room })).tables);
   }
 
-  // People met
-
-  /** "I'd like to stay in touch": nothing comes back unless the other says so too. */
-  async stay(user: string): Promise<void> {
-    await this.connection.request("people:stay", { user });
-    this.asked.add(user);
-  }
-
-  async loadPeople(): Promise<Met[]> {
-    const { people } = await this.connection.request("people:list", {});
-    this.met = people;
-    this.emit("met", undefined);
-    return people;
-  }
-
   // Events
 
   private received(event: TablesEvent): void {
@@ -182,7 +149,6 @@ export class Tables extends Emitter<TablesEvents> {
     if (state.warningEndsAt !== null && (running === null || running > state.warningEndsAt + 1_000)) {
       state.warningEndsAt = null; // a new round or sitting: its warning has not come yet
     }
-    if (before?.series?.id !== view.series?.id) this.asked.clear();
     if (!view.sitting && !view.series) state.notice = null;
     this.reseat(state);
     this.emit("changed", state.id);

@@ -327,6 +327,11 @@ export interface MetEvent {
   person: Met;
 }
 
+/** `people:removed`: no longer in touch with `user`, or a request between the two is gone. */
+export interface PersonRemovedEvent {
+  user: string;
+}
+
 /** `room:admitted` and `room:declined`: a host's answer to a knock on the waiting room. */
 export interface RoomRefEvent {
   room: string;

@@ -194,9 +194,13 @@ export class App {
       const table = client.rooms.get(room)?.atTable;
       if (table) this.views.get(table)?.render();
     });
-    client.tables.on("met", () => {
+    client.people.on("changed", () => {
       for (const view of this.views.values()) view.render();
+      this.sidebar.render();
     });
+    client.people.on("asked", (person) =>
+      this.toasts.show(`${person.user.name} would like to stay in touch: see People.`),
+    );
     client.moderation.on("changed", (room) => this.views.get(room)?.render());
     client.moderation.on("answered", (report) => this.toasts.show(answered(report)));
     client.moderation.on("updated", (change) => {
@@ -440,7 +444,7 @@ export class App {
         : route.view === "room"
           ? "Room"
           : route.view === "people"
-            ? "People you met"
+            ? "People"
             : route.view === "mentions"
               ? "Mentions"
               : "Home";

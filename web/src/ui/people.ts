@@ -1,24 +1,33 @@
-// "People you met": everybody with whom both said "stay in touch" at a table, the latest first,
-// each with where and when, and a one-click direct message.
+// The People page: who asked to stay in touch (yes, or no without telling them), whom you asked,
+// and those you are in touch with, each with where and when, a one-click direct message, and
+// a way to part.
 
 import type { Client } from "../protocol/client";
+import type { Met } from "../protocol/types";
 import { avatar, h, sentence } from "./elements";
 import { icon } from "./icons";
+
+type Action = { label: string; testid: string; primary?: boolean; title?: string; run: () => Promise<void> };
 
 export class PeopleView {
   readonly element: HTMLElement;
   private readonly list: HTMLUListElement;
+  private readonly asked: HTMLUListElement;
+  private readonly asking: HTMLUListElement;
+  private readonly askedCard: HTMLElement;
+  private readonly askingCard: HTMLElement;
   private readonly empty: HTMLElement;
+  private readonly error: HTMLElement;
 
   constructor(
     private readonly client: Client,
     private readonly openDm: (user: string) => void,
   ) {
-    this.list = h("ul", {
-      class: "people-list",
-      testid: "people-list",
-      attrs: { "aria-label": "People you met" },
-    });
+    const list = (testid: string, label: string): HTMLUListElement =>
+      h("ul", { class: "people-list", testid, attrs: { "aria-label": label } });
+    this.list = list("people-list", "In touch");
+    this.asked = list("asked-list", "Asked you");
+    this.asking = list("asking-list", "You asked");
     this.empty = h(
       "div",
       { class: "people-empty muted" },
@@ -26,67 +35,124 @@ export class PeopleView {
       h(
         "p",
         {},
-        "After a round of speed networking or a breakout table, say “Stay in touch” to the people you liked. " +
-          "When they say so too, they appear here.",
+        "Say “Stay in touch” after a round of speed networking or a breakout table, or on somebody's " +
+          "card (rest the pointer on their name). When they say yes, they appear here.",
       ),
+    );
+    this.error = h("p", { class: "error", attrs: { hidden: true } });
+    this.askedCard = h(
+      "div",
+      { class: "card", testid: "asked-card" },
+      h("h2", { class: "card-title" }, "Asked you"),
+      h("p", { class: "muted" }, "They would like to stay in touch. If you say no, they are not told."),
+      this.asked,
+    );
+    this.askingCard = h(
+      "div",
+      { class: "card", testid: "asking-card" },
+      h("h2", { class: "card-title" }, "You asked"),
+      this.asking,
     );
     this.element = h(
       "section",
       { class: "lobby people-page", testid: "people-page" },
-      h("header", { class: "lobby-header" }, h("h1", {}, "People you met")),
-      h("div", { class: "card" }, this.list, this.empty),
+      h("header", { class: "lobby-header" }, h("h1", {}, "People")),
+      this.error,
+      this.askedCard,
+      h("div", { class: "card" }, h("h2", { class: "card-title" }, "In touch"), this.list, this.empty),
+      this.askingCard,
     );
-    client.tables.on("met", () => this.render());
+    client.people.on("changed", () => this.render());
   }
 
   show(): void {
     this.render();
-    this.client.tables.loadPeople().catch((error: unknown) => {
-      this.empty.hidden = false;
-      this.empty.replaceChildren(
-        h("p", {}, error instanceof Error ? sentence(error.message) : "The list could not be loaded."),
-      );
-    });
+    this.client.people.load().catch((error: unknown) => this.failed(error));
   }
 
   render(): void {
-    const met = this.client.tables.met ?? [];
+    const people = this.client.people;
+    const met = people.met ?? [];
     this.empty.hidden = met.length > 0;
     this.list.replaceChildren(
-      ...met.map((person) => {
-        const when = new Date(person.at).toLocaleString(undefined, {
-          dateStyle: "medium",
-          timeStyle: "short",
-        });
-        const item = h(
-          "li",
-          { class: "met-person", testid: "met-person" },
-          avatar(person.user, "m"),
-          h(
-            "div",
-            { class: "met-text" },
-            h("span", { class: "met-name", testid: "met-name" }, person.user.name),
-            h(
-              "span",
-              { class: "muted" },
-              `${person.room ? `Met in ${person.room.title || "a room"} · ` : ""}${when}`,
-            ),
-          ),
-          h(
-            "button",
-            {
-              class: "button small primary",
-              testid: "met-message",
-              attrs: { type: "button", title: `Send ${person.user.name} a direct message` },
-              on: { click: () => this.openDm(person.user.id) },
-            },
-            icon("chat"),
-            "Message",
-          ),
-        );
-        item.dataset.userId = person.user.id;
-        return item;
-      }),
+      ...met.map((person) =>
+        this.item(person, "met", [
+          {
+            label: "Message",
+            testid: "met-message",
+            primary: true,
+            title: `Send ${person.user.name} a direct message`,
+            run: async () => this.openDm(person.user.id),
+          },
+          {
+            label: "Remove",
+            testid: "met-remove",
+            title: `No longer in touch with ${person.user.name}`,
+            run: () => people.remove(person.user.id),
+          },
+        ]),
+      ),
     );
+    this.askedCard.hidden = people.asked.length === 0;
+    this.asked.replaceChildren(
+      ...people.asked.map((person) =>
+        this.item(person, "asked", [
+          {
+            label: "Stay in touch",
+            testid: "asked-accept",
+            primary: true,
+            run: () => people.stay(person.user.id, person.user.name),
+          },
+          { label: "No, thanks", testid: "asked-decline", run: () => people.decline(person.user.id) },
+        ]),
+      ),
+    );
+    this.askingCard.hidden = people.asking.length === 0;
+    this.asking.replaceChildren(
+      ...people.asking.map((person) =>
+        this.item(person, "asking", [
+          { label: "Withdraw", testid: "asking-withdraw", run: () => people.remove(person.user.id) },
+        ]),
+      ),
+    );
+  }
+
+  private item(person: Met, kind: "met" | "asked" | "asking", actions: Action[]): HTMLLIElement {
+    const when = new Date(person.at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    const where = person.room
+      ? `${kind === "met" ? "Met in" : "From"} ${person.room.title || "a room"} · `
+      : "";
+    const item = h(
+      "li",
+      { class: "met-person", testid: `${kind}-person` },
+      avatar(person.user, "m"),
+      h(
+        "div",
+        { class: "met-text" },
+        h("span", { class: "met-name", testid: "met-name" }, person.user.name),
+        h("span", { class: "muted" }, `${where}${when}`),
+      ),
+      ...actions.map((action) =>
+        h(
+          "button",
+          {
+            class: action.primary ? "button small primary" : "button small",
+            testid: action.testid,
+            attrs: { type: "button", title: action.title ?? null },
+            on: { click: () => void action.run().catch((error: unknown) => this.failed(error)) },
+          },
+          action.testid === "met-message" ? icon("chat") : null,
+          action.label,
+        ),
+      ),
+    );
+    item.dataset.userId = person.user.id;
+    return item;
+  }
+
+  private failed(error: unknown): void {
+    this.error.hidden = false;
+    this.error.textContent =
+      error instanceof Error ? sentence(error.message) : "The list could not be loaded.";
   }
 }

@@ -186,6 +186,7 @@ export class ProfileCards {
   });
   private timer: ReturnType<typeof setTimeout> | undefined;
   private target: HTMLElement | null = null;
+  private room: string | undefined;
 
   constructor(
     private readonly client: Client,
@@ -237,6 +238,8 @@ export class ProfileCards {
     const user = named.dataset.profileUser;
     if (!user) return;
     this.target = named;
+    // The room the card was opened in: where "Stay in touch" is asked from.
+    this.room = named.closest<HTMLElement>("[data-room-id][data-kind]")?.dataset.roomId;
     let profile: Profile;
     try {
       profile = await this.client.profiles.get(user);
@@ -296,7 +299,38 @@ export class ProfileCards {
             },
             "Message",
           ),
+      profile.user.id === me ? null : this.stayButton(profile),
     );
+  }
+
+  /** "Stay in touch" with the card's person, or where one stands with them already. */
+  private stayButton(profile: Profile): HTMLElement {
+    const people = this.client.people;
+    const standing = people.standing(profile.user.id);
+    const label = { met: "In touch", asking: "Asked", asked: "Say yes", none: "Stay in touch" }[
+      standing ?? "none"
+    ];
+    const button = h(
+      "button",
+      {
+        class: standing === "met" || standing === "asking" ? "button small" : "button small primary",
+        testid: "profile-card-stay",
+        attrs: {
+          type: "button",
+          disabled: standing === "met" || standing === "asking",
+          title: standing === "asked" ? `${profile.user.name} asked to stay in touch` : null,
+        },
+        on: {
+          click: () =>
+            void people.stay(profile.user.id, profile.user.name, this.room).then(
+              () => this.render(profile),
+              () => undefined,
+            ),
+        },
+      },
+      label,
+    );
+    return button;
   }
 }
 

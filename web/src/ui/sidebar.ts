@@ -17,6 +17,7 @@ export class Sidebar {
   readonly element: HTMLElement;
   private readonly lobbyLink: HTMLAnchorElement;
   private readonly peopleLink: HTMLAnchorElement;
+  private readonly askedBadge: HTMLElement;
   private readonly mentionsLink: HTMLAnchorElement;
   private readonly mentionsBadge: HTMLElement;
   private readonly roomTabs: HTMLUListElement;
@@ -41,12 +42,14 @@ export class Sidebar {
       ),
     );
     this.lobbyLink.addEventListener("click", () => this.navigated());
+    this.askedBadge = h("span", { class: "unread", testid: "asked-badge", attrs: { hidden: true } });
     this.peopleLink = router.link(
       h(
         "a",
         { class: "nav-item", testid: "people-link", attrs: { href: PEOPLE_PATH } },
         icon("people"),
-        h("span", {}, "People you met"),
+        h("span", {}, "People"),
+        this.askedBadge,
       ),
     );
     this.peopleLink.addEventListener("click", () => this.navigated());
@@ -115,6 +118,10 @@ export class Sidebar {
     if (this.route.view === "mentions") this.mentionsLink.setAttribute("aria-current", "page");
     else this.mentionsLink.removeAttribute("aria-current");
     this.renderMentions();
+    const asked = this.client.people.asked.length;
+    this.askedBadge.hidden = asked === 0;
+    this.askedBadge.textContent = String(asked);
+    this.askedBadge.setAttribute("aria-label", `${asked} asked to stay in touch`);
   }
 
   /** The count of mentions that came since the list was last looked at. */

@@ -239,20 +239,20 @@ export class TablesBar {
       this.stay.replaceChildren();
       return;
     }
-    const met = new Set(this.client.tables.met?.map((m) => m.user.id) ?? []);
     this.stay.replaceChildren(
       h(
         "p",
         { class: "stay-title" },
         h("strong", {}, `You just met ${names(others)}.`),
-        " Would you like to stay in touch? They only find out if they ask too.",
+        " Would you like to stay in touch? They are asked; when they say yes, you find each other under People.",
       ),
       h(
         "ul",
         { class: "stay-list" },
         ...others.map((user) => {
-          const asked = this.client.tables.asked.has(user.id);
-          const both = met.has(user.id);
+          const standing = this.client.people.standing(user.id);
+          const asked = standing === "asking";
+          const both = standing === "met";
           const stay = h(
             "button",
             {
@@ -262,14 +262,12 @@ export class TablesBar {
                 type: "button",
                 disabled: asked || both,
                 "aria-pressed": String(asked || both),
-                title: asked
-                  ? "You asked. If they ask too, you will find each other under People you met."
-                  : null,
+                title: asked ? "You asked. When they say yes, you find each other under People." : null,
               },
               on: {
                 click: () =>
                   this.run(async () => {
-                    await this.client.tables.stay(user.id);
+                    await this.client.people.stay(user.id, user.name);
                     this.render();
                   }),
               },
