@@ -134,6 +134,20 @@ async def server(start_server: Callable[..., Awaitable[Running]], settings: Sett
     return await start_server(settings)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+async def archived_server(
+    request: pytest.FixtureRequest,
+    start_server: Callable[..., Awaitable[Running]],
+    settings: Settings,
+) -> Running:
+    """A server on each archive in turn: SQLite in its data folder, then a fresh database of
+    a private PostgreSQL cluster. A test module uses it as its ``server``."""
+    if request.param == "sqlite":
+        return await start_server(settings)
+    cluster = request.getfixturevalue("postgres_server")
+    return await start_server(settings, database_url=await cluster.new_database())
+
+
 @pytest.fixture
 async def run_server(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Process]]]:
     """Start ``python -m server`` with flags; every process is killed at the end."""

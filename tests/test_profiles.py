@@ -23,16 +23,9 @@ FULL = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def server(
-    request: pytest.FixtureRequest,
-    start_server: Callable[..., Awaitable[Running]],
-    settings: Settings,
-) -> Running:
-    if request.param == "sqlite":
-        return await start_server(settings)
-    cluster = request.getfixturevalue("postgres_server")
-    return await start_server(settings, database_url=await cluster.new_database())
+@pytest.fixture
+def server(archived_server: Running) -> Running:
+    return archived_server  # each test on SQLite, then PostgreSQL
 
 
 @pytest.fixture

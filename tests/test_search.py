@@ -6,27 +6,17 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-
-from server.config import Settings
 
 from .support.client import Client
 from .support.servers import Running
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def server(
-    request: pytest.FixtureRequest,
-    start_server: Callable[..., Awaitable[Running]],
-    settings: Settings,
-) -> Running:
-    if request.param == "sqlite":
-        return await start_server(settings)
-    cluster = request.getfixturevalue("postgres_server")
-    return await start_server(settings, database_url=await cluster.new_database())
+@pytest.fixture
+def server(archived_server: Running) -> Running:
+    return archived_server  # each test on SQLite, then PostgreSQL
 
 
 @pytest.fixture
