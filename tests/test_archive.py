@@ -349,7 +349,14 @@ async def test_search_everywhere_filters(archive: Archive) -> None:
     assert await find(link=True) == ["seeds at https://shop.example"]
     assert await find(rooms=("nowhere",)) == []
     ts = stored[2].ts
-    assert await find(words=("seeds",), until=ts) == [t for _, _, t in texts[:2]][::-1]
+    # "until" is exclusive; messages stored in the same millisecond as the third fall out too.
+    earlier = [t for (_, _, t), m in zip(texts[:2], stored[:2], strict=True) if m.ts < ts]
+    assert await find(words=("seeds",), until=ts) == earlier[::-1]
+    assert await find(words=("seeds",), until=ts + 1) == [
+        "seeds seeds seeds",
+        "seeds are late",
+        "seeds at https://shop.example",
+    ]
     assert "seeds seeds seeds" in await find(since=ts)
     assert await find(since=ts + 10**9) == []
     assert await find(pinned=True) == []
