@@ -18,6 +18,7 @@ does not buy a fresh burst.
 
 from __future__ import annotations
 
+import array
 import collections
 import dataclasses
 import enum
@@ -148,16 +149,19 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
 
 
 class Spending:
-    """One connection's own buckets and its latest refusals (held by its ``Session``)."""
+    """One connection's own buckets and its latest refusals (held by its ``Session``).
 
-    __slots__ = ("at", "closing", "refusals", "refused", "tokens")
+    Kept small, as every idle member holds one: the buckets are one array of doubles, made at
+    the connection's first event, and the refusals' deque only at its first refusal.
+    """
+
+    __slots__ = ("buckets", "closing", "refusals", "refused")
 
     def __init__(self) -> None:
-        self.tokens: list[float] = []
-        """Per class, the tokens left at ``at`` (empty until the connection's first event)."""
-        self.at: list[float] = []
-        """Per class, when ``tokens`` was counted (``time.monotonic``)."""
-        self.refusals: collections.deque[float] = collections.deque()
+        self.buckets: array.array[float] | None = None
+        """Per class ``i``, the tokens left (at ``2 i``) when last counted (at ``2 i + 1``,
+        ``time.monotonic``); None until the connection's first event."""
+        self.refusals: collections.deque[float] | None = None
         """When the latest refusals were, at most ``flood_refusals`` of them."""
         self.refused = 0
         """Refusals since the connection opened."""
@@ -207,17 +211,18 @@ class Budget:
         i = self._class.get(event, self._unknown)
         allowance = self.allowances[i]
         now = time.monotonic()
-        if not spending.tokens:
-            self._open(spending, user, now)
+        buckets = spending.buckets
+        if buckets is None:
+            buckets = spending.buckets = self._open(user, now)
         limiter = self._shared.get(i)
         if limiter is None:
             rate = allowance.rate
-            tokens = min(allowance.burst, spending.tokens[i] + (now - spending.at[i]) * rate)
-            spending.at[i] = now
+            tokens = min(allowance.burst, buckets[2 * i] + (now - buckets[2 * i + 1]) * rate)
+            buckets[2 * i + 1] = now
             if tokens >= 1.0:
-                spending.tokens[i] = tokens - 1.0
+                buckets[2 * i] = tokens - 1.0
                 return
-            spending.tokens[i] = tokens
+            buckets[2 * i] = tokens
             wait = (1.0 - tokens) / rate if rate > 0 else None
         else:
             if await limiter.allow(user) and (
@@ -228,18 +233,20 @@ class Budget:
             wait = 1.0 / allowance.rate if allowance.rate > 0 else None
         raise self._refuse(spending, allowance, user, wait, now)
 
-    def _open(self, spending: Spending, user: str, now: float) -> None:
+    def _open(self, user: str, now: float) -> array.array[float]:
         """A connection's first event: its buckets, full unless the user just flooded."""
         spent = self._spent.get(user, 0.0) > now
-        spending.tokens = [0.0 if spent else float(a.burst) for a in self.allowances]
-        spending.at = [now] * len(self.allowances)
-        spending.refusals = collections.deque(maxlen=max(1, self.refusals))
+        return array.array(
+            "d", [v for a in self.allowances for v in (0.0 if spent else a.burst, now)]
+        )
 
     def _refuse(
         self, spending: Spending, allowance: Allowance, user: str, wait: float | None, now: float
     ) -> OverBudget:
         spending.refused += 1
         refusals = spending.refusals
+        if refusals is None:
+            refusals = spending.refusals = collections.deque(maxlen=max(1, self.refusals))
         refusals.append(now)
         retry_after = math.ceil(wait * 10) / 10 if wait is not None else None
         over = OverBudget(allowance, retry_after, spending)
