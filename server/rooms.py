@@ -185,10 +185,7 @@ class Rooms:
                 # Back under a new name, or now with the host key: the others see the change.
                 await self._roster.announce(room.id, "update", you, skip_sid=session.sid)
             # The revision before the history: a change in between is in both, never lost.
-            rev = await self._archive.room_rev(room.id)
-            history = await self._archive.history(
-                room.id, before=None, after=None, limit=self._settings.join_history
-            )
+            rev, history = await self._archive.latest(room.id, self._settings.join_history)
         except Exception:
             # A failed join leaves no trace: no broadcasts for a room the client is not in.
             if room.id not in session.rooms:

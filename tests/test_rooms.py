@@ -193,18 +193,18 @@ async def test_presence_can_overtake_the_join_ack_and_is_newer_than_its_members(
     # Bob's join is held after it has read the members and before it answers, as a slow
     # archive holds it (the history is read last).
     archive = server.server.app[APP_KEY].archive
-    history = archive.history
+    latest = archive.latest
     reading, go_on = asyncio.Event(), asyncio.Event()
 
-    async def slow_history(room: str, **page: Any) -> Any:
+    async def slow_latest(room: str, limit: int) -> Any:
         reading.set()
         await go_on.wait()
-        return await history(room, **page)
+        return await latest(room, limit)
 
-    monkeypatch.setattr(archive, "history", slow_history)
+    monkeypatch.setattr(archive, "latest", slow_latest)
     join = asyncio.create_task(bob.call("room:join", {"room": "lobby"}))
     await asyncio.wait_for(reading.wait(), WAIT)
-    monkeypatch.setattr(archive, "history", history)
+    monkeypatch.setattr(archive, "latest", latest)
     await cleo.ok("room:leave", {"room": "lobby"})
     dan = await connect(server.url, "Dan")
     await dan.ok("room:join", {"room": "lobby"})

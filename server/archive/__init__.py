@@ -454,6 +454,10 @@ class Archive(Protocol):
     async def room_rev(self, room: str) -> int:
         """The room's latest revision (0 before any change; ``NoSuchRoom``)."""
 
+    async def latest(self, room: str, limit: int) -> tuple[int, list[Message]]:
+        """The room's revision, then its latest ``limit`` messages, oldest first, in one
+        read (a join's): a change made in between is in both, never in neither."""
+
     async def change_message(
         self,
         room: str,

@@ -1149,6 +1149,19 @@ class PostgresArchive:
             raise NoSuchRoom(room)
         return int(rev)
 
+    async def latest(self, room: str, limit: int) -> tuple[int, list[Message]]:
+        async def select(conn: asyncpg.Connection) -> tuple[int, list[Message]]:
+            rev = await conn.fetchval("SELECT last_rev FROM rooms WHERE id = $1", room)
+            if rev is None:
+                raise NoSuchRoom(room)
+            rows = await conn.fetch(
+                SELECT + " WHERE m.room = $1 ORDER BY m.seq DESC LIMIT $2", room, limit
+            )
+            return int(rev), [message_of(row) for row in reversed(rows)]
+
+        latest: tuple[int, list[Message]] = await self._with(select)
+        return latest
+
     async def change_message(
         self,
         room: str,

@@ -346,6 +346,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _rev(conn: Callable[[], sqlite3.Connection], room: str) -> int:
+    row = conn().execute("SELECT last_rev FROM rooms WHERE id = ?", (room,)).fetchone()
+    if row is None:
+        raise NoSuchRoom(room)
+    return int(row[0])
+
+
 def _message_at(conn: sqlite3.Connection, room: str, seq: int) -> Message | None:
     row = conn.execute(_SELECT + " WHERE m.room = ? AND m.seq = ?", (room, seq)).fetchone()
     return _message(row) if row else None
@@ -1290,13 +1297,17 @@ class SqliteArchive:
     # -- changes to messages -----------------------------------------------------------------
 
     async def room_rev(self, room: str) -> int:
-        def select() -> int:
-            row = (
-                self._conn().execute("SELECT last_rev FROM rooms WHERE id = ?", (room,)).fetchone()
+        return await self._read(_rev, self._conn, room)
+
+    async def latest(self, room: str, limit: int) -> tuple[int, list[Message]]:
+        def select() -> tuple[int, list[Message]]:
+            rev = _rev(self._conn, room)
+            rows = (
+                self._conn()
+                .execute(_SELECT + " WHERE m.room = ? ORDER BY m.seq DESC LIMIT ?", (room, limit))
+                .fetchall()
             )
-            if row is None:
-                raise NoSuchRoom(room)
-            return int(row[0])
+            return rev, [_message(row) for row in reversed(rows)]
 
         return await self._read(select)
 
