@@ -32,6 +32,7 @@ from .logins import Logins
 from .media import Media
 from .metrics import Metrics
 from .moderation import Moderation
+from .passkeys import Passkeys
 from .people import Contacts
 from .placement import MemoryPlacement, Placement, RedisPlacement, new_process_id
 from .presence import ONLINE, Attachment, Presence, online_member
@@ -168,6 +169,7 @@ class Percolate:
         self.search = Search(settings, archive)
         self.contacts = Contacts(sio, archive)
         self.logins = Logins(sio, archive, self.sessions, self.control, self.tasks)
+        self.passkeys = Passkeys(settings, archive, self.sessions, limits)
         self.events.register(
             table(
                 self.rooms,
@@ -318,6 +320,7 @@ def make_app(settings: Settings) -> web.Application:
         server.sessions,
         server.rooms,
     )
+    server.passkeys.add_routes(app)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await server.start()

@@ -146,6 +146,20 @@ class Settings:
     """Fresh identities (connections without a known token) one address may make per minute."""
     session_days: float = 30.0
     """A session (the login behind a resume token) not used for this many days expires."""
+    passkey_rp_id: str = ""
+    """WebAuthn Relying Party ID: the domain passkeys are bound to (unset: the host name of
+    each request, for development on ``localhost``)."""
+    passkey_rp_name: str = "Percolate"
+    """The Relying Party's name, which browsers show when a passkey is made."""
+    passkey_origins: tuple[str, ...] = ()
+    """Origins a passkey ceremony may come from, as the browser says it (``https://host``);
+    unset: the request's own scheme and host."""
+    passkey_challenge_seconds: float = 180.0
+    """Seconds a passkey ceremony has between its options and its answer."""
+    passkey_requests_per_minute: int = 30
+    """Requests to the passkey routes one address may make per minute."""
+    passkey_attempts_per_minute: int = 10
+    """Passkey registrations per user, and sign-ins per credential, tried per minute."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
     room_idle_hours: float = 72.0
@@ -256,6 +270,12 @@ _OPTIONS = {
     "max_connections_per_ip": "connections to one process from one address",
     "new_users_per_minute": "fresh identities one address may make per minute",
     "session_days": "days a session (resume token) lasts unused before it expires",
+    "passkey_rp_id": "WebAuthn RP ID, the domain of passkeys (unset: each request's host name)",
+    "passkey_rp_name": "the name browsers show when a passkey is made",
+    "passkey_origins": "comma-separated origins of passkey ceremonies (unset: the request's own)",
+    "passkey_challenge_seconds": "seconds between a passkey ceremony's options and its answer",
+    "passkey_requests_per_minute": "requests to the passkey routes per address per minute",
+    "passkey_attempts_per_minute": "passkey registrations per user, sign-ins per key, per minute",
     "moderators": "comma-separated user ids who moderate the lobby",
     "room_idle_hours": "hours without people or messages after which a public room leaves the list",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
@@ -323,6 +343,8 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
         parser.error(f"--log-level [LOG_LEVEL] must be one of {', '.join(LOG_LEVELS)}")
     if not values["session_days"] > 0:
         parser.error("--session-days [SESSION_DAYS] must be more than 0")
+    if not values["passkey_challenge_seconds"] > 0:
+        parser.error("--passkey-challenge-seconds [PASSKEY_CHALLENGE_SECONDS] must be more than 0")
     database_url = values["database_url"]
     if database_url and not database_url.startswith(("postgresql://", "postgres://")):
         parser.error("--database-url [DATABASE_URL] must be a postgresql:// URL")

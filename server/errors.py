@@ -28,6 +28,18 @@ class Code(enum.StrEnum):
     """A backend the request needs is down; nothing was done, retrying later is safe."""
     MOVED = "moved"
     """The room's media is served by another server process; the error's ``media`` says where."""
+    UNKNOWN_CREDENTIAL = "unknown_credential"
+    """A passkey sign-in with a credential the server does not know (removed, or never
+    attached here)."""
+    STALE_CHALLENGE = "stale_challenge"
+    """A passkey ceremony's challenge is unknown, used already (a replayed answer) or expired:
+    start again."""
+    BAD_ORIGIN = "bad_origin"
+    """A passkey ceremony came from an origin the server does not serve (``PASSKEY_ORIGINS``)."""
+    SIGN_COUNT = "sign_count"
+    """A passkey's signature counter did not grow: a replayed assertion or a cloned key."""
+    VERIFICATION_FAILED = "verification_failed"
+    """A passkey's attestation or assertion does not verify (signature, RP ID, flags)."""
     INTERNAL = "internal"
     """The server failed; the details are in its log."""
 

@@ -103,6 +103,18 @@ class Sessions:
         user = await archive.create_user(name, new)
         return Login(id=new.id, user=user, label=label, created_at=now, seen_at=now), token
 
+    async def login_of(self, token: str) -> Login:
+        """The login a resume token names, if it may still be used; else ``unauthorized``
+        (an HTTP request made with the token: ``server/passkeys.py``)."""
+        login = await self._archive.login_by_token(keys.digest(token))
+        if login is None:
+            raise ProtocolError(Code.UNAUTHORIZED, "no such session")
+        if login.revoked_at is not None:
+            raise ProtocolError(Code.UNAUTHORIZED, "this session was signed out")
+        if int(time.time() * 1000) - login.seen_at > self._lifetime:
+            raise ProtocolError(Code.UNAUTHORIZED, "this session expired")
+        return login
+
     def expires(self, login: Login) -> int:
         """When ``login`` expires unless used again (ms since the epoch)."""
         return login.seen_at + int(self._lifetime)

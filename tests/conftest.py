@@ -109,6 +109,8 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
         unknown_burst=1000,
         max_connections_per_ip=10_000,
         new_users_per_minute=10_000,
+        passkey_requests_per_minute=10_000,
+        passkey_attempts_per_minute=10_000,
     )
 
 

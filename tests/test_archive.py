@@ -13,11 +13,14 @@ import pytest
 
 from server.archive import (
     Archive,
+    Challenge,
     NewLogin,
     NoSuchRoom,
+    Purpose,
     Query,
     RoomState,
     Series,
+    StoredPasskey,
     StoredRoom,
     Wish,
 )
@@ -161,6 +164,61 @@ async def test_logins_are_listed_marked_seen_and_revoked_by_their_owner_only(
     await archive.add_login(bob.id, new_login("d-bob-2", at=50))
     assert await archive.revoke_logins(bob.id, 60, None, keep="s-d-bob") == ["s-d-bob-2"]
     assert [x.id for x in await archive.logins(bob.id, 10)] == ["s-d-bob"]
+
+
+def _passkey(passkey_id: str, user_id: str, at: int) -> StoredPasskey:
+    return StoredPasskey(
+        id=passkey_id,
+        credential_id=f"cred-{passkey_id}",
+        user_id=user_id,
+        public_key=b"\xa5\x01\x02",
+        sign_count=0,
+        name="Chrome on Linux",
+        transports=("hybrid", "internal"),
+        created_at=at,
+    )
+
+
+async def test_passkeys_are_their_owners_and_counted_up_once(archive: Archive) -> None:
+    ann = await archive.create_user("Ann", new_login("d-ann", at=10))
+    bob = await archive.create_user("Bob", new_login("d-bob", at=10))
+    assert await archive.add_passkey(_passkey("k1", ann.id, 20))
+    assert await archive.add_passkey(_passkey("k2", ann.id, 30))
+    assert await archive.add_passkey(_passkey("k3", bob.id, 30))
+    # One credential, one passkey: attaching it again (to anybody) stores nothing.
+    assert not await archive.add_passkey(_passkey("k1", bob.id, 40))
+    assert [k.id for k in await archive.passkeys(ann.id)] == ["k1", "k2"]
+    assert await archive.passkey_by_credential("cred-k1") == _passkey("k1", ann.id, 20)
+    # An authenticator that counts: each sign-in must raise the count, and only one of two
+    # with the same count gets through.
+    assert await archive.use_passkey("k1", 5, 50)
+    assert not await archive.use_passkey("k1", 5, 51)
+    used = await archive.passkey_by_credential("cred-k1")
+    assert used is not None and (used.sign_count, used.used_at) == (5, 50)
+    # One that counts nothing (always 0) signs in any number of times.
+    assert await archive.use_passkey("k2", 0, 60) and await archive.use_passkey("k2", 0, 61)
+    # Bob can neither rename nor remove Ann's.
+    assert not await archive.rename_passkey(bob.id, "k1", "mine")
+    assert not await archive.remove_passkey(bob.id, "k1")
+    assert await archive.rename_passkey(ann.id, "k1", "Laptop")
+    assert [k.name for k in await archive.passkeys(ann.id)] == ["Laptop", "Chrome on Linux"]
+    assert await archive.remove_passkey(ann.id, "k2")
+    assert await archive.passkey_by_credential("cred-k2") is None
+    # Erasing an identity takes all of its passkeys, nobody else's.
+    assert await archive.remove_passkeys(ann.id) == 1
+    assert await archive.passkeys(ann.id) == []
+    assert [k.id for k in await archive.passkeys(bob.id)] == ["k3"]
+
+
+async def test_a_challenge_is_taken_once_and_expired_ones_are_forgotten(
+    archive: Archive,
+) -> None:
+    await archive.add_challenge(Challenge("old", Purpose.SIGN_IN, 100), now=50)
+    await archive.add_challenge(Challenge("c1", Purpose.REGISTER, 500, "u1", "s1"), now=200)
+    # Adding at 200 forgot the one that expired at 100.
+    assert await archive.take_challenge("old") is None
+    assert await archive.take_challenge("c1") == Challenge("c1", Purpose.REGISTER, 500, "u1", "s1")
+    assert await archive.take_challenge("c1") is None
 
 
 async def _schema_before_sessions(database: str) -> None:

@@ -37,16 +37,20 @@ from ..protocol import (
 )
 from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, TooManyPins
 from .logins import Login, NewLogin
+from .passkeys import Challenge, Purpose, StoredPasskey
 from .profiles import StoredProfile
 
 __all__ = [
     "Appended",
+    "Challenge",
     "Change",
     "Login",
     "MessageDeleted",
     "NewLogin",
     "NoSuchMessage",
     "NotYours",
+    "Purpose",
+    "StoredPasskey",
     "StoredProfile",
     "TooManyPins",
 ]
@@ -384,6 +388,35 @@ class Archive(Protocol):
     ) -> list[str]:
         """Revoke the user's logins ``ids`` (None: all of them but ``keep``); the ids of the
         logins this revoked (others' and already revoked ones are left alone)."""
+
+    async def add_passkey(self, passkey: StoredPasskey) -> bool:
+        """Store a new passkey; False if its credential id is stored already (anybody's)."""
+
+    async def passkeys(self, user_id: str) -> list[StoredPasskey]:
+        """The user's passkeys, the oldest first."""
+
+    async def passkey_by_credential(self, credential_id: str) -> StoredPasskey | None: ...
+
+    async def use_passkey(self, passkey_id: str, sign_count: int, at: int) -> bool:
+        """Record a sign-in: the new sign count and when. False, and nothing changed, if the
+        stored count has meanwhile reached ``sign_count`` (another sign-in got there first);
+        an authenticator that counts nothing (0) always passes."""
+
+    async def rename_passkey(self, user_id: str, passkey_id: str, name: str) -> bool:
+        """False if the user has no such passkey."""
+
+    async def remove_passkey(self, user_id: str, passkey_id: str) -> bool:
+        """False if the user has no such passkey."""
+
+    async def remove_passkeys(self, user_id: str) -> int:
+        """Remove every passkey of the user (erasing an identity); how many there were."""
+
+    async def add_challenge(self, challenge: Challenge, now: int) -> None:
+        """Store a challenge of a ceremony under way (and forget those expired by ``now``)."""
+
+    async def take_challenge(self, value: str) -> Challenge | None:
+        """The challenge, deleted as it is read so it is used once; None if it is unknown
+        (never issued, or taken already). Expired ones are returned: the caller says so."""
 
     async def get_user(self, user_id: str) -> User | None: ...
 

@@ -55,12 +55,14 @@ from . import (
     terms,
 )
 from . import changes as rules
+from . import passkeys as passkey_rows
 from . import profiles as profile_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
 from .logins import SELECT as _LOGIN
 from .logins import Login, NewLogin
 from .logins import login as _login
+from .passkeys import Challenge, StoredPasskey
 from .rows import (
     AUDIT_COLUMNS,
     PEOPLE_SQL,
@@ -291,6 +293,30 @@ _MIGRATIONS = [
         SELECT 's' || substr(md5(random()::text || id), 1, 18), id, token_digest, '',
             created_at, (extract(epoch FROM now()) * 1000)::bigint FROM users;
     ALTER TABLE users DROP COLUMN token_digest;
+    """,
+    # Passkeys (docs/security.md, "Passkeys"): WebAuthn credentials of a user, and the
+    # challenges of ceremonies under way, which any process may be asked to finish.
+    """
+    CREATE TABLE passkeys (
+        id TEXT PRIMARY KEY,
+        credential_id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        public_key BYTEA NOT NULL,
+        sign_count BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        transports TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        used_at BIGINT
+    );
+    CREATE INDEX passkeys_user ON passkeys (user_id);
+    CREATE TABLE passkey_challenges (
+        value TEXT PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        user_id TEXT,
+        login_id TEXT
+    );
+    CREATE INDEX passkey_challenges_expiry ON passkey_challenges (expires_at);
     """,
 ]
 
@@ -748,6 +774,97 @@ class PostgresArchive:
             )
         )
         return sorted(row["id"] for row in rows)
+
+    # -- passkeys --------------------------------------------------------------------------
+
+    async def add_passkey(self, passkey: StoredPasskey) -> bool:
+        status: str = await self._with(
+            lambda c: c.execute(
+                f"INSERT INTO passkeys ({passkey_rows.COLUMNS}) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                "ON CONFLICT (credential_id) DO NOTHING",
+                *passkey_rows.values(passkey),
+            )
+        )
+        return status != "INSERT 0 0"
+
+    async def passkeys(self, user_id: str) -> list[StoredPasskey]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {passkey_rows.COLUMNS} FROM passkeys WHERE user_id = $1 "
+                "ORDER BY created_at, id",
+                user_id,
+            )
+        )
+        return [passkey_rows.passkey_of(row) for row in rows]
+
+    async def passkey_by_credential(self, credential_id: str) -> StoredPasskey | None:
+        row = await self._with(
+            lambda c: c.fetchrow(
+                f"SELECT {passkey_rows.COLUMNS} FROM passkeys WHERE credential_id = $1",
+                credential_id,
+            )
+        )
+        return passkey_rows.passkey_of(row) if row else None
+
+    async def use_passkey(self, passkey_id: str, sign_count: int, at: int) -> bool:
+        status: str = await self._with(
+            lambda c: c.execute(
+                "UPDATE passkeys SET sign_count = $2, used_at = $3 WHERE id = $1 "
+                "AND (sign_count < $2 OR ($2 = 0 AND sign_count = 0))",
+                passkey_id,
+                sign_count,
+                at,
+            )
+        )
+        return status != "UPDATE 0"
+
+    async def rename_passkey(self, user_id: str, passkey_id: str, name: str) -> bool:
+        status: str = await self._with(
+            lambda c: c.execute(
+                "UPDATE passkeys SET name = $3 WHERE id = $2 AND user_id = $1",
+                user_id,
+                passkey_id,
+                name,
+            )
+        )
+        return status != "UPDATE 0"
+
+    async def remove_passkey(self, user_id: str, passkey_id: str) -> bool:
+        status: str = await self._with(
+            lambda c: c.execute(
+                "DELETE FROM passkeys WHERE id = $2 AND user_id = $1", user_id, passkey_id
+            )
+        )
+        return status != "DELETE 0"
+
+    async def remove_passkeys(self, user_id: str) -> int:
+        status: str = await self._with(
+            lambda c: c.execute("DELETE FROM passkeys WHERE user_id = $1", user_id)
+        )
+        return int(status.split()[-1])
+
+    async def add_challenge(self, challenge: Challenge, now: int) -> None:
+        # One round trip: the expired ones go in the same statement.
+        await self._with(
+            lambda c: c.execute(
+                "WITH gone AS (DELETE FROM passkey_challenges WHERE expires_at < $6) "
+                f"INSERT INTO passkey_challenges ({passkey_rows.CHALLENGE_COLUMNS}) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                *passkey_rows.challenge_values(challenge),
+                now,
+            )
+        )
+
+    async def take_challenge(self, value: str) -> Challenge | None:
+        row = await self._with(
+            lambda c: c.fetchrow(
+                "DELETE FROM passkey_challenges WHERE value = $1 "
+                f"RETURNING {passkey_rows.CHALLENGE_COLUMNS}",
+                value,
+            )
+        )
+        return passkey_rows.challenge_of(row) if row else None
 
     async def get_user(self, user_id: str) -> User | None:
         row = await self._with(

@@ -54,12 +54,14 @@ from . import (
     terms,
 )
 from . import changes as rules
+from . import passkeys as passkey_rows
 from . import profiles as profile_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
 from .logins import SELECT as _LOGIN
 from .logins import Login, NewLogin
 from .logins import login as _login
+from .passkeys import Challenge, StoredPasskey
 from .rows import (
     AUDIT_COLUMNS,
     PEOPLE_SQL,
@@ -305,6 +307,30 @@ _MIGRATIONS = [
         SELECT 's' || lower(hex(randomblob(9))), id, token_digest, '', created_at,
             CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM users;
     UPDATE users SET token_digest = id;
+    """,
+    # Passkeys (docs/security.md, "Passkeys"): WebAuthn credentials of a user, and the
+    # challenges of ceremonies under way, which any process may be asked to finish.
+    """
+    CREATE TABLE passkeys (
+        id TEXT PRIMARY KEY,
+        credential_id TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        sign_count INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        transports TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        used_at INTEGER
+    );
+    CREATE INDEX passkeys_user ON passkeys (user_id);
+    CREATE TABLE passkey_challenges (
+        value TEXT PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        user_id TEXT,
+        login_id TEXT
+    );
+    CREATE INDEX passkey_challenges_expiry ON passkey_challenges (expires_at);
     """,
 ]
 
@@ -875,6 +901,108 @@ class SqliteArchive:
             return sorted(row[0] for row in rows)
 
         return await self._write(update)
+
+    # -- passkeys --------------------------------------------------------------------------
+
+    async def add_passkey(self, passkey: StoredPasskey) -> bool:
+        def insert() -> bool:
+            cursor = self._conn().execute(
+                f"INSERT INTO passkeys ({passkey_rows.COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (credential_id) DO NOTHING",
+                passkey_rows.values(passkey),
+            )
+            return bool(cursor.rowcount)
+
+        return await self._write(insert)
+
+    async def passkeys(self, user_id: str) -> list[StoredPasskey]:
+        def select() -> list[StoredPasskey]:
+            rows = self._conn().execute(
+                f"SELECT {passkey_rows.COLUMNS} FROM passkeys WHERE user_id = ? "
+                "ORDER BY created_at, id",
+                (user_id,),
+            )
+            return [passkey_rows.passkey_of(row) for row in rows]
+
+        return await self._read(select)
+
+    async def passkey_by_credential(self, credential_id: str) -> StoredPasskey | None:
+        def select() -> StoredPasskey | None:
+            row = (
+                self._conn()
+                .execute(
+                    f"SELECT {passkey_rows.COLUMNS} FROM passkeys WHERE credential_id = ?",
+                    (credential_id,),
+                )
+                .fetchone()
+            )
+            return passkey_rows.passkey_of(row) if row else None
+
+        return await self._read(select)
+
+    async def use_passkey(self, passkey_id: str, sign_count: int, at: int) -> bool:
+        def update() -> bool:
+            cursor = self._conn().execute(
+                "UPDATE passkeys SET sign_count = ?2, used_at = ?3 WHERE id = ?1 "
+                "AND (sign_count < ?2 OR (?2 = 0 AND sign_count = 0))",
+                (passkey_id, sign_count, at),
+            )
+            return bool(cursor.rowcount)
+
+        return await self._write(update)
+
+    async def rename_passkey(self, user_id: str, passkey_id: str, name: str) -> bool:
+        def update() -> bool:
+            cursor = self._conn().execute(
+                "UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?",
+                (name, passkey_id, user_id),
+            )
+            return bool(cursor.rowcount)
+
+        return await self._write(update)
+
+    async def remove_passkey(self, user_id: str, passkey_id: str) -> bool:
+        def delete() -> bool:
+            cursor = self._conn().execute(
+                "DELETE FROM passkeys WHERE id = ? AND user_id = ?", (passkey_id, user_id)
+            )
+            return bool(cursor.rowcount)
+
+        return await self._write(delete)
+
+    async def remove_passkeys(self, user_id: str) -> int:
+        def delete() -> int:
+            cursor = self._conn().execute("DELETE FROM passkeys WHERE user_id = ?", (user_id,))
+            return int(cursor.rowcount)
+
+        return await self._write(delete)
+
+    async def add_challenge(self, challenge: Challenge, now: int) -> None:
+        def insert() -> None:
+            conn = self._conn()
+            conn.execute("DELETE FROM passkey_challenges WHERE expires_at < ?", (now,))
+            conn.execute(
+                f"INSERT INTO passkey_challenges ({passkey_rows.CHALLENGE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?)",
+                passkey_rows.challenge_values(challenge),
+            )
+
+        await self._write(insert)
+
+    async def take_challenge(self, value: str) -> Challenge | None:
+        def delete() -> Challenge | None:
+            row = (
+                self._conn()
+                .execute(
+                    f"DELETE FROM passkey_challenges WHERE value = ? "
+                    f"RETURNING {passkey_rows.CHALLENGE_COLUMNS}",
+                    (value,),
+                )
+                .fetchone()
+            )
+            return passkey_rows.challenge_of(row) if row else None
+
+        return await self._write(delete)
 
     async def get_user(self, user_id: str) -> User | None:
         def select() -> User | None:
