@@ -10,6 +10,7 @@ import { Emitter } from "./emitter";
 import { LocalMedia, type MediaFlags } from "./media";
 import { Mentions } from "./mentions";
 import { Moderation } from "./moderation";
+import { Passkeys, signInWithPasskey } from "./passkeys";
 import { People } from "./people";
 import { Profiles } from "./profiles";
 import { HOSTS, RoomState } from "./room";
@@ -59,6 +60,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly connection = new Connection();
   readonly media = new LocalMedia();
   readonly sessions = new Sessions(this.connection);
+  readonly passkeys = new Passkeys();
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
   readonly mentions: Mentions;
@@ -129,6 +131,15 @@ export class Client extends Emitter<ClientEvents> {
 
   get name(): string | null {
     return storage.name;
+  }
+
+  /**
+   * Sign in with a passkey attached elsewhere: its token is stored, so `start` connects as
+   * that person (the same user id, rooms, DMs and contacts). Throws a RequestError with a plain
+   * message if it did not work.
+   */
+  async signInWithPasskey(): Promise<User> {
+    return (await signInWithPasskey()).user;
   }
 
   /** Connect as `name` (and remember it); with a new name, the server renames this user. */

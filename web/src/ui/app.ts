@@ -126,6 +126,13 @@ export class App {
       },
       problem,
       this.client.name ?? "",
+      async () => {
+        const user = await this.client.signInWithPasskey();
+        this.welcome?.remove();
+        this.welcome = null;
+        this.showShell();
+        this.client.start(user.name);
+      },
     );
     this.root.append(this.welcome);
   }

@@ -123,6 +123,10 @@ const shapes = {
   ],
   log: [["path", { d: "M6 3.5h12v17H6zM9 8h6M9 12h6M9 16h4" }]],
   device: [["path", { d: "M3.5 5h17v11h-17zM9 20h6M12 16v4" }]],
+  key: [
+    ["circle", { cx: 8, cy: 14, r: 4 }],
+    ["path", { d: "M10.8 11.2 19 3M15.5 6.5l2.5 2.5M13.5 8.5l2 2" }],
+  ],
 } satisfies Record<string, Shape[]>;
 
 export type IconName = keyof typeof shapes;

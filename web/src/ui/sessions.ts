@@ -1,11 +1,13 @@
 // "Sessions": the browsers and devices signed in as this user, this browser first, each with
 // when it was last used; sign one out, or every one but this browser. A dialog over the page,
-// opened from "who you are" in the sidebar.
+// opened from "who you are" in the sidebar. Below them, the passkeys that sign this identity in
+// elsewhere (./passkeys.ts).
 
 import type { Client } from "../protocol/client";
 import type { SessionInfo } from "../protocol/types";
 import { h, sentence } from "./elements";
 import { icon } from "./icons";
+import { passkeysSection } from "./passkeys";
 
 /** Open the sessions dialog; it loads the list and closes on Escape or "Close". */
 export function showSessions(client: Client): void {
@@ -31,6 +33,7 @@ export function showSessions(client: Client): void {
     },
     "Sign out everywhere else",
   );
+  const passkeys = passkeysSection(client);
   const dialog = h(
     "dialog",
     { class: "dialog sessions-dialog", testid: "sessions-dialog", attrs: { "aria-label": "Sessions" } },
@@ -43,6 +46,7 @@ export function showSessions(client: Client): void {
     ),
     list,
     status,
+    passkeys.element,
     h(
       "div",
       { class: "form-actions" },
@@ -75,6 +79,7 @@ export function showSessions(client: Client): void {
   const off = client.sessions.on("changed", render);
   dialog.addEventListener("close", () => {
     off();
+    passkeys.close();
     dialog.remove();
   });
   document.body.append(dialog);

@@ -1,7 +1,9 @@
-// The first screen when no name is stored: what should people call you?
+// The first screen when no name is stored: what should people call you? Or, for somebody who
+// attached a passkey elsewhere, "Sign in with a passkey" to be that person here.
 
+import { passkeysSupported } from "../protocol/passkeys";
 import { codePoints, limits } from "../protocol/types";
-import { h, uid } from "./elements";
+import { h, sentence, uid } from "./elements";
 import { icon } from "./icons";
 
 /** Control and format characters the server refuses in a name (ZWJ is allowed). */
@@ -14,7 +16,12 @@ export function checkName(name: string): string | null {
   return null;
 }
 
-export function welcomeView(submit: (name: string) => void, problem: string | null, value = ""): HTMLElement {
+export function welcomeView(
+  submit: (name: string) => void,
+  problem: string | null,
+  value = "",
+  signIn: (() => Promise<void>) | null = null,
+): HTMLElement {
   const id = uid("name");
   const input = h("input", {
     testid: "name-input",
@@ -66,7 +73,42 @@ export function welcomeView(submit: (name: string) => void, problem: string | nu
       { class: "fine-print" },
       "No account needed. Your name is remembered in this browser; you can change it later.",
     ),
+    signIn && passkeysSupported() ? passkeyButton(signIn, error) : null,
   );
   setTimeout(() => input.focus(), 0);
   return h("main", { class: "welcome" }, form);
+}
+
+function passkeyButton(signIn: () => Promise<void>, error: HTMLElement): HTMLElement {
+  const button = h(
+    "button",
+    {
+      class: "button wide",
+      testid: "passkey-signin",
+      attrs: { type: "button" },
+      on: {
+        click: () => {
+          button.disabled = true;
+          error.hidden = true;
+          signIn()
+            .catch((failure: unknown) => {
+              error.hidden = false;
+              error.textContent =
+                failure instanceof Error ? sentence(failure.message) : "The passkey did not work.";
+            })
+            .finally(() => {
+              button.disabled = false;
+            });
+        },
+      },
+    },
+    icon("key"),
+    "Sign in with a passkey",
+  );
+  return h(
+    "div",
+    { class: "welcome-passkey" },
+    h("p", { class: "muted welcome-or" }, "Been here before on another device?"),
+    button,
+  );
 }
