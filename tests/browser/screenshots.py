@@ -8,8 +8,9 @@ reactions, an edit, a delete and a mention; and Rosa, who made the allotment soc
 and wrote what it is for, sees a message Sam reported, with slow mode on; Nora, who keeps
 the book club's room, has pinned two messages, which Kit finds in the Pinned list; and in
 the committee's room Rosa opens what Kit's twice-edited message said before; climate
-founders with profiles, seen on a card and in "Who is here"; and Jo, signed in on her
-phone and at the office too, looks at her sessions.
+founders with profiles, seen on a card and in "Who is here"; Jo, signed in on her
+phone and at the office too, looks at her sessions; and Mia, with passkeys on her laptop
+and her phone, has signed in with one at a friend's laptop.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -30,6 +31,8 @@ DESKTOP_CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
+
+FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 async def describe(person: Person, description: str) -> None:
@@ -128,6 +131,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await profiles(people, server, out)
     await sessions(people, server, out)
     await people_page(people, server, out)
+    await passkeys(people, server, out)
 
 
 async def profile(person: Person, **fields: str) -> None:
@@ -355,6 +359,51 @@ async def people_page(people: People, server: Server, out: Path) -> None:
     await ann.page.screenshot(path=out / "people.png")
 
 
+async def passkeys(people: People, server: Server, out: Path) -> None:
+    """Mia attached a passkey on her laptop and one on her phone (Chromium's virtual
+    authenticators), and signed in with the first on a friend's laptop."""
+    url = f"http://localhost:{server.port}/"  # an RP ID must be a domain
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+    }
+    mia = await people.new(
+        "Mia", user_agent=DESKTOP_CHROME, viewport={"width": 1280, "height": 1000}
+    )
+    await mia.enter(url)
+    cdp = await mia.context.new_cdp_session(mia.page)
+    await cdp.send("WebAuthn.enable")
+    await mia.tid("sessions-open").click()
+    for count, name in ((1, None), (2, "Mia's phone")):
+        made = await cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+        await mia.tid("passkey-add").click()
+        await expect(mia.tid("passkey")).to_have_count(count)
+        if count == 1:
+            laptop = (await cdp.send("WebAuthn.getCredentials", made))["credentials"][0]
+        await cdp.send("WebAuthn.removeVirtualAuthenticator", made)
+        if name:
+            mia.page.once("dialog", lambda dialog, name=name: dialog.accept(name))
+            await mia.tid("passkey").nth(1).get_by_test_id("passkey-rename").click()
+            await expect(mia.tid("passkey-name").nth(1)).to_have_text(name)
+    friend = await people.new("Mia", user_agent=FIREFOX_WINDOWS)
+    await friend.page.goto(url)
+    friend_cdp = await friend.context.new_cdp_session(friend.page)
+    await friend_cdp.send("WebAuthn.enable")
+    made = await friend_cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    await friend_cdp.send("WebAuthn.addCredential", {**made, "credential": laptop})
+    await friend.tid("passkey-signin").click()
+    await expect(friend.tid("lobby")).to_be_visible()
+    await mia.tid("sessions-close").click()
+    await mia.tid("sessions-open").click()
+    await expect(mia.tid("session")).to_have_count(2)
+    await expect(mia.tid("passkey").first).to_contain_text("last used")
+    await mia.page.mouse.move(0, 0)
+    await mia.page.screenshot(path=out / "passkeys.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -364,7 +413,7 @@ def main() -> None:
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
     later = ("conversation.png", "reports.png", "pins.png", "versions.png", "profile.png")
-    for name in (*names, *later, "who-is-here.png", "sessions.png", "people.png"):
+    for name in (*names, *later, "who-is-here.png", "sessions.png", "people.png", "passkeys.png"):
         print(out / name)
 
 
