@@ -379,10 +379,15 @@ class Passkeys:
 
     def _relying_party(self, request: web.Request) -> tuple[str, list[str]]:
         """The RP ID and the origins a ceremony may come from: the settings', else the
-        request's own (development on localhost; behind a proxy set them: docs/deployment.md)."""
+        request's own host (development on localhost; in production set them:
+        docs/deployment.md, "Passkeys")."""
         settings = self._settings
         rp_id = settings.passkey_rp_id or (request.url.host or "")
-        origins = list(settings.passkey_origins) or [f"{request.scheme}://{request.host}"]
+        scheme = request.scheme
+        if request.remote in settings.trusted_proxies:
+            # Behind the documented proxy, which terminates TLS and says so.
+            scheme = request.headers.get("X-Forwarded-Proto", scheme)
+        origins = list(settings.passkey_origins) or [f"{scheme}://{request.host}"]
         return rp_id, [origin.rstrip("/") for origin in origins]
 
 

@@ -33,8 +33,11 @@ async def call(
     body: Any = None,
     token: str | None = None,
     raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     async with http.request(method, url, data=data, headers=headers) as resp:
         return resp.status, await resp.json()
@@ -133,6 +136,32 @@ async def test_any_process_finishes_a_ceremony_another_began(
     assert status == 200, answer
     assert answer["user"]["id"] == ann.user_id
     assert (await connect(two.url, "Ann", token=answer["token"])).user_id == ann.user_id
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+async def test_behind_the_proxy_unset_settings_follow_what_it_forwards(
+    start_server, settings: Settings, connect, http
+) -> None:
+    """nginx as docs/deployment.md sets it up: ``Host $http_host``, ``X-Forwarded-Proto``."""
+    server = await start_server(settings, trusted_proxies=("127.0.0.1",))
+    url, token = server.url, (await connect(server.url, "Ann")).session["token"]
+    proxied = {"Host": "meet.example", "X-Forwarded-Proto": "https"}
+    key = Authenticator(origin="https://meet.example")
+    status, answer = await call(http, "POST", url + "api/passkeys/register/options", {}, token,
+                                headers=proxied)  # fmt: skip
+    assert answer["options"]["rp"]["id"] == "meet.example"
+    body = {"credential": key.create(answer["options"])}
+    status, answer = await call(http, "POST", url + "api/passkeys/register", body, token,
+                                headers=proxied)  # fmt: skip
+    assert status == 200, answer
+    # Straight to the process, not through the proxy: http://127.0.0.1:port is expected.
+    status, answer = await call(http, "POST", url + "api/passkeys/signin/options", {})
+    body = {"credential": key.get(answer["options"] | {"rpId": "meet.example"})}
+    status, answer = await call(http, "POST", url + "api/passkeys/signin", body)
+    assert (status, answer["error"]) == (
+        400,
+        {"code": "bad_origin", "message": f"passkeys here are made and used at {url.rstrip('/')}"},
+    )
 
 
 @pytest.mark.parametrize("backend", ["memory"])
