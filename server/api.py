@@ -1,8 +1,11 @@
-"""HTTP: health, the public room list, and the web client's files."""
+"""HTTP: health, the public room list, a person's data, and the web client's files."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -11,11 +14,17 @@ from aiohttp import web
 
 from .archive import Archive
 from .config import Settings
-from .errors import Unavailable
+from .errors import Code, ProtocolError, Unavailable
 from .headers import security_headers
 from .presence import Presence
 from .rooms import Rooms
 from .sessions import Sessions
+from .yourdata import YourData
+
+log = logging.getLogger(__name__)
+
+_STATUS = {Code.UNAUTHORIZED: 401, Code.RATE_LIMITED: 429}
+"""The HTTP status of a refusal (any other code: 400)."""
 
 
 class Listener(Protocol):
@@ -28,6 +37,21 @@ def _json(data: object, status: int = 200) -> web.Response:
     return web.Response(
         body=msgspec.json.encode(data), status=status, content_type="application/json"
     )
+
+
+def _refused(exc: ProtocolError) -> web.Response:
+    response = _json(
+        {"error": {"code": exc.code.value, "message": exc.message}}, _STATUS.get(exc.code, 400)
+    )
+    if exc.code is Code.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="percolate"'
+    return response
+
+
+def _filename(name: str) -> str:
+    """``percolate-<name>-<date>.json``, the name in letters, digits and dashes."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "me"
+    return f"percolate-{slug}-{time.strftime('%Y-%m-%d', time.gmtime())}.json"
 
 
 @web.middleware
@@ -66,6 +90,7 @@ def add_routes(
     fanout: Listener | None,
     sessions: Sessions,
     rooms: Rooms,
+    yourdata: YourData,
 ) -> None:
     web_dir = settings.web_dir
     app.middlewares.append(_unavailable)
@@ -93,6 +118,27 @@ def add_routes(
     async def public_rooms(request: web.Request) -> web.Response:
         return _json({"rooms": await rooms.public()})
 
+    async def export(request: web.Request) -> web.StreamResponse:
+        try:
+            user = await yourdata.bearer(request.headers.get("Authorization"))
+            async with yourdata.exporting(user):
+                response = web.StreamResponse(
+                    headers={
+                        "Content-Type": "application/json; charset=utf-8",
+                        "Content-Disposition": f'attachment; filename="{_filename(user.name)}"',
+                        "Cache-Control": "no-store",
+                    }
+                )
+                await response.prepare(request)
+                # Each piece waits for the client to take the one before (write drains).
+                async for piece in yourdata.export(user):
+                    await response.write(piece)
+                await response.write_eof()
+                log.info("user=%s exported their data", user.id)
+                return response
+        except ProtocolError as exc:
+            return _refused(exc)
+
     async def client(request: web.Request) -> web.StreamResponse:
         index = web_dir / "index.html"
         if not index.is_file():
@@ -101,6 +147,7 @@ def add_routes(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/rooms", public_rooms)
+    app.router.add_get("/api/me/export", export)
     app.router.add_get("/", client)
     # A shared room link opens the client, which joins the room named in the path.
     app.router.add_get("/r/{room}", client)

@@ -46,6 +46,7 @@ from .sessions import Sessions
 from .tables import Tables
 from .tasks import Tasks, cancel
 from .workshop import Workshop
+from .yourdata import YourData
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,16 @@ class Percolate:
         self.contacts = Contacts(sio, archive)
         self.logins = Logins(sio, archive, self.sessions, self.control, self.tasks)
         self.passkeys = Passkeys(settings, archive, self.sessions, limits)
+        self.yourdata = YourData(
+            settings,
+            archive,
+            self.sessions,
+            self.catalog,
+            self.chat,
+            self.control,
+            limits,
+            self.tasks,
+        )
         self.events.register(
             table(
                 self.rooms,
@@ -182,6 +193,7 @@ class Percolate:
                 self.contacts,
                 Profiles(sio, archive, presence, self.rooms),
                 self.logins,
+                self.yourdata,
             )
         )
 
@@ -319,6 +331,7 @@ def make_app(settings: Settings) -> web.Application:
         server.fanout,
         server.sessions,
         server.rooms,
+        server.yourdata,
     )
     server.passkeys.add_routes(app)
 

@@ -136,7 +136,7 @@ def allowances(settings: Settings) -> tuple[Allowance, ...]:
                   s.read_burst, connection, "too many requests; slow down"),
         Allowance("room", ("room:leave", "goodbye", "dm:open", "user:block", "blocks:list",
                            "profile:set", "sessions:list", "session:revoke",
-                           "sessions:revoke_others"),
+                           "sessions:revoke_others", "account:erase"),
                   s.room_rate, s.room_burst,
                   connection, "too many requests; slow down"),
         Allowance("moderation", MODERATION, s.moderation_rate, s.moderation_burst, connection,

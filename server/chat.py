@@ -257,6 +257,10 @@ class Chat:
             await self._changed(self._audience(stored, room), message)
         return message, changed
 
+    async def republish(self, stored: StoredRoom | None, message: Message) -> None:
+        """Tell the room of a change stored elsewhere (an erase, ``server/yourdata.py``)."""
+        await self._changed(self._audience(stored, message.room), message)
+
     async def _changed(self, audience: str | list[str], message: Message) -> None:
         await self._sio.emit_in_order(
             "chat:change", message, audience, f"{message.room} rev", message.rev

@@ -160,6 +160,14 @@ class Settings:
     """Requests to the passkey routes one address may make per minute."""
     passkey_attempts_per_minute: int = 10
     """Passkey registrations per user, and sign-ins per credential, tried per minute."""
+    erase_messages: str = "delete"
+    """What ``account:erase`` does to the person's messages: ``delete`` (tombstones) or
+    ``anonymise`` (kept, by "Former member"); docs/security.md, "Your data"."""
+    exports_per_hour: int = 4
+    """Downloads of one person's data (``/api/me/export``) per hour."""
+    export_page: int = 500
+    """Messages an export reads from the archive (and writes out) at a time; an erase tells
+    its rooms their changed messages a page at a time too."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
     room_idle_hours: float = 72.0
@@ -276,6 +284,8 @@ _OPTIONS = {
     "passkey_challenge_seconds": "seconds between a passkey ceremony's options and its answer",
     "passkey_requests_per_minute": "requests to the passkey routes per address per minute",
     "passkey_attempts_per_minute": "passkey registrations per user, sign-ins per key, per minute",
+    "erase_messages": "what erasing an identity does to its messages: delete or anonymise",
+    "exports_per_hour": "downloads of one person's data per hour",
     "moderators": "comma-separated user ids who moderate the lobby",
     "room_idle_hours": "hours without people or messages after which a public room leaves the list",
     "trusted_proxies": "comma-separated reverse-proxy addresses whose X-Forwarded-For is believed",
@@ -301,6 +311,7 @@ _OPTIONS = {
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+ERASE_MESSAGES = ("delete", "anonymise")
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -345,6 +356,8 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
         parser.error("--session-days [SESSION_DAYS] must be more than 0")
     if not values["passkey_challenge_seconds"] > 0:
         parser.error("--passkey-challenge-seconds [PASSKEY_CHALLENGE_SECONDS] must be more than 0")
+    if values["erase_messages"] not in ERASE_MESSAGES:
+        parser.error(f"--erase-messages [ERASE_MESSAGES] must be {' or '.join(ERASE_MESSAGES)}")
     database_url = values["database_url"]
     if database_url and not database_url.startswith(("postgresql://", "postgres://")):
         parser.error("--database-url [DATABASE_URL] must be a postgresql:// URL")

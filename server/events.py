@@ -31,6 +31,7 @@ from .sessions import Session, Sessions
 from .tables import Tables
 from .tasks import Tasks
 from .workshop import Workshop
+from .yourdata import YourData
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def table(
     contacts: Contacts,
     profiles: Profiles,
     logins: Logins,
+    yourdata: YourData,
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -122,6 +124,7 @@ def table(
         "sessions:list": (p.Empty, logins.list_mine),
         "session:revoke": (p.SessionRef, logins.revoke),
         "sessions:revoke_others": (p.Empty, logins.revoke_others),
+        "account:erase": (p.AccountErase, yourdata.erase),
     }
 
 

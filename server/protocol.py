@@ -556,6 +556,12 @@ class SessionRef(msgspec.Struct):
     id: Id
 
 
+class AccountErase(msgspec.Struct):
+    """``account:erase``: the person's own name, typed, says they mean it."""
+
+    confirm: Annotated[str, msgspec.Meta(max_length=NAME_MAX * 4)]
+
+
 class MediaState(msgspec.Struct):
     room: Id
     camera: bool

@@ -39,17 +39,23 @@ from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, 
 from .logins import Login, NewLogin
 from .passkeys import Challenge, Purpose, StoredPasskey
 from .profiles import StoredProfile
+from .yourdata import FORMER, Erased, Erasure, Page, Revised
 
 __all__ = [
+    "FORMER",
     "Appended",
     "Challenge",
     "Change",
+    "Erased",
+    "Erasure",
     "Login",
     "MessageDeleted",
     "NewLogin",
     "NoSuchMessage",
     "NotYours",
+    "Page",
     "Purpose",
+    "Revised",
     "StoredPasskey",
     "StoredProfile",
     "TooManyPins",
@@ -359,6 +365,30 @@ class RoomState(msgspec.Struct):
             banned=[User(id=uid, name=name) for uid, name in self.banned.items()],
         )
 
+    def forget(self, user_id: str) -> bool:
+        """Take an erased user out of the state (roles, bans, hands, waiting room, tables,
+        rounds, a banner of theirs); whether anything changed (``Archive.erase_user``)."""
+        before = msgspec.json.encode(self)
+        self.roles.pop(user_id, None)
+        self.banned.pop(user_id, None)
+        self.hands = [user for user in self.hands if user.id != user_id]
+        self.knocking = [user for user in self.knocking if user.id != user_id]
+        self.admitted = [user for user in self.admitted if user != user_id]
+        self.sat = [user for user in self.sat if user != user_id]
+        self.moderators = [user for user in self.moderators if user != user_id]
+        if self.sitting is not None:
+            self.sitting.unseat(user_id)
+        series = self.series
+        if series is not None:
+            series.participants = [user for user in series.participants if user.id != user_id]
+            series.met = [pair for pair in series.met if user_id not in pair]
+            for table in series.last:
+                table.seats = [user for user in table.seats if user.id != user_id]
+            series.plan = [[[u for u in seats if u != user_id] for seats in r] for r in series.plan]
+        if self.pinned is not None and self.pinned.user.id == user_id:
+            self.pinned = None  # its message is erased: the banner goes
+        return msgspec.json.encode(self) != before
+
 
 class Archive(Protocol):
     async def open(self) -> None:
@@ -630,3 +660,22 @@ class Archive(Protocol):
     async def wishes(self, user: str, limit: int) -> tuple[list[Met], list[Met]]:
         """Who asked ``user`` and was not answered, and whom ``user`` asked and was not
         answered by (declined or not: that is never said), latest first."""
+
+    async def encounters(self, user: str, limit: int) -> list[Met]:
+        """Everybody ``user`` sat at a table with, where and when they last did, latest first."""
+
+    # -- your data (docs/security.md, "Your data"; ``server.archive.yourdata``) -------------
+
+    async def written(self, user_id: str, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` messages the user wrote, in any room, oldest first, from the mark
+        ``after`` (None: from the first); tombstones too."""
+
+    async def erase_user(self, user_id: str, messages: Erasure, at: int) -> Erased:
+        """Take the user out of the archive, in one transaction: profile, contacts and
+        requests both ways, encounters, blocks both ways, mentions of them, their place in
+        private rooms and in rooms' states, their reactions; their logins revoked (kept, so
+        that their tokens are refused), their name ``FORMER`` everywhere it is kept (the
+        user row, audit rows, reports, pins); rooms they made left without owner. Their
+        messages become tombstones (``delete``: text, versions and search words gone) or
+        stay under ``FORMER`` (``anonymise``); either way each takes its room's next
+        revision."""

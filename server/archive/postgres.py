@@ -78,6 +78,7 @@ from .rows import (
 from .rows import audit as audit_of
 from .rows import message as message_of
 from .rows import report as report_of
+from .yourdata import FORMER, Erased, Erasure, Page, Revised, without_reactions
 
 log = logging.getLogger(__name__)
 
@@ -1617,3 +1618,142 @@ class PostgresArchive:
     async def _people(self, kind: str, user: str, limit: int) -> list[Met]:
         rows = await self._with(lambda c: c.fetch(PEOPLE_SQL[kind], user, limit))
         return [met(*row) for row in rows]
+
+    async def encounters(self, user: str, limit: int) -> list[Met]:
+        return await self._people("sat", user, limit)
+
+    # -- your data ---------------------------------------------------------------------------
+
+    async def written(self, user_id: str, after: str | None, limit: int) -> Page:
+        ts, _, message_id = (after or "-1:").partition(":")
+        # By (ts, id) from the index on (user_id, ts): a page costs ``limit`` rows however
+        # many the user wrote.
+        rows = await self._with(
+            lambda c: c.fetch(
+                SELECT + " WHERE m.user_id = $1 AND (m.ts, m.id) > ($2, $3) "
+                "ORDER BY m.ts, m.id LIMIT $4",
+                user_id,
+                int(ts),
+                message_id,
+                limit,
+            )
+        )
+        found = [message_of(row) for row in rows]
+        mark = f"{found[-1].ts}:{found[-1].id}" if len(found) == limit else None
+        return Page(found, mark)
+
+    async def erase_user(self, user_id: str, messages: Erasure, at: int) -> Erased:
+        async def erase(conn: asyncpg.Connection) -> Erased:
+            async with conn.transaction():
+                return await _erase(conn, user_id, messages, at)
+
+        erased: Erased = await self._with(erase)
+        return erased
+
+
+_MENTIONING = '%"{}"%'
+"""A LIKE pattern of JSON holding a user's id as a string (ids are letters and digits)."""
+
+_TOMBSTONE = (
+    ", text = '', deleted = true, reactions = NULL, mentions = NULL, edited_at = NULL, "
+    "earlier = NULL, link = false, pinned = false, pinned_at = NULL, pinned_by_id = NULL, "
+    "pinned_by_name = NULL, search = ''::tsvector"
+)
+"""What ``changes.delete`` makes of a message, for all of a user's at once."""
+
+
+async def _erase(conn: asyncpg.Connection, user_id: str, messages: Erasure, at: int) -> Erased:
+    """``Archive.erase_user`` inside one transaction."""
+    holding = _MENTIONING.format(user_id)
+    # Every room whose row changes, locked in id order as a batch of appends locks them:
+    # two transactions never wait for each other in a circle.
+    touched = await conn.fetch(
+        "SELECT DISTINCT room FROM messages WHERE user_id = $1 OR reactions LIKE $2 "
+        "UNION SELECT id FROM rooms WHERE created_by = $1 OR state LIKE $2",
+        user_id,
+        holding,
+    )
+    await conn.execute(
+        "SELECT 1 FROM rooms WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        sorted(row[0] for row in touched),
+    )
+    revised: dict[str, Revised] = {}
+
+    async def take(room: str, n: int) -> int:
+        """``n`` revisions of the room; the one before them."""
+        rev = await conn.fetchval(
+            "UPDATE rooms SET last_rev = last_rev + $1 WHERE id = $2 RETURNING last_rev", n, room
+        )
+        first = revised.get(room)
+        revised[room] = Revised(room, first.after if first else rev - n, rev)
+        return int(rev) - n
+
+    for row in await conn.fetch(
+        "SELECT room, seq, reactions FROM messages WHERE reactions LIKE $1 ORDER BY room, seq",
+        holding,
+    ):
+        rev = await take(row["room"], 1) + 1
+        await conn.execute(
+            "UPDATE messages SET reactions = $1, rev = $2 WHERE room = $3 AND seq = $4",
+            without_reactions(row["reactions"], user_id), rev, row["room"], row["seq"],
+        )  # fmt: skip
+    delete = messages == "delete"
+    if delete:
+        await conn.execute(
+            "DELETE FROM mentions x USING messages m "
+            "WHERE m.room = x.room AND m.seq = x.seq AND m.user_id = $1",
+            user_id,
+        )
+    for row in await conn.fetch(
+        "SELECT room, count(*) AS n FROM messages WHERE user_id = $1 GROUP BY room ORDER BY room",
+        user_id,
+    ):
+        # Each message at a revision of its own, in seq order: chat:changes pages by them.
+        base = await take(row["room"], row["n"])
+        await conn.execute(
+            "UPDATE messages AS m SET user_id = $1, user_name = $2, author = $3, "
+            f"client_msg_id = m.id, rev = $4 + e.n {_TOMBSTONE if delete else ''} "
+            "FROM (SELECT id, row_number() OVER (ORDER BY seq) AS n FROM messages "
+            "WHERE room = $5 AND user_id = $6) AS e WHERE m.id = e.id",
+            FORMER.id, FORMER.name, FORMER.name.casefold(), base, row["room"], user_id,
+        )  # fmt: skip
+    for row in await conn.fetch(
+        "SELECT id, state FROM rooms WHERE state LIKE $1 ORDER BY id", holding
+    ):
+        state = _state_decoder.decode(row["state"])
+        if state.forget(user_id):
+            await conn.execute(
+                "UPDATE rooms SET state = $1, due_at = $2 WHERE id = $3",
+                msgspec.json.encode(state).decode(), state.due(), row["id"],
+            )  # fmt: skip
+    unowned = await conn.fetch(
+        "UPDATE rooms SET created_by = NULL WHERE created_by = $1 RETURNING id", user_id
+    )
+    name = FORMER.name
+    for sql, *args in (
+        ("UPDATE messages SET pinned_by_id = $2, pinned_by_name = $3 WHERE pinned_by_id = $1",
+         FORMER.id, name),
+        ("DELETE FROM profiles WHERE user_id = $1",),
+        ("DELETE FROM wishes WHERE $1 IN (from_user, to_user)",),
+        ("DELETE FROM encounters WHERE $1 IN (user_a, user_b)",),
+        ("DELETE FROM blocks WHERE $1 IN (user_id, blocked)",),
+        ("DELETE FROM mentions WHERE user_id = $1",),
+        ("DELETE FROM readers WHERE user_id = $1",),
+        ("UPDATE audit SET by_name = $2 WHERE by_id = $1", name),
+        ("UPDATE audit SET target_name = $2 WHERE target_id = $1", name),
+        ("UPDATE reports SET reporter_name = $2 WHERE reporter_id = $1", name),
+        ("UPDATE reports SET resolved_by_name = $2 WHERE resolved_by_id = $1", name),
+        ("UPDATE users SET name = $2 WHERE id = $1", name),
+        # The logins stay, revoked and unlabelled, so that their tokens are refused rather
+        # than taken for nobody's (a new identity).
+        ("UPDATE sessions SET revoked_at = coalesce(revoked_at, $2), label = '' "
+         "WHERE user_id = $1", at),
+        # (Passkeys: ("DELETE FROM passkeys WHERE user_id = $1",) goes here.)
+    ):  # fmt: skip
+        await conn.execute(sql, user_id, *args)
+    logins = await conn.fetch("SELECT id FROM sessions WHERE user_id = $1 ORDER BY id", user_id)
+    return Erased(
+        logins=[row["id"] for row in logins],
+        revised=list(revised.values()),
+        unowned=[row["id"] for row in unowned],
+    )

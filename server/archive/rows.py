@@ -168,6 +168,11 @@ PEOPLE_SQL = {
         "mine.from_user = $1 AND NOT EXISTS (SELECT 1 FROM wishes AS theirs WHERE "
         "theirs.from_user = mine.to_user AND theirs.to_user = $1)",
     ),
+    # Sat at one table (the export's people met): where and when they last did.
+    "sat": "SELECT users.id, users.name, e.room, rooms.title, e.at FROM encounters AS e "
+        "JOIN users ON users.id = (CASE WHEN e.user_a = $1 THEN e.user_b ELSE e.user_a END) "
+        "LEFT JOIN rooms ON rooms.id = e.room WHERE $1 IN (e.user_a, e.user_b) "
+        "ORDER BY 5 DESC LIMIT $2",
 }  # fmt: skip
 """People of a user (``$1``), latest first, at most ``$2``: (id, name, room, title, at)."""
 

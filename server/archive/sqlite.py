@@ -77,6 +77,7 @@ from .rows import audit as audit_of
 from .rows import message as _message
 from .rows import report as report_of
 from .rows import to_json as _json
+from .yourdata import FORMER, Erased, Erasure, Page, Revised, without_reactions
 
 log = logging.getLogger(__name__)
 
@@ -1822,3 +1823,148 @@ class SqliteArchive:
             )
 
         return await self._read(select)
+
+    async def encounters(self, user: str, limit: int) -> list[Met]:
+        return await self._read(lambda: _people(self._conn(), PEOPLE_SQL["sat"], user, limit))
+
+    # -- your data ---------------------------------------------------------------------------
+
+    async def written(self, user_id: str, after: str | None, limit: int) -> Page:
+        def select() -> Page:
+            # By rowid, the order stored: the index on user_id holds it, so a page costs
+            # ``limit`` rows however many the user wrote.
+            rows = (
+                self._conn()
+                .execute(
+                    _SELECT.replace("SELECT ", "SELECT m.rowid, ", 1)
+                    + " WHERE m.user_id = ? AND m.rowid > ? ORDER BY m.rowid LIMIT ?",
+                    (user_id, int(after or 0), limit),
+                )
+                .fetchall()
+            )
+            mark = str(rows[-1][0]) if len(rows) == limit else None
+            return Page([_message(row[1:]) for row in rows], mark)
+
+        return await self._read(select)
+
+    async def erase_user(self, user_id: str, messages: Erasure, at: int) -> Erased:
+        def erase() -> Erased:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                erased = _erase(conn, user_id, messages, at)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return erased
+
+        return await self._write(erase)
+
+
+_TOMBSTONE = (
+    ", text = '', deleted = 1, reactions = NULL, mentions = NULL, edited_at = NULL, "
+    "earlier = NULL, link = 0, pinned = 0, pinned_at = NULL, pinned_by_id = NULL, "
+    "pinned_by_name = NULL"
+)
+"""What ``changes.delete`` makes of a message, for all of a user's at once."""
+
+
+def _erase(conn: sqlite3.Connection, user_id: str, messages: Erasure, at: int) -> Erased:
+    """``Archive.erase_user`` inside the writer's transaction."""
+    revised: dict[str, Revised] = {}
+
+    def take(room: str, n: int) -> int:
+        """``n`` revisions of the room; the one before them."""
+        (rev,) = conn.execute(
+            "UPDATE rooms SET last_rev = last_rev + ? WHERE id = ? RETURNING last_rev", (n, room)
+        ).fetchone()
+        first = revised.get(room)
+        revised[room] = Revised(room, first.after if first else rev - n, rev)
+        return int(rev) - n
+
+    # Their reactions to anybody's messages (a user's id is letters and digits: no LIKE
+    # wildcard in it).
+    reacted = conn.execute(
+        "SELECT room, seq, reactions FROM messages WHERE reactions LIKE ? ORDER BY room, seq",
+        (f'%"{user_id}"%',),
+    ).fetchall()
+    for room, seq, reactions in reacted:
+        rev = take(room, 1) + 1
+        conn.execute(
+            "UPDATE messages SET reactions = ?, rev = ? WHERE room = ? AND seq = ?",
+            (without_reactions(reactions, user_id), rev, room, seq),
+        )
+    delete = messages == "delete"
+    texts: list[str] = []
+    if delete:
+        for text, earlier in conn.execute(
+            "SELECT text, earlier FROM messages WHERE user_id = ?", (user_id,)
+        ):
+            texts.append(text)
+            texts.extend(version.text for version in versions(earlier))
+        conn.execute(
+            "DELETE FROM mentions WHERE (room, seq) IN "
+            "(SELECT room, seq FROM messages WHERE user_id = ?)",
+            (user_id,),
+        )
+    rooms = conn.execute(
+        "SELECT room, count(*) FROM messages WHERE user_id = ? GROUP BY room ORDER BY room",
+        (user_id,),
+    ).fetchall()
+    for room, n in rooms:
+        # Each message at a revision of its own, in seq order: chat:changes pages by them.
+        base = take(room, n)
+        conn.execute(
+            "UPDATE messages SET user_id = ?, user_name = ?, author = ?, "
+            f"client_msg_id = messages.id, rev = ? + e.n {_TOMBSTONE if delete else ''} "
+            "FROM (SELECT rowid AS r, row_number() OVER (ORDER BY seq) AS n FROM messages "
+            "WHERE room = ? AND user_id = ?) AS e WHERE messages.rowid = e.r",
+            (FORMER.id, FORMER.name, FORMER.name.casefold(), base, room, user_id),
+        )
+    if texts:
+        _forget_words(conn, texts)
+    conn.execute(
+        "UPDATE messages SET pinned_by_id = ?, pinned_by_name = ? WHERE pinned_by_id = ?",
+        (FORMER.id, FORMER.name, user_id),
+    )
+    for room, state in conn.execute(
+        "SELECT id, state FROM rooms WHERE state IS NOT NULL AND CAST(state AS TEXT) LIKE ?",
+        (f'%"{user_id}"%',),
+    ).fetchall():
+        decoded = _state_decoder.decode(state)
+        if decoded.forget(user_id):
+            conn.execute(
+                "UPDATE rooms SET state = ?, due_at = ? WHERE id = ?",
+                (msgspec.json.encode(decoded), decoded.due(), room),
+            )
+    unowned = [
+        row[0]
+        for row in conn.execute(
+            "UPDATE rooms SET created_by = NULL WHERE created_by = ? RETURNING id", (user_id,)
+        )
+    ]
+    named = {"user": user_id, "name": FORMER.name, "at": at}
+    for sql in (
+        "DELETE FROM profiles WHERE user_id = :user",
+        "DELETE FROM wishes WHERE :user IN (from_user, to_user)",
+        "DELETE FROM encounters WHERE :user IN (user_a, user_b)",
+        "DELETE FROM blocks WHERE :user IN (user_id, blocked)",
+        "DELETE FROM mentions WHERE user_id = :user",
+        "DELETE FROM readers WHERE user_id = :user",
+        "UPDATE audit SET by_name = :name WHERE by_id = :user",
+        "UPDATE audit SET target_name = :name WHERE target_id = :user",
+        "UPDATE reports SET reporter_name = :name WHERE reporter_id = :user",
+        "UPDATE reports SET resolved_by_name = :name WHERE resolved_by_id = :user",
+        "UPDATE users SET name = :name WHERE id = :user",
+        # The logins stay, revoked and unlabelled, so that their tokens are refused rather
+        # than taken for nobody's (a new identity).
+        "UPDATE sessions SET revoked_at = coalesce(revoked_at, :at), label = '' "
+        "WHERE user_id = :user",
+        # (Passkeys: "DELETE FROM passkeys WHERE user_id = :user" goes here.)
+    ):
+        conn.execute(sql, named)
+    logins = [
+        row[0] for row in conn.execute("SELECT id FROM sessions WHERE user_id = ?", (user_id,))
+    ]
+    return Erased(logins=sorted(logins), revised=list(revised.values()), unowned=unowned)
