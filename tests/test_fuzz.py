@@ -101,6 +101,7 @@ EVENTS = sorted(
         "sessions:list",
         "session:revoke",
         "sessions:revoke_others",
+        "account:erase",
     }
 )
 FIELDS = [
@@ -128,6 +129,7 @@ FIELDS = [
     "message",
     "token",
     "name",
+    "confirm",
     "version",
     "answer",
     "candidate",
