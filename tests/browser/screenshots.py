@@ -9,8 +9,9 @@ and wrote what it is for, sees a message Sam reported, with slow mode on; Nora, 
 the book club's room, has pinned two messages, which Kit finds in the Pinned list; and in
 the committee's room Rosa opens what Kit's twice-edited message said before; climate
 founders with profiles, seen on a card and in "Who is here"; Jo, signed in on her
-phone and at the office too, looks at her sessions; and Mia, with passkeys on her laptop
-and her phone, has signed in with one at a friend's laptop.
+phone and at the office too, looks at her sessions; Mia, with passkeys on her laptop
+and her phone, has signed in with one at a friend's laptop; and Lena, about to leave, opens
+"Your data" to download hers and types her name to erase herself.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -132,6 +133,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await sessions(people, server, out)
     await people_page(people, server, out)
     await passkeys(people, server, out)
+    await your_data(people, server, out)
 
 
 async def profile(person: Person, **fields: str) -> None:
@@ -404,6 +406,20 @@ async def passkeys(people: People, server: Server, out: Path) -> None:
     await mia.page.screenshot(path=out / "passkeys.png")
 
 
+async def your_data(people: People, server: Server, out: Path) -> None:
+    """Lena, leaving the community, opens "Your data" and types her name to erase herself."""
+    lena = await people.new("Lena")
+    await lena.enter(server.url)
+    await lena.create_room("Leaving drinks", "open")
+    await lena.tid("invite-dismiss").click()
+    await lena.say("Thanks all, it was a good three years. Keep in touch!")
+    await lena.tid("yourdata-open").click()
+    await lena.tid("yourdata-erase-confirm").fill("Lena")
+    await expect(lena.tid("yourdata-erase")).to_be_enabled()
+    await lena.page.mouse.move(0, 0)
+    await lena.page.screenshot(path=out / "your-data.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -413,7 +429,15 @@ def main() -> None:
     asyncio.run(take(out))
     names = ("lobby.png", "coffee-room.png", "mobile.png", "rounds-invite.png", "table.png")
     later = ("conversation.png", "reports.png", "pins.png", "versions.png", "profile.png")
-    for name in (*names, *later, "who-is-here.png", "sessions.png", "people.png", "passkeys.png"):
+    for name in (
+        *names,
+        *later,
+        "who-is-here.png",
+        "sessions.png",
+        "people.png",
+        "passkeys.png",
+        "your-data.png",
+    ):
         print(out / name)
 
 

@@ -16,6 +16,7 @@ import { Profiles } from "./profiles";
 import { HOSTS, RoomState } from "./room";
 import { Sessions } from "./sessions";
 import { storage } from "./storage";
+import { YourData } from "./yourdata";
 import { Tables } from "./tables";
 import type {
   ErrorInfo,
@@ -61,6 +62,7 @@ export class Client extends Emitter<ClientEvents> {
   readonly media = new LocalMedia();
   readonly sessions = new Sessions(this.connection);
   readonly passkeys = new Passkeys();
+  readonly yourData = new YourData(this.connection);
   readonly rooms = new Map<string, RoomState>();
   readonly chat: Chat;
   readonly mentions: Mentions;

@@ -593,6 +593,7 @@ export interface Answers {
   "sessions:list": { sessions: SessionInfo[] };
   "session:revoke": Record<string, never>;
   "sessions:revoke_others": { revoked: number };
+  "account:erase": Record<string, never>;
   "sfu:join": SfuJoinAnswer;
   "sfu:answer": Record<string, never>;
   "sfu:candidate": Record<string, never>;

@@ -2,7 +2,7 @@
 // which has a tab like any other room once joined), mentions (with a count of new ones, apart
 // from unread messages), the people one met at tables, a tab per joined
 // room and per direct message (with unread counts), and who you are (with a way to change your
-// name, to edit your profile, and your sessions).
+// name, to edit your profile, your sessions, and your data).
 
 import type { Client } from "../protocol/client";
 import type { RoomState } from "../protocol/room";
@@ -12,6 +12,7 @@ import { icon, kindIcon } from "./icons";
 import { editProfile } from "./profile";
 import { MENTIONS_PATH, PEOPLE_PATH, roomPath, type Route, type Router } from "./router";
 import { showSessions } from "./sessions";
+import { showYourData } from "./yourdata";
 
 export class Sidebar {
   readonly element: HTMLElement;
@@ -167,6 +168,16 @@ export class Sidebar {
             on: { click: () => showSessions(this.client) },
           },
           "Sessions",
+        ),
+        h(
+          "button",
+          {
+            class: "link-button",
+            testid: "yourdata-open",
+            attrs: { type: "button", title: "Download or erase what Percolate keeps of you" },
+            on: { click: () => showYourData(this.client) },
+          },
+          "Your data",
         ),
       ),
     );
