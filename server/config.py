@@ -168,6 +168,9 @@ class Settings:
     export_page: int = 500
     """Messages an export reads from the archive (and writes out) at a time; an erase tells
     its rooms their changed messages a page at a time too."""
+    erase_told_max: int = 1000
+    """Changed messages of one room an erase tells one by one (``chat:change``); past them,
+    only the room's last, and clients fetch the gap with ``chat:changes``."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
     room_idle_hours: float = 72.0

@@ -8,8 +8,8 @@ One export per person at a time on each process, and ``EXPORTS_PER_HOUR`` an hou
 ``account:erase`` takes the person out of the archive in one transaction
 (``Archive.erase_user``), signs out every session of theirs on every process (``Revoke``:
 their connections close, so they leave every room) and then tells each room whose messages
-changed, as any change is told (``chat:change``), at most ``LIVE_MAX`` a room: past that a
-room hears only the last, and its clients catch up with ``chat:changes`` as after any gap.
+changed, as any change is told (``chat:change``), at most ``ERASE_TOLD_MAX`` a room: past
+that a room hears only the last, and its clients catch up with ``chat:changes`` as after any gap.
 """
 
 from __future__ import annotations
@@ -39,8 +39,6 @@ from .tasks import Tasks
 
 log = logging.getLogger(__name__)
 
-LIVE_MAX = 1000
-"""Changes of one room told one by one after an erase; past them, only the room's last."""
 _LIST_MAX = 1000
 """At most this many of each list in an export (contacts, blocks, people met, sessions)."""
 
@@ -105,6 +103,7 @@ class YourData:
         per_hour = settings.exports_per_hour
         self._exports = limits.limiter("export", per_hour / 3600, per_hour)
         self._page = settings.export_page
+        self._told_max = settings.erase_told_max
         self._exporting: set[str] = set()
         """Users whose export this process is writing now."""
 
@@ -218,21 +217,22 @@ class YourData:
         return Done()
 
     async def _republish(self, revised: list[Revised]) -> None:
-        """Tell each room of its changed messages (``LIVE_MAX`` at most, then the last)."""
-        archive = self._archive
+        """Tell each room of its changed messages (``ERASE_TOLD_MAX`` at most, then the last)."""
         for change in revised:
             stored = await self._catalog.get(change.room)
             after, told = change.after, 0
             while after < change.rev:
-                if told >= LIVE_MAX:
+                left = self._told_max - told
+                if left <= 0:
                     # The rest only as the last: clients fetch the gap (chat:changes).
-                    after = change.rev - 1
-                page = await archive.changes(change.room, after, self._page)
+                    after, left = max(after, change.rev - 1), self._page
+                limit = min(self._page, left)
+                page = await self._archive.changes(change.room, after, limit)
                 mine = [m for m in page if m.rev <= change.rev]
                 for message in mine:
                     await self._chat.republish(stored, message)
                 told += len(mine)
-                if len(mine) < len(page) or len(page) < self._page:
+                if len(mine) < len(page) or len(page) < limit:
                     break
                 after = page[-1].rev
                 await asyncio.sleep(0)  # a mass change shares the loop, a page at a time

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from server import keys
+from server.app import APP_KEY
 from server.config import Settings
 
 from .support.client import Client
@@ -32,9 +33,16 @@ def erase_messages() -> str:
 
 
 @pytest.fixture
-def settings(settings: Settings, erase_messages: str) -> Settings:
+def erase_told_max() -> int:
+    return 1000
+
+
+@pytest.fixture
+def settings(settings: Settings, erase_messages: str, erase_told_max: int) -> Settings:
     """Export pages of 7 messages, so a few dozen messages take several."""
-    return dataclasses.replace(settings, export_page=7, erase_messages=erase_messages)
+    return dataclasses.replace(
+        settings, export_page=7, erase_messages=erase_messages, erase_told_max=erase_told_max
+    )
 
 
 @pytest.fixture
@@ -130,15 +138,23 @@ async def test_the_export_is_refused_without_a_live_token_and_past_its_rate(
 async def erase_setup(
     server: Running, connect
 ) -> tuple[Client, Client, Client, str, dict[str, Any], str]:
-    """Ann (with a profile, a second device, lobby messages, a DM and a reaction) and Bob in
-    the lobby; Ann's phone's token; her lobby message; the DM."""
+    """Ann (with a profile, a second device, lobby messages, a DM, a reaction, and a room of
+    her own where Bob moderates) and Bob in the lobby; Ann's phone's token; her lobby
+    message; the DM."""
     ann = await connect(server.url, "Ann")
     bob = await connect(server.url, "Bob")
     await ann.ok("profile:set", {"headline": "Zebra tamer", "organisation": "Zoo"})
+    own = (await ann.ok("room:create", {"title": "Ann's corner", "kind": "open"}))["room"]["id"]
+    for client in (ann, bob):
+        await client.ok("room:join", {"room": own})
+    await ann.ok("room:moderator", {"room": own, "user": bob.user_id, "on": True})
     for client in (ann, bob):
         await client.ok("room:join", {"room": "lobby"})
     token = await sign_in_elsewhere(server, ann.user_id)
     phone = await connect(server.url, "Ann", token=token)
+    # More messages than a page (7): the room hears of every one.
+    for n in range(9):
+        await say(ann, "lobby", f"more news {n}")
     note = await say(ann, "lobby", "quokkas everywhere tonight")
     dm = (await ann.ok("dm:open", {"user": bob.user_id}))["room"]["id"]
     await ann.ok("room:join", {"room": dm})
@@ -176,6 +192,11 @@ async def test_erase_leaves_nothing_of_the_person_and_everybody_sees_it(
     assert changed["user"] == {"id": "former", "name": "Former member"}
     assert changed["text"] == ("" if mode == "delete" else "quokkas everywhere tonight")
     assert changed.get("deleted", False) is (mode == "delete")
+    earlier = {note["seq"] - 9 + n for n in range(9)}  # her other lobby messages, each told
+    while earlier:
+        told = await bob.wait("chat:change", lambda m: m["seq"] in earlier)
+        assert told["user"]["name"] == "Former member"
+        earlier.discard(told["seq"])
     # Her thumbs-up on Bob's message is gone too.
     await bob.wait("chat:change", lambda m: m["text"] == "hello all" and not m.get("reactions"))
 
@@ -203,3 +224,44 @@ async def test_erase_leaves_nothing_of_the_person_and_everybody_sees_it(
     # The conversation stays Bob's, with nobody in particular.
     [conversation] = (await bob.ok("dm:list"))["dms"]
     assert conversation["user"] == {"id": ann_id, "name": "Former member"}
+    # Her room stays, without owner; Bob still moderates it, and its audit log keeps her id,
+    # not her name.
+    own = next(
+        r["id"] for r in (await bob.ok("room:list"))["rooms"] if r["title"] == "Ann's corner"
+    )
+    rejoined = await bob.ok("room:join", {"room": own})
+    assert rejoined["you"]["role"] == "moderator"
+    # (audit:list is the owner's: none now; the archive shows what an operator would see.)
+    archive = server.server.app[APP_KEY].archive
+    [entry] = await archive.audit_log(own, None, 10)
+    assert (entry.by.id, entry.by.name, entry.action) == (ann_id, "Former member", "moderator")
+    # Her export is refused: every session of hers was signed out.
+    assert (await download(server, token))[0] == 401
+
+
+@pytest.mark.parametrize("erase_told_max", [3])
+async def test_a_mass_erase_tells_a_room_its_first_changes_then_only_the_last(
+    server: Running, connect
+) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    await ann.ok("room:join", {"room": "lobby"})
+    joined = await bob.ok("room:join", {"room": "lobby"})
+    written = [await say(ann, "lobby", f"line {n}") for n in range(12)]
+    await ann.ok("account:erase", {"confirm": "Ann"})
+
+    last = await bob.wait("chat:change", lambda m: m["seq"] == written[-1]["seq"])
+    told = [m["seq"] for m in bob.events("chat:change")]
+    assert told == [m["seq"] for m in written[:3]]  # then the last, just consumed
+    # The gap in rev says what is missing: chat:changes fills it, a page at a time.
+    caught: list[dict[str, Any]] = []
+    after = joined["rev"]
+    while True:
+        page = await bob.ok("chat:changes", {"room": "lobby", "after": after, "limit": 5})
+        caught += page["messages"]
+        if len(page["messages"]) < 5:
+            break
+        after = page["messages"][-1]["rev"]
+    assert [m["seq"] for m in caught] == [m["seq"] for m in written]
+    assert all(m["deleted"] and m["text"] == "" for m in caught)
+    assert caught[-1]["rev"] == last["rev"] == page["rev"]
