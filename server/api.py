@@ -130,9 +130,16 @@ def add_routes(
                     }
                 )
                 await response.prepare(request)
-                # Each piece waits for the client to take the one before (write drains).
-                async for piece in yourdata.export(user):
-                    await response.write(piece)
+                try:
+                    # Each piece waits for the client to take the one before (write drains).
+                    async for piece in yourdata.export(user):
+                        await response.write(piece)
+                except Unavailable as exc:
+                    # Too late for a 503: the transfer is cut short, never ended as if whole.
+                    log.warning("user=%s: export cut short: storage unavailable: %s", user.id, exc)
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
                 await response.write_eof()
                 log.info("user=%s exported their data", user.id)
                 return response

@@ -172,7 +172,9 @@ class YourData:
             items = []
             for m in page.messages:
                 if m.room not in titles:
-                    room = await self._catalog.get(m.room)
+                    # From the archive, not the catalog: an export is no reason to cache
+                    # every room its person ever wrote in.
+                    room = await archive.get_room(m.room)
                     titles[m.room] = room.title if room is not None else ""
                 items.append(_written(m, titles[m.room]))
             if items:

@@ -1630,7 +1630,7 @@ class PostgresArchive:
         # many the user wrote.
         rows = await self._with(
             lambda c: c.fetch(
-                SELECT + " WHERE m.user_id = $1 AND (m.ts, m.id) > ($2, $3) "
+                SELECT + " WHERE m.user_id = $1 AND m.ts >= $2 AND (m.ts, m.id) > ($2, $3) "
                 "ORDER BY m.ts, m.id LIMIT $4",
                 user_id,
                 int(ts),
