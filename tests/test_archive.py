@@ -208,6 +208,14 @@ async def test_passkeys_are_their_owners_and_counted_up_once(archive: Archive) -
     assert await archive.remove_passkeys(ann.id) == 1
     assert await archive.passkeys(ann.id) == []
     assert [k.id for k in await archive.passkeys(bob.id)] == ["k3"]
+    # So does an erase (account:erase), and nobody finds the erased person any more.
+    assert await archive.add_passkey(_passkey("k4", ann.id, 70))
+    await archive.erase_user(ann.id, "delete", 80)
+    assert await archive.passkeys(ann.id) == []
+    assert await archive.passkey_by_credential("cred-k4") is None
+    assert [k.id for k in await archive.passkeys(bob.id)] == ["k3"]
+    assert await archive.get_user(ann.id) is None
+    assert await archive.known_users([ann.id, bob.id]) == {bob.id}
 
 
 async def test_a_challenge_is_taken_once_and_expired_ones_are_forgotten(

@@ -214,9 +214,10 @@ async def test_erase_leaves_nothing_of_the_person_and_everybody_sees_it(
         assert authors == {"Former member"}
     assert (await bob.ok("search", {"query": "from:Ann"}))["results"] == []
     assert (await bob.ok("search", {"query": f"from:{ann_id}"}))["results"] == []
-    profile = (await bob.ok("profile:get", {"user": ann_id}))["profile"]
-    assert profile["user"]["name"] == "Former member"
-    assert "Zebra" not in json.dumps(profile) and "Zoo" not in json.dumps(profile)
+    # Nobody of that id is left to look at, to write to or to ask to stay in touch.
+    for event in ("profile:get", "dm:open", "people:stay"):
+        gone = await bob.call(event, {"user": ann_id})
+        assert gone["error"]["code"] == "not_found", event
     online = (await bob.ok("online:list"))["people"]
     assert ann_id not in [person["user"]["id"] for person in online]
     people = await bob.ok("people:list")

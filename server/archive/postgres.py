@@ -319,6 +319,11 @@ _MIGRATIONS = [
     );
     CREATE INDEX passkey_challenges_expiry ON passkey_challenges (expires_at);
     """,
+    """
+    -- An erased person (account:erase): the row stays, so that their old tokens are refused,
+    -- but nobody can open a conversation with them or ask them to stay in touch.
+    ALTER TABLE users ADD COLUMN erased_at BIGINT;
+    """,
 ]
 
 _INSERT_LOGIN = (
@@ -869,7 +874,9 @@ class PostgresArchive:
 
     async def get_user(self, user_id: str) -> User | None:
         row = await self._with(
-            lambda c: c.fetchrow("SELECT id, name FROM users WHERE id = $1", user_id)
+            lambda c: c.fetchrow(
+                "SELECT id, name FROM users WHERE id = $1 AND erased_at IS NULL", user_id
+            )
         )
         return User(id=row["id"], name=row["name"]) if row else None
 
@@ -1380,7 +1387,10 @@ class PostgresArchive:
         if not user_ids:
             return set()
         rows = await self._with(
-            lambda c: c.fetch("SELECT id FROM users WHERE id = ANY($1::text[])", list(user_ids))
+            lambda c: c.fetch(
+                "SELECT id FROM users WHERE id = ANY($1::text[]) AND erased_at IS NULL",
+                list(user_ids),
+            )
         )
         return {row["id"] for row in rows}
 
@@ -1743,12 +1753,12 @@ async def _erase(conn: asyncpg.Connection, user_id: str, messages: Erasure, at: 
         ("UPDATE audit SET target_name = $2 WHERE target_id = $1", name),
         ("UPDATE reports SET reporter_name = $2 WHERE reporter_id = $1", name),
         ("UPDATE reports SET resolved_by_name = $2 WHERE resolved_by_id = $1", name),
-        ("UPDATE users SET name = $2 WHERE id = $1", name),
+        ("UPDATE users SET name = $2, erased_at = $3 WHERE id = $1", name, at),
         # The logins stay, revoked and unlabelled, so that their tokens are refused rather
         # than taken for nobody's (a new identity).
         ("UPDATE sessions SET revoked_at = coalesce(revoked_at, $2), label = '' "
          "WHERE user_id = $1", at),
-        # (Passkeys: ("DELETE FROM passkeys WHERE user_id = $1",) goes here.)
+        ("DELETE FROM passkeys WHERE user_id = $1",),
     ):  # fmt: skip
         await conn.execute(sql, user_id, *args)
     logins = await conn.fetch("SELECT id FROM sessions WHERE user_id = $1 ORDER BY id", user_id)

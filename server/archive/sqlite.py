@@ -333,6 +333,11 @@ _MIGRATIONS = [
     );
     CREATE INDEX passkey_challenges_expiry ON passkey_challenges (expires_at);
     """,
+    """
+    -- An erased person (account:erase): the row stays, so that their old tokens are refused,
+    -- but nobody can open a conversation with them or ask them to stay in touch.
+    ALTER TABLE users ADD COLUMN erased_at INTEGER;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -1009,7 +1014,9 @@ class SqliteArchive:
         def select() -> User | None:
             row = (
                 self._conn()
-                .execute("SELECT id, name FROM users WHERE id = ?", (user_id,))
+                .execute(
+                    "SELECT id, name FROM users WHERE id = ? AND erased_at IS NULL", (user_id,)
+                )
                 .fetchone()
             )
             return User(id=row[0], name=row[1]) if row else None
@@ -1545,7 +1552,8 @@ class SqliteArchive:
             rows = (
                 self._conn()
                 .execute(
-                    "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))",
+                    "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?)) "
+                    "AND erased_at IS NULL",
                     (msgspec.json.encode(ids).decode(),),
                 )
                 .fetchall()
@@ -1956,12 +1964,12 @@ def _erase(conn: sqlite3.Connection, user_id: str, messages: Erasure, at: int) -
         "UPDATE audit SET target_name = :name WHERE target_id = :user",
         "UPDATE reports SET reporter_name = :name WHERE reporter_id = :user",
         "UPDATE reports SET resolved_by_name = :name WHERE resolved_by_id = :user",
-        "UPDATE users SET name = :name WHERE id = :user",
+        "UPDATE users SET name = :name, erased_at = :at WHERE id = :user",
         # The logins stay, revoked and unlabelled, so that their tokens are refused rather
         # than taken for nobody's (a new identity).
         "UPDATE sessions SET revoked_at = coalesce(revoked_at, :at), label = '' "
         "WHERE user_id = :user",
-        # (Passkeys: "DELETE FROM passkeys WHERE user_id = :user" goes here.)
+        "DELETE FROM passkeys WHERE user_id = :user",
     ):
         conn.execute(sql, named)
     logins = [
