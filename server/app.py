@@ -21,10 +21,12 @@ from .archive import Archive
 from .archive.postgres import PostgresArchive
 from .archive.sqlite import SqliteArchive
 from .budget import Budget
+from .cards import Cards
 from .catalog import Catalog
 from .chat import Chat
 from .config import Settings
 from .control import Control
+from .encounters import Encounters
 from .errors import Unavailable
 from .events import Events, client_address, table
 from .limits import Limits
@@ -120,7 +122,8 @@ class Percolate:
         self.control = Control(self.fanout)
         self.catalog = Catalog(archive, self.control)
         self.roster = Roster(sio, presence, self.control)
-        self.chat = Chat(settings, sio, archive, self.catalog, presence)
+        encounters = Encounters(archive)
+        self.chat = Chat(settings, sio, archive, self.catalog, presence, encounters)
         self.media = Media(
             settings,
             sio,
@@ -130,6 +133,7 @@ class Percolate:
             self.roster,
             self.control,
             self.ice,
+            encounters,
         )
         self.workshop = Workshop(sio, archive, presence, self.roster)
         self.tables = Tables(
@@ -168,7 +172,8 @@ class Percolate:
             sio, archive, presence, self.roster, self.chat, self.workshop, self.catalog
         )
         self.search = Search(settings, archive)
-        self.contacts = Contacts(sio, archive)
+        self.cards = Cards(sio, archive)
+        self.contacts = Contacts(sio, archive, self.cards)
         self.logins = Logins(sio, archive, self.sessions, self.control, self.tasks)
         self.passkeys = Passkeys(settings, archive, self.sessions, limits)
         self.yourdata = YourData(
@@ -191,6 +196,7 @@ class Percolate:
                 self.moderation,
                 self.search,
                 self.contacts,
+                self.cards,
                 Profiles(sio, archive, presence, self.rooms),
                 self.logins,
                 self.yourdata,

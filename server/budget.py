@@ -100,6 +100,9 @@ TABLES = (
     "people:decline",
     "people:remove",
     "people:list",
+    "card:get",
+    "card:set",
+    "card:share",
 )
 
 

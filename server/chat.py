@@ -30,6 +30,7 @@ from .audiences import user_room
 from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
 from .config import Settings
+from .encounters import Encounters
 from .errors import Code, ProtocolError, bad_request, forbidden, not_found
 from .presence import Presence
 from .protocol import (
@@ -71,12 +72,14 @@ class Chat:
         archive: Archive,
         catalog: Catalog,
         presence: Presence,
+        encounters: Encounters,
     ) -> None:
         self._settings = settings
         self._sio = sio
         self._archive = archive
         self._catalog = catalog
         self._presence = presence
+        self._encounters = encounters
 
     async def send(self, session: Session, request: ChatSend) -> Sent:
         check_text(request.text, self._settings.max_text)
@@ -85,6 +88,7 @@ class Chat:
         # emit nothing awaits, so the room's messages go out in the order they were stored.
         stored = await self._may_chat(session, request.room)
         await self._slow(session, stored, request)
+        other = None
         if stored is not None and stored.dm_users is not None:
             other = next((u for u in stored.dm_users if u != session.user.id), session.user.id)
             if await self._archive.blocking(session.user.id, other):
@@ -117,6 +121,8 @@ class Chat:
             if appended.first is not None:
                 await self._changed(audience, appended.first)
             await self._mention(stored, message, notify)
+            if other is not None and other != session.user.id:
+                await self._encounters.messaged(request.room, session.user.id, other)
         return Sent(message=message)
 
     async def edit(self, session: Session, request: ChatEdit) -> Changed:

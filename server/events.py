@@ -13,6 +13,7 @@ import msgspec
 from . import authz, wire
 from . import protocol as p
 from .budget import Budget, OverBudget
+from .cards import Cards
 from .catalog import Catalog
 from .chat import Chat
 from .config import Settings
@@ -47,6 +48,7 @@ def table(
     moderation: Moderation,
     search: Search,
     contacts: Contacts,
+    cards: Cards,
     profiles: Profiles,
     logins: Logins,
     yourdata: YourData,
@@ -109,6 +111,9 @@ def table(
         "people:decline": (p.PersonRef, contacts.decline),
         "people:remove": (p.PersonRef, contacts.remove),
         "people:list": (p.Empty, contacts.people),
+        "card:get": (p.Empty, cards.get),
+        "card:set": (p.CardSet, cards.set),
+        "card:share": (p.CardShare, cards.share),
         "room:slow": (p.SlowMode, moderation.slow),
         "room:edit": (p.RoomEdit, moderation.edit),
         "room:moderator": (p.ModeratorSet, moderation.set_moderator),

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aiortc import RTCIceServer
@@ -31,6 +31,7 @@ from .authz import STAGE
 from .catalog import Catalog
 from .config import Settings
 from .control import Control
+from .encounters import Encounters
 from .errors import Code, ProtocolError, Unavailable, bad_request, forbidden
 from .placement import Claim, Placement
 from .presence import Presence
@@ -71,8 +72,10 @@ class Media:
         roster: Roster,
         control: Control,
         ice: IceConfig,
+        encounters: Encounters,
     ) -> None:
         self._settings = settings
+        self._encounters = encounters
         self._sio = sio
         self._presence = presence
         self._placement = placement
@@ -164,12 +167,18 @@ class Media:
         if member is None:
             raise forbidden("you are not in this room")
         if kind in MESHED and (request.camera or request.screen):
-            await self._maybe_switch(request.room, kind)
+            members = await self._presence.members(request.room)
+            if kind is RoomKind.COFFEE and request.camera:
+                await self._encounters.cameras_on(request.room, session.user.id, members)
+            await self._maybe_switch(request.room, kind, members)
         return MediaChanged(member=member, media=await self.place(request.room, kind))
 
-    async def _maybe_switch(self, room: str, kind: RoomKind) -> None:
+    async def _maybe_switch(
+        self, room: str, kind: RoomKind, members: Sequence[Member] | None = None
+    ) -> None:
         """Move a coffee room to the SFU once it has more cameras than mesh carries."""
-        members = await self._presence.members(room)
+        if members is None:
+            members = await self._presence.members(room)
         cameras = sum(m.camera or m.screen for m in members)
         if cameras > self._settings.mesh_max_cameras:
             claim = await self._placement.read(room)

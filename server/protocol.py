@@ -390,7 +390,23 @@ class Found(msgspec.Struct, frozen=True):
     messages: list[Message]
 
 
-class Met(msgspec.Struct, frozen=True):
+class CardField(enum.StrEnum):
+    """A field of a contact card: shown only to contacts, each as its owner chooses."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    LINK = "link"
+
+
+class Card(msgspec.Struct, frozen=True, kw_only=True):
+    """A contact card as a contact sees it: the fields shared with them (the others empty)."""
+
+    email: str = ""
+    phone: str = ""
+    link: str = ""
+
+
+class Met(msgspec.Struct, frozen=True, kw_only=True):
     """Somebody who said "stay in touch", or was told it (``people:list``, ``people:asked``)."""
 
     user: User
@@ -398,6 +414,35 @@ class Met(msgspec.Struct, frozen=True):
     """Where it was said: the table they shared, or the room it was asked from; None if from
     nowhere in particular."""
     at: int
+    headline: str = ""
+    """Their public headline (empty if none)."""
+    card: Card | None = None
+    """A contact's card as shared with the user; None for a request."""
+    sharing: list[CardField] | None = None
+    """Which of the user's own card fields this contact sees; None for a request."""
+
+
+class How(enum.StrEnum):
+    """How two people met (``Encounter``)."""
+
+    TABLE = "table"
+    """At one table of speed networking or a breakout."""
+    CAMERA = "camera"
+    """In one coffee room, both cameras on."""
+    DM = "dm"
+    """In direct messages, both having written."""
+
+
+class Encounter(msgspec.Struct, frozen=True, kw_only=True):
+    """Somebody the user met and is not in touch with (``people:list``'s ``encounters``)."""
+
+    user: User
+    how: How
+    room: RoomBrief | None
+    """The table's or coffee room's; None for a DM (or a room gone)."""
+    at: int
+    """When they last met so (a DM: when both had written)."""
+    headline: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -845,6 +890,69 @@ class ProfileSet(msgspec.Struct):
                     raise bad_request("about must not contain control characters")
         if isinstance(self.public, list):
             self.public = list(dict.fromkeys(self.public))
+
+
+# ---------------------------------------------------------------------------------------------
+# Contact cards (docs/protocol.md, "Contact cards"): shown to contacts only, per contact.
+
+EMAIL_MAX = 254
+PHONE_MAX = 32
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_PHONE = re.compile(r"\+?[0-9 ().\-/]+")
+
+
+def check_email(value: str) -> str:
+    value = _one_line(value, "email", EMAIL_MAX)
+    if value and not _EMAIL.fullmatch(value):
+        raise bad_request("email must be an e-mail address such as ann@example.org")
+    return value
+
+
+def check_phone(value: str) -> str:
+    value = _one_line(value, "phone", PHONE_MAX)
+    if value and not (_PHONE.fullmatch(value) and 3 <= sum(ch.isdigit() for ch in value) <= 20):
+        raise bad_request("phone must be a number: digits, spaces, + ( ) - . / only")
+    return value
+
+
+class CardSet(msgspec.Struct):
+    """``card:set``: the fields given replace the stored ones; those left out stay."""
+
+    email: Annotated[str, msgspec.Meta(max_length=4 * EMAIL_MAX)] | _Unset = msgspec.UNSET
+    phone: Annotated[str, msgspec.Meta(max_length=4 * PHONE_MAX)] | _Unset = msgspec.UNSET
+    link: _LinkText | _Unset = msgspec.UNSET
+    share: Annotated[list[CardField], msgspec.Meta(max_length=8)] | _Unset = msgspec.UNSET
+    """The fields new contacts see (each contact's can be changed later: ``card:share``)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.email, str):
+            self.email = check_email(self.email)
+        if isinstance(self.phone, str):
+            self.phone = check_phone(self.phone)
+        if isinstance(self.link, str):
+            self.link = check_link(self.link)
+        if isinstance(self.share, list):
+            self.share = list(dict.fromkeys(self.share))
+
+
+class CardShare(msgspec.Struct):
+    """``card:share``: which fields of one's card one contact sees."""
+
+    user: Id
+    fields: Annotated[list[CardField], msgspec.Meta(max_length=8)]
+
+    def __post_init__(self) -> None:
+        self.fields = list(dict.fromkeys(self.fields))
+
+
+class OwnCard(msgspec.Struct, frozen=True, kw_only=True):
+    """One's own card as ``card:get`` and ``card:set`` answer it."""
+
+    email: str
+    phone: str
+    link: str
+    share: list[CardField]
+    """What new contacts see."""
 
 
 class ProfileGet(msgspec.Struct):

@@ -14,6 +14,8 @@ from msgspec import UNSET, UnsetType
 
 from .protocol import (
     AuditEntry,
+    CardField,
+    Encounter,
     Found,
     HostsView,
     MediaPlace,
@@ -22,6 +24,7 @@ from .protocol import (
     Message,
     Met,
     Online,
+    OwnCard,
     Profile,
     Report,
     Room,
@@ -196,6 +199,21 @@ class People(Reply, kw_only=True):
     """Who asked the user, not answered yet."""
     asking: list[Met]
     """Whom the user asked, not answered yet (declined or not: that is never said)."""
+    encounters: list[Encounter]
+    """Whom the user met, not in touch with them."""
+
+
+class OwnCardReply(Reply, kw_only=True):
+    """``card:get``, ``card:set``."""
+
+    card: OwnCard
+
+
+class CardShared(Reply, kw_only=True):
+    """``card:share``."""
+
+    user: str
+    fields: list[CardField]
 
 
 class SlowChanged(Reply, kw_only=True):

@@ -17,7 +17,7 @@ from signaling.ice import IceConfig, ice_servers
 
 from . import keys, wire
 from .archive import Archive, RoomState, StoredRoom
-from .audiences import host_room, member_room
+from .audiences import host_room, member_room, user_room
 from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
 from .config import Settings
@@ -391,6 +391,12 @@ class Rooms:
         await self._archive.block(
             session.user.id, request.user, request.on, int(time.time() * 1000)
         )
+        if request.on:
+            # Gone from the blocker's people lists, on every connection (the blocked one is
+            # not told: a block is never said).
+            await self._sio.emit(
+                "people:removed", {"user": request.user}, room=user_room(session.user.id)
+            )
         return Blocked(blocked=await self._archive.blocked(session.user.id, _BLOCKED_MAX))
 
     async def blocks(self, session: Session, request: Empty) -> Blocked:

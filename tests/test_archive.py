@@ -29,7 +29,7 @@ from server.archive import postgres as postgres_archive
 from server.archive import sqlite as sqlite_archive
 from server.archive.postgres import PostgresArchive, ts_query
 from server.archive.sqlite import SqliteArchive, fts_query
-from server.protocol import Phase, RoomKind, User, Version
+from server.protocol import CardField, How, Phase, RoomBrief, RoomKind, User, Version
 
 ANN = User(id="ann", name="Ann")
 
@@ -267,6 +267,77 @@ async def test_an_archive_from_before_sessions_keeps_every_token(database: str) 
         # New users no longer clash with the old column.
         bob = await archive.create_user("Bob", new_login("d-bob"))
         assert (await archive.login_by_token("d-bob")).user == bob  # type: ignore[union-attr]
+    finally:
+        await archive.close()
+
+
+async def _schema_before_cards(database: str) -> None:
+    """The archive as it was before contact cards: Ann in touch with Bob, and Ann and Cleo
+    at one table of the lobby."""
+    rows = [
+        "INSERT INTO wishes (from_user, to_user, room, at) VALUES ('uann', 'ubob', '', 2), "
+        "('ubob', 'uann', '', 3)",
+        "INSERT INTO encounters (user_a, user_b, room, at) VALUES ('uann', 'ucleo', 'lobby', 4)",
+        "INSERT INTO rooms (id, title, kind, private, created_at) "
+        "VALUES ('lobby', 'Lobby', 'open', false, 0)",
+    ]
+    users = [f"('u{name.lower()}', '{name}', 1)" for name in ("Ann", "Bob", "Cleo")]
+    if database.startswith("postgresql://"):
+        migrations = postgres_archive._MIGRATIONS
+        before = next(i for i, script in enumerate(migrations) if "TABLE cards" in script)
+        db = await asyncpg.connect(database)
+        try:
+            await db.execute("CREATE TABLE percolate_schema (version INTEGER NOT NULL)")
+            for number, script in enumerate(migrations[:before], start=1):
+                await db.execute(script)
+                await db.execute("INSERT INTO percolate_schema (version) VALUES ($1)", number)
+            await db.execute(f"INSERT INTO users (id, name, created_at) VALUES {', '.join(users)}")
+            for row in rows:
+                await db.execute(row)
+        finally:
+            await db.close()
+        return
+    migrations = sqlite_archive._MIGRATIONS
+    before = next(i for i, script in enumerate(migrations) if "TABLE cards" in script)
+    with sqlite3.connect(database, isolation_level=None) as conn:
+        conn.create_function("casefold", 1, str.casefold)
+        for number, script in enumerate(migrations[:before], start=1):
+            conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        # SQLite keeps the old token column, UNIQUE and NOT NULL (written with the id since).
+        for user in users:
+            conn.execute(
+                "INSERT INTO users (id, name, created_at, token_digest) "
+                f"SELECT *, column1 FROM (VALUES {user})"
+            )
+        for row in rows:
+            conn.execute(row.replace("false", "0"))
+
+
+async def test_an_archive_from_before_cards_keeps_who_met_and_who_is_in_touch(
+    database: str,
+) -> None:
+    await _schema_before_cards(database)
+    archive = open_archive(database)
+    await archive.open()
+    try:
+        # The table from before is a table; the contact from before sees the default.
+        (cleo,) = await archive.encounters("uann", 10)
+        assert (cleo.user.id, cleo.how, cleo.room, cleo.at) == (
+            "ucleo", How.TABLE, RoomBrief(id="lobby", title="Lobby"), 4
+        )  # fmt: skip
+        assert await archive.have_sat_together("ucleo", "uann") == "lobby"
+        assert [m.user.id for m in await archive.people_met("uann", 10)] == ["ubob"]
+        assert await archive.card_shares([("uann", "ubob")]) == {}
+        assert await archive.share_card("uann", "ubob", [CardField.EMAIL]) is True
+        assert await archive.share_card("uann", "ucleo", [CardField.EMAIL]) is False
+        assert await archive.card_shares([("uann", "ubob"), ("uann", "ucleo")]) == {
+            ("uann", "ubob"): (CardField.EMAIL,)
+        }
+        # A DM says where they met only for who never met otherwise.
+        await archive.encounter([("uann", "ucleo"), ("ubob", "ucleo")], "", How.DM, 5)
+        assert [(e.user.id, e.how) for e in await archive.encounters("ucleo", 10)] == [
+            ("ubob", How.DM), ("uann", How.TABLE)
+        ]  # fmt: skip
     finally:
         await archive.close()
 

@@ -94,6 +94,9 @@ EVENTS = sorted(
         "people:decline",
         "people:remove",
         "people:list",
+        "card:get",
+        "card:set",
+        "card:share",
         "profile:get",
         "profile:set",
         "profile:headlines",
@@ -152,6 +155,11 @@ FIELDS = [
     "action",
     "around",
     "id",
+    "email",
+    "phone",
+    "link",
+    "share",
+    "fields",
 ]
 
 texts = st.one_of(

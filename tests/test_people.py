@@ -138,3 +138,126 @@ async def test_bad_requests_get_a_clear_error_and_store_nothing(
     assert (await lists(ann))["asking"] == []
     await settled(bob)
     assert not bob.events("people:asked")
+
+
+async def met(client: Client) -> list[tuple[str, str, str | None]]:
+    """``people:list``'s people met as (name, how, room title)."""
+    listed = await client.ok("people:list")
+    return [
+        (e["user"]["name"], e["how"], e["room"]["title"] if e["room"] else None)
+        for e in listed["encounters"]
+    ]
+
+
+async def cameras(client: Client, room: str, on: bool) -> None:
+    """What the web client sends when its camera goes on or off."""
+    await client.ok("media:state", {"room": room, "camera": on, "mic": False})
+
+
+async def test_a_coffee_room_counts_as_met_only_with_both_cameras_on(
+    server: Running, connect
+) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    cleo = await connect(server.url, "Cleo")
+    room = (await ann.ok("room:create", {"title": "Friday coffee", "kind": "coffee"}))["room"]
+    for client in (ann, bob, cleo):
+        await client.ok("room:join", {"room": room["id"]})
+    # Ann's camera on, Bob's off, Cleo's mic only: nobody met anybody.
+    await cameras(ann, room["id"], True)
+    await cleo.ok("media:state", {"room": room["id"], "camera": False, "mic": True})
+    assert await met(ann) == await met(bob) == await met(cleo) == []
+    # Bob's goes on: Ann and Bob met, both ways; Cleo still met nobody.
+    await cameras(bob, room["id"], True)
+    assert await met(ann) == [("Bob", "camera", "Friday coffee")]
+    assert await met(bob) == [("Ann", "camera", "Friday coffee")]
+    assert await met(cleo) == []
+    # Toggling again records nothing new, and a contact is listed as a contact, not here.
+    await cameras(bob, room["id"], False)
+    await cameras(bob, room["id"], True)
+    assert await met(bob) == [("Ann", "camera", "Friday coffee")]
+    await ann.ok("people:stay", {"user": bob.user_id})
+    await bob.ok("people:stay", {"user": ann.user_id})
+    await ann.wait("people:met")
+    assert await met(ann) == []
+    # Asked with no room given, the room where they met is where it was asked from.
+    await cleo.ok("media:state", {"room": room["id"], "camera": True, "mic": True})
+    await cleo.ok("people:stay", {"user": ann.user_id})
+    assert (await ann.wait("people:asked"))["person"]["room"]["title"] == "Friday coffee"
+
+
+async def test_direct_messages_count_as_met_once_both_have_written(
+    server: Running, connect
+) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    dm = (await ann.ok("dm:open", {"user": bob.user_id}))["room"]["id"]
+    await ann.ok("room:join", {"room": dm})
+    await ann.ok("chat:send", {"room": dm, "text": "Hi Bob!", "client_msg_id": "c1"})
+    await ann.ok("chat:send", {"room": dm, "text": "Are you there?", "client_msg_id": "c2"})
+    # Written to, never answered: not met (a stranger's message puts nobody on the list).
+    assert await met(ann) == await met(bob) == []
+    await bob.ok("room:join", {"room": dm})
+    await bob.ok("chat:send", {"room": dm, "text": "Hello Ann", "client_msg_id": "c3"})
+    assert await met(ann) == [("Bob", "dm", None)]
+    assert await met(bob) == [("Ann", "dm", None)]
+    (encounter,) = (await ann.ok("people:list"))["encounters"]
+    assert encounter["user"] == {"id": bob.user_id, "name": "Bob"} and encounter["at"] > 0
+
+
+async def test_blocked_people_are_in_no_list(server: Running, connect) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    cleo = await connect(server.url, "Cleo")
+    dan = await connect(server.url, "Dan")
+    room = (await ann.ok("room:create", {"title": "Coffee", "kind": "coffee"}))["room"]["id"]
+    for client in (ann, bob, cleo):
+        await client.ok("room:join", {"room": room})
+        await cameras(client, room, True)
+    await ann.ok("people:stay", {"user": bob.user_id})
+    await bob.ok("people:stay", {"user": ann.user_id})
+    await ann.ok("people:stay", {"user": dan.user_id})
+    assert await lists(ann) == {"people": ["Bob"], "asked": [], "asking": ["Dan"]}
+    assert [name for name, *_ in await met(ann)] == ["Cleo"]
+
+    for blocked in (bob, cleo, dan):
+        await ann.ok("user:block", {"user": blocked.user_id, "on": True})
+    assert await lists(ann) == {"people": [], "asked": [], "asking": []}
+    assert await met(ann) == []
+    # Nor is the blocker in theirs: Bob's contact and Cleo's meeting are gone too.
+    assert (await lists(bob))["people"] == []
+    assert await met(cleo) == [("Bob", "camera", "Coffee")]
+    # Unblocked, they are back.
+    await ann.ok("user:block", {"user": bob.user_id, "on": False})
+    assert (await lists(ann))["people"] == ["Bob"]
+
+
+async def test_withdrawing_and_asking_again_does_not_tell_twice(server: Running, connect) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    cleo = await connect(server.url, "Cleo")
+    await ann.ok("people:stay", {"user": bob.user_id})
+    await bob.wait("people:asked")
+    for _ in range(3):
+        await ann.ok("people:remove", {"user": bob.user_id})
+        await bob.wait("people:removed")
+        await ann.ok("people:stay", {"user": bob.user_id})
+    # Cleo's request comes after: what Bob heard by then is all he hears of Ann's.
+    await cleo.ok("people:stay", {"user": bob.user_id})
+    await bob.wait("people:asked", lambda e: e["person"]["user"]["id"] == cleo.user_id)
+    assert not bob.events("people:asked")
+    # The request is there all the same, on his list.
+    assert (await lists(bob))["asked"] == ["Cleo", "Ann"]
+
+
+async def test_every_list_shows_a_public_headline(server: Running, connect) -> None:
+    ann = await connect(server.url, "Ann")
+    bob = await connect(server.url, "Bob")
+    await bob.ok("profile:set", {"headline": "Web designer"})
+    await ann.ok("profile:set", {"headline": "Baker", "public": []})  # kept to herself
+    await bob.ok("people:stay", {"user": ann.user_id})
+    assert (await ann.wait("people:asked"))["person"]["headline"] == "Web designer"
+    assert (await ann.ok("people:list"))["asked"][0]["headline"] == "Web designer"
+    assert (await bob.ok("people:list"))["asking"][0]["headline"] == ""
+    await ann.ok("people:stay", {"user": bob.user_id})
+    assert (await ann.wait("people:met"))["person"]["headline"] == "Web designer"

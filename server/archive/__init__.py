@@ -16,7 +16,10 @@ import msgspec
 from ..protocol import (
     Assign,
     AuditEntry,
+    CardField,
+    Encounter,
     HostsView,
+    How,
     Mentioned,
     Message,
     Met,
@@ -35,6 +38,7 @@ from ..protocol import (
     Version,
     WorkshopView,
 )
+from .cards import StoredCard
 from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, TooManyPins
 from .logins import Login, NewLogin
 from .passkeys import Challenge, Purpose, StoredPasskey
@@ -56,6 +60,7 @@ __all__ = [
     "Page",
     "Purpose",
     "Revised",
+    "StoredCard",
     "StoredPasskey",
     "StoredProfile",
     "TooManyPins",
@@ -643,16 +648,46 @@ class Archive(Protocol):
         """Remember that each pair (of user ids) sat at one of ``room``'s tables."""
 
     async def have_sat_together(self, a: str, b: str) -> str | None:
-        """The room where users ``a`` and ``b`` last sat at one table, or None."""
+        """The room where users ``a`` and ``b`` last met (``encounter``), or None."""
+
+    async def encounter(
+        self, pairs: Sequence[tuple[str, str]], room: str, how: How, at: int
+    ) -> None:
+        """Remember that each pair (of user ids) met in ``room`` (a DM: ``""``): one row per
+        pair, where and when they last met; a DM is kept only if they never met otherwise."""
+
+    async def encounters(self, user: str, limit: int) -> list[Encounter]:
+        """Whom ``user`` met, not in touch with them and nobody blocking, latest first."""
+
+    async def nudge(self, user: str, other: str, at: int, quiet_since: int) -> bool:
+        """Whether ``other`` is to be told now of ``user``'s request: not if told of it (an
+        earlier request, since withdrawn) after ``quiet_since``; if so, remember ``at``."""
 
     async def stay(self, user: str, other: str, room: str | None, at: int) -> Wish:
-        """Store that ``user`` wants to stay in touch with ``other`` (asked from ``room``)."""
+        """Store that ``user`` wants to stay in touch with ``other`` (asked from ``room``);
+        once both did, each shares their card's default fields with the other."""
 
     async def decline(self, user: str, other: str) -> None:
         """``user`` declines what ``other`` asked: no longer shown to ``user``, never told."""
 
     async def unstay(self, user: str, other: str) -> bool:
-        """Forget what either asked of the other (a contact removed); False if nothing."""
+        """Forget what either asked of the other (a contact removed), and what either shared
+        with the other; False if nothing was asked."""
+
+    async def cards(self, user_ids: Sequence[str]) -> dict[str, StoredCard]:
+        """The stored contact cards of these users (a user without one is left out)."""
+
+    async def set_card(self, user_id: str, card: StoredCard, at: int) -> None: ...
+
+    async def card_shares(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[CardField, ...]]:
+        """For (owner, contact) pairs, what the owner chose the contact sees; pairs with no
+        choice stored are left out (the owner's default applies)."""
+
+    async def share_card(self, owner: str, viewer: str, fields: Sequence[CardField]) -> bool:
+        """Let contact ``viewer`` see these fields of ``owner``'s card; False (and nothing
+        stored) if the two are not in touch."""
 
     async def people_met(self, user: str, limit: int) -> list[Met]:
         """Everybody with whom ``user`` and they both said "stay in touch", latest first."""

@@ -30,6 +30,9 @@ from .. import keys
 from ..errors import Unavailable
 from ..protocol import (
     AuditEntry,
+    CardField,
+    Encounter,
+    How,
     Mentioned,
     Message,
     Met,
@@ -46,6 +49,7 @@ from . import (
     NoSuchRoom,
     Query,
     RoomState,
+    StoredCard,
     StoredProfile,
     StoredRoom,
     Wish,
@@ -54,6 +58,7 @@ from . import (
     has_link,
     terms,
 )
+from . import cards as card_rows
 from . import changes as rules
 from . import passkeys as passkey_rows
 from . import profiles as profile_rows
@@ -65,11 +70,15 @@ from .logins import login as _login
 from .passkeys import Challenge, StoredPasskey
 from .rows import (
     AUDIT_COLUMNS,
+    ENCOUNTER,
+    ENCOUNTERS_SQL,
+    NUDGE,
     PEOPLE_SQL,
     REPORT_FROM,
     SELECT,
     SELECT_FROM,
     audit_values,
+    encounter,
     met,
     to_json,
     versions,
@@ -323,6 +332,34 @@ _MIGRATIONS = [
     -- An erased person (account:erase): the row stays, so that their old tokens are refused,
     -- but nobody can open a conversation with them or ask them to stay in touch.
     ALTER TABLE users ADD COLUMN erased_at BIGINT;
+    """,
+    # Contact cards (docs/protocol.md, "Contact cards"): fields shown to contacts only, which
+    # of them each contact sees; how people met (a coffee room's cameras, a DM, besides
+    # tables); and when somebody was last told of a request, so that asking again is quiet.
+    """
+    CREATE TABLE cards (
+        user_id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        link TEXT NOT NULL,
+        share TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE card_shares (
+        owner TEXT NOT NULL,
+        viewer TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        PRIMARY KEY (owner, viewer)
+    );
+    CREATE INDEX card_shares_viewer ON card_shares (viewer);
+    ALTER TABLE encounters ADD COLUMN how TEXT NOT NULL DEFAULT 'table';
+    CREATE INDEX encounters_b ON encounters (user_b);
+    CREATE TABLE nudges (
+        from_user TEXT NOT NULL,
+        to_user TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (from_user, to_user)
+    );
     """,
 ]
 
@@ -1557,15 +1594,26 @@ class PostgresArchive:
         return [row["id"] for row in rows]
 
     async def sat_together(self, pairs: list[tuple[str, str]], room: str, at: int) -> None:
-        async def insert(conn: asyncpg.Connection) -> None:
-            await conn.executemany(
-                "INSERT INTO encounters (user_a, user_b, room, at) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (user_a, user_b) DO UPDATE SET room = excluded.room, "
-                "at = excluded.at",
-                [(*sorted(pair), room, at) for pair in pairs],
-            )
+        await self.encounter(pairs, room, How.TABLE, at)
 
-        await self._with(insert)
+    async def encounter(
+        self, pairs: Sequence[tuple[str, str]], room: str, how: How, at: int
+    ) -> None:
+        await self._with(
+            lambda c: c.executemany(
+                ENCOUNTER, [(*sorted(pair), room, at, how.value) for pair in pairs]
+            )
+        )
+
+    async def encounters(self, user: str, limit: int) -> list[Encounter]:
+        rows = await self._with(lambda c: c.fetch(ENCOUNTERS_SQL, user, limit))
+        return [encounter(*row) for row in rows]
+
+    async def nudge(self, user: str, other: str, at: int, quiet_since: int) -> bool:
+        told = await self._with(
+            lambda c: c.fetchval(NUDGE + " RETURNING 1", user, other, at, quiet_since)
+        )
+        return told is not None
 
     async def have_sat_together(self, a: str, b: str) -> str | None:
         first, second = sorted((a, b))
@@ -1594,6 +1642,11 @@ class PostgresArchive:
                 found = await conn.fetchval(
                     "SELECT 1 FROM wishes WHERE from_user = $1 AND to_user = $2", other, user
                 )
+                if found is not None:
+                    for owner, viewer in ((user, other), (other, user)):
+                        await conn.execute(
+                            card_rows.SHARE_ON_MEETING, owner, viewer, card_rows.DEFAULT_SHARE
+                        )
             return Wish(new=new is not None, mutual=found is not None)
 
         wish: Wish = await self._with(upsert)
@@ -1609,15 +1662,64 @@ class PostgresArchive:
         )
 
     async def unstay(self, user: str, other: str) -> bool:
-        status: str = await self._with(
-            lambda c: c.execute(
-                "DELETE FROM wishes WHERE (from_user = $1 AND to_user = $2) "
-                "OR (from_user = $2 AND to_user = $1)",
-                user,
-                other,
+        async def delete(conn: asyncpg.Connection) -> str:
+            async with conn.transaction():
+                status: str = await conn.execute(
+                    "DELETE FROM wishes WHERE (from_user = $1 AND to_user = $2) "
+                    "OR (from_user = $2 AND to_user = $1)",
+                    user,
+                    other,
+                )
+                await conn.execute(card_rows.UNSHARE, user, other)
+            return status
+
+        status: str = await self._with(delete)
+        return status != "DELETE 0"
+
+    async def cards(self, user_ids: Sequence[str]) -> dict[str, StoredCard]:
+        if not user_ids:
+            return {}
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {card_rows.COLUMNS} FROM cards WHERE user_id = ANY($1::text[])",
+                list(user_ids),
             )
         )
-        return status != "DELETE 0"
+        return {row[0]: card_rows.card_of(tuple(row)[1:]) for row in rows}
+
+    async def set_card(self, user_id: str, card: StoredCard, at: int) -> None:
+        updates = ", ".join(
+            f"{name} = EXCLUDED.{name}" for name in card_rows.COLUMNS.split(", ")[1:]
+        )
+        await self._with(
+            lambda c: c.execute(
+                f"INSERT INTO cards ({card_rows.COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) "
+                f"ON CONFLICT (user_id) DO UPDATE SET {updates}",
+                *card_rows.values(user_id, card, at),
+            )
+        )
+
+    async def card_shares(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[CardField, ...]]:
+        if not pairs:
+            return {}
+        rows = await self._with(
+            lambda c: c.fetch(
+                "SELECT s.owner, s.viewer, s.fields FROM unnest($1::text[], $2::text[]) "
+                "AS p (owner, viewer) JOIN card_shares s ON s.owner = p.owner "
+                "AND s.viewer = p.viewer",
+                [owner for owner, _ in pairs],
+                [viewer for _, viewer in pairs],
+            )
+        )
+        return {(row[0], row[1]): card_rows.fields_of(row[2]) for row in rows}
+
+    async def share_card(self, owner: str, viewer: str, fields: Sequence[CardField]) -> bool:
+        status: str = await self._with(
+            lambda c: c.execute(card_rows.SHARE, owner, viewer, card_rows.joined(fields))
+        )
+        return status != "INSERT 0 0"
 
     async def people_met(self, user: str, limit: int) -> list[Met]:
         return await self._people("met", user, limit)

@@ -10,6 +10,8 @@ import msgspec
 from ..protocol import (
     QUOTE_MAX,
     AuditEntry,
+    Encounter,
+    How,
     Message,
     Met,
     Quote,
@@ -151,7 +153,7 @@ PEOPLE_SQL = {
         "CASE WHEN mine.at > theirs.at THEN mine.at ELSE theirs.at END",
         "JOIN wishes AS theirs ON theirs.from_user = mine.to_user "
         "AND theirs.to_user = mine.from_user ",
-        "mine.from_user = $1",
+        "mine.from_user = $1 AND " + _BLOCKS.format(who="mine.to_user"),
         # Where either asked from: one may have said yes from the People page.
         room="CASE WHEN mine.room != '' THEN mine.room ELSE theirs.room END",
     ),
@@ -166,7 +168,8 @@ PEOPLE_SQL = {
     "asking": _people_sql(
         "mine.to_user", "mine", "mine.at", "",
         "mine.from_user = $1 AND NOT EXISTS (SELECT 1 FROM wishes AS theirs WHERE "
-        "theirs.from_user = mine.to_user AND theirs.to_user = $1)",
+        "theirs.from_user = mine.to_user AND theirs.to_user = $1) AND NOT EXISTS (SELECT 1 "
+        "FROM blocks b WHERE b.user_id = $1 AND b.blocked = mine.to_user)",
     ),
     # Sat at one table (the export's people met): where and when they last did.
     "sat": "SELECT users.id, users.name, e.room, rooms.title, e.at FROM encounters AS e "
@@ -174,7 +177,49 @@ PEOPLE_SQL = {
         "LEFT JOIN rooms ON rooms.id = e.room WHERE $1 IN (e.user_a, e.user_b) "
         "ORDER BY 5 DESC LIMIT $2",
 }  # fmt: skip
-"""People of a user (``$1``), latest first, at most ``$2``: (id, name, room, title, at)."""
+"""People of a user (``$1``), latest first, at most ``$2``: (id, name, room, title, at).
+
+A block hides a contact from both (what either shares with the other goes with it), and a
+request from who was asked; the asker keeps seeing their request (a block is never told)."""
+
+ENCOUNTERS_SQL = (
+    "SELECT e.who, users.name, e.room, rooms.title, e.at, e.how FROM ("
+    "SELECT user_b AS who, room, at, how FROM encounters WHERE user_a = $1 UNION ALL "
+    "SELECT user_a, room, at, how FROM encounters WHERE user_b = $1) AS e "
+    "JOIN users ON users.id = e.who LEFT JOIN rooms ON rooms.id = e.room "
+    "WHERE NOT (EXISTS (SELECT 1 FROM wishes WHERE from_user = $1 AND to_user = e.who) "
+    "AND EXISTS (SELECT 1 FROM wishes WHERE from_user = e.who AND to_user = $1)) AND "
+    + _BLOCKS.format(who="e.who")
+    + " ORDER BY e.at DESC LIMIT $2"
+)
+"""The people a user (``$1``) met and is not in touch with, nobody blocking, the latest first,
+at most ``$2``: (id, name, room, title, at, how)."""
+
+ENCOUNTER = (
+    "INSERT INTO encounters (user_a, user_b, room, at, how) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (user_a, user_b) DO UPDATE SET room = excluded.room, at = excluded.at, "
+    "how = excluded.how WHERE excluded.how != 'dm'"
+)
+"""One row per pair (``$1`` < ``$2``): where and when they last met. A DM only fills in for
+people who never met otherwise: a table or a coffee room says more about where."""
+
+NUDGE = (
+    "INSERT INTO nudges (from_user, to_user, at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (from_user, to_user) DO UPDATE SET at = excluded.at WHERE nudges.at <= $4"
+)
+"""Remember that ``$2`` is told of ``$1``'s request at ``$3``, unless told since ``$4``."""
+
+
+def encounter(
+    user_id: str, name: str, room: str, title: str | None, at: int, how: str
+) -> Encounter:
+    """A row of ``ENCOUNTERS_SQL``."""
+    return Encounter(
+        user=User(id=user_id, name=name),
+        how=How(how),
+        room=RoomBrief(id=room, title=title or "") if room and title is not None else None,
+        at=at,
+    )
 
 
 def met(user_id: str, name: str, room: str, title: str | None, at: int) -> Met:

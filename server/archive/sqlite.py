@@ -28,6 +28,9 @@ from .. import keys
 from ..errors import Unavailable
 from ..protocol import (
     AuditEntry,
+    CardField,
+    Encounter,
+    How,
     Mentioned,
     Message,
     Met,
@@ -44,6 +47,7 @@ from . import (
     NoSuchRoom,
     Query,
     RoomState,
+    StoredCard,
     StoredProfile,
     StoredRoom,
     Term,
@@ -53,6 +57,7 @@ from . import (
     has_link,
     terms,
 )
+from . import cards as card_rows
 from . import changes as rules
 from . import passkeys as passkey_rows
 from . import profiles as profile_rows
@@ -64,9 +69,13 @@ from .logins import login as _login
 from .passkeys import Challenge, StoredPasskey
 from .rows import (
     AUDIT_COLUMNS,
+    ENCOUNTER,
+    ENCOUNTERS_SQL,
+    NUDGE,
     PEOPLE_SQL,
     REPORT_FROM,
     audit_values,
+    encounter,
     met,
     versions,
     with_version,
@@ -338,6 +347,34 @@ _MIGRATIONS = [
     -- but nobody can open a conversation with them or ask them to stay in touch.
     ALTER TABLE users ADD COLUMN erased_at INTEGER;
     """,
+    # Contact cards (docs/protocol.md, "Contact cards"): fields shown to contacts only, which
+    # of them each contact sees; how people met (a coffee room's cameras, a DM, besides
+    # tables); and when somebody was last told of a request, so that asking again is quiet.
+    """
+    CREATE TABLE cards (
+        user_id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        link TEXT NOT NULL,
+        share TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE card_shares (
+        owner TEXT NOT NULL,
+        viewer TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        PRIMARY KEY (owner, viewer)
+    ) WITHOUT ROWID;
+    CREATE INDEX card_shares_viewer ON card_shares (viewer);
+    ALTER TABLE encounters ADD COLUMN how TEXT NOT NULL DEFAULT 'table';
+    CREATE INDEX encounters_b ON encounters (user_b);
+    CREATE TABLE nudges (
+        from_user TEXT NOT NULL,
+        to_user TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (from_user, to_user)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 _MESSAGE_COLUMNS = "id, seq, room, user_id, user_name, text, ts, client_msg_id"
@@ -463,8 +500,13 @@ def _room_for_a_pin(conn: sqlite3.Connection, room: str) -> None:
         raise rules.TooManyPins(f"a room holds at most {rules.PINS_MAX} pinned messages")
 
 
+def _numbered(sql: str) -> str:
+    """PostgreSQL's ``$n`` parameters as SQLite's ``?n`` (the two read them alike)."""
+    return re.sub(r"\$(\d)", r"?\1", sql)
+
+
 def _people(conn: sqlite3.Connection, sql: str, user: str, limit: int) -> list[Met]:
-    rows = conn.execute(sql.replace("$1", "?1").replace("$2", "?2"), (user, limit)).fetchall()
+    rows = conn.execute(_numbered(sql), (user, limit)).fetchall()
     return [met(*row) for row in rows]
 
 
@@ -1749,22 +1791,31 @@ class SqliteArchive:
         return await self._read(select)
 
     async def sat_together(self, pairs: list[tuple[str, str]], room: str, at: int) -> None:
-        def insert() -> None:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO encounters (user_a, user_b, room, at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (user_a, user_b) DO UPDATE SET room = excluded.room, "
-                    "at = excluded.at",
-                    [(*sorted(pair), room, at) for pair in pairs],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        await self.encounter(pairs, room, How.TABLE, at)
 
-        await self._write(insert)
+    async def encounter(
+        self, pairs: Sequence[tuple[str, str]], room: str, how: How, at: int
+    ) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                _numbered(ENCOUNTER), [(*sorted(pair), room, at, how.value) for pair in pairs]
+            )
+
+        await self._commits.do(run)
+
+    async def encounters(self, user: str, limit: int) -> list[Encounter]:
+        def select() -> list[Encounter]:
+            rows = self._conn().execute(_numbered(ENCOUNTERS_SQL), (user, limit)).fetchall()
+            return [encounter(*row) for row in rows]
+
+        return await self._read(select)
+
+    async def nudge(self, user: str, other: str, at: int, quiet_since: int) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return bool(conn.execute(_numbered(NUDGE), (user, other, at, quiet_since)).rowcount)
+
+        told: bool = await self._commits.do(run)
+        return told
 
     async def have_sat_together(self, a: str, b: str) -> str | None:
         def select() -> str | None:
@@ -1793,6 +1844,12 @@ class SqliteArchive:
             row = conn.execute(
                 "SELECT 1 FROM wishes WHERE from_user = ? AND to_user = ?", (other, user)
             ).fetchone()
+            if row is not None:
+                for owner, viewer in ((user, other), (other, user)):
+                    conn.execute(
+                        _numbered(card_rows.SHARE_ON_MEETING),
+                        (owner, viewer, card_rows.DEFAULT_SHARE),
+                    )
             return Wish(new=bool(new), mutual=row is not None)
 
         return await self._write(upsert)
@@ -1807,17 +1864,81 @@ class SqliteArchive:
 
     async def unstay(self, user: str, other: str) -> bool:
         def delete() -> bool:
-            return bool(
-                self._conn()
-                .execute(
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                asked = conn.execute(
                     "DELETE FROM wishes WHERE (from_user = ?1 AND to_user = ?2) "
                     "OR (from_user = ?2 AND to_user = ?1)",
                     (user, other),
-                )
-                .rowcount
-            )
+                ).rowcount
+                conn.execute(_numbered(card_rows.UNSHARE), (user, other))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return bool(asked)
 
         return await self._write(delete)
+
+    async def cards(self, user_ids: Sequence[str]) -> dict[str, StoredCard]:
+        if not user_ids:
+            return {}
+
+        def select() -> dict[str, StoredCard]:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {card_rows.COLUMNS} FROM cards "
+                    "WHERE user_id IN (SELECT value FROM json_each(?))",
+                    (msgspec.json.encode(list(user_ids)).decode(),),
+                )
+                .fetchall()
+            )
+            return {row[0]: card_rows.card_of(row[1:]) for row in rows}
+
+        return await self._read(select)
+
+    async def set_card(self, user_id: str, card: StoredCard, at: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO cards ({card_rows.COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                card_rows.values(user_id, card, at),
+            )
+
+        await self._commits.do(run)
+
+    async def card_shares(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[CardField, ...]]:
+        if not pairs:
+            return {}
+
+        def select() -> dict[tuple[str, str], tuple[CardField, ...]]:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT s.owner, s.viewer, s.fields FROM json_each(?) AS p "
+                    "JOIN card_shares s ON s.owner = json_extract(p.value, '$[0]') "
+                    "AND s.viewer = json_extract(p.value, '$[1]')",
+                    (msgspec.json.encode(list(pairs)).decode(),),
+                )
+                .fetchall()
+            )
+            return {(row[0], row[1]): card_rows.fields_of(row[2]) for row in rows}
+
+        return await self._read(select)
+
+    async def share_card(self, owner: str, viewer: str, fields: Sequence[CardField]) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return bool(
+                conn.execute(
+                    _numbered(card_rows.SHARE), (owner, viewer, card_rows.joined(fields))
+                ).rowcount
+            )
+
+        shared: bool = await self._commits.do(run)
+        return shared
 
     async def people_met(self, user: str, limit: int) -> list[Met]:
         return await self._read(lambda: _people(self._conn(), PEOPLE_SQL["met"], user, limit))
