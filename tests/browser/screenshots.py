@@ -318,24 +318,50 @@ async def sessions(people: People, server: Server, out: Path) -> None:
     await jo.page.screenshot(path=out / "sessions.png")
 
 
+async def card(person: Person, **fields: str) -> None:
+    """Fill in one's contact card on the People page."""
+    await person.tid("people-link").click()
+    editor = person.tid("card-editor")
+    for field, value in fields.items():
+        await editor.get_by_test_id(f"card-{field}").fill(value)
+    await editor.get_by_test_id("card-save").click()
+    await expect(editor.get_by_test_id("card-status")).to_have_text("Saved")
+
+
 async def people_page(people: People, server: Server, out: Path) -> None:
-    """After a founders' breakfast, Ann's People page: Cleo asked, Bob and Ann are in touch,
-    and Dan has not answered Ann yet."""
-    ann = await people.new("Ann")
+    """After a founders' breakfast, Ann's People page: Cleo asked, Bob and Ann are in touch
+    (Bob's card shared with her, and hers with him but for her phone), Dan has not answered
+    Ann yet, and Eve, whom Ann saw at Friday coffee with both cameras on, is among the people
+    she met."""
+    ann = await people.new("Ann", viewport={"width": 1280, "height": 1480})
     await ann.enter(server.url)
+    await profile(ann, headline="Owner, Rise & Shine bakery")
+    coffee = await ann.create_room("Friday coffee", "coffee")
+    await ann.tid("invite-dismiss").click()
+    await ann.camera_on()
+    eve = await people.new("Eve")
+    await eve.open_room(server.url, coffee)
+    await profile(eve, headline="Photographer for food brands")
+    await eve.camera_on()
+    await ann.sees_video_of(await ann.id_of("Eve"))
+    await ann.tid("leave-room").click()
+    await expect(ann.tid("lobby")).to_be_visible()
+
     room = await ann.create_room("Founders' breakfast", "open")
     await ann.tid("invite-dismiss").click()
     said = {}
-    for name, text in (
-        ("Bob", "Web designer, two slots free in January"),
-        ("Cleo", "Accountant for small bakeries and cafés"),
-        ("Dan", "Looking for a bookkeeper in Leeds"),
+    for name, headline, text in (
+        ("Bob", "Web designer for small shops", "Web designer, two slots free in January"),
+        ("Cleo", "Accountant for cafés and bakeries", "Accountant for small bakeries and cafés"),
+        ("Dan", "Bookkeeper, Leeds", "Looking for a bookkeeper in Leeds"),
     ):
         person = await people.new(name)
         await person.open_room(server.url, room)
+        await profile(person, headline=headline)
         await person.say(text)
         said[name] = (person, text)
     await ann.say("I run a bakery and need a new website")
+    bob = said["Bob"][0]
     for name in ("Bob", "Cleo"):
         asker = said[name][0]
         await (
@@ -347,8 +373,11 @@ async def people_page(people: People, server: Server, out: Path) -> None:
         await expect(asker.tid("profile-card-stay")).to_have_text("Asked")
     await ann.messages(said["Dan"][1]).get_by_test_id("message-author").hover()
     await ann.tid("profile-card").get_by_test_id("profile-card-stay").click()
+    await card(bob, email="bob@pixelbarn.example", phone="+44 113 496 0123",
+               link="https://pixelbarn.example")  # fmt: skip
     await expect(ann.tid("asked-badge")).to_have_text("2")
-    await ann.tid("people-link").click()
+    await card(ann, email="ann@riseandshine.example", phone="+44 113 496 0456",
+               link="https://riseandshine.example")  # fmt: skip
     await (
         ann.tid("asked-list")
         .get_by_test_id("asked-person")
@@ -356,7 +385,13 @@ async def people_page(people: People, server: Server, out: Path) -> None:
         .get_by_test_id("asked-accept")
         .click()
     )
-    await expect(ann.tid("people-list").get_by_test_id("met-person")).to_have_count(1)
+    contact = ann.tid("people-list").get_by_test_id("met-person")
+    await expect(contact.get_by_test_id("contact-email")).to_have_text("bob@pixelbarn.example")
+    phone = contact.locator('[data-testid="share-toggle"][data-field="phone"]')
+    await phone.click()
+    await expect(phone).to_have_attribute("aria-pressed", "false")
+    await expect(ann.tid("encounters-list").get_by_test_id("encounter-person")).to_have_count(1)
+    await expect(ann.tid("toast")).to_have_count(0, timeout=20_000)  # the requests' toasts go
     await ann.page.mouse.move(0, 0)
     await ann.page.screenshot(path=out / "people.png")
 

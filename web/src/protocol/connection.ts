@@ -34,6 +34,7 @@ import type {
   TablesWarningEvent,
   MetEvent,
   PersonRemovedEvent,
+  CardChangedEvent,
   TypingEvent,
   WorkshopEvent,
 } from "./types";
@@ -91,6 +92,7 @@ interface ConnectionEvents {
   met: MetEvent;
   peopleAsked: MetEvent;
   peopleRemoved: PersonRemovedEvent;
+  cardChanged: CardChangedEvent;
   slow: SlowEvent;
   roomUpdated: RoomUpdatedEvent;
   report: Report;
@@ -197,6 +199,7 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("people:met", (event: MetEvent) => this.emit("met", event));
     this.socket.on("people:asked", (event: MetEvent) => this.emit("peopleAsked", event));
     this.socket.on("people:removed", (event: PersonRemovedEvent) => this.emit("peopleRemoved", event));
+    this.socket.on("card:changed", (event: CardChangedEvent) => this.emit("cardChanged", event));
     this.socket.on("room:slow", (event: SlowEvent) => this.emit("slow", event));
     this.socket.on("room:updated", (event: RoomUpdatedEvent) => this.emit("roomUpdated", event));
     this.socket.on("report", (event: Report) => this.emit("report", event));

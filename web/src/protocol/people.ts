@@ -1,10 +1,12 @@
 // The people one stays in touch with (docs/protocol.md, "people:stay"): asked of anybody (at a
 // table, from a profile card), told when asked, in touch when both asked. A decline is never
-// told to the asker, so `asking` holds both the unanswered and the declined.
+// told to the asker, so `asking` holds both the unanswered and the declined. Contacts carry the
+// contact card they share with this user, and which fields of this user's own card they see
+// ("Contact cards"); the people met and not in touch are listed too.
 
 import type { Connection } from "./connection";
 import { Emitter } from "./emitter";
-import type { Met } from "./types";
+import type { CardField, Encounter, Met, OwnCard } from "./types";
 
 interface PeopleEvents {
   /** A list changed (`people:list`, `people:met`, `people:asked`, `people:removed`). */
@@ -20,6 +22,10 @@ export class People extends Emitter<PeopleEvents> {
   asked: Met[] = [];
   /** Whom this user asked who has not asked back. */
   asking: Met[] = [];
+  /** Met (at a table, cameras on in a coffee room, a DM) and not in touch; the latest first. */
+  encounters: Encounter[] = [];
+  /** This user's own contact card; null until loaded. */
+  card: OwnCard | null = null;
 
   constructor(private readonly connection: Connection) {
     super();
@@ -28,6 +34,7 @@ export class People extends Emitter<PeopleEvents> {
       this.met = [person, ...(this.met ?? []).filter((m) => m.user.id !== other)];
       this.asked = this.asked.filter((m) => m.user.id !== other);
       this.asking = this.asking.filter((m) => m.user.id !== other);
+      this.encounters = this.encounters.filter((e) => e.user.id !== other);
       this.emit("changed", undefined);
     });
     connection.on("peopleAsked", ({ person }) => {
@@ -41,6 +48,10 @@ export class People extends Emitter<PeopleEvents> {
       this.asking = this.asking.filter((m) => m.user.id !== user);
       this.emit("changed", undefined);
     });
+    connection.on("cardChanged", ({ user, card }) => {
+      this.met = this.met?.map((m) => (m.user.id === user ? { ...m, card } : m)) ?? null;
+      this.emit("changed", undefined);
+    });
   }
 
   /** Where this user stands with somebody. */
@@ -52,10 +63,28 @@ export class People extends Emitter<PeopleEvents> {
   }
 
   async load(): Promise<void> {
-    const { people, asked, asking } = await this.connection.request("people:list", {});
-    this.met = people;
-    this.asked = asked;
-    this.asking = asking;
+    const [listed, own] = await Promise.all([
+      this.connection.request("people:list", {}),
+      this.connection.request("card:get", {}),
+    ]);
+    this.met = listed.people;
+    this.asked = listed.asked;
+    this.asking = listed.asking;
+    this.encounters = listed.encounters;
+    this.card = own.card;
+    this.emit("changed", undefined);
+  }
+
+  /** Change this user's own card: the fields given, and what new contacts see. */
+  async setCard(fields: Partial<OwnCard>): Promise<void> {
+    this.card = (await this.connection.request("card:set", fields)).card;
+    this.emit("changed", undefined);
+  }
+
+  /** Which fields of this user's card one contact sees. */
+  async share(user: string, fields: CardField[]): Promise<void> {
+    const shared = await this.connection.request("card:share", { user, fields });
+    this.met = this.met?.map((m) => (m.user.id === user ? { ...m, sharing: shared.fields } : m)) ?? null;
     this.emit("changed", undefined);
   }
 

@@ -314,6 +314,22 @@ export interface SessionInfo {
   current: boolean;
 }
 
+/** A field of a contact card: shown to contacts only, each as its owner chooses. */
+export type CardField = "email" | "phone" | "link";
+export const CARD_FIELDS: readonly CardField[] = ["email", "phone", "link"];
+
+/** A contact card as a contact sees it: unshared fields are empty. */
+export interface Card {
+  email: string;
+  phone: string;
+  link: string;
+}
+
+/** One's own card (`card:get`, `card:set`): `share` is what new contacts see. */
+export interface OwnCard extends Card {
+  share: CardField[];
+}
+
 /** Somebody one is in touch with, or who asked, or whom one asked (`people:list`). */
 export interface Met {
   user: User;
@@ -321,6 +337,28 @@ export interface Met {
   room: { id: string; title: string } | null;
   /** When both had said so, or when it was asked (ms). */
   at: number;
+  /** Their public headline; empty if none. */
+  headline?: string;
+  /** A contact's card as shared with this user; null for a request. */
+  card?: Card | null;
+  /** Which of this user's card fields the contact sees; null for a request. */
+  sharing?: CardField[] | null;
+}
+
+/** Somebody met and not in touch with (`people:list`'s `encounters`). */
+export interface Encounter {
+  user: User;
+  how: "table" | "camera" | "dm";
+  /** The table's or coffee room's; null for a DM. */
+  room: { id: string; title: string } | null;
+  at: number;
+  headline: string;
+}
+
+/** `card:changed`: what `user` shares with this user changed. */
+export interface CardChangedEvent {
+  user: string;
+  card: Card;
 }
 
 export interface MetEvent {
@@ -577,7 +615,10 @@ export interface Answers {
   "rounds:leave": { tables: TablesView };
   "rounds:stop": { tables: TablesView };
   "people:stay": Record<string, never>;
-  "people:list": { people: Met[]; asked: Met[]; asking: Met[] };
+  "people:list": { people: Met[]; asked: Met[]; asking: Met[]; encounters: Encounter[] };
+  "card:get": { card: OwnCard };
+  "card:set": { card: OwnCard };
+  "card:share": { user: string; fields: CardField[] };
   "people:decline": Record<string, never>;
   "people:remove": Record<string, never>;
   "room:slow": { seconds: number };
