@@ -180,7 +180,7 @@ export class PeopleView {
               label: "Stay in touch",
               testid: "encounter-stay",
               primary: true,
-              run: () => people.stay(person.user.id, person.user.name, person.room?.id),
+              run: () => people.stay(person.user.id, person.user.name),
             },
       ],
       [],
