@@ -160,7 +160,7 @@ class YourData:
             "contacts": await archive.people_met(me, _LIST_MAX),
             "asked_you": asked,
             "you_asked": asking,
-            "met_at_tables": await archive.encounters(me, _LIST_MAX),
+            "people_met": await archive.everyone_met(me, _LIST_MAX),
             "blocked": await archive.blocked(me, _LIST_MAX),
         }
         yield encode(head)[:-1] + b',"messages":['

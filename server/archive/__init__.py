@@ -696,8 +696,9 @@ class Archive(Protocol):
         """Who asked ``user`` and was not answered, and whom ``user`` asked and was not
         answered by (declined or not: that is never said), latest first."""
 
-    async def encounters(self, user: str, limit: int) -> list[Met]:
-        """Everybody ``user`` sat at a table with, where and when they last did, latest first."""
+    async def everyone_met(self, user: str, limit: int) -> list[Met]:
+        """Everybody ``user`` met (a table, cameras on, a DM), contacts and blocked people too,
+        where and when they last did, latest first (the export's)."""
 
     # -- your data (docs/security.md, "Your data"; ``server.archive.yourdata``) -------------
 

@@ -1731,8 +1731,8 @@ class PostgresArchive:
         rows = await self._with(lambda c: c.fetch(PEOPLE_SQL[kind], user, limit))
         return [met(*row) for row in rows]
 
-    async def encounters(self, user: str, limit: int) -> list[Met]:
-        return await self._people("sat", user, limit)
+    async def everyone_met(self, user: str, limit: int) -> list[Met]:
+        return await self._people("everyone_met", user, limit)
 
     # -- your data ---------------------------------------------------------------------------
 
@@ -1861,6 +1861,9 @@ async def _erase(conn: asyncpg.Connection, user_id: str, messages: Erasure, at: 
         ("UPDATE sessions SET revoked_at = coalesce(revoked_at, $2), label = '' "
          "WHERE user_id = $1", at),
         ("DELETE FROM passkeys WHERE user_id = $1",),
+        ("DELETE FROM cards WHERE user_id = $1",),
+        ("DELETE FROM card_shares WHERE $1 IN (owner, viewer)",),
+        ("DELETE FROM nudges WHERE $1 IN (from_user, to_user)",),
     ):  # fmt: skip
         await conn.execute(sql, user_id, *args)
     logins = await conn.fetch("SELECT id FROM sessions WHERE user_id = $1 ORDER BY id", user_id)

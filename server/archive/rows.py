@@ -171,8 +171,8 @@ PEOPLE_SQL = {
         "theirs.from_user = mine.to_user AND theirs.to_user = $1) AND NOT EXISTS (SELECT 1 "
         "FROM blocks b WHERE b.user_id = $1 AND b.blocked = mine.to_user)",
     ),
-    # Sat at one table (the export's people met): where and when they last did.
-    "sat": "SELECT users.id, users.name, e.room, rooms.title, e.at FROM encounters AS e "
+    # Everybody met (the export's): where and when they last did.
+    "everyone_met": "SELECT users.id, users.name, e.room, rooms.title, e.at FROM encounters AS e "
         "JOIN users ON users.id = (CASE WHEN e.user_a = $1 THEN e.user_b ELSE e.user_a END) "
         "LEFT JOIN rooms ON rooms.id = e.room WHERE $1 IN (e.user_a, e.user_b) "
         "ORDER BY 5 DESC LIMIT $2",

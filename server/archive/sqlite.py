@@ -1953,8 +1953,10 @@ class SqliteArchive:
 
         return await self._read(select)
 
-    async def encounters(self, user: str, limit: int) -> list[Met]:
-        return await self._read(lambda: _people(self._conn(), PEOPLE_SQL["sat"], user, limit))
+    async def everyone_met(self, user: str, limit: int) -> list[Met]:
+        return await self._read(
+            lambda: _people(self._conn(), PEOPLE_SQL["everyone_met"], user, limit)
+        )
 
     # -- your data ---------------------------------------------------------------------------
 
@@ -2091,6 +2093,9 @@ def _erase(conn: sqlite3.Connection, user_id: str, messages: Erasure, at: int) -
         "UPDATE sessions SET revoked_at = coalesce(revoked_at, :at), label = '' "
         "WHERE user_id = :user",
         "DELETE FROM passkeys WHERE user_id = :user",
+        "DELETE FROM cards WHERE user_id = :user",
+        "DELETE FROM card_shares WHERE :user IN (owner, viewer)",
+        "DELETE FROM nudges WHERE :user IN (from_user, to_user)",
     ):
         conn.execute(sql, named)
     logins = [
