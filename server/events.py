@@ -309,7 +309,7 @@ class Events:
             rooms = await presence.rooms_of(user.id)
         except Unavailable as exc:
             log.warning("connect sid=%s user=%s: presence unavailable: %s", sid, user.id, exc)
-        log.info("connect sid=%s user=%s address=%s", sid, user.id, address)
+        log.debug("connect sid=%s user=%s address=%s", sid, user.id, address)
         # The CONNECT packet goes out after this handler returns; an event emitted here would
         # overtake it, so the session is sent from a task that runs after.
         # ignore_queue: the connection is ours, and the token must not cross the Redis channel.
@@ -338,7 +338,7 @@ class Events:
             not self._stopping()
             and reason in (self._sio.reason.CLIENT_DISCONNECT, self._sio.reason.SERVER_DISCONNECT)
         )
-        log.info("disconnect sid=%s user=%s reason=%s", sid, session.user.id, reason)
+        log.debug("disconnect sid=%s user=%s reason=%s", sid, session.user.id, reason)
         try:
             for room in [*session.rooms, ONLINE]:
                 if deliberate:
