@@ -802,9 +802,10 @@ class SqliteArchive:
 
     # -- threads ---------------------------------------------------------------------------
 
-    def _connect(self) -> None:
-        # Runs once in each of the two threads: every thread keeps its own connection.
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+    def _connect(self, timeout: float = 10) -> None:
+        # Runs once in each of the two threads (and on the event loop's, for ``_peek``):
+        # every thread keeps its own connection.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -847,6 +848,28 @@ class SqliteArchive:
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._run(self._reader, fn, *args)
 
+    async def _peek(self, fn: Callable[..., T], *args: Any) -> T:
+        """A read of a few rows by key (a join's), on the event loop's own thread.
+
+        Handing it to the reader thread and back costs more than the read (two thread
+        switches and a wait for the GIL: docs/benchmarks.md, issue 17). The loop's
+        connection never waits: a read SQLite cannot start at once (``SQLITE_BUSY``, which
+        WAL makes rare: a database being recovered) goes to the reader thread instead.
+        """
+        if self._closed:
+            raise Unavailable("archive is closed")
+        if getattr(self._thread, "conn", None) is None:
+            self._connect(timeout=0)
+        try:
+            return fn(*args)
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                return await self._read(fn, *args)
+            if not _unavailable(exc):
+                raise
+            log.warning("%r: %s", self, exc)
+            raise Unavailable(str(exc)) from exc
+
     # -- life cycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -873,6 +896,9 @@ class SqliteArchive:
         for pool in (self._writer, self._reader):
             pool.submit(lambda: self._conn().close()).result()
             pool.shutdown()
+        if getattr(self._thread, "conn", None) is not None:  # the loop's (``_peek``)
+            self._conn().close()
+            self._thread.conn = None
         if self._lock is not None:
             self._lock.close()
 
@@ -915,7 +941,7 @@ class SqliteArchive:
             row = self._conn().execute(query, (token_digest,)).fetchone()
             return _login(row) if row else None
 
-        return await self._read(select)
+        return await self._peek(select)
 
     async def logins(self, user_id: str, limit: int) -> list[Login]:
         def select() -> list[Login]:
@@ -1063,7 +1089,7 @@ class SqliteArchive:
             )
             return User(id=row[0], name=row[1]) if row else None
 
-        return await self._read(select)
+        return await self._peek(select)
 
     async def rename_user(self, user_id: str, name: str) -> None:
         def update() -> None:
@@ -1161,7 +1187,7 @@ class SqliteArchive:
                 dm_users = (pair[0], pair[1]) if pair else None
             return _room(row, dm_users)
 
-        return await self._read(select)
+        return await self._peek(select)
 
     async def public_rooms(self, limit: int, active_since: int = 0) -> list[StoredRoom]:
         def select() -> list[StoredRoom]:
@@ -1188,7 +1214,7 @@ class SqliteArchive:
                 raise NoSuchRoom(room_id)
             return _state_decoder.decode(row[0]) if row[0] else RoomState()
 
-        return await self._read(select)
+        return await self._peek(select)
 
     async def change_room_state(
         self, room_id: str, change: Callable[[RoomState], T]
@@ -1475,7 +1501,7 @@ class SqliteArchive:
     # -- changes to messages -----------------------------------------------------------------
 
     async def room_rev(self, room: str) -> int:
-        return await self._read(_rev, self._conn, room)
+        return await self._peek(_rev, self._conn, room)
 
     async def latest(self, room: str, limit: int) -> tuple[int, list[Message]]:
         def select() -> tuple[int, list[Message]]:
@@ -1487,7 +1513,7 @@ class SqliteArchive:
             )
             return rev, [_message(row) for row in reversed(rows)]
 
-        return await self._read(select)
+        return await self._peek(select)
 
     async def change_message(
         self,
