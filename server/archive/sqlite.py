@@ -1,7 +1,10 @@
 """The embedded archive: SQLite in WAL mode, full-text search with FTS5.
 
 SQLite is synchronous, so it runs in threads: one writer connection (SQLite allows one writer
-at a time anyway) and one reader connection, which WAL lets read while the writer writes.
+at a time anyway) and one reader connection, which WAL lets read while the writer writes. The
+few reads of a join or a connect, each some rows by key, run on the event loop's own
+connection instead (``_peek``): it never waits, and handing them to a thread cost more than
+reading them.
 Chat messages are written by group commit: every ``append`` waiting when the writer becomes
 free goes into one transaction and one fsync, so a busy room costs one fsync per batch rather
 than per message, and each caller is answered only after that commit.
