@@ -20,6 +20,9 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import candidate_to_sdp
 
+from signaling import codecs
+from signaling.publication import Publication
+
 from . import WAIT
 from .client import Client
 
@@ -176,3 +179,38 @@ async def until(condition: Any, within: float = WAIT) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(poll(), within)
+
+
+class Published:
+    """One aiortc publisher sending ``track`` straight to a server-side peer connection, whose
+    receiver feeds a ``signaling.publication.Publication``: the SFU's input without a room."""
+
+    def __init__(self, track: MediaStreamTrack, **options: Any) -> None:
+        self.track = track
+        self.options = options
+        self.publisher = RTCPeerConnection()
+        self.server = RTCPeerConnection()
+        self.publication: Publication | None = None
+
+    async def start(self) -> Publication:
+        transceiver = self.publisher.addTransceiver(self.track, direction="sendonly")
+        codecs.prefer(transceiver)
+
+        @self.server.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self.publication = Publication.for_track(self.server, track, **self.options)
+
+        await self.publisher.setLocalDescription(await self.publisher.createOffer())
+        await self.server.setRemoteDescription(self.publisher.localDescription)
+        await self.server.setLocalDescription(await self.server.createAnswer())
+        await self.publisher.setRemoteDescription(self.server.localDescription)
+        publication = self.publication
+        assert publication is not None
+        await until(lambda: publication.stats.frames > 0)
+        return publication
+
+    async def close(self) -> None:
+        if self.publication is not None:
+            await self.publication.stop()
+        await self.publisher.close()
+        await self.server.close()
