@@ -17,13 +17,18 @@ since the file's first frame: a replayed keyframe came in before the recorder st
 file that starts with one may start up to ``Publication``'s ``catch_up`` (0.5 s) before the
 recording did, with a negative offset.
 
-Frames are written on the event loop, inside ``deliver``: muxing a frame costs tens of
-microseconds (docs/sfu-design.md, "Recording"), and the muxer writes to the OS once per
-cluster (a second), into the page cache.
+Frames are muxed on the event loop, a batch at a time: ``deliver`` keeps a frame, and the
+frames of the last ``BATCH`` seconds are muxed together. Muxing one frame alone between the
+loop's other work costs about 50 microseconds, nearly all of it cache misses (libavformat's
+code and data are cold again by the next frame); a batch costs that once, and 3 microseconds
+a frame (docs/sfu-design.md, "Recording"). The muxer writes to the OS once per cluster (a
+second), into the page cache, so no thread is needed; a batch adds its length to what a
+killed process loses.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import logging
@@ -37,6 +42,9 @@ from .publication import EncodedFrame, Publication
 from .webm import WebmFile
 
 log = logging.getLogger(__name__)
+
+BATCH = 0.2
+"""Seconds of frames muxed together (see the module)."""
 
 NTP_EPOCH = 2208988800
 """Seconds from the NTP epoch (1900) to the Unix epoch (1970)."""
@@ -70,7 +78,7 @@ class Recorded:
 @dataclasses.dataclass(slots=True)
 class RecorderStats:
     frames: int = 0
-    """Frames written."""
+    """Frames taken: written, or to be within ``BATCH``."""
     bytes: int = 0
     skipped: int = 0
     """Video frames before the first keyframe, not written (they would not decode)."""
@@ -79,14 +87,18 @@ class RecorderStats:
     failed: int = 0
     """Frames not written because writing failed (the recorder stops at the first)."""
     cpu_seconds: float = 0.0
-    """Thread CPU time spent in ``deliver``: muxing, and writing each cluster to the OS."""
+    """Thread CPU time spent in ``deliver`` and muxing, with each cluster's write to the OS."""
+    muxing_seconds: float = 0.0
+    """The part of ``cpu_seconds`` spent muxing batches, outside the publication's receive
+    path (``Publication.stats.cpu_seconds`` has the rest)."""
 
 
 class Recorder:
     """The frame sink writing ``publication`` to ``path`` from the next usable frame on.
 
     ``started`` is the recording's start (Unix time, seconds); ``on_closed`` hears when the file
-    is finished, by ``close`` or because the publication ended.
+    is finished, by ``close`` or because the publication ended. ``batch``: seconds of frames
+    muxed together.
     """
 
     def __init__(
@@ -97,6 +109,7 @@ class Recorder:
         label: str = "",
         started: float = 0.0,
         on_closed: Callable[[Recorder], None] | None = None,
+        batch: float = BATCH,
     ) -> None:
         self.publication = publication
         self.path = path
@@ -106,6 +119,10 @@ class Recorder:
         self._started = started
         self._on_closed = on_closed
         self._file: WebmFile | None = None
+        self._batch = batch
+        self._pending: list[tuple[bytes, int, bool]] = []
+        """Frames taken, not yet muxed: (data, milliseconds, keyframe)."""
+        self._muxing: asyncio.TimerHandle | None = None
         self._closed = False
         self._first = 0
         """The file's first frame's timestamp (publication's units)."""
@@ -122,7 +139,8 @@ class Recorder:
     @property
     def wants_keyframe(self) -> bool:
         """Video waits for its first keyframe; audio frames stand alone."""
-        return self.kind == "video" and self._file is None and not self._closed
+        waiting = self._file is None and not (self._closed or self.stats.failed)
+        return self.kind == "video" and waiting
 
     @property
     def closed(self) -> bool:
@@ -163,12 +181,36 @@ class Recorder:
                 )
             return
         milliseconds = (frame.timestamp - self._first) * 1000 // frame.clock_rate
-        self._file.write(frame.data, milliseconds, frame.keyframe)
+        self._pending.append((frame.data, milliseconds, frame.keyframe))
         self._last, self._last_ms = frame.timestamp, milliseconds
         self.stats.frames += 1
         self.stats.bytes += len(frame.data)
         if not self._live:
             self._place(frame)
+        if self._muxing is None:
+            self._muxing = asyncio.get_running_loop().call_later(self._batch, self._mux)
+
+    def _mux(self) -> None:
+        """Mux the frames taken since the last time (on the loop, by ``call_later``)."""
+        self._muxing = None
+        pending, self._pending = self._pending, []
+        if self._file is None or self.stats.failed:
+            return
+        started = time.thread_time()
+        written = 0
+        try:
+            for data, milliseconds, keyframe in pending:
+                self._file.write(data, milliseconds, keyframe)
+                written += 1
+        except Exception:
+            lost = pending[written:]  # the file stays as it is, up to its last cluster
+            self.stats.failed += len(lost)
+            self.stats.frames -= len(lost)
+            self.stats.bytes -= sum(len(data) for data, _, _ in lost)
+            log.exception("%r: writing a frame failed, recording stops", self)
+        spent = time.thread_time() - started
+        self.stats.cpu_seconds += spent
+        self.stats.muxing_seconds += spent
 
     def _place(self, frame: EncodedFrame) -> None:
         # The arrival of a live frame, less the RTP time since the file's first, is when the
@@ -186,6 +228,9 @@ class Recorder:
         if not self._closed:
             self._closed = True
             self.publication.discard(self)
+            if self._muxing is not None:
+                self._muxing.cancel()
+            self._mux()
             if self._file is not None:
                 try:
                     self._file.close()

@@ -77,6 +77,8 @@ class WebmFile:
             else:
                 self._stream = self._container.add_stream_from_template(_opus_template())
             self._stream.time_base = TIME_BASE
+            # The header now: a file that cannot be written fails here, not at a later frame.
+            self._container.start_encoding()
         except BaseException:
             self._container.close()
             raise

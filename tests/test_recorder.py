@@ -189,6 +189,13 @@ async def test_video_starts_at_the_first_keyframe_and_bad_timestamps_are_dropped
         (frames[-1].timestamp - frames[first_key].timestamp) / clock, abs=0.002
     )
 
+    # A file that cannot be written: counted, logged once, never raised, no keyframe wanted.
+    broken = Recorder(camera, tmp_path / "missing" / "camera.webm")
+    for frame in frames[first_key:]:
+        broken.deliver(frame)
+    assert broken.stats.failed == len(frames) - first_key and not broken.wants_keyframe
+    assert broken.close() is None
+
 
 def test_a_killed_process_leaves_files_that_play_up_to_the_last_second(tmp_path: Path) -> None:
     child = subprocess.Popen(
