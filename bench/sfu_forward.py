@@ -14,7 +14,13 @@ count the complete frames they receive without decoding them (``bench/sfu_peers.
   and gives every subscriber a normal sender: decoded once, encoded again per subscriber;
 * ``forward``: the same bare server forwarding with a ``signaling.publication.Publication``
   and a ``signaling.slot.Slot`` per subscriber m-line: the SFU's forwarding without the
-  server around it (Socket.IO, rooms, sessions).
+  server around it (Socket.IO, rooms, sessions);
+* ``record``: ``forward``, and the publisher's camera and microphone recorded to WebM files
+  (``signaling.recorder.Recording``) all along. Run with ``forward`` (``--modes
+  forward,record``), the same workshop unrecorded, for what recording adds: the report
+  compares the server's CPU at each N, and in the same process the thread CPU of forwarding
+  (the publications' receive path: packetizing, every slot's packets) against the recorders'
+  (``deliver``, and muxing their batches).
 
 Subscribers join in steps while one server process runs (N grows through the list); each
 process joins its sessions one at a time. After every step and a warm-up, the server's CPU
@@ -52,7 +58,7 @@ from sfu_peers import BITRATE, FPS, HEIGHT, LOOPBACK, WAIT, WIDTH
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = Path(__file__).resolve().parent / "sfu_peers.py"
-MODES = ("sfu", "reference", "forward")
+MODES = ("sfu", "reference", "forward", "record")
 FULL_RATE = 0.95
 """A stream runs at full frame rate while it gets this share of the publisher's frames."""
 
@@ -84,7 +90,8 @@ async def start_server(mode: str, most: int, logs: Path) -> tuple[Child, str]:
         ]  # fmt: skip
         server = await Peer.start("server", argv, logs / "server.log")
     else:
-        server = await Peer.peer("server", "serve", {"mode": mode, "port": port}, logs)
+        config = {"mode": mode, "port": port, "folder": str(logs / "recording")}
+        server = await Peer.peer("server", "serve", config, logs)
     await wait_healthy(server, url)
     return server, url
 
@@ -138,6 +145,11 @@ class Step:
     connected: list[float | None]
     """Join to ``connected`` (ICE and DTLS done) of the same streams."""
     errors: list[str] = dataclasses.field(default_factory=list)
+    forwarding: float = math.nan
+    """Bare servers: thread CPU in the publications' receive path, the recorders' part
+    excepted (packetizing, every slot's packets), in cores."""
+    recording: float = math.nan
+    """``record``: the recorders' thread CPU (``deliver`` and muxing), in cores."""
 
     @property
     def paced(self) -> bool:
@@ -181,6 +193,10 @@ def measure(mode: str, n: int, step: int, before: Sample, after: Sample) -> Step
         first=[],
         connected=[],
     )
+    if "server" in after.replies:
+        was, now = before.replies["server"], after.replies["server"]
+        result.forwarding = (now["forwarding"] - was["forwarding"]) / wall
+        result.recording = (now["recording"] - was["recording"]) / wall
     for name in [name for name in after.replies if name.startswith("subscriber")]:
         result.subscribers += cores(name)
         # Each process's own clock for its own counts.
@@ -238,9 +254,11 @@ async def ramp(
             )
             held = wanted
             await asyncio.sleep(args.warmup)
-            before = await sample(server, [publisher, *subscribers])
+            # A bare server answers with its receive path's CPU (``BareServer.cpu``).
+            probed = [publisher, *subscribers] + ([server] if mode != "sfu" else [])
+            before = await sample(server, probed)
             await asyncio.sleep(args.window)
-            after = await sample(server, [publisher, *subscribers])
+            after = await sample(server, probed)
             result = measure(mode, n, step, before, after)
             result.errors = [error for reply in replies for error in reply["errors"]]
             steps.append(result)
@@ -324,6 +342,16 @@ class Row:
             text += f" ({quantile(connected, 0.5):.2f} s)"
         return text
 
+    def in_loop(self) -> str:
+        forwarding = self.median(lambda s: s.forwarding)
+        if math.isnan(forwarding):
+            return "-"
+        text = f"{1000 * forwarding:.1f}"
+        recording = self.median(lambda s: s.recording)
+        if not math.isnan(recording):
+            text += f" / {1000 * recording:.2f} ({100 * recording / forwarding:.1f}%)"
+        return text
+
     def cells(self) -> list[str]:
         fps = self.pooled(lambda s: s.fps) or [0.0]
         server = self.median(lambda s: s.server)
@@ -340,6 +368,7 @@ class Row:
             self.first(),
             f"{1000 * self.median(lambda s: s.subscribers) / self.n:.1f}",
             f"{100 * self.median(lambda s: s.machine):.0f}%",
+            self.in_loop(),
             "yes" if self.full else "no" if all(s.paced for s in self.steps) else "publisher late",
         ]
 
@@ -356,6 +385,7 @@ HEADER = [
     "first frame p50 / p95 (connected p50)",
     "subscriber CPU ms per stream-s",
     "machine busy",
+    "thread CPU ms per s: forwarding / recording",
     "full rate",
 ]
 
@@ -418,6 +448,17 @@ def report(args: argparse.Namespace, runs: dict[str, list[list[Step]]], started:
         value = per_core.get(mode)
         if value is not None and reference:
             print(f"ratio {mode} / reference: {value / reference:.1f}x (target 30x)")
+    if "forward" in tables and "record" in tables:
+        unrecorded = {row.n: row for row in tables["forward"]}
+        for row in tables["record"]:
+            if (other := unrecorded.get(row.n)) is not None:
+                server = row.median(lambda s: s.server) / other.median(lambda s: s.server) - 1
+                in_loop = row.median(lambda s: s.recording) / row.median(lambda s: s.forwarding)
+                print(
+                    f"recording at N={row.n}: the server's CPU {100 * server:+.1f}% against "
+                    f"forward; the recorders' own {100 * in_loop:.1f}% of the forwarding's "
+                    "thread CPU in the same process (target: at most 10%)"
+                )
 
 
 def numbers(text: str) -> list[int]:
@@ -448,7 +489,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 async def main(args: argparse.Namespace) -> None:
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    sizes = {"sfu": args.sfu_n, "forward": args.sfu_n, "reference": args.reference_n}
+    sizes = {"sfu": args.sfu_n, "forward": args.sfu_n, "record": args.sfu_n}
+    sizes["reference"] = args.reference_n
     runs: dict[str, list[list[Step]]] = {mode: [] for mode in args.modes}
     problems: list[str] = []
     logs = Path(args.logs or tempfile.mkdtemp(prefix="sfu_forward-"))

@@ -15,7 +15,9 @@ line) and reads one JSON answer a line on stdout; a command's failure is answere
 * ``serve`` is a bare media server (offer/answer over HTTP, one publisher, no rooms) that
   either forwards with a ``signaling.publication.Publication`` and a ``signaling.slot.Slot``
   per subscriber m-line (``forward``: the SFU's forwarding without the server around it:
-  Socket.IO, rooms, sessions) or relays decoded frames
+  Socket.IO, rooms, sessions), does the same and records both publications to WebM files
+  (``record``: ``signaling.recorder.Recording``, in the ``folder`` of its config), or relays
+  decoded frames
   through ``aiortc.contrib.media.MediaRelay`` to a normal sender per subscriber, which encodes
   them again (``reference``, the naive design).
 
@@ -36,6 +38,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -58,6 +61,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from signaling import codecs, transport
 from signaling.publication import Publication
+from signaling.recorder import Recording
 from signaling.slot import Slot
 
 LOOPBACK = "127.0.0.1"
@@ -436,8 +440,10 @@ async def subscriber_main(config: dict[str, Any]) -> None:
 class BareServer:
     """The bare media server: one publisher, subscribers offered ``forward`` or ``reference``."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, folder: str | None = None) -> None:
         self.mode = mode
+        self.forwards = mode in ("forward", "record")
+        self.recording = Recording(Path(folder)) if mode == "record" and folder else None
         self.pcs: dict[str, RTCPeerConnection] = {}
         self.tracks: dict[str, MediaStreamTrack] = {}
         self.publications: dict[str, Publication] = {}
@@ -459,8 +465,10 @@ class BareServer:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            if self.mode == "forward":
+            if self.forwards:
                 self.publications[track.kind] = Publication.for_track(pc, track)
+                if self.recording is not None:
+                    self.recording.add(track.kind, self.publications[track.kind])
             else:
                 self.tracks[track.kind] = track
                 # Decoding starts now and runs for good, as once-per-publisher work: a relay
@@ -475,7 +483,7 @@ class BareServer:
         await asyncio.wait_for(self.ready.wait(), WAIT)
         pc = peer()
         for kind in PUBLISH_MIDS.values():
-            if self.mode == "forward":
+            if self.forwards:
                 Slot(pc, kind).assign(self.publications[kind])
             else:
                 track = self.relay.subscribe(self.tracks[kind], buffered=False)
@@ -490,7 +498,24 @@ class BareServer:
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"ready": self.ready.is_set()})
 
+    def cpu(self) -> dict[str, Any]:
+        """Thread CPU seconds so far: the publications' receive path but the recorders'
+        ``deliver`` (forwarding: packetizing, every slot's packets), and the recorders'
+        (``deliver``, and muxing their batches)."""
+        recorders = self.recording.recorders.values() if self.recording is not None else ()
+        recording = sum(recorder.stats.cpu_seconds for recorder in recorders)
+        muxing = sum(recorder.stats.muxing_seconds for recorder in recorders)
+        total = sum(p.stats.cpu_seconds for p in self.publications.values())
+        return {
+            "forwarding": total - (recording - muxing),  # the rest of it is in the receive path
+            "recording": recording if self.recording is not None else math.nan,
+            "recorded_frames": sum(recorder.stats.frames for recorder in recorders),
+        }
+
     async def close(self, app: web.Application) -> None:
+        if self.recording is not None:
+            for recorded in self.recording.stop():
+                print(f"recorded: {recorded}", file=sys.stderr)
         for task in self._drains:
             task.cancel()
         for publication in self.publications.values():
@@ -507,7 +532,7 @@ async def drain(track: MediaStreamTrack) -> None:
 async def bare_server_main(config: dict[str, Any]) -> None:
     if config["mode"] == "reference":
         pin_bitrate(BITRATE)
-    server = BareServer(config["mode"])
+    server = BareServer(config["mode"], config.get("folder"))
     app = web.Application()
     app.router.add_post("/publish", server.publish)
     app.router.add_post("/subscribe", server.subscribe)
@@ -519,7 +544,7 @@ async def bare_server_main(config: dict[str, Any]) -> None:
     await web.TCPSite(runner, LOOPBACK, config["port"]).start()
 
     async def handle(command: dict[str, Any]) -> dict[str, Any]:
-        return {}
+        return server.cpu() if command["cmd"] == "snapshot" else {}
 
     try:
         await serve_commands(handle)  # until the parent says quit
