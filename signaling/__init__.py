@@ -19,6 +19,9 @@ Modules, from the outside in:
 * ``slot``: ``Slot``, the frame sink that writes one publication's frames to one subscriber,
   reassigned from publication to publication for the life of its m-line.
 * ``packets``: ``PacketWriter``, one subscriber's RTP packets, SRTP and ``sendto``.
+* ``recorder``: ``Recording``, publications written to files as they come, one ``Recorder``
+  (a frame sink) per source and file; ``webm``: ``WebmFile``, the files, the one module
+  that touches PyAV's muxer.
 * ``sdp``: what the server takes from a client's SDP (an answer, a trickled candidate),
   checked before aiortc reads it.
 * ``codecs``: the one codec per kind (VP8, Opus), keyframes, VP8 packetization.

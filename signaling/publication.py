@@ -4,8 +4,9 @@ A ``Publication`` takes the complete encoded frames of one received track from i
 before they are decoded (``signaling.transport.tap``), so the server never decodes them,
 packetizes each once (``EncodedFrame.payloads``) and hands it to its frame sinks. A sink is
 whatever takes a publication's frames: a subscriber slot that writes them as RTP packets
-(``signaling.slot.Slot``) today; a recorder of the encoded stream could be one too, since a
-sink sees whole frames with their timestamps and keyframe flags, not packets.
+(``signaling.slot.Slot``), or a recorder that writes them to a file
+(``signaling.recorder.Recorder``): a sink sees whole frames with their timestamps and
+keyframe flags, not packets.
 
 The publication also looks after keyframes, for every sink at once: it asks the publisher for
 one (a PLI) when a sink needs it, at most once per interval however many ask, and keeps the
