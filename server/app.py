@@ -41,6 +41,7 @@ from .presence import ONLINE, Attachment, Presence, online_member
 from .presence.memory import MemoryPresence
 from .presence.redis import RedisPresence
 from .profiles import Profiles
+from .recordings import Recordings
 from .rooms import Rooms
 from .roster import Roster
 from .search import Search
@@ -136,6 +137,7 @@ class Percolate:
             encounters,
         )
         self.workshop = Workshop(sio, archive, presence, self.roster)
+        self.recordings = Recordings(settings, sio, archive, self.catalog, self.media)
         self.tables = Tables(
             settings, sio, archive, presence, self.catalog, self.roster, self.tasks
         )
@@ -200,6 +202,7 @@ class Percolate:
                 Profiles(sio, archive, presence, self.rooms),
                 self.logins,
                 self.yourdata,
+                self.recordings,
             )
         )
 
@@ -220,6 +223,7 @@ class Percolate:
         if self.fanout is not None:
             await self.fanout.start()
         self.media.start()
+        await self.recordings.start_up()
         await self.metrics.start()
         self._loops = [
             asyncio.create_task(
@@ -261,6 +265,7 @@ class Percolate:
         except Unavailable as exc:
             log.warning("sessions not marked seen: archive unavailable: %s", exc)
         await self.hang_up()
+        await self.recordings.close()
         await self.media.close()
         await self.metrics.stop()
         await self.tasks.wait()

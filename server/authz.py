@@ -90,6 +90,8 @@ POLICY: dict[str, dict[RoomKind, frozenset[Role]]] = {
     "chat:pin": {**_moderated(HOSTS, LOOKS_AFTER), RoomKind.DM: MEMBER},
     "chat:pins": _everywhere(),
     "workshop:end": _workshop(frozenset({Role.HOST})),
+    "recording:start": _workshop(HOSTS),
+    "recording:stop": _workshop(HOSTS),
     "room:slow": _moderated(HOSTS, LOOKS_AFTER),
     "room:edit": _moderated(HOSTS, LOOKS_AFTER),
     "room:moderator": {

@@ -76,6 +76,8 @@ MODERATION = (
     "chat:enable",
     "chat:pin",
     "workshop:end",
+    "recording:start",
+    "recording:stop",
     "room:slow",
     "room:edit",
     "room:moderator",

@@ -219,12 +219,27 @@ class Settings:
     sfu_backlog_kib: int = 256
     """KiB waiting unsent in a subscriber's socket before it counts as fallen behind, has
     frames dropped and resumes at a keyframe."""
+    recordings_dir: str | None = None
+    """Folder of workshop recordings (unset: ``recordings`` in ``data_dir``)."""
+    recording_max_minutes: float = 240.0
+    """Longest recording: it stops by itself then, and hosts are told."""
+    recording_min_free_mb: int = 1024
+    """Free disk (MiB) below which a recording does not start, or stops, hosts told."""
+    recording_check_seconds: float = 5.0
+    """Seconds between looks at each running recording's disk and length."""
     log_level: str = "info"
     """``debug`` adds a line for every room join and leave to ``info``'s connections."""
     metrics_host: str = "127.0.0.1"
     """Address of the Prometheus metrics listener."""
     metrics_port: int = 0
     """TCP port of the Prometheus metrics listener (0: no listener)."""
+
+    @property
+    def recordings_folder(self) -> Path:
+        """Where recordings go: ``recordings_dir``, or ``recordings`` in ``data_dir``."""
+        if self.recordings_dir:
+            return Path(self.recordings_dir)
+        return self.data_dir / "recordings"
 
 
 # Settings that flags and the environment may set: field -> help. The flag is the field's
@@ -307,6 +322,9 @@ _OPTIONS = {
     "media_ttl": "seconds a room's media placement outlives its process's last heartbeat",
     "sfu_keyframe_interval": "least seconds between keyframe requests to one publisher",
     "sfu_backlog_kib": "KiB unsent to a subscriber before it skips ahead to a keyframe",
+    "recordings_dir": "folder of workshop recordings (unset: recordings in data-dir)",
+    "recording_max_minutes": "longest workshop recording, minutes; then it stops by itself",
+    "recording_min_free_mb": "free disk (MiB) below which a recording stops, hosts told",
     "log_level": "debug, info, warning or error (debug: every room join and leave too)",
     "metrics_host": "address of the Prometheus metrics listener",
     "metrics_port": "port of the Prometheus metrics listener (0: off)",
@@ -350,7 +368,7 @@ def parse(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = Non
             help=f"{help_text} [{variable}]",
         )
     values = vars(parser.parse_args(argv))
-    for name in ("database_url", "redis_url", "turn_secret", "media_url"):
+    for name in ("database_url", "redis_url", "turn_secret", "media_url", "recordings_dir"):
         values[name] = values[name] or None
     values["log_level"] = values["log_level"].lower()
     if values["log_level"] not in LOG_LEVELS:

@@ -24,6 +24,7 @@ from .moderation import Moderation
 from .people import Contacts
 from .presence import ONLINE, Attachment, Presence, online_member
 from .profiles import Profiles
+from .recordings import Recordings
 from .replies import Reply
 from .rooms import Rooms
 from .roster import Roster
@@ -52,6 +53,7 @@ def table(
     profiles: Profiles,
     logins: Logins,
     yourdata: YourData,
+    recordings: Recordings,
 ) -> dict[str, tuple[type[msgspec.Struct], Handler]]:
     """Every client event: the request type its payload must decode to, and its handler."""
     return {
@@ -98,6 +100,8 @@ def table(
         "waiting:decline": (p.Target, workshop.decline),
         "chat:enable": (p.Toggle, workshop.enable_chat),
         "workshop:end": (p.RoomRef, workshop.end),
+        "recording:start": (p.RoomRef, recordings.start),
+        "recording:stop": (p.RoomRef, recordings.stop),
         "tables:open": (p.TablesOpen, tables.open),
         "tables:move": (p.TablesMove, tables.move),
         "tables:choose": (p.TablesChoose, tables.choose),

@@ -243,6 +243,27 @@ class Media:
             ice_servers=ice_servers(self._ice, session.user.id),
         )
 
+    async def hold(self, room: str) -> MediaRoom:
+        """The room's media in this process, claimed now if nobody holds it; ``moved`` (as
+        ``sfu:join`` answers) if another process holds it."""
+        kind = await self._kind(room)
+        claim = await self._claim(room, kind)
+        if claim.process != self._placement.process:
+            raise ProtocolError(
+                Code.MOVED, "this room's media is on another server", media=_view(claim)
+            )
+        return self._hold(room, kind)
+
+    @property
+    def process(self) -> str:
+        """This process's id in the placement."""
+        return self._placement.process
+
+    async def holder(self, room: str) -> str | None:
+        """The process holding the room's media now, if any."""
+        claim = await self._placement.read(room)
+        return None if claim is None else claim.process
+
     async def sfu_answer(self, session: Session, request: SfuAnswer) -> Done:
         with _refusals():
             relay.check(relay.Kind.ANSWER, request.answer, self._settings.max_signal_bytes)

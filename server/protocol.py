@@ -223,6 +223,16 @@ class WorkshopView(msgspec.Struct, frozen=True):
     """Raised hands, first raised first."""
 
 
+class RecordingView(msgspec.Struct, frozen=True):
+    """Whether a workshop is being recorded (the ``recording`` event, ``room:join``)."""
+
+    on: bool
+    by: User | None = None
+    """Who started it (null when off)."""
+    started_at: int | None = None
+    """ms since the epoch (null when off)."""
+
+
 class MediaPlace(msgspec.Struct, frozen=True):
     """Where a video room's media goes (``room:join``, ``media:state``, the ``media`` event)."""
 

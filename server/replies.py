@@ -26,6 +26,7 @@ from .protocol import (
     Online,
     OwnCard,
     Profile,
+    RecordingView,
     Report,
     Room,
     RoomInfo,
@@ -82,6 +83,16 @@ class Joined(Reply, kw_only=True):
     """Coffee rooms and workshops: their tables and round series."""
     slow_seconds: int = 0
     """Slow mode: one message per this many seconds per person (0: off)."""
+    recording: RecordingView | UnsetType = UNSET
+    """Workshops only: whether it is being recorded now."""
+
+
+class RecordingChanged(Reply, kw_only=True):
+    """``recording:start`` and ``recording:stop``."""
+
+    id: str
+    """The recording (its archive row)."""
+    recording: RecordingView
 
 
 class Waiting(Reply, kw_only=True):

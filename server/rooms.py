@@ -205,6 +205,7 @@ class Rooms:
             answer.media = await self._media.place(room.id, room.kind)
         if state is not None and room.kind is RoomKind.WORKSHOP:
             answer.workshop = state.view()
+            answer.recording = state.recording_view()
             if role in HOSTS:
                 answer.hosts = state.hosts_view()
         answer.slow_seconds = room.slow_seconds

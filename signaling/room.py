@@ -22,6 +22,7 @@ from aiortc import RTCIceServer
 
 from .errors import invalid
 from .packets import BACKLOG_BYTES
+from .recorder import Recording
 from .session import Key, PeerSession
 from .sources import Source, Track
 
@@ -81,6 +82,8 @@ class MediaRoom:
         self._retired = RoomStats()
         """What closed sessions counted, so that totals never go down."""
         self.closed = False
+        self.recording: Recording | None = None
+        """While set, every forwarded source is recorded in it (``follow``)."""
 
     def __repr__(self) -> str:
         return f"MediaRoom(room={self.room} sessions={len(self.sessions)})"
@@ -151,8 +154,28 @@ class MediaRoom:
             return
         self._reconciling = asyncio.create_task(self._reconcile(), name=f"{self!r} reconcile")
 
+    def follow(self) -> None:
+        """Make the recording hold what is forwarded now: a file for each source (labelled
+        ``<user>-<source>``) that is not being recorded from its current publication, and
+        the files of sources no longer forwarded finished."""
+        recording = self.recording
+        if recording is None:
+            return
+        wanted = {
+            f"{publisher.user}-{source.value}": publisher.publications[source]
+            for (_, source), publisher in self._forwarded().items()
+        }
+        for label, recorder in recording.recorders.items():
+            if wanted.get(label) is not recorder.publication:
+                recording.remove(label)
+        for label, publication in wanted.items():
+            if label not in recording.recorders:
+                recording.add(label, publication)
+
     async def close(self) -> None:
         self.closed = True
+        if self.recording is not None:
+            self.recording.stop()  # its files finished; the glue notices the room is gone
         if self._reconciling is not None:
             self._reconciling.cancel()
             await asyncio.wait([self._reconciling])
@@ -252,6 +275,7 @@ class MediaRoom:
                     await self.leave(sid)
                     await self._tell(sid, "sfu:closed", {"room": self.room, "reason": "failed"})
             if not self._again:
+                self.follow()
                 return
 
     async def _update(self, session: PeerSession, forwarded: dict[Key, PeerSession]) -> None:

@@ -71,6 +71,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "chat:enable": {"workshop": HOSTS},
     "chat:pin": {"open": LOOKS_AFTER, "coffee": LOOKS_AFTER, "dm": {"member"}, "workshop": HOSTS},
     "workshop:end": {"workshop": {"host"}},
+    "recording:start": {"workshop": HOSTS},
+    "recording:stop": {"workshop": HOSTS},
     "room:slow": {"open": LOOKS_AFTER, "coffee": LOOKS_AFTER, "workshop": HOSTS},
     "room:edit": {"open": LOOKS_AFTER, "coffee": LOOKS_AFTER, "workshop": HOSTS},
     "room:moderator": {"open": {"owner"}, "coffee": {"owner"}},
@@ -98,6 +100,7 @@ REFUSED_BY_HANDLER = {
     ("table", "sfu:join"): "forbidden",  # a table is meshed like a coffee room
     ("table", "sfu:answer"): "bad_request",
     ("table", "sfu:candidate"): "bad_request",
+    ("workshop", "recording:stop"): "bad_request",  # nothing is being recorded
     # Allowed, but there is nothing to act on in a fresh room: no tables open, no series
     # (test_tables.py runs them).
     **{
@@ -261,6 +264,8 @@ def payload(event: str, s: Scene, role: str) -> dict[str, Any]:
         "chat:pin": {"room": room, "seq": 1, "on": True},
         "chat:pins": {"room": room},
         "workshop:end": {"room": room},
+        "recording:start": {"room": room},
+        "recording:stop": {"room": room},
         "sfu:join": {"room": room},
         "sfu:answer": {"room": room, "version": 1, "answer": {"type": "answer", "sdp": ""}},
         "sfu:candidate": {"room": room, "candidate": None},

@@ -81,6 +81,8 @@ EVENTS = sorted(
         "chat:enable",
         "chat:pin",
         "workshop:end",
+        "recording:start",
+        "recording:stop",
         "tables:open",
         "tables:move",
         "tables:choose",

@@ -24,6 +24,7 @@ from ..protocol import (
     Message,
     Met,
     Phase,
+    RecordingView,
     Report,
     ReportAction,
     Role,
@@ -43,6 +44,7 @@ from .changes import Appended, Change, MessageDeleted, NoSuchMessage, NotYours, 
 from .logins import Login, NewLogin
 from .passkeys import Challenge, Purpose, StoredPasskey
 from .profiles import StoredProfile
+from .recordings import OnAir, StoredRecording
 from .yourdata import FORMER, Erased, Erasure, Page, Revised
 
 __all__ = [
@@ -328,6 +330,8 @@ class RoomState(msgspec.Struct):
     """A table's room: everybody who sat at it, who may read its chat afterwards."""
     moderators: list[str] = msgspec.field(default_factory=list)
     """An open room or coffee morning: who its owner made a moderator."""
+    recording: OnAir | None = None
+    """A workshop's recording running now (``server.recordings``)."""
 
     def due(self) -> int | None:
         """When the server must next act on its own (ms since the epoch), or None.
@@ -363,6 +367,10 @@ class RoomState(msgspec.Struct):
             ended=self.ended,
             hands=list(self.hands),
         )
+
+    def recording_view(self) -> RecordingView:
+        """Whether a workshop is being recorded, as its members see it."""
+        return RecordingView(on=False) if self.recording is None else self.recording.view()
 
     def hosts_view(self) -> HostsView:
         return HostsView(
@@ -426,6 +434,16 @@ class Archive(Protocol):
 
     async def add_passkey(self, passkey: StoredPasskey) -> bool:
         """Store a new passkey; False if its credential id is stored already (anybody's)."""
+
+    # -- recordings (``server.archive.recordings``) -------------------------------------------
+
+    async def save_recording(self, recording: StoredRecording) -> None:
+        """Store the recording, or replace its row (by ``id``) with this one."""
+
+    async def recording(self, recording_id: str) -> StoredRecording | None: ...
+
+    async def recordings_running(self) -> list[StoredRecording]:
+        """Every recording in the state ``recording``, the oldest first."""
 
     async def passkeys(self, user_id: str) -> list[StoredPasskey]:
         """The user's passkeys, the oldest first."""

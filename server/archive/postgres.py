@@ -62,12 +62,15 @@ from . import cards as card_rows
 from . import changes as rules
 from . import passkeys as passkey_rows
 from . import profiles as profile_rows
+from . import recordings as recording_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result
 from .logins import SELECT as _LOGIN
 from .logins import Login, NewLogin
 from .logins import login as _login
 from .passkeys import Challenge, StoredPasskey
+from .recordings import State as RecordingState
+from .recordings import StoredRecording
 from .rows import (
     AUDIT_COLUMNS,
     ENCOUNTER,
@@ -360,6 +363,26 @@ _MIGRATIONS = [
         at BIGINT NOT NULL,
         PRIMARY KEY (from_user, to_user)
     );
+    """,
+    # Workshop recordings (server/recordings.py): a row per recording, written at its start
+    # and its stop; its files' facts as JSON.
+    """
+    CREATE TABLE recordings (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        title TEXT NOT NULL,
+        started_by TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        stopped_by TEXT,
+        stopped_at BIGINT,
+        state TEXT NOT NULL,
+        guests_may_watch BOOLEAN NOT NULL DEFAULT FALSE,
+        folder TEXT NOT NULL,
+        process TEXT NOT NULL,
+        files TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX recordings_room ON recordings (room, started_at);
+    CREATE INDEX recordings_state ON recordings (state);
     """,
 ]
 
@@ -817,6 +840,40 @@ class PostgresArchive:
             )
         )
         return sorted(row["id"] for row in rows)
+
+    # -- recordings ------------------------------------------------------------------------
+
+    async def save_recording(self, recording: StoredRecording) -> None:
+        columns = recording_rows.COLUMNS
+        updates = ", ".join(
+            f"{name} = EXCLUDED.{name}" for name in columns.replace(" ", "").split(",")[1:]
+        )
+        await self._with(
+            lambda c: c.execute(
+                f"INSERT INTO recordings ({columns}) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}",
+                *recording_rows.values(recording),
+            )
+        )
+
+    async def recording(self, recording_id: str) -> StoredRecording | None:
+        row = await self._with(
+            lambda c: c.fetchrow(
+                f"SELECT {recording_rows.COLUMNS} FROM recordings WHERE id = $1", recording_id
+            )
+        )
+        return recording_rows.recording_of(row) if row else None
+
+    async def recordings_running(self) -> list[StoredRecording]:
+        rows = await self._with(
+            lambda c: c.fetch(
+                f"SELECT {recording_rows.COLUMNS} FROM recordings WHERE state = $1 "
+                "ORDER BY started_at, id",
+                RecordingState.RECORDING.value,
+            )
+        )
+        return [recording_rows.recording_of(row) for row in rows]
 
     # -- passkeys --------------------------------------------------------------------------
 

@@ -64,12 +64,15 @@ from . import cards as card_rows
 from . import changes as rules
 from . import passkeys as passkey_rows
 from . import profiles as profile_rows
+from . import recordings as recording_rows
 from .changes import Appended, Change, NoSuchMessage
 from .commit import GroupCommit, Item, Pending, Result, Work
 from .logins import SELECT as _LOGIN
 from .logins import Login, NewLogin
 from .logins import login as _login
 from .passkeys import Challenge, StoredPasskey
+from .recordings import State as RecordingState
+from .recordings import StoredRecording
 from .rows import (
     AUDIT_COLUMNS,
     ENCOUNTER,
@@ -377,6 +380,26 @@ _MIGRATIONS = [
         at INTEGER NOT NULL,
         PRIMARY KEY (from_user, to_user)
     ) WITHOUT ROWID;
+    """,
+    # Workshop recordings (server/recordings.py): a row per recording, written at its start
+    # and its stop; its files' facts as JSON.
+    """
+    CREATE TABLE recordings (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        title TEXT NOT NULL,
+        started_by TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        stopped_by TEXT,
+        stopped_at INTEGER,
+        state TEXT NOT NULL,
+        guests_may_watch INTEGER NOT NULL DEFAULT 0,
+        folder TEXT NOT NULL,
+        process TEXT NOT NULL,
+        files TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX recordings_room ON recordings (room, started_at);
+    CREATE INDEX recordings_state ON recordings (state);
     """,
 ]
 
@@ -978,6 +1001,43 @@ class SqliteArchive:
             return sorted(row[0] for row in rows)
 
         return await self._write(update)
+
+    # -- recordings ------------------------------------------------------------------------
+
+    async def save_recording(self, recording: StoredRecording) -> None:
+        def upsert() -> None:
+            self._conn().execute(
+                f"INSERT OR REPLACE INTO recordings ({recording_rows.COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                recording_rows.values(recording),
+            )
+
+        await self._write(upsert)
+
+    async def recording(self, recording_id: str) -> StoredRecording | None:
+        def select() -> StoredRecording | None:
+            row = (
+                self._conn()
+                .execute(
+                    f"SELECT {recording_rows.COLUMNS} FROM recordings WHERE id = ?",
+                    (recording_id,),
+                )
+                .fetchone()
+            )
+            return recording_rows.recording_of(row) if row else None
+
+        return await self._read(select)
+
+    async def recordings_running(self) -> list[StoredRecording]:
+        def select() -> list[StoredRecording]:
+            rows = self._conn().execute(
+                f"SELECT {recording_rows.COLUMNS} FROM recordings WHERE state = ? "
+                "ORDER BY started_at, id",
+                (RecordingState.RECORDING.value,),
+            )
+            return [recording_rows.recording_of(row) for row in rows]
+
+        return await self._read(select)
 
     # -- passkeys --------------------------------------------------------------------------
 
