@@ -175,3 +175,42 @@ async def test_a_recording_of_a_killed_process_is_interrupted_after_restart(
         await archive.close()
     assert row is not None and row.state is State.INTERRUPTED
     assert row.folder == str(data / "recordings" / started["id"])
+
+
+async def test_a_presenter_who_comes_and_goes_gets_a_file_of_their_own(
+    server: Running, connect, peers
+) -> None:
+    room, host = await workshop(server, connect)
+    await host.ok("media:state", {"room": room, "camera": True, "mic": False})
+    await peers(host, room, camera=Pattern())
+    started = await host.ok("recording:start", {"room": room})
+    percolate = server.server.app[APP_KEY]
+    recording = percolate.recordings.running[room].recording
+
+    def frames(label: str) -> int:
+        recorder = recording.recorders.get(label)
+        return 0 if recorder is None else recorder.stats.frames
+
+    await until(lambda: frames(f"{host.user_id}-camera") >= 15)
+
+    pia = await connect(server.url, "Pia")
+    await pia.ok("room:join", {"room": room})
+    await host.ok("stage:invite", {"room": room, "user": pia.user_id})
+    await pia.ok("media:state", {"room": room, "camera": True, "mic": False})
+    await peers(pia, room, camera=Pattern())
+    label = f"{pia.user_id}-camera"
+    await until(lambda: frames(label) >= 30)
+    await host.ok("stage:remove", {"room": room, "user": pia.user_id})
+    await until(lambda: label not in recording.recorders)  # off stage: the file is finished
+    after = frames(f"{host.user_id}-camera")
+    await until(lambda: frames(f"{host.user_id}-camera") >= after + 15)  # the host goes on
+    await host.ok("recording:stop", {"room": room})
+
+    row = await percolate.archive.recording(started["id"])
+    assert row is not None
+    by_label = {f.label: f for f in row.files}
+    assert sorted(by_label) == sorted([f"{host.user_id}-camera", label])
+    hosts, pias = by_label[f"{host.user_id}-camera"], by_label[label]
+    assert pias.offset_ms > hosts.offset_ms + 300  # she came on stage later
+    assert pias.offset_ms + pias.duration_ms < hosts.offset_ms + hosts.duration_ms
+    assert len(decode(Path(row.folder) / pias.name)) == pias.frames >= 30
