@@ -11,7 +11,8 @@ the committee's room Rosa opens what Kit's twice-edited message said before; cli
 founders with profiles, seen on a card and in "Who is here"; Jo, signed in on her
 phone and at the office too, looks at her sessions; Mia, with passkeys on her laptop
 and her phone, has signed in with one at a friend's laptop; and Lena, about to leave, opens
-"Your data" to download hers and types her name to erase herself.
+"Your data" to download hers and types her name to erase herself; and Hana records her
+workshop while Omar and Lucia watch.
 ``scripts/screenshots.sh`` installs what this needs and runs it.
 """
 
@@ -134,6 +135,7 @@ async def scenes(people: People, server: Server, out: Path) -> None:
     await people_page(people, server, out)
     await passkeys(people, server, out)
     await your_data(people, server, out)
+    await recording(people, server, out)
 
 
 async def profile(person: Person, **fields: str) -> None:
@@ -455,6 +457,26 @@ async def your_data(people: People, server: Server, out: Path) -> None:
     await lena.page.screenshot(path=out / "your-data.png")
 
 
+async def recording(people: People, server: Server, out: Path) -> None:
+    """Hana records her workshop: the mark beside its title, the button to stop it."""
+    hana = await people.new("Hana")
+    await hana.enter(server.url)
+    room = await hana.create_room("Quoting for a first client", "workshop")
+    await hana.tid("invite-dismiss").click()
+    await hana.camera_on()
+    for name in ("Omar", "Lucia"):
+        guest = await people.new(name)
+        await guest.open_room(server.url, room)
+        await guest.sees_video_on_stage(await hana.user_id())
+    await hana.tid("recording-toggle").click()
+    await expect(hana.tid("recording-indicator")).to_be_visible()
+    await expect(guest.tid("recording-indicator")).to_be_visible()
+    await guest.say("Will the slides be shared afterwards?")
+    await expect(hana.messages("Will the slides be shared afterwards?")).to_be_visible()
+    await hana.page.mouse.move(0, 0)
+    await hana.page.screenshot(path=out / "recording.png")
+
+
 def main() -> None:
     problem = missing()
     if problem:
@@ -472,6 +494,7 @@ def main() -> None:
         "people.png",
         "passkeys.png",
         "your-data.png",
+        "recording.png",
     ):
         print(out / name)
 

@@ -141,6 +141,11 @@ export class Call {
     this.closeMediaConnection();
   }
 
+  /** The connection to the server process holding the room's media, when that is another one. */
+  get mediaLink(): Connection | null {
+    return this.media?.connected ? this.media : null;
+  }
+
   /** Make the session on `link` (replacing one on another connection). */
   private attach(link: Connection): void {
     if (this.session?.link === link) return;

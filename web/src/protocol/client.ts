@@ -345,6 +345,7 @@ export class Client extends Emitter<ClientEvents> {
     const early = state.earlyWorkshop;
     state.earlyWorkshop = null;
     if (early && state.workshop) state.workshop = early.state;
+    if (answer.room.kind === "workshop") this.workshop.joined(state, answer.recording ?? null, rejoin);
     if (answer.room.kind === "dm" && !state.dmUser) {
       // Who the other one is, until dm:list says: present now, or the author of a message.
       const me = this.me?.id;

@@ -18,6 +18,8 @@ import type {
   ModerationEvent,
   PresenceEvent,
   ProfileChangedEvent,
+  RecordingEvent,
+  RecordingNoticeEvent,
   RemovedEvent,
   Report,
   ReportResolvedEvent,
@@ -77,6 +79,8 @@ interface ConnectionEvents {
   signal: SignalEvent;
   workshop: WorkshopEvent;
   hosts: HostsEvent;
+  recording: RecordingEvent;
+  recordingNotice: RecordingNoticeEvent;
   moderation: ModerationEvent;
   removed: RemovedEvent;
   admitted: RoomRefEvent;
@@ -184,6 +188,8 @@ export class Connection extends Emitter<ConnectionEvents> {
     this.socket.on("signal", (event: SignalEvent) => this.emit("signal", event));
     this.socket.on("workshop", (event: WorkshopEvent) => this.emit("workshop", event));
     this.socket.on("workshop:hosts", (event: HostsEvent) => this.emit("hosts", event));
+    this.socket.on("recording", (event: RecordingEvent) => this.emit("recording", event));
+    this.socket.on("recording:notice", (event: RecordingNoticeEvent) => this.emit("recordingNotice", event));
     this.socket.on("moderation", (event: ModerationEvent) => this.emit("moderation", event));
     this.socket.on("room:removed", (event: RemovedEvent) => this.emit("removed", event));
     this.socket.on("room:admitted", (event: RoomRefEvent) => this.emit("admitted", event));

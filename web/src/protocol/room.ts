@@ -15,6 +15,7 @@ import type {
   Member,
   ModerationEvent,
   PresenceEvent,
+  RecordingView,
   Report,
   Role,
   Room,
@@ -102,6 +103,10 @@ export class RoomState {
   hosts: HostsView | null = null;
   /** The newest `workshop` event that came while the join was on its way. */
   earlyWorkshop: WorkshopEvent | null = null;
+  /** A workshop's recording now (null elsewhere, or from a server without recordings). */
+  recording: RecordingView | null = null;
+  /** The newest `recording` event that came while the join was on its way. */
+  earlyRecording: RecordingView | null = null;
   /** Why the room was left for good (status `removed`). */
   removed: "removed" | "ended" | null = null;
   /** The last thing a host did to this user. */

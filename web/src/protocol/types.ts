@@ -212,6 +212,28 @@ export interface HostsEvent {
   state: HostsView;
 }
 
+/** Whether a workshop is being recorded (`recording` event, `room:join`). */
+export interface RecordingView {
+  on: boolean;
+  /** Who started it (null when off). */
+  by: User | null;
+  /** ms since the epoch (null when off). */
+  started_at: number | null;
+}
+
+export interface RecordingEvent extends RecordingView {
+  room: string;
+}
+
+/** Why a recording stopped by itself (`recording:notice`, to hosts and co-hosts). */
+export type RecordingStop = "max_length" | "disk_low" | "media_gone" | "shutdown";
+
+export interface RecordingNoticeEvent {
+  room: string;
+  id: string;
+  reason: RecordingStop;
+}
+
 /** What a host did to this user (sent to the affected member only). */
 export interface ModerationEvent {
   room: string;
@@ -427,6 +449,8 @@ export interface JoinAnswer {
   workshop?: WorkshopView;
   /** Workshops only, for hosts and co-hosts. */
   hosts?: HostsView;
+  /** Workshops only: whether it is being recorded now. */
+  recording?: RecordingView;
   /** Video rooms only (absent from a server without the SFU: then the mesh). */
   media?: MediaPlace;
   /** Coffee rooms and workshops (absent from a server without tables). */
@@ -605,6 +629,8 @@ export interface Answers {
   "chat:pin": { message: Message };
   "chat:pins": { messages: Message[] };
   "workshop:end": Record<string, never>;
+  "recording:start": { id: string; recording: RecordingView };
+  "recording:stop": { id: string; recording: RecordingView };
   "tables:open": { tables: TablesView };
   "tables:move": { tables: TablesView };
   "tables:choose": { tables: TablesView };

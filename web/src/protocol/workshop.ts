@@ -1,22 +1,37 @@
 // Workshop hosting: the requests of hosts and guests (hands, the stage, moderation, the waiting
 // room, the room's settings, ending), and the events that keep a workshop's state:
 // `workshop` (everybody), `workshop:hosts` (hosts and co-hosts), `moderation` (what a host did
-// to this user) and `host:key` (this user became the host). No DOM.
+// to this user), `host:key` (this user became the host), `recording` (everybody) and
+// `recording:notice` (hosts: a recording stopped by itself). No DOM.
 //
 // Obeying a host (turning a muted camera off, leaving the stage) touches the media and the
 // peer connections: the client does it, told through `obey`.
 
-import type { Connection } from "./connection";
+import { type Connection, RequestError } from "./connection";
 import { Emitter } from "./emitter";
 import type { RoomState } from "./room";
 import { storage } from "./storage";
-import type { HostKeyEvent, HostsEvent, ModerationEvent, WorkshopEvent, WorkshopView } from "./types";
+import type {
+  HostKeyEvent,
+  HostsEvent,
+  ModerationEvent,
+  RecordingEvent,
+  RecordingNoticeEvent,
+  RecordingStop,
+  RecordingView,
+  WorkshopEvent,
+  WorkshopView,
+} from "./types";
 
 interface WorkshopEvents {
   /** A workshop's state (or what its hosts see) changed; the payload is `room`. */
   changed: string;
   /** Somebody knocked on the waiting room of a workshop this user hosts. */
   knock: { room: string; name: string };
+  /** A workshop this user just joined is being recorded: tell them. */
+  onAir: string;
+  /** A recording of a workshop this user hosts stopped by itself. */
+  recordingStopped: { room: string; reason: RecordingStop };
 }
 
 /** What a host can turn off for a member. */
@@ -38,6 +53,8 @@ export class Workshop extends Emitter<WorkshopEvents> {
     connection.on("hosts", (event) => this.hostsReceived(event));
     connection.on("moderation", (event) => this.moderated(event));
     connection.on("hostKey", (event) => this.hostKey(event));
+    connection.on("recording", (event) => this.recordingReceived(event));
+    connection.on("recordingNotice", (event) => this.recordingNotice(event));
   }
 
   // Guests
@@ -113,6 +130,39 @@ export class Workshop extends Emitter<WorkshopEvents> {
     await this.connection.request("workshop:end", { room });
   }
 
+  // Recording
+
+  async startRecording(room: string): Promise<void> {
+    this.applyRecording(room, (await this.recordingRequest(room, "recording:start")).recording);
+  }
+
+  async stopRecording(room: string): Promise<void> {
+    this.applyRecording(room, (await this.recordingRequest(room, "recording:stop")).recording);
+  }
+
+  /**
+   * Only the server process holding the room's media records it; another answers `moved`
+   * (docs/protocol.md, "Recordings"): ask again over the call's media connection to that one.
+   */
+  private async recordingRequest(room: string, event: "recording:start" | "recording:stop") {
+    try {
+      return await this.connection.request(event, { room });
+    } catch (error) {
+      const link = this.rooms.get(room)?.call?.mediaLink;
+      if (!(error instanceof RequestError) || error.code !== "moved" || !link) throw error;
+      return await link.request(event, { room });
+    }
+  }
+
+  /** The join ack's `recording`; one running when the room was not joined before is news. */
+  joined(state: RoomState, recording: RecordingView | null, rejoin: boolean): void {
+    const early = state.earlyRecording;
+    state.earlyRecording = null;
+    const was = state.recording?.on ?? false;
+    state.recording = early ?? recording;
+    if (state.recording?.on && !(rejoin && was)) this.emit("onAir", state.id);
+  }
+
   // Events
 
   private received(event: WorkshopEvent): void {
@@ -150,6 +200,30 @@ export class Workshop extends Emitter<WorkshopEvents> {
     state.moderation = { ...event, at: Date.now() };
     this.obey(state, event);
     this.emit("changed", event.room);
+  }
+
+  private recordingReceived(event: RecordingEvent): void {
+    const state = this.rooms.get(event.room);
+    if (!state || !state.wanted) return;
+    const view: RecordingView = { on: event.on, by: event.by, started_at: event.started_at };
+    if (!state.live) {
+      state.earlyRecording = view; // the join ack on its way may be older
+      return;
+    }
+    this.applyRecording(event.room, view);
+  }
+
+  private applyRecording(room: string, view: RecordingView): void {
+    const state = this.rooms.get(room);
+    if (!state) return;
+    state.recording = view;
+    this.emit("changed", room);
+  }
+
+  private recordingNotice(event: RecordingNoticeEvent): void {
+    const state = this.rooms.get(event.room);
+    if (!state?.wanted) return;
+    this.emit("recordingStopped", { room: event.room, reason: event.reason });
   }
 
   private hostKey(event: HostKeyEvent): void {

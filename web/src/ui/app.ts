@@ -16,6 +16,7 @@ import { ProfileCards } from "./profile";
 import { RoomView } from "./room";
 import { type Route, Router, roomPath } from "./router";
 import { Sidebar } from "./sidebar";
+import { STOPPED } from "./recording";
 import { Toasts } from "./toast";
 import { welcomeView } from "./welcome";
 
@@ -227,6 +228,15 @@ export class App {
     client.workshop.on("knock", ({ room, name }) => {
       const title = client.rooms.get(room)?.title ?? "the workshop";
       this.toasts.show(`${name} is waiting to join ${title}.`);
+    });
+    client.workshop.on("onAir", (room) => {
+      const title = client.rooms.get(room)?.title ?? "This workshop";
+      this.toasts.show(`${title} is being recorded: what is said and shown on stage is saved.`);
+    });
+    client.workshop.on("recordingStopped", ({ room, reason }) => {
+      const title = client.rooms.get(room)?.title ?? "the workshop";
+      const why = STOPPED[reason] ?? "it could not go on";
+      this.toasts.show(`The recording of ${title} stopped: ${why}. The workshop goes on.`, "error");
     });
     client.on("presence", () => this.lobby.refreshSoon());
     client.profiles.on("headlines", () => {

@@ -39,6 +39,8 @@ export class MediaControls {
     leave: HTMLElement,
     private readonly state: RoomState,
     moderator: Moderator | null,
+    /** A workshop's hosts: start or stop recording (ui/recording.ts). */
+    record: HTMLElement | null = null,
   ) {
     const media = client.media;
     this.mic = this.toggle("toggle-mic", "Microphone", "mic", "micOff", () =>
@@ -125,6 +127,7 @@ export class MediaControls {
       h("div", { class: "toggles" }, this.mic.button, this.camera.button, this.screen.button),
       this.hand,
       this.stepDown,
+      record,
       this.devices,
       leave,
     );

@@ -28,7 +28,7 @@ export class Moderator {
     return this.state.id;
   }
 
-  private get workshop() {
+  get workshop() {
     return this.client.workshop;
   }
 

@@ -19,6 +19,7 @@ import { MemberList } from "./members";
 import { Moderator, type Notify } from "./moderation";
 import { PinsPanel } from "./pins";
 import { HostQueues } from "./queues";
+import { RecordingControls } from "./recording";
 import { standing } from "./roles";
 import { startRounds } from "./rounds";
 import { Search } from "./search";
@@ -66,6 +67,8 @@ export class RoomView {
   private readonly switches: HostSwitches | null = null;
   private readonly queues: HostQueues | null = null;
   private readonly end: HTMLButtonElement | null = null;
+  /** A workshop's recording mark, and its hosts' start/stop button. */
+  private readonly recording: RecordingControls | null = null;
   /** The room whose tables show here: this room, or the room a table belongs to. */
   private readonly home: RoomState | null;
   private readonly bar: TablesBar | null = null;
@@ -163,6 +166,7 @@ export class RoomView {
     if (moderator) {
       this.switches = new HostSwitches(state, moderator);
       this.queues = new HostQueues(state, moderator);
+      this.recording = new RecordingControls(state, moderator);
       this.end = h(
         "button",
         {
@@ -258,7 +262,7 @@ export class RoomView {
       h(
         "div",
         { class: "title-block" },
-        h("div", { class: "title-line" }, this.title, this.standing),
+        h("div", { class: "title-line" }, this.title, this.standing, this.recording?.mark),
         this.description,
         this.meta,
       ),
@@ -292,7 +296,7 @@ export class RoomView {
     if (video) {
       this.video = kind === "workshop" ? new Stage(client, state) : new VideoGrid(client, state);
       this.audio = new AudioSinks(state);
-      this.controls = new MediaControls(client, leave, state, moderator);
+      this.controls = new MediaControls(client, leave, state, moderator, this.recording?.button);
       const details = h(
         "details",
         // On a phone the chat gets the room; the people fold away.
@@ -439,6 +443,7 @@ export class RoomView {
     this.thread.renderWorkshop();
     this.controls?.render();
     if (this.end) this.end.hidden = state.you?.role !== "host";
+    this.recording?.render();
     const badge = standing(state, this.client.me?.id);
     this.standing.hidden = badge === null;
     if (badge && this.standing.dataset.state !== badge.state) {
