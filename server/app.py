@@ -42,6 +42,7 @@ from .presence.memory import MemoryPresence
 from .presence.redis import RedisPresence
 from .profiles import Profiles
 from .recordings import Recordings
+from .replays import Replays
 from .rooms import Rooms
 from .roster import Roster
 from .search import Search
@@ -138,6 +139,7 @@ class Percolate:
         )
         self.workshop = Workshop(sio, archive, presence, self.roster)
         self.recordings = Recordings(settings, sio, archive, self.catalog, self.media)
+        self.replays = Replays(settings, archive, self.sessions)
         self.tables = Tables(
             settings, sio, archive, presence, self.catalog, self.roster, self.tasks
         )
@@ -345,6 +347,7 @@ def make_app(settings: Settings) -> web.Application:
         server.yourdata,
     )
     server.passkeys.add_routes(app)
+    server.replays.add_routes(app)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await server.start()
