@@ -50,20 +50,12 @@ _ID_MAX = 64
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FileFacts(msgspec.Struct, frozen=True):
-    """One file of a recording as ``GET /api/recordings/{id}`` lists it."""
+class FileFacts(RecordedFile, frozen=True):
+    """One file of a recording as ``GET /api/recordings/{id}`` lists it: as stored (whose
+    ``bytes`` are the frames' encoded bytes), and its size on disk."""
 
-    name: str
-    label: str
-    kind: str
-    codec: str
-    offset_ms: int
-    duration_ms: int
-    frames: int
-    bytes: int
-    """The frames' encoded bytes."""
     size: int | None
-    """The file's size on disk (the frames and the container), None: the file is missing."""
+    """The frames and the container; None: the file is missing."""
 
 
 class ChatSpan(msgspec.Struct, frozen=True):
@@ -213,12 +205,9 @@ class Replays:
         raise not_found(_GONE)
 
     def _facts(self, recording: StoredRecording, file: RecordedFile) -> FileFacts:
-        f = file
-        path = self._inside(Path(recording.folder) / f.name)
+        path = self._inside(Path(recording.folder) / file.name)
         size = None if path is None else path.stat().st_size
-        return FileFacts(
-            f.name, f.label, f.kind, f.codec, f.offset_ms, f.duration_ms, f.frames, f.bytes, size
-        )
+        return FileFacts(**msgspec.structs.asdict(file), size=size)
 
     def _inside(self, path: Path) -> Path | None:
         """``path``, resolved, if it lies inside ``RECORDINGS_DIR`` and is a file."""

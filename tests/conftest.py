@@ -19,6 +19,7 @@ from server.app import make_app
 from server.config import Settings
 
 from .support.client import Client
+from .support.media import SfuPeer
 from .support.ports import free_port
 from .support.servers import Process, Running
 from .support.services import PostgresProcess, RedisProcess, postgres_cluster
@@ -181,3 +182,21 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
     yield make
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[Callable[..., Awaitable[SfuPeer]]]:
+    """Make aiortc peers of the server's SFU (``SfuPeer``), joined unless ``join=False``;
+    all closed at the end."""
+    made: list[SfuPeer] = []
+
+    async def make(client: Client, room: str, *, join: bool = True, **publish: Any) -> SfuPeer:
+        peer = SfuPeer(client, room, **publish)
+        made.append(peer)
+        if join:
+            await peer.join()
+        return peer
+
+    yield make
+    for peer in made:
+        await peer.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from server.archive.recordings import State
 from server.archive.sqlite import SqliteArchive
 
 from .support.client import Client
-from .support.media import Pattern, SfuPeer, until
+from .support.media import Pattern, until
 from .support.servers import Running
 
 pytestmark = pytest.mark.timeout(90)
@@ -33,21 +32,6 @@ def backend() -> str:
 @pytest.fixture
 async def server(archived_server: Running) -> Running:
     return archived_server
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[Callable[..., Awaitable[SfuPeer]]]:
-    made: list[SfuPeer] = []
-
-    async def make(client: Client, room: str, **publish: Any) -> SfuPeer:
-        peer = SfuPeer(client, room, **publish)
-        made.append(peer)
-        await peer.join()
-        return peer
-
-    yield make
-    for peer in made:
-        await peer.close()
 
 
 async def workshop(server: Running, connect) -> tuple[str, Client]:

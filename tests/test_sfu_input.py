@@ -15,7 +15,7 @@ import gc
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -30,22 +30,6 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture
 def backend() -> str:
     return "memory"
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[Callable[..., Awaitable[SfuPeer]]]:
-    made: list[SfuPeer] = []
-
-    async def make(client: Client, room: str, *, join: bool = True, **publish: Any) -> SfuPeer:
-        peer = SfuPeer(client, room, **publish)
-        made.append(peer)
-        if join:
-            await peer.join()
-        return peer
-
-    yield make
-    for peer in made:
-        await peer.close()
 
 
 class Stage:

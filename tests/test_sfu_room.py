@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib.metadata
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -18,7 +17,7 @@ from server.config import Settings
 from signaling.transport import MissingSeam
 
 from .support.client import Client
-from .support.media import Pattern, SfuPeer, until
+from .support.media import Pattern, until
 from .support.ports import free_port
 from .support.servers import Running
 
@@ -35,21 +34,6 @@ class Room:
     id: str
     key: str
     host: Client
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[Callable[..., Awaitable[SfuPeer]]]:
-    made: list[SfuPeer] = []
-
-    async def make(client: Client, room: str, **publish: Any) -> SfuPeer:
-        peer = SfuPeer(client, room, **publish)
-        made.append(peer)
-        await peer.join()
-        return peer
-
-    yield make
-    for peer in made:
-        await peer.close()
 
 
 async def workshop(server: Running, connect) -> Room:
