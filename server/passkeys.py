@@ -348,12 +348,7 @@ class Passkeys:
     # -- parts ---------------------------------------------------------------------------
 
     async def _signed_in(self, request: web.Request) -> Login:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token or len(token) > 128:
-            raise ProtocolError(
-                Code.UNAUTHORIZED, "send your session's token: Authorization: Bearer"
-            )
-        return await self._sessions.login_of(token.strip())
+        return await self._sessions.bearer(request.headers.get("Authorization"))
 
     async def _attempt(self, key: str) -> None:
         if not await self._by_key.allow(key):

@@ -32,7 +32,7 @@ from .archive.recordings import RecordedFile, State, StoredRecording
 from .authz import HOSTS
 from .config import Settings
 from .errors import Code, ProtocolError, not_found
-from .protocol import KEY_MAX, User
+from .protocol import User
 from .recordings import Manifest
 from .sessions import Sessions
 
@@ -181,11 +181,7 @@ class Replays:
     # -- parts -----------------------------------------------------------------------------
 
     async def _user(self, authorization: str | None) -> User:
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > KEY_MAX:
-            raise ProtocolError(Code.UNAUTHORIZED, "send your session's token as a Bearer")
-        return (await self._sessions.login_of(token)).user
+        return (await self._sessions.bearer(authorization)).user
 
     async def _watchable(self, recording_id: str, user: User) -> StoredRecording:
         """The recording if ``user`` may watch it now; else 404, whatever the reason."""

@@ -115,6 +115,15 @@ class Sessions:
             raise ProtocolError(Code.UNAUTHORIZED, "this session expired")
         return login
 
+    async def bearer(self, authorization: str | None) -> Login:
+        """The live login of an HTTP request's ``Authorization: Bearer <resume token>``;
+        else ``unauthorized`` (the passkey, export and replay routes)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > KEY_MAX:
+            raise ProtocolError(Code.UNAUTHORIZED, "send your session's token as a Bearer")
+        return await self.login_of(token)
+
     def expires(self, login: Login) -> int:
         """When ``login`` expires unless used again (ms since the epoch)."""
         return login.seen_at + int(self._lifetime)

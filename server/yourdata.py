@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 
-from . import keys
 from .archive import Archive, Erasure, Revised, StoredProfile
 from .catalog import Catalog
 from .chat import Chat
@@ -32,7 +31,7 @@ from .control import Control
 from .errors import Code, ProtocolError, bad_request
 from .limits import Limits
 from .logins import Revoke
-from .protocol import KEY_MAX, AccountErase, Message, User
+from .protocol import AccountErase, Message, User
 from .replies import Done
 from .sessions import Session, Sessions
 from .tasks import Tasks
@@ -111,16 +110,7 @@ class YourData:
 
     async def bearer(self, authorization: str | None) -> User:
         """The user of an ``Authorization: Bearer <resume token>``, whose session is live."""
-        scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > KEY_MAX:
-            raise ProtocolError(Code.UNAUTHORIZED, "send your session's token as a Bearer")
-        login = await self._archive.login_by_token(keys.digest(token))
-        if login is None or login.revoked_at is not None:
-            raise ProtocolError(Code.UNAUTHORIZED, "this session was signed out")
-        if self._sessions.expires(login) <= _now():
-            raise ProtocolError(Code.UNAUTHORIZED, "this session expired")
-        return login.user
+        return (await self._sessions.bearer(authorization)).user
 
     @contextlib.asynccontextmanager
     async def exporting(self, user: User) -> AsyncIterator[None]:
