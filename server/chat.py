@@ -29,6 +29,7 @@ from .archive import changes as rules
 from .audiences import user_room
 from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
+from .clock import now_ms
 from .config import Settings
 from .encounters import Encounters
 from .errors import Code, ProtocolError, bad_request, forbidden, not_found
@@ -58,10 +59,6 @@ from .replies import Changed, Changes, Done, Mentions, Messages, Sent, Thread
 from .sessions import Session
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 class Chat:
@@ -168,7 +165,7 @@ class Chat:
 
         message, changed = await self._change(stored, room, seq, change)
         if changed and message.user.id != user.id:
-            entry = AuditEntry(at=_now(), by=user, action="delete", target=message.user, seq=seq)
+            entry = AuditEntry(at=now_ms(), by=user, action="delete", target=message.user, seq=seq)
             await self._archive.audit(room, entry)
         if changed and pinned == [True]:  # a tombstone is pinned no more
             await self._banner(stored, room)
@@ -177,7 +174,7 @@ class Chat:
     async def pin(self, session: Session, request: Pin) -> Changed:
         """Pin or unpin a message (who may: ``server.authz``); a moderator's pin is audited."""
         stored = await self._catalog.get(request.room)
-        user, now = session.user, _now()
+        user, now = session.user, now_ms()
         message, changed = await self._change(
             stored, request.room, request.seq, lambda m: rules.pin(m, user, request.on, now)
         )
@@ -332,7 +329,7 @@ class Chat:
         if not seconds:
             return
         last = await self._archive.last_sent(request.room, session.user.id)
-        wait = (last or 0) + seconds * 1000 - _now()
+        wait = (last or 0) + seconds * 1000 - now_ms()
         if wait > 0:
             raise ProtocolError(
                 Code.RATE_LIMITED,

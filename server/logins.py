@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 import msgspec
 
 from . import wire
 from .archive import Archive
+from .clock import now_ms
 from .control import Control
 from .errors import Code, not_found
 from .protocol import Empty, SessionInfo, SessionRef
@@ -88,7 +88,7 @@ class Logins:
         control.register(Revoke, self._revoked)
 
     async def list_mine(self, session: Session, request: Empty) -> SessionsListed:
-        now = _now()
+        now = now_ms()
         listed: list[SessionInfo] = []
         for login in await self._archive.logins(session.user.id, _LIST_MAX):
             current = login.id == session.login
@@ -104,7 +104,7 @@ class Logins:
 
     async def revoke(self, session: Session, request: SessionRef) -> Reply:
         # Somebody else's session is as unknown as one that never was.
-        revoked = await self._archive.revoke_logins(session.user.id, _now(), [request.id])
+        revoked = await self._archive.revoke_logins(session.user.id, now_ms(), [request.id])
         if not revoked:
             raise not_found("no such session")
         log.info("user=%s revoked session=%s", session.user.id, request.id)
@@ -113,7 +113,7 @@ class Logins:
 
     async def revoke_others(self, session: Session, request: Empty) -> Revoked:
         user = session.user.id
-        revoked = await self._archive.revoke_logins(user, _now(), None, keep=session.login)
+        revoked = await self._archive.revoke_logins(user, now_ms(), None, keep=session.login)
         if revoked:
             log.info("user=%s revoked %d other sessions", user, len(revoked))
             await self._control.send(Revoke(user=user, ids=revoked))
@@ -139,14 +139,10 @@ class Logins:
 
     async def touch(self) -> None:
         """Mark seen the logins of this process's connections not marked for an hour."""
-        now = _now()
+        now = now_ms()
         stale = [s for s in self._sessions.by_sid.values() if now - s.seen_at >= SEEN_EVERY_MS]
         if not stale:
             return
         await self._archive.touch_logins(sorted({s.login for s in stale}), now)
         for session in stale:
             session.seen_at = now
-
-
-def _now() -> int:
-    return int(time.time() * 1000)

@@ -11,13 +11,13 @@ which the owner (a workshop's host) reads.
 from __future__ import annotations
 
 import logging
-import time
 
 from . import wire
 from .archive import Archive, RoomState
 from .audiences import host_room, user_room
 from .catalog import Catalog
 from .chat import Chat
+from .clock import now_ms
 from .errors import bad_request, forbidden, not_found
 from .presence import Presence
 from .protocol import (
@@ -43,10 +43,6 @@ from .workshop import Workshop
 log = logging.getLogger(__name__)
 
 _REPORTS_MAX = 200
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Moderation:

@@ -21,7 +21,6 @@ import base64
 import binascii
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -40,6 +39,7 @@ from webauthn.helpers.structs import (
 
 from . import keys
 from .archive import Archive, Challenge, Login, NewLogin, Purpose, StoredPasskey
+from .clock import now_ms
 from .config import Settings
 from .errors import Code, ProtocolError, bad_request, forbidden, too_large
 from .events import client_address
@@ -271,7 +271,7 @@ class Passkeys:
             )
         except _REFUSED as exc:
             raise _failed(exc) from None
-        now = _now()
+        now = now_ms()
         passkey = StoredPasskey(
             id=keys.new_id("k"),
             credential_id=_b64(verified.credential_id),
@@ -331,7 +331,7 @@ class Passkeys:
             )
         except _REFUSED as exc:
             raise _failed(exc) from None
-        now = _now()
+        now = now_ms()
         # Conditional on the count: of two sign-ins racing on two processes, one wins.
         if not await self._archive.use_passkey(passkey.id, verified.new_sign_count, now):
             raise _count_did_not_grow()
@@ -356,7 +356,7 @@ class Passkeys:
 
     async def _challenge(self, purpose: Purpose, user: str | None, login: str | None) -> bytes:
         value = keys.random_bytes(32)
-        now = _now()
+        now = now_ms()
         stored = Challenge(_b64(value), purpose, now + self._lifetime_ms, user, login)
         await self._archive.add_challenge(stored, now)
         return value
@@ -368,7 +368,7 @@ class Passkeys:
             raise ProtocolError(
                 Code.STALE_CHALLENGE, "this challenge is unknown or used already; start again"
             )
-        if challenge.expires_at < _now():
+        if challenge.expires_at < now_ms():
             raise ProtocolError(Code.STALE_CHALLENGE, "this challenge expired; start again")
         return challenge
 
@@ -479,7 +479,3 @@ def _json(data: object, status: int = 200) -> web.Response:
     return web.Response(
         body=msgspec.json.encode(data), status=status, content_type="application/json"
     )
-
-
-def _now() -> int:
-    return int(time.time() * 1000)

@@ -20,6 +20,7 @@ from .archive import Archive, RoomState, StoredRoom
 from .audiences import host_room, member_room, user_room
 from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
+from .clock import now_ms
 from .config import Settings
 from .control import Control
 from .errors import Code, ProtocolError, bad_request, forbidden, not_found
@@ -41,7 +42,7 @@ from .protocol import (
 from .replies import Blocked, Dm, DmList, DmOpened, Done, Joined, RoomCreated, RoomList, Waiting
 from .roster import Evict, Recast, Roster
 from .sessions import Session, Sessions
-from .tables import Tables, now_ms
+from .tables import Tables
 from .workshop import Workshop
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -38,6 +37,7 @@ from . import keys, seating, wire
 from .archive import Archive, RoomState, Series, Sitting, StoredRoom, TableRecord
 from .authz import HOSTS, MODERATORS
 from .catalog import Catalog
+from .clock import now_ms
 from .config import Settings
 from .errors import Unavailable, bad_request, forbidden, not_found
 from .presence import Presence
@@ -74,10 +74,6 @@ _GATHER = 0.25
 
 CLOSED = "table_closed"
 MOVED = "table_moved"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _warn_at(ends_at: int, seconds: int, lead: int) -> int | None:

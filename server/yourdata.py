@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +25,7 @@ import msgspec
 from .archive import Archive, Erasure, Revised, StoredProfile
 from .catalog import Catalog
 from .chat import Chat
+from .clock import now_ms
 from .config import Settings
 from .control import Control
 from .errors import Code, ProtocolError, bad_request
@@ -74,10 +74,6 @@ def _said(message: Message) -> Said:
 
 def _written(m: Message, title: str) -> Written:
     return Written(m.room, title, m.seq, m.ts, m.text, m.reply_to, m.edited_at, m.deleted)
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 class YourData:
@@ -135,7 +131,7 @@ class YourData:
         asked, asking = await archive.wishes(me, _LIST_MAX)
         head: dict[str, Any] = {
             "format": "percolate-export/1",
-            "exported_at": _now(),
+            "exported_at": now_ms(),
             "user": user,
             "profile": stored.shown(user, own=True),
             "sessions": [
@@ -195,7 +191,7 @@ class YourData:
         user = session.user
         if request.confirm.strip() != user.name:
             raise bad_request("type your name exactly as it is to confirm")
-        erased = await self._archive.erase_user(user.id, self._erasure, _now())
+        erased = await self._archive.erase_user(user.id, self._erasure, now_ms())
         log.info(
             "user=%s erased (messages %s, %d rooms changed)",
             user.id, self._erasure, len(erased.revised),

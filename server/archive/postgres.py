@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -27,6 +26,7 @@ import asyncpg
 import msgspec
 
 from .. import keys
+from ..clock import now_ms
 from ..errors import Unavailable
 from ..protocol import (
     AuditEntry,
@@ -425,10 +425,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
 )
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def ts_query(query: str) -> str | None:

@@ -19,7 +19,6 @@ import math
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .. import keys
+from ..clock import now_ms
 from ..errors import Unavailable
 from ..protocol import (
     AuditEntry,
@@ -435,10 +435,6 @@ def _failure(exc: Exception) -> Exception:
     if isinstance(exc, sqlite3.Error) and _unavailable(exc):
         return Unavailable(str(exc))
     return exc
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _rev(conn: Callable[[], sqlite3.Connection], room: str) -> int:
